@@ -1,0 +1,209 @@
+/* Directives of mod_ocsp_prefetch. Every argument is checked here, so a
+ * mistake fails `apachectl -t` with a message naming the directive. */
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <ap_provider.h>
+#include <apr_strings.h>
+
+#include "mod_ocsp_prefetch.h"
+#include "opf_schedule.h"
+#include "opf_url.h"
+
+void *opf_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    opf_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    (void)s;
+    sc->enabled = -1;
+    sc->timeout = OPF_UNSET_TIME;
+    sc->startup_wait = OPF_UNSET_TIME;
+    sc->retry_floor = OPF_UNSET_TIME;
+    sc->retry_ceil = OPF_UNSET_TIME;
+    return sc;
+}
+
+void *opf_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    opf_srv_conf_t *base = basev, *add = addv;
+    opf_srv_conf_t *sc = apr_pmemdup(p, add, sizeof(*sc));
+
+    /* A vhost inherits OCSPPrefetch and OCSPPrefetchResponder from the
+     * main server; the global settings live in the main server only. */
+    sc->enabled = add->enabled != -1 ? add->enabled : base->enabled;
+    sc->responder = add->responder ? add->responder : base->responder;
+    return sc;
+}
+
+static const char *global_only(cmd_parms *cmd)
+{
+    return ap_check_cmd_context(cmd, GLOBAL_ONLY);
+}
+
+static const char *set_enabled(cmd_parms *cmd, void *dc, int flag)
+{
+    (void)dc;
+    opf_srv_conf(cmd->server)->enabled = flag;
+    return NULL;
+}
+
+static const char *set_responder(cmd_parms *cmd, void *dc, const char *arg)
+{
+    opf_url_t url;
+    const char *err = NULL;
+
+    (void)dc;
+    if (opf_url_parse(&url, arg, cmd->pool, &err) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable responder "
+                            "URL: %s", cmd->cmd->name, arg,
+                            err ? err : "invalid");
+    }
+    opf_srv_conf(cmd->server)->responder = arg;
+    return NULL;
+}
+
+static const char *set_cache(cmd_parms *cmd, void *dc, const char *arg)
+{
+    opf_srv_conf_t *sc = opf_srv_conf(cmd->server);
+    const char *err, *name, *sep, *args = NULL;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    sep = ap_strchr_c(arg, ':');
+    if (sep) {
+        name = apr_pstrmemdup(cmd->pool, arg, (apr_size_t)(sep - arg));
+        args = sep + 1;
+    }
+    else {
+        name = arg;
+    }
+    sc->cache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name,
+                                            AP_SOCACHE_PROVIDER_VERSION);
+    if (!sc->cache_provider) {
+        return apr_psprintf(cmd->pool, "%s: unknown socache provider '%s'; "
+                            "load it first (LoadModule socache_%s_module "
+                            "...) or use shmcb", cmd->cmd->name, name, name);
+    }
+    err = sc->cache_provider->create(&sc->cache, args, cmd->temp_pool,
+                                     cmd->pool);
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s: '%s': %s", cmd->cmd->name, arg,
+                            err);
+    }
+    sc->cache_spec = arg;
+    return NULL;
+}
+
+/* A positive number of seconds (units allowed), at most max_sec. */
+static const char *parse_seconds(cmd_parms *cmd, const char *arg,
+                                 int allow_zero, long max_sec,
+                                 apr_interval_time_t *out)
+{
+    const char *err = opf_duration_parse(arg, out);
+
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    if ((!allow_zero && *out <= 0) || *out < 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be %s", cmd->cmd->name,
+                            arg, allow_zero ? "zero or more seconds"
+                                            : "at least one second");
+    }
+    if (*out > apr_time_from_sec(max_sec)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is more than the maximum "
+                            "of %ld seconds", cmd->cmd->name, arg, max_sec);
+    }
+    return NULL;
+}
+
+static const char *set_timeout(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    return parse_seconds(cmd, arg, 0, 300, &opf_srv_conf(cmd->server)->timeout);
+}
+
+static const char *set_startup_wait(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    return parse_seconds(cmd, arg, 1, 300,
+                         &opf_srv_conf(cmd->server)->startup_wait);
+}
+
+static const char *set_window(cmd_parms *cmd, void *dc, const char *arg)
+{
+    opf_srv_conf_t *sc = opf_srv_conf(cmd->server);
+    const char *err;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    if ((err = opf_window_parse(arg, &sc->window))) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    sc->window_set = 1;
+    return NULL;
+}
+
+static const char *set_retry(cmd_parms *cmd, void *dc, const char *min,
+                             const char *max)
+{
+    opf_srv_conf_t *sc = opf_srv_conf(cmd->server);
+    apr_interval_time_t floor, ceil = OPF_DEFAULT_RETRY_CEIL;
+    const char *err;
+
+    (void)dc;
+    if ((err = global_only(cmd))
+        || (err = parse_seconds(cmd, min, 0, 86400, &floor))
+        || (max && (err = parse_seconds(cmd, max, 0, 7 * 86400, &ceil)))) {
+        return err;
+    }
+    if (ceil < floor) {
+        if (max) {
+            return apr_psprintf(cmd->pool, "%s: the maximum delay '%s' is "
+                                "shorter than the minimum '%s'",
+                                cmd->cmd->name, max, min);
+        }
+        ceil = floor;
+    }
+    sc->retry_floor = floor;
+    sc->retry_ceil = ceil;
+    return NULL;
+}
+
+const command_rec opf_cmds[] = {
+    AP_INIT_FLAG("OCSPPrefetch", set_enabled, NULL, RSRC_CONF,
+        "on|off: prefetch OCSP responses for this server's certificates "
+        "and staple them from a shared cache (default off)"),
+    AP_INIT_TAKE1("OCSPPrefetchResponder", set_responder, NULL, RSRC_CONF,
+        "http URL of the OCSP responder to use instead of the one named in "
+        "the certificate"),
+    AP_INIT_TAKE1("OCSPPrefetchCache", set_cache, NULL, RSRC_CONF,
+        "provider[:args] of the socache the children read staples from "
+        "(default: shmcb sized from the number of certificates)"),
+    AP_INIT_TAKE1("OCSPPrefetchTimeout", set_timeout, NULL, RSRC_CONF,
+        "bound in seconds on one whole fetch: connect, send, receive "
+        "(default 10)"),
+    AP_INIT_TAKE1("OCSPPrefetchRenewWindow", set_window, NULL, RSRC_CONF,
+        "refresh a response when its remaining validity falls below this: "
+        "a percentage of its lifetime or a duration (default 50%)"),
+    AP_INIT_TAKE1("OCSPPrefetchStartupWait", set_startup_wait, NULL,
+        RSRC_CONF, "seconds startup waits for the first fetch of "
+        "certificates without a staple (default 5)"),
+    AP_INIT_TAKE12("OCSPPrefetchRetryDelay", set_retry, NULL, RSRC_CONF,
+        "min [max]: backoff after failed fetches (default 60s 1h)"),
+    { NULL }
+};

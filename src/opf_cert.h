@@ -1,0 +1,33 @@
+/* A certificate we staple for: parsed once from the PEM mod_ssl hands to
+ * the prime hook (leaf first, then its issuer). */
+#ifndef OPF_CERT_H
+#define OPF_CERT_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <openssl/x509.h>
+#include <openssl/ocsp.h>
+
+#define OPF_KEY_LEN 32 /* SHA-256 of the leaf DER */
+
+typedef struct opf_cert {
+    X509 *leaf;
+    X509 *issuer;
+    /* Our own identity of the certificate: mod_ssl's id is opaque to us. */
+    unsigned char key[OPF_KEY_LEN];
+    const char *key_hex;          /* 64 lowercase hex chars */
+    const char *subject;          /* one line, RFC 2253 */
+    const char *serial;           /* uppercase hex, no separators */
+    apr_array_header_t *ocsp_urls;/* const char *: AIA OCSP URLs, in order */
+    int must_staple;              /* TLS Feature extension lists status_request */
+    OCSP_CERTID *certid;          /* SHA-1 CertID for requests */
+} opf_cert_t;
+
+/* Parse leaf + issuer from PEM. The first PEM certificate is the leaf; the
+ * issuer is the following certificate that issued it (X509_check_issued).
+ * OpenSSL objects are freed by a cleanup on p. On failure returns an APR
+ * error and sets *err (allocated in p) to a reason fit for a log line. */
+apr_status_t opf_cert_from_pem(opf_cert_t **out, const char *pem,
+                               apr_pool_t *p, const char **err);
+
+#endif

@@ -1,0 +1,570 @@
+/* The prefetch thread: schedules fetches, drives them with one pollset,
+ * validates what comes back and hands accepted responses to the store
+ * callback. Everything it does between two polls is short and
+ * non-blocking, so stopping it (graceful restart) and forking children
+ * (see opf_forkgate.h) never wait on a responder. */
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <apr_atomic.h>
+#include <apr_poll.h>
+#include <apr_strings.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
+
+#include "opf_engine.h"
+#include "opf_forkgate.h"
+#include "opf_http.h"
+#include "opf_log.h"
+#include "opf_request.h"
+#include "opf_url.h"
+
+/* Bound on one poll so the loop re-evaluates its schedule at least this
+ * often even if the clock jumps. */
+#define OPF_MAX_SLEEP apr_time_from_sec(300)
+
+struct opf_job {
+    opf_engine_t *engine;
+    opf_cert_t *cert;
+    apr_array_header_t *urls;   /* const char * */
+    void *user;
+
+    unsigned char *req_der;     /* the request never changes: build once */
+    apr_size_t req_len;
+
+    /* What we hold (stored through the callback). */
+    apr_time_t this_update;
+    apr_time_t valid_until;     /* 0: nothing valid held */
+    int held_status;            /* opf_cert_status_e, -1 before the first */
+
+    /* Scheduling. */
+    apr_time_t next_run;
+    int failures;               /* consecutive failed rounds */
+    int url_index;              /* URL tried in the current round */
+    int initial;                /* counted in engine->initial_left */
+
+    /* The fetch in flight, if any. */
+    apr_pool_t *fetch_pool;
+    opf_http_t *http;
+    const char *fetch_url;
+    apr_time_t deadline;
+    apr_int16_t polled_events;
+    apr_pollfd_t pfd;
+};
+
+struct opf_engine {
+    apr_pool_t *pool;           /* own allocator: only the thread uses it */
+    opf_engine_config_t cfg;
+    opf_engine_hooks_t hooks;
+    apr_array_header_t *jobs;   /* opf_job_t * */
+    apr_pollset_t *pollset;
+    apr_thread_t *thread;
+    volatile apr_uint32_t stopping;
+    int in_flight;
+    apr_uint64_t rng;
+
+    apr_thread_mutex_t *mutex;  /* guards initial_left for the waiter */
+    apr_thread_cond_t *cond;
+    int initial_left;
+};
+
+static void logf_(opf_engine_t *e, int level, const opf_cert_t *cert,
+                  const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void logf_(opf_engine_t *e, int level, const opf_cert_t *cert,
+                  const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+
+    if (!e->hooks.log) {
+        return;
+    }
+    va_start(ap, fmt);
+    apr_vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    e->hooks.log(e->hooks.ctx, level, cert, buf);
+}
+
+/* xorshift64*: jitter needs spread, not secrecy. */
+static double jitter(opf_engine_t *e)
+{
+    e->rng ^= e->rng >> 12;
+    e->rng ^= e->rng << 25;
+    e->rng ^= e->rng >> 27;
+    return (double)((e->rng * 2685821657736338717ULL) >> 11)
+           / (double)(1ULL << 53);
+}
+
+void opf_engine_config_defaults(opf_engine_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->timeout = apr_time_from_sec(10);
+    cfg->window.percent = 50;
+    cfg->retry_floor = apr_time_from_sec(60);
+    cfg->retry_ceil = apr_time_from_sec(3600);
+    cfg->skew = OPF_MAX_SKEW;
+    cfg->max_parallel = 16;
+}
+
+static apr_status_t engine_pre_cleanup(void *data)
+{
+    opf_engine_stop(data);
+    return APR_SUCCESS;
+}
+
+apr_status_t opf_engine_create(opf_engine_t **out,
+                               const opf_engine_config_t *cfg,
+                               const opf_engine_hooks_t *hooks,
+                               apr_pool_t *p)
+{
+    apr_allocator_t *allocator;
+    opf_engine_t *e;
+    apr_pool_t *pool;
+    apr_status_t rv;
+
+    /* An allocator of our own, without a mutex: after start only the
+     * thread allocates from this pool tree, and a pool lock shared with
+     * the parent's other threads is what a fork must never catch held. */
+    if ((rv = apr_allocator_create(&allocator)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = apr_pool_create_ex(&pool, p, NULL, allocator)) != APR_SUCCESS) {
+        apr_allocator_destroy(allocator);
+        return rv;
+    }
+    apr_allocator_owner_set(allocator, pool);
+    apr_pool_tag(pool, "ocsp_prefetch_engine");
+
+    e = apr_pcalloc(pool, sizeof(*e));
+    e->pool = pool;
+    e->cfg = *cfg;
+    if (e->cfg.max_parallel < 1) {
+        e->cfg.max_parallel = 1;
+    }
+    e->hooks = *hooks;
+    e->jobs = apr_array_make(pool, 16, sizeof(opf_job_t *));
+    e->rng = (apr_uint64_t)apr_time_now() ^ ((apr_uint64_t)getpid() << 32)
+             ^ (apr_uint64_t)(apr_uintptr_t)e;
+    if (!e->rng) {
+        e->rng = 88172645463325252ULL;
+    }
+    if ((rv = apr_thread_mutex_create(&e->mutex, APR_THREAD_MUTEX_DEFAULT,
+                                      pool)) != APR_SUCCESS
+        || (rv = apr_thread_cond_create(&e->cond, pool)) != APR_SUCCESS
+        || (rv = apr_pollset_create(&e->pollset,
+                                    (apr_uint32_t)e->cfg.max_parallel + 1,
+                                    pool, APR_POLLSET_WAKEABLE))
+           != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_pre_cleanup_register(pool, e, engine_pre_cleanup);
+    *out = e;
+    return APR_SUCCESS;
+}
+
+opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
+                          apr_array_header_t *urls, apr_time_t this_update,
+                          apr_time_t valid_until, void *user)
+{
+    opf_job_t *job = apr_pcalloc(e->pool, sizeof(*job));
+    unsigned char *der;
+    apr_size_t len;
+    apr_time_t now = apr_time_now();
+
+    job->engine = e;
+    job->cert = cert;
+    job->urls = urls;
+    job->user = user;
+    job->held_status = -1;
+    if (opf_request_der(cert->certid, &der, &len, e->pool) == APR_SUCCESS) {
+        job->req_der = der;
+        job->req_len = len;
+    }
+    if (valid_until > now) {
+        job->this_update = this_update;
+        job->valid_until = valid_until;
+        job->next_run = opf_renew_at(&e->cfg.window, this_update, valid_until,
+                                     jitter(e));
+    }
+    else {
+        job->next_run = 0; /* at once */
+        job->initial = 1;
+        e->initial_left++;
+    }
+    APR_ARRAY_PUSH(e->jobs, opf_job_t *) = job;
+    return job;
+}
+
+void *opf_job_user(const opf_job_t *job)
+{
+    return job->user;
+}
+
+const opf_cert_t *opf_job_cert(const opf_job_t *job)
+{
+    return job->cert;
+}
+
+static void initial_done(opf_job_t *job)
+{
+    opf_engine_t *e = job->engine;
+
+    if (!job->initial) {
+        return;
+    }
+    job->initial = 0;
+    apr_thread_mutex_lock(e->mutex);
+    if (--e->initial_left == 0) {
+        apr_thread_cond_broadcast(e->cond);
+    }
+    apr_thread_mutex_unlock(e->mutex);
+}
+
+static void end_fetch(opf_job_t *job)
+{
+    opf_engine_t *e = job->engine;
+
+    if (!job->fetch_pool) {
+        return;
+    }
+    if (job->polled_events) {
+        apr_pollset_remove(e->pollset, &job->pfd);
+        job->polled_events = 0;
+    }
+    if (job->http) {
+        opf_http_close(job->http);
+        job->http = NULL;
+    }
+    apr_pool_destroy(job->fetch_pool);
+    job->fetch_pool = NULL;
+    e->in_flight--;
+}
+
+/* One round = every URL tried once. A failed round backs off. */
+static void fetch_failed(opf_job_t *job, apr_time_t now, const char *what)
+{
+    opf_engine_t *e = job->engine;
+    const char *url = job->fetch_url;
+    apr_interval_time_t delay;
+
+    logf_(e, OPF_LOG_WARNING, job->cert, "%s (responder %s)", what,
+          url ? url : "-");
+    end_fetch(job);
+    if (++job->url_index < job->urls->nelts) {
+        job->next_run = now; /* next URL at once */
+        return;
+    }
+    job->url_index = 0;
+    job->failures++;
+    delay = opf_retry_delay(job->failures, e->cfg.retry_floor,
+                            e->cfg.retry_ceil, now, job->valid_until,
+                            jitter(e));
+    job->next_run = now + delay;
+    logf_(e, job->failures == 1 ? OPF_LOG_WARNING : OPF_LOG_INFO, job->cert,
+          "no usable OCSP response (%d consecutive failed round%s), "
+          "next attempt in %" APR_TIME_T_FMT " s%s",
+          job->failures, job->failures == 1 ? "" : "s",
+          apr_time_sec(delay),
+          job->valid_until > now ? "; still serving the response held"
+                                 : "; no staple is served meanwhile");
+    initial_done(job);
+}
+
+static void fetch_succeeded(opf_job_t *job, apr_time_t now,
+                            const unsigned char *der, apr_size_t len)
+{
+    opf_engine_t *e = job->engine;
+    opf_validated_t v;
+    const char *reason = NULL;
+    apr_time_t valid_until;
+    apr_interval_time_t min_gap;
+
+    if (opf_validate_response(der, len, job->cert->leaf, job->cert->issuer,
+                              now, e->cfg.skew, &v, &reason, job->fetch_pool)
+        != APR_SUCCESS) {
+        fetch_failed(job, now, apr_psprintf(job->fetch_pool,
+                     "rejected OCSP response: %s", reason ? reason : "invalid"));
+        return;
+    }
+    /* A responder behind a CDN may hand out an older copy than the one we
+     * hold: never go back in time. */
+    if (job->valid_until > now && v.this_update < job->this_update) {
+        fetch_failed(job, now, "rejected OCSP response: older thisUpdate "
+                     "than the response held");
+        return;
+    }
+    /* The response is only as good as the certificate that signed it. */
+    valid_until = v.next_update;
+    if (v.signer_not_after && v.signer_not_after < valid_until) {
+        valid_until = v.signer_not_after;
+    }
+    v.next_update = valid_until;
+
+    e->hooks.store(e->hooks.ctx, job, der, len, &v);
+
+    if ((int)v.status != job->held_status) {
+        if (v.status == OPF_CERT_REVOKED) {
+            logf_(e, OPF_LOG_ERR, job->cert,
+                  "certificate is REVOKED according to its OCSP responder "
+                  "%s; stapling the revoked status", job->fetch_url);
+        }
+        else if (job->held_status == OPF_CERT_REVOKED) {
+            logf_(e, OPF_LOG_WARNING, job->cert,
+                  "OCSP responder %s now reports the certificate good",
+                  job->fetch_url);
+        }
+    }
+    if (job->failures) {
+        logf_(e, OPF_LOG_NOTICE, job->cert,
+              "OCSP responder %s answered again after %d failed round%s",
+              job->fetch_url, job->failures, job->failures == 1 ? "" : "s");
+    }
+    job->held_status = v.status;
+    job->this_update = v.this_update;
+    job->valid_until = valid_until;
+    job->failures = 0;
+    job->url_index = 0;
+    job->next_run = opf_renew_at(&e->cfg.window, v.this_update, valid_until,
+                                 jitter(e));
+    /* A renew window longer than the response lifetime must not turn
+     * into a fetch loop. */
+    min_gap = e->cfg.retry_floor;
+    if (job->next_run < now + min_gap) {
+        job->next_run = now + min_gap;
+    }
+    end_fetch(job);
+    initial_done(job);
+}
+
+static void set_poll(opf_job_t *job, apr_int16_t events)
+{
+    opf_engine_t *e = job->engine;
+
+    if (job->polled_events == events) {
+        return;
+    }
+    if (job->polled_events) {
+        apr_pollset_remove(e->pollset, &job->pfd);
+        job->polled_events = 0;
+    }
+    if (events) {
+        job->pfd.p = job->fetch_pool;
+        job->pfd.desc_type = APR_POLL_SOCKET;
+        job->pfd.desc.s = opf_http_socket(job->http);
+        job->pfd.reqevents = events;
+        job->pfd.client_data = job;
+        if (apr_pollset_add(e->pollset, &job->pfd) == APR_SUCCESS) {
+            job->polled_events = events;
+        }
+    }
+}
+
+static void step_fetch(opf_job_t *job, apr_time_t now)
+{
+    const char *err = NULL;
+    const unsigned char *body;
+    apr_size_t len;
+    apr_status_t rv;
+
+    rv = opf_http_step(job->http, &err);
+    if (rv == APR_EAGAIN) {
+        set_poll(job, opf_http_events(job->http));
+        return;
+    }
+    if (rv != APR_SUCCESS) {
+        fetch_failed(job, now, apr_psprintf(job->fetch_pool,
+                     "OCSP fetch failed: %s", err ? err : "error"));
+        return;
+    }
+    body = opf_http_body(job->http, &len);
+    fetch_succeeded(job, now, body, len);
+}
+
+static void start_fetch(opf_job_t *job, apr_time_t now)
+{
+    opf_engine_t *e = job->engine;
+    const char *url_str, *get_url, *err = NULL;
+    opf_url_t url;
+
+    if (apr_pool_create(&job->fetch_pool, e->pool) != APR_SUCCESS) {
+        job->fetch_pool = NULL;
+        job->next_run = now + e->cfg.retry_floor;
+        return;
+    }
+    e->in_flight++;
+    job->polled_events = 0;
+    if (job->url_index >= job->urls->nelts) {
+        job->fetch_url = NULL;
+        fetch_failed(job, now, "no responder URL");
+        return;
+    }
+    url_str = APR_ARRAY_IDX(job->urls, job->url_index, const char *);
+    job->fetch_url = url_str;
+    job->deadline = now + e->cfg.timeout;
+    if (!job->req_der) {
+        fetch_failed(job, now, "cannot encode an OCSP request");
+        return;
+    }
+    if (opf_url_parse(&url, url_str, job->fetch_pool, &err) != APR_SUCCESS) {
+        fetch_failed(job, now, apr_psprintf(job->fetch_pool,
+                     "unusable responder URL: %s", err ? err : "invalid"));
+        return;
+    }
+    /* RFC 5019: GET when the encoded request fits in 255 bytes, so that
+     * responders and their CDNs can cache it; POST otherwise. */
+    get_url = opf_request_get_url(url_str, job->req_der, job->req_len,
+                                  job->fetch_pool);
+    logf_(e, OPF_LOG_DEBUG, job->cert, "fetching OCSP response by %s from %s",
+          get_url ? "GET" : "POST", url_str);
+    if (opf_http_start(&job->http, &url, get_url, job->req_der, job->req_len,
+                       OPF_HTTP_MAX_BODY, job->fetch_pool, &err)
+        != APR_SUCCESS) {
+        job->http = NULL;
+        fetch_failed(job, now, apr_psprintf(job->fetch_pool,
+                     "OCSP fetch failed: %s", err ? err : "error"));
+        return;
+    }
+    step_fetch(job, now);
+}
+
+/* One pass over the schedule: time out stuck fetches, start due ones.
+ * Returns when the loop must look again. */
+static apr_time_t run_schedule(opf_engine_t *e, apr_time_t now)
+{
+    apr_time_t wake = now + OPF_MAX_SLEEP;
+    int i;
+
+    for (i = 0; i < e->jobs->nelts; i++) {
+        opf_job_t *job = APR_ARRAY_IDX(e->jobs, i, opf_job_t *);
+
+        if (job->fetch_pool) {
+            if (now >= job->deadline) {
+                fetch_failed(job, now, apr_psprintf(job->fetch_pool,
+                             "OCSP fetch failed: no complete answer within "
+                             "%" APR_TIME_T_FMT " s",
+                             apr_time_sec(e->cfg.timeout)));
+            }
+        }
+        if (!job->fetch_pool && job->next_run <= now
+            && e->in_flight < e->cfg.max_parallel) {
+            start_fetch(job, now);
+        }
+        if (job->fetch_pool) {
+            if (job->deadline < wake) {
+                wake = job->deadline;
+            }
+        }
+        else if (job->next_run < wake) {
+            /* A due job waiting for a free slot wakes us when a fetch
+             * ends, not by its time. */
+            if (job->next_run > now || e->in_flight < e->cfg.max_parallel) {
+                wake = job->next_run;
+            }
+        }
+    }
+    return wake;
+}
+
+static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
+{
+    opf_engine_t *e = data;
+    sigset_t all;
+
+    /* httpd's parent handles its signals in the main thread. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+
+    opf_forkgate_enter();
+    logf_(e, OPF_LOG_DEBUG, NULL, "prefetch thread started for %d "
+          "certificate%s", e->jobs->nelts, e->jobs->nelts == 1 ? "" : "s");
+    while (!apr_atomic_read32(&e->stopping)) {
+        apr_time_t now = apr_time_now();
+        apr_time_t wake = run_schedule(e, now);
+        apr_interval_time_t timeout = wake > now ? wake - now : 0;
+        const apr_pollfd_t *fired = NULL;
+        apr_int32_t n = 0, i;
+        apr_status_t rv;
+
+        opf_forkgate_leave();
+        rv = apr_pollset_poll(e->pollset, timeout, &n, &fired);
+        opf_forkgate_enter();
+        if (apr_atomic_read32(&e->stopping)) {
+            break;
+        }
+        if (rv != APR_SUCCESS) {
+            continue; /* timeout, wakeup or EINTR: re-run the schedule */
+        }
+        now = apr_time_now();
+        for (i = 0; i < n; i++) {
+            opf_job_t *job = fired[i].client_data;
+
+            if (job && job->http) {
+                step_fetch(job, now);
+            }
+        }
+    }
+    {
+        int i;
+        for (i = 0; i < e->jobs->nelts; i++) {
+            end_fetch(APR_ARRAY_IDX(e->jobs, i, opf_job_t *));
+        }
+    }
+    opf_forkgate_leave();
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+apr_status_t opf_engine_start(opf_engine_t *e)
+{
+    apr_threadattr_t *attr;
+    apr_status_t rv;
+
+    if (e->thread) {
+        return APR_EINVAL;
+    }
+    if (opf_forkgate_init() != 0) {
+        return APR_EGENERAL;
+    }
+    if ((rv = apr_threadattr_create(&attr, e->pool)) != APR_SUCCESS) {
+        return rv;
+    }
+    return apr_thread_create(&e->thread, attr, engine_main, e, e->pool);
+}
+
+apr_status_t opf_engine_wait_initial(opf_engine_t *e, apr_interval_time_t max)
+{
+    apr_time_t deadline = apr_time_now() + max;
+    apr_status_t rv = APR_SUCCESS;
+
+    apr_thread_mutex_lock(e->mutex);
+    while (e->initial_left > 0) {
+        apr_time_t now = apr_time_now();
+        if (now >= deadline) {
+            rv = APR_TIMEUP;
+            break;
+        }
+        apr_thread_cond_timedwait(e->cond, e->mutex, deadline - now);
+    }
+    apr_thread_mutex_unlock(e->mutex);
+    return rv;
+}
+
+void opf_engine_stop(opf_engine_t *e)
+{
+    apr_status_t trv;
+
+    if (!e->thread) {
+        return;
+    }
+    apr_atomic_set32(&e->stopping, 1);
+    apr_pollset_wakeup(e->pollset);
+    apr_thread_join(&trv, e->thread);
+    e->thread = NULL;
+}

@@ -1,0 +1,40 @@
+/* One non-blocking HTTP/1.0 exchange with an OCSP responder, built on
+ * OpenSSL's HTTP client (OSSL_HTTP_REQ_CTX) over a non-blocking socket.
+ * The caller polls the socket and calls opf_http_step() on readiness or
+ * at its deadline; nothing here ever blocks (name resolution aside). */
+#ifndef OPF_HTTP_H
+#define OPF_HTTP_H
+
+#include <apr_pools.h>
+#include <apr_network_io.h>
+#include "opf_url.h"
+
+#define OPF_HTTP_MAX_BODY (64 * 1024)
+
+typedef struct opf_http opf_http_t;
+
+/* Starts connecting to url->host:url->port. If get_url is non-NULL the
+ * request is "GET get_url-path", else a POST of body with Content-Type
+ * application/ocsp-request to url->path. A Host header is always sent.
+ * The exchange is bounded by max_body (response body cap). All memory in
+ * p; the socket is closed by opf_http_close() or p's cleanup. */
+apr_status_t opf_http_start(opf_http_t **out, const opf_url_t *url,
+                            const char *get_url, const unsigned char *body,
+                            apr_size_t body_len, apr_size_t max_body,
+                            apr_pool_t *p, const char **err);
+
+/* The socket to poll and the events (APR_POLLIN / APR_POLLOUT) wanted now. */
+apr_socket_t *opf_http_socket(opf_http_t *h);
+apr_int16_t opf_http_events(opf_http_t *h);
+
+/* Advances the exchange. APR_EAGAIN: poll again. APR_SUCCESS: the
+ * response body is complete (HTTP 200 seen). Anything else: failed, *err
+ * says why (connect refused, HTTP status 500, body too large, ...). */
+apr_status_t opf_http_step(opf_http_t *h, const char **err);
+
+/* The body once opf_http_step() returned APR_SUCCESS (valid until close). */
+const unsigned char *opf_http_body(opf_http_t *h, apr_size_t *len);
+
+void opf_http_close(opf_http_t *h);
+
+#endif

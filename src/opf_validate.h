@@ -1,0 +1,45 @@
+/* Decides whether a fetched OCSP response may ever be stapled. */
+#ifndef OPF_VALIDATE_H
+#define OPF_VALIDATE_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+#include <openssl/x509.h>
+
+#define OPF_MAX_SKEW apr_time_from_sec(300)
+
+typedef enum {
+    OPF_CERT_GOOD = 0,
+    OPF_CERT_REVOKED = 1
+} opf_cert_status_e;
+
+typedef struct opf_validated {
+    opf_cert_status_e status;
+    apr_time_t this_update;
+    apr_time_t next_update;
+    apr_time_t produced_at;
+    /* notAfter of a delegated responder certificate, 0 when the issuer
+     * signed the response itself. */
+    apr_time_t signer_not_after;
+    apr_time_t revoked_at;  /* when status is REVOKED */
+    int revocation_reason;  /* OCSP_REVOKED_STATUS_*, -1 when absent */
+} opf_validated_t;
+
+/* Accepts the response only if: it parses completely; responseStatus is
+ * successful; it is a BasicOCSPResponse whose signature verifies with the
+ * issuer as trust anchor (signed by the issuer, or by a certificate issued
+ * directly by the issuer carrying id-kp-OCSPSigning); it has a
+ * SingleResponse whose CertID matches leaf/issuer (whatever its hash
+ * algorithm); thisUpdate <= now + skew; nextUpdate present and > now; the
+ * status is good or revoked. Returns APR_SUCCESS and fills *out, or an
+ * error with *reason (static or in p) saying which rule failed. */
+apr_status_t opf_validate_response(const unsigned char *der, apr_size_t len,
+                                   X509 *leaf, X509 *issuer, apr_time_t now,
+                                   apr_interval_time_t skew,
+                                   opf_validated_t *out, const char **reason,
+                                   apr_pool_t *p);
+
+/* ASN1_TIME -> apr_time_t (0 on failure). */
+apr_time_t opf_asn1_time_to_apr(const void *asn1_time);
+
+#endif

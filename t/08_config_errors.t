@@ -1,0 +1,52 @@
+# Every directive's bad argument makes `apache2 -t` fail with a message naming
+# the directive; a good configuration passes.
+use strict;
+use warnings;
+use FindBin; use lib "$FindBin::Bin/lib";
+use Apache::Test qw(-withtestmore);
+use OCSPTest qw(module_built);
+use OCSPTest::Httpd;
+
+my @bad = (
+    # [ directive, argument, where (global|vhost) ]
+    [ 'OCSPPrefetch',            'maybe',          'vhost'  ],
+    [ 'OCSPPrefetchTimeout',     '0',              'global' ],
+    [ 'OCSPPrefetchTimeout',     'abc',            'global' ],
+    [ 'OCSPPrefetchRenewWindow', '100%',           'global' ],
+    [ 'OCSPPrefetchRenewWindow', '0%',             'global' ],
+    [ 'OCSPPrefetchRenewWindow', '5x',             'global' ],
+    [ 'OCSPPrefetchStartupWait', '-1',             'global' ],
+    [ 'OCSPPrefetchResponder',   'https://127.0.0.1:9/good/', 'vhost' ],
+    [ 'OCSPPrefetchResponder',   'not-a-url',      'vhost'  ],
+    [ 'OCSPPrefetchCache',       'nosuchprovider', 'global' ],
+    [ 'OCSPPrefetchRetryDelay',  'x',              'global' ],
+    [ 'OCSPPrefetchCache',       'shmcb',          'vhost'  ],   # global only
+);
+
+plan tests => 2 * @bad + 2, need { 'module not built (stand-in run)' => module_built() };
+
+my $good = <<'EOC';
+OCSPPrefetchTimeout 5
+OCSPPrefetchRenewWindow 50%
+OCSPPrefetchStartupWait 2
+OCSPPrefetchRetryDelay 1s 30s
+OCSPPrefetchCache shmcb
+EOC
+
+my $h = OCSPTest::Httpd->new(name => 'configtest', global => $good,
+    vhosts => [ { name => 'good', port => 9, conf => "OCSPPrefetch on\nOCSPPrefetchResponder http://127.0.0.1:9/good/\n" } ]);
+my ($rc, $out) = $h->configtest;
+is($rc, 0, 'good configuration passes apache2 -t') or diag($out);
+like($out, qr/Syntax OK/, 'Syntax OK');
+
+for my $b (@bad) {
+    my ($dir, $arg, $where) = @$b;
+    my $line = "$dir $arg\n";
+    my $t = OCSPTest::Httpd->new(name => 'configtest',
+        global => $where eq 'global' ? $line : '',
+        vhosts => [ { name => 'good', port => 9,
+                      conf => "OCSPPrefetch on\n" . ($where eq 'vhost' ? $line : '') } ]);
+    my ($rc, $out) = $t->configtest;
+    isnt($rc, 0, "apache2 -t fails for '$dir $arg' ($where)") or diag($out);
+    like($out, qr/\Q$dir\E/i, "... and the message names $dir") or diag($out);
+}

@@ -1,0 +1,210 @@
+#!/usr/bin/perl
+# Fault-injecting OCSP responder for the mod_ocsp_prefetch tests.
+#
+#   ocsp-responder.pl --port N --pki DIR --log FILE [--pidfile F]
+#                     [--lifetime SECS] [--max-conn N] [--tmp DIR]
+#
+# Listens on 127.0.0.1 only, forks one child per connection, answers
+# HTTP/1.0 and closes.  Every answer that carries an OCSP response is made by
+# the real `openssl ocsp` responder in one-shot mode (-reqin/-respout); the
+# first path segment selects a fault mode in front of it:
+#   good short nonext wrongkey othercert expired future trylater garbage
+#   truncated http500 hang drop delay=N
+# GET: /MODE/<url-encoded base64 DER request>   (RFC 6960 A.1)
+# POST: /MODE/ with the DER request as body (application/ocsp-request)
+# Every request is logged as one line:  EPOCH METHOD MODE STATUS
+# The server exits by itself after --lifetime seconds or --max-conn
+# connections; a child never lives longer than 60 s.
+use strict;
+use warnings;
+use Getopt::Long;
+use IO::Socket::INET;
+use POSIX qw(:sys_wait_h setsid);
+use Fcntl qw(:flock O_WRONLY O_APPEND O_CREAT);
+use File::Temp qw(tempdir);
+use MIME::Base64 qw(decode_base64);
+use Time::HiRes qw(time sleep);
+
+my %o = (lifetime => 900, 'max-conn' => 20000, tmp => undef);
+GetOptions(\%o, 'port=i', 'pki=s', 'log=s', 'pidfile=s', 'lifetime=i',
+           'max-conn=i', 'tmp=s', 'foreground') or die "bad options\n";
+die "--port, --pki and --log are required\n"
+    unless $o{port} && $o{pki} && $o{log};
+my $pki = $o{pki};
+$o{tmp} ||= tempdir('ocspresp-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+
+my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $o{port},
+                                Proto => 'tcp', Listen => 64, ReuseAddr => 1)
+    or die "ocsp-responder: cannot listen on 127.0.0.1:$o{port}: $!\n";
+
+if ($o{pidfile}) {
+    open my $fh, '>', $o{pidfile} or die "pidfile: $!";
+    print $fh "$$\n"; close $fh;
+}
+
+my $deadline = time + $o{lifetime};
+my $conns = 0;
+my %kids;
+$SIG{CHLD} = sub { while ((my $p = waitpid(-1, WNOHANG)) > 0) { delete $kids{$p} } };
+$SIG{TERM} = $SIG{INT} = sub { kill 'KILL', keys %kids; unlink $o{pidfile} if $o{pidfile}; exit 0 };
+
+while (time < $deadline && $conns < $o{'max-conn'}) {
+    my $rin = ''; vec($rin, fileno($srv), 1) = 1;
+    my $n = select(my $rout = $rin, undef, undef, 1);
+    next unless $n && $n > 0;
+    my $c = $srv->accept or next;
+    $conns++;
+    my $pid = fork;
+    if (!defined $pid) { close $c; next }
+    if ($pid == 0) {
+        $SIG{CHLD} = 'DEFAULT'; $SIG{TERM} = 'DEFAULT';
+        close $srv;
+        alarm 60;
+        handle($c);
+        exit 0;
+    }
+    $kids{$pid} = 1;
+    close $c;
+}
+kill 'KILL', keys %kids;
+unlink $o{pidfile} if $o{pidfile};
+exit 0;
+
+sub logline {
+    my ($method, $mode, $status) = @_;
+    sysopen my $fh, $o{log}, O_WRONLY | O_APPEND | O_CREAT or return;
+    flock $fh, LOCK_EX;
+    syswrite $fh, sprintf("%.3f %s %s %s\n", time, $method, $mode, $status);
+    close $fh;
+}
+
+sub reply {
+    my ($c, $code, $ctype, $body) = @_;
+    my %txt = (200 => 'OK', 400 => 'Bad Request', 404 => 'Not Found',
+               405 => 'Method Not Allowed', 500 => 'Internal Server Error');
+    my $h = "HTTP/1.0 $code " . ($txt{$code} || 'X') . "\r\n"
+          . "Content-Type: $ctype\r\nContent-Length: " . length($body)
+          . "\r\nConnection: close\r\n\r\n";
+    local $SIG{PIPE} = 'IGNORE';
+    syswrite $c, $h . $body;
+}
+
+sub read_request {
+    my $c = shift;
+    $main::EMPTY = 1;
+    my $buf = '';
+    while ($buf !~ /\r?\n\r?\n/) {
+        return undef if length $buf > 65536;
+        my $r = sysread $c, $buf, 4096, length $buf;
+        return undef unless $r;
+        $main::EMPTY = 0;
+    }
+    my ($head, $body) = split /\r?\n\r?\n/, $buf, 2;
+    my ($line, @hdrs) = split /\r?\n/, $head;
+    my ($method, $path) = $line =~ m{^(\S+)\s+(\S+)} or return undef;
+    my %h;
+    for (@hdrs) { $h{lc $1} = $2 if /^([^:]+):\s*(.*)$/ }
+    if ($method eq 'POST') {
+        my $len = $h{'content-length'};
+        return undef unless defined $len && $len =~ /^\d+$/ && $len <= 65536;
+        while (length $body < $len) {
+            my $r = sysread $c, $body, $len - length $body, length $body;
+            return undef unless $r;
+        }
+        $body = substr $body, 0, $len;
+    }
+    return ($method, $path, $body);
+}
+
+sub run_openssl {
+    my ($reqder, %a) = @_;
+    my $dir = tempdir('r-XXXXXX', DIR => $o{tmp}, CLEANUP => 1);
+    open my $fh, '>', "$dir/req.der" or return undef;
+    binmode $fh; print $fh $reqder; close $fh;
+    my @cmd;
+    push @cmd, 'faketime', '-f', $a{faketime} if $a{faketime};
+    my ($signer, $skey) = $a{rogue} ? ("$pki/rogue.pem", "$pki/rogue.key")
+                                    : ("$pki/signer.pem", "$pki/signer.key");
+    push @cmd, 'openssl', 'ocsp', '-index', "$pki/index.txt", '-CA', "$pki/int.pem",
+        '-rsigner', $signer, '-rkey', $skey,
+        '-reqin', $a{reqfile} || "$dir/req.der", '-respout', "$dir/resp.der";
+    push @cmd, @{ $a{validity} || ['-ndays', '1'] };
+    my $pid = fork;
+    return undef unless defined $pid;
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null'; open STDERR, '>', "$dir/err";
+        exec @cmd; exit 127;
+    }
+    waitpid $pid, 0;
+    return undef if $?;
+    open my $in, '<', "$dir/resp.der" or return undef;
+    binmode $in; local $/; my $der = <$in>; close $in;
+    return $der;
+}
+
+sub handle {
+    my $c = shift;
+    binmode $c;
+    my ($method, $path, $body) = read_request($c);
+    unless (defined $method) { logline("-", "-", "badreq") unless $main::EMPTY; return }
+    $path =~ s{^https?://[^/]+}{};
+    my ($mode, $rest) = $path =~ m{^/([^/]*)/?(.*)$};
+    $mode = '' unless defined $mode;
+    my $der;
+    if ($method eq 'POST') { $der = $body }
+    elsif ($method eq 'GET') {
+        (my $b64 = $rest) =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+        $der = decode_base64($b64);
+    }
+    else { reply($c, 405, 'text/plain', "method\n"); logline($method, $mode, 405); return }
+    unless (defined $der && length $der) {
+        reply($c, 400, 'text/plain', "no request\n"); logline($method, $mode, 400); return;
+    }
+
+    my %a;
+    if ($mode eq 'good') { }
+    elsif ($mode eq 'short')     { $a{validity} = ['-nmin', '1'] }
+    elsif ($mode eq 'nonext')    { $a{validity} = [] }
+    elsif ($mode eq 'wrongkey')  { $a{rogue} = 1 }
+    elsif ($mode eq 'othercert') { $a{reqfile} = "$pki/leaves/decoy.req.der" }
+    elsif ($mode eq 'expired')   { $a{faketime} = '-2d' }
+    elsif ($mode eq 'future')    { $a{faketime} = '+1d' }
+    elsif ($mode eq 'trylater') {
+        reply($c, 200, 'application/ocsp-response', "\x30\x03\x0a\x01\x03");
+        logline($method, $mode, 200); return;
+    }
+    elsif ($mode eq 'garbage') {
+        my $g = join '', map { chr int rand 256 } 1 .. 700;
+        reply($c, 200, 'application/ocsp-response', $g);
+        logline($method, $mode, 200); return;
+    }
+    elsif ($mode eq 'truncated') { $a{truncate} = 1 }
+    elsif ($mode eq 'http500') {
+        reply($c, 500, 'text/plain', "responder broken\n");
+        logline($method, $mode, 500); return;
+    }
+    elsif ($mode eq 'hang') {
+        logline($method, $mode, 'hang');
+        # wait until the client gives up (EOF), at most 50 s
+        my $end = time + 50;
+        while (time < $end) {
+            my $rin = ''; vec($rin, fileno($c), 1) = 1;
+            my $n = select(my $rout = $rin, undef, undef, 1);
+            next unless $n && $n > 0;
+            my $r = sysread $c, my $x, 4096;
+            last unless $r;
+        }
+        return;
+    }
+    elsif ($mode eq 'drop') { logline($method, $mode, 'drop'); close $c; return }
+    elsif ($mode =~ /^delay=(\d+(?:\.\d+)?)$/) { sleep($1 > 50 ? 50 : $1) }
+    else { reply($c, 404, 'text/plain', "unknown mode\n"); logline($method, $mode, 404); return }
+
+    my $resp = run_openssl($der, %a);
+    unless (defined $resp) {
+        reply($c, 500, 'text/plain', "openssl failed\n"); logline($method, $mode, '500-openssl'); return;
+    }
+    $resp = substr($resp, 0, int(length($resp) / 2)) if $a{truncate};
+    reply($c, 200, 'application/ocsp-response', $resp);
+    logline($method, $mode, 200);
+}

@@ -1,0 +1,217 @@
+package OCSPTest::Httpd;
+# Private httpd instances for tests that need their own server lifecycle
+# (startup timing, graceful restarts, config errors).
+#
+#   my $h = OCSPTest::Httpd->new(name => 'startup',
+#       global => "OCSPPrefetchStartupWait 2\n",
+#       vhosts => [ { name => 'good', leaf => 'good', conf => "OCSPPrefetch on\n" } ]);
+#   $h->start;  $h->port('good');  $h->graceful;  $h->stop;
+#   my ($rc, $out) = $h->configtest;
+use strict;
+use warnings;
+use POSIX qw(:sys_wait_h);
+use File::Path qw(make_path remove_tree);
+use IO::Socket::INET;
+use Time::HiRes qw(time sleep);
+use OCSPTest qw(work_dir pki_dir module_so module_built free_port wait_until
+                slurp log_since leaf);
+use OCSPTest::Client qw(get_staple);
+
+our $HTTPD   = $ENV{OCSPT_HTTPD} || '/usr/sbin/apache2';
+our $MODDIR  = $ENV{OCSPT_MODDIR} || '/usr/lib/apache2/modules';
+
+sub new {
+    my ($class, %a) = @_;
+    my $name = $a{name} || 'httpd';
+    my $root = work_dir() . "/servers/$name";
+    my $self = bless {
+        name   => $name,
+        root   => $root,
+        global => $a{global} // '',
+        vhosts => $a{vhosts} || [],
+        module => $a{module} // module_built(),
+        loglevel => $a{loglevel} || 'info ssl:warn',
+        raw    => $a{raw},                 # full config text override
+    }, $class;
+    for my $v (@{ $self->{vhosts} }) {
+        $v->{port} ||= free_port();
+        $v->{leaf} ||= $v->{name};
+    }
+    $self->write_config;
+    return $self;
+}
+
+sub root      { $_[0]{root} }
+sub conf_file { "$_[0]{root}/conf/httpd.conf" }
+sub error_log { "$_[0]{root}/logs/error_log" }
+sub pid_file  { "$_[0]{root}/logs/httpd.pid" }
+sub port {
+    my ($self, $name) = @_;
+    for (@{ $self->{vhosts} }) { return $_->{port} if $_->{name} eq $name }
+    die "no vhost $name";
+}
+
+sub base_config {
+    my $self = shift;
+    my $r = $self->{root};
+    my $c = <<"EOC";
+ServerRoot "$r"
+DefaultRuntimeDir "$r/logs"
+PidFile "$r/logs/httpd.pid"
+ErrorLog "$r/logs/error_log"
+ServerName localhost
+LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
+LoadModule authz_core_module $MODDIR/mod_authz_core.so
+LoadModule socache_shmcb_module $MODDIR/mod_socache_shmcb.so
+LoadModule ssl_module $MODDIR/mod_ssl.so
+EOC
+    $c .= "LoadModule ocsp_prefetch_module " . module_so() . "\n" if $self->{module};
+    my $ll = $self->{loglevel};
+    $ll .= " ocsp_prefetch:debug" if $self->{module} && $ll !~ /ocsp_prefetch/;
+    $c .= "LogLevel $ll\n";
+    if ($> == 0) {
+        $c .= "User nobody\nGroup " . (getgrgid((getpwnam('nobody'))[3]) || 'nogroup') . "\n";
+    }
+    $c .= <<"EOC";
+StartServers 1
+ServerLimit 4
+ThreadsPerChild 8
+MinSpareThreads 4
+MaxSpareThreads 32
+MaxRequestWorkers 32
+GracefulShutdownTimeout 5
+Timeout 20
+DocumentRoot "$r/htdocs"
+<Directory />
+    Require all granted
+</Directory>
+EOC
+    return $c;
+}
+
+sub vhost_config {
+    my ($self, $v) = @_;
+    my $l = leaf($v->{leaf});
+    my $extra = $v->{conf} // '';
+    return <<"EOC";
+Listen 127.0.0.1:$v->{port}
+<VirtualHost 127.0.0.1:$v->{port}>
+    ServerName $v->{leaf}.test
+    SSLEngine on
+    SSLCertificateFile "$l->{chain}"
+    SSLCertificateKeyFile "$l->{key}"
+$extra
+</VirtualHost>
+EOC
+}
+
+sub write_config {
+    my $self = shift;
+    my $r = $self->{root};
+    make_path("$r/conf", "$r/logs", "$r/htdocs");
+    chmod 0755, $r, "$r/conf", "$r/logs", "$r/htdocs";
+    my $c = defined $self->{raw} ? $self->{raw}
+          : join "\n", $self->base_config, $self->{global},
+                       map { $self->vhost_config($_) } @{ $self->{vhosts} };
+    open my $fh, '>', $self->conf_file or die "$!";
+    print $fh $c; close $fh;
+}
+
+sub set_raw { my ($s, $raw) = @_; $s->{raw} = $raw; $s->write_config }
+
+sub _run {
+    my ($self, @args) = @_;
+    my $out = `$HTTPD -d '$self->{root}' -f '${\ $self->conf_file}' @args 2>&1`;
+    return ($? >> 8, $out);
+}
+
+# ($exit_code, $output) of `apache2 -t`
+sub configtest { my $s = shift; $s->_run('-t') }
+
+sub pid {
+    my $self = shift;
+    my $p = slurp($self->pid_file);
+    return undef unless $p && $p =~ /(\d+)/;
+    return kill(0, $1) ? $1 : undef;
+}
+
+# Start; returns elapsed seconds until the first TLS handshake succeeds on the
+# first vhost (or until the pid file appears when there are no vhosts).
+sub start {
+    my ($self, %a) = @_;
+    my $timeout = $a{timeout} || 30;
+    unlink $self->pid_file;
+    $self->{log_off} = -s $self->error_log || 0;
+    my $t0 = time;
+    my ($rc, $out) = $self->_run('-k', 'start');
+    die "httpd $self->{name} failed to start (rc=$rc): $out\n" . $self->log_tail if $rc;
+    my $v = $self->{vhosts}[0];
+    my $ok = wait_until($timeout, sub {
+        return 0 unless $self->pid;
+        return 1 unless $v;
+        my $g = get_staple(port => $v->{port}, sni => "$v->{leaf}.test", timeout => 2);
+        $g->{ok};
+    }, 0.05);
+    die "httpd $self->{name} not up within $timeout s\n" . $self->log_tail unless $ok;
+    $self->{started_at} = $t0;
+    $self->{owner} = $$;
+    return time - $t0;
+}
+
+sub generation_count {
+    my $self = shift;
+    my $c = slurp($self->error_log) // '';
+    my $n = () = $c =~ /resuming normal operations/g;
+    $n;
+}
+
+# graceful restart; waits until the new generation logs "resuming normal
+# operations" and a handshake succeeds.  Returns elapsed seconds.
+sub graceful {
+    my ($self, %a) = @_;
+    my $timeout = $a{timeout} || 30;
+    my $before = $self->generation_count;
+    my $t0 = time;
+    my ($rc, $out) = $self->_run('-k', 'graceful');
+    die "graceful failed: $out" if $rc;
+    my $ok = wait_until($timeout, sub { $self->generation_count > $before }, 0.05);
+    die "graceful restart of $self->{name} did not complete\n" . $self->log_tail unless $ok;
+    if (my $v = $self->{vhosts}[0]) {
+        wait_until($timeout, sub {
+            get_staple(port => $v->{port}, sni => "$v->{leaf}.test", timeout => 2)->{ok} });
+    }
+    return time - $t0;
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = $self->pid or return 1;
+    $self->_run('-k', 'stop');
+    my $gone = wait_until(20, sub { !kill(0, $pid) }, 0.1);
+    unless ($gone) { kill 'KILL', $pid; wait_until(5, sub { !kill(0, $pid) }) }
+    return $gone;
+}
+
+sub threads {
+    my ($self) = @_;
+    my $pid = $self->pid or return undef;
+    opendir my $d, "/proc/$pid/task" or return undef;
+    my @t = grep { /^\d+$/ } readdir $d;
+    scalar @t;
+}
+
+sub log_content { my $s = shift; log_since($s->error_log, shift || 0) }
+sub log_tail {
+    my $s = shift;
+    my @l = split /\n/, ($s->log_content // '');
+    @l = @l[-30 .. -1] if @l > 30;
+    join("\n", "--- $s->{name} error_log tail:", @l) . "\n";
+}
+
+sub DESTROY {
+    my $self = shift;
+    return if $self->{keep} || !$self->{started_at} || $self->{owner} != $$;
+    $self->stop;
+}
+
+1;

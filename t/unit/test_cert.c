@@ -1,0 +1,125 @@
+/* opf_cert: identity, AIA, must-staple and issuer selection from PEM. */
+#include "tap.h"
+#include "pki_fixture.h"
+#include "opf_cert.h"
+
+#include <stdlib.h>
+#include <apr_general.h>
+#include <openssl/err.h>
+
+#define NOW ((time_t)1700000000)
+
+static pki_t *k;
+static apr_pool_t *pool;
+
+static apr_status_t parse(opf_cert_t **c, char *pem, const char **err)
+{
+    apr_status_t rv = opf_cert_from_pem(c, pem, pool, err);
+
+    free(pem);
+    return rv;
+}
+
+static void test_leaf(void)
+{
+    opf_cert_t *c = NULL;
+    const char *err = NULL;
+    unsigned char *der = NULL, md[32];
+    unsigned int mdlen;
+    int len;
+    OCSP_CERTID *want;
+    apr_status_t rv = parse(&c, pki_pem(k->leaf, k->issuer, NULL), &err);
+
+    if (!ok(rv == APR_SUCCESS && c != NULL, "leaf + issuer parsed")) {
+        diag("  error: %s", err);
+        exit(1);
+    }
+    ok(X509_cmp(c->leaf, k->leaf) == 0, "leaf is the first certificate");
+    ok(X509_cmp(c->issuer, k->issuer) == 0, "issuer found");
+
+    len = i2d_X509(k->leaf, &der);
+    EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL);
+    OPENSSL_free(der);
+    ok(memcmp(c->key, md, 32) == 0, "key is SHA-256 of the leaf DER");
+    is_int(strlen(c->key_hex), 64, "key_hex has 64 chars");
+    ok(strspn(c->key_hex, "0123456789abcdef") == 64, "key_hex is lowercase hex");
+    ok(c->key_hex[0] == "0123456789abcdef"[md[0] >> 4]
+       && c->key_hex[63] == "0123456789abcdef"[md[31] & 0xf],
+       "key_hex matches key");
+
+    is_str(c->subject, "CN=leaf.example.test,O=OPF Test,C=ZZ",
+           "subject in RFC 2253 order");
+    is_str(c->serial, "1001", "serial uppercase hex");
+    is_int(c->ocsp_urls->nelts, 2, "two OCSP URLs (caIssuers skipped)");
+    if (c->ocsp_urls->nelts == 2) {
+        is_str(APR_ARRAY_IDX(c->ocsp_urls, 0, const char *), PKI_LEAF_URL1,
+               "first OCSP URL");
+        is_str(APR_ARRAY_IDX(c->ocsp_urls, 1, const char *), PKI_LEAF_URL2,
+               "second OCSP URL");
+    }
+    else {
+        ok(0, "first OCSP URL");
+        ok(0, "second OCSP URL");
+    }
+    is_int(c->must_staple, 0, "not must-staple");
+
+    want = OCSP_cert_to_id(EVP_sha1(), k->leaf, k->issuer);
+    ok(c->certid && OCSP_id_cmp(c->certid, want) == 0, "SHA-1 CertID");
+    OCSP_CERTID_free(want);
+    ok(ERR_peek_error() == 0, "no OpenSSL error left after success");
+}
+
+static void test_variants(void)
+{
+    opf_cert_t *c = NULL;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    rv = parse(&c, pki_pem(k->leaf_ms, k->issuer, NULL), &err);
+    ok(rv == APR_SUCCESS && c->must_staple == 1, "must-staple detected");
+    is_str(c->serial, "1002", "must-staple leaf serial");
+
+    rv = parse(&c, pki_pem(k->leaf_noaia, k->issuer, NULL), &err);
+    ok(rv == APR_SUCCESS && c->ocsp_urls->nelts == 0,
+       "no AIA: parsed with an empty URL list");
+
+    rv = parse(&c, pki_pem(k->leaf, k->root, k->issuer, NULL), &err);
+    ok(rv == APR_SUCCESS && X509_cmp(c->issuer, k->issuer) == 0,
+       "issuer found after an unrelated certificate");
+
+    rv = parse(&c, pki_pem(k->leaf, k->issuer, k->root, NULL), &err);
+    ok(rv == APR_SUCCESS && X509_cmp(c->issuer, k->issuer) == 0,
+       "full chain: issuer is the second certificate");
+
+    c = (opf_cert_t *)1;
+    rv = parse(&c, pki_pem(k->leaf, NULL), &err);
+    ok(rv != APR_SUCCESS && c == NULL, "leaf alone rejected");
+    is_str(err, "no issuer certificate in the chain", "leaf alone: reason");
+
+    rv = parse(&c, pki_pem(k->leaf, k->root, NULL), &err);
+    is_str(err, "no issuer certificate in the chain",
+           "leaf + wrong CA: reason");
+    ok(ERR_peek_error() == 0, "no OpenSSL error left after a rejection");
+
+    rv = opf_cert_from_pem(&c, "", pool, &err);
+    ok(rv != APR_SUCCESS && err != NULL, "empty PEM rejected");
+    rv = opf_cert_from_pem(&c, "-----BEGIN CERTIFICATE-----\nAAAA\n"
+                           "-----END CERTIFICATE-----\n", pool, &err);
+    ok(rv != APR_SUCCESS && err != NULL, "broken PEM rejected");
+    diag("  reason: %s", err);
+}
+
+int main(void)
+{
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    k = pki_new(NOW);
+
+    test_leaf();
+    test_variants();
+
+    pki_free(k);
+    apr_pool_destroy(pool);
+    apr_terminate();
+    return done_testing();
+}

@@ -1,0 +1,355 @@
+/* opf_validate: one case per acceptance rule, each rejected for the
+ * intended reason, and the accept cases that real responders produce. */
+#include "tap.h"
+#include "pki_fixture.h"
+#include "opf_validate.h"
+
+#include <stdlib.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <openssl/err.h>
+
+#define NOW ((time_t)1700000000)
+#define SKEW OPF_MAX_SKEW
+
+static pki_t *k;
+static apr_pool_t *pool;
+
+typedef struct result {
+    apr_status_t rv;
+    const char *reason;
+    opf_validated_t v;
+} result_t;
+
+static result_t run_der(const unsigned char *der, apr_size_t len)
+{
+    result_t r;
+
+    r.rv = opf_validate_response(der, len, k->leaf, k->issuer,
+                                 apr_time_from_sec(NOW), SKEW, &r.v,
+                                 &r.reason, pool);
+    return r;
+}
+
+static result_t run(const pki_resp_opts_t *o)
+{
+    int len;
+    unsigned char *der = pki_response(k, o, &len);
+    result_t r = run_der(der, len);
+
+    OPENSSL_free(der);
+    return r;
+}
+
+static void accepts(const pki_resp_opts_t *o, const char *name)
+{
+    result_t r = run(o);
+
+    if (!ok(r.rv == APR_SUCCESS, name))
+        diag("  rejected: %s", r.reason);
+}
+
+static void rejects(const pki_resp_opts_t *o, const char *prefix,
+                    const char *name)
+{
+    result_t r = run(o);
+
+    ok(r.rv != APR_SUCCESS, name);
+    diag("  reason: %s", r.reason ? r.reason : "(none)");
+    like_prefix(r.reason, prefix, apr_psprintf(pool, "%s: reason", name));
+}
+
+static void test_accept(void)
+{
+    pki_resp_opts_t o;
+    result_t r;
+    STACK_OF(X509) *chain;
+
+    pki_resp_defaults(k, &o);
+    r = run(&o);
+    ok(r.rv == APR_SUCCESS, "issuer-signed good response accepted");
+    is_int(r.v.status, OPF_CERT_GOOD, "status good");
+    is_int(r.v.this_update, apr_time_from_sec(NOW - 3600), "this_update");
+    is_int(r.v.next_update, apr_time_from_sec(NOW + 7 * 86400), "next_update");
+    ok(r.v.produced_at > apr_time_from_sec(NOW - 3600), "produced_at set");
+    is_int(r.v.signer_not_after, 0, "issuer signed: signer_not_after 0");
+    ok(ERR_peek_error() == 0, "no OpenSSL error left after success");
+
+    pki_resp_defaults(k, &o);
+    o.flags = OCSP_NOCERTS | OCSP_RESPID_KEY;
+    accepts(&o, "issuer-signed, responderID byKey accepted");
+
+    pki_resp_defaults(k, &o);
+    o.flags = 0;
+    accepts(&o, "issuer-signed with issuer certificate embedded accepted");
+
+    pki_resp_defaults(k, &o);
+    o.signer = k->resp;
+    o.key = k->resp_key;
+    o.flags = 0;
+    r = run(&o);
+    if (!ok(r.rv == APR_SUCCESS, "delegated responder (OCSPSigning) accepted"))
+        diag("  rejected: %s", r.reason);
+    is_int(r.v.signer_not_after, apr_time_from_sec(NOW + 30 * 86400),
+           "delegated: signer_not_after is the responder's notAfter");
+
+    /* Some responders send the whole chain; the root must not matter. */
+    chain = sk_X509_new_null();
+    sk_X509_push(chain, k->issuer);
+    sk_X509_push(chain, k->root);
+    o.certs = chain;
+    accepts(&o, "delegated responder with issuer+root embedded accepted");
+    sk_X509_free(chain);
+
+    pki_resp_defaults(k, &o);
+    o.cert_status = V_OCSP_CERTSTATUS_REVOKED;
+    o.reason = OCSP_REVOKED_STATUS_KEYCOMPROMISE;
+    r = run(&o);
+    ok(r.rv == APR_SUCCESS, "revoked response accepted (it must be stapled)");
+    is_int(r.v.status, OPF_CERT_REVOKED, "status revoked");
+    is_int(r.v.revoked_at, apr_time_from_sec(NOW - 10 * 86400), "revoked_at");
+    is_int(r.v.revocation_reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE,
+           "revocation reason");
+
+    pki_resp_defaults(k, &o);
+    o.cert_status = V_OCSP_CERTSTATUS_REVOKED;
+    r = run(&o);
+    is_int(r.v.revocation_reason, -1, "revoked without reason: -1");
+
+    pki_resp_defaults(k, &o);
+    o.id_md = EVP_sha256();
+    accepts(&o, "SHA-256 CertID matched");
+
+    pki_resp_defaults(k, &o);
+    o.extra_singles = 3;
+    accepts(&o, "our SingleResponse found after others");
+
+    pki_resp_defaults(k, &o);
+    o.this_update = 200;
+    accepts(&o, "thisUpdate in the future but within skew accepted");
+
+    pki_resp_defaults(k, &o);
+    o.extra_singles = 19;
+    accepts(&o, "20 SingleResponses accepted");
+}
+
+static void test_signature(void)
+{
+    pki_resp_opts_t o;
+    STACK_OF(X509) *many;
+    result_t r;
+    int i;
+
+    pki_resp_defaults(k, &o);
+    o.signer = k->rogue_as_issuer;   /* responderID names the issuer */
+    o.key = k->rogue_key;
+    rejects(&o, "bad signature", "signed by a wrong key naming the issuer");
+
+    pki_resp_defaults(k, &o);
+    o.signer = k->rogue;
+    o.key = k->rogue_key;
+    o.flags = 0;
+    rejects(&o, "bad signature", "self-signed rogue responder");
+
+    pki_resp_defaults(k, &o);
+    o.signer = k->rogue_as_issuer;
+    o.key = k->rogue_key;
+    o.flags = 0;
+    rejects(&o, "bad signature", "rogue self-signed cert with issuer's DN");
+
+    pki_resp_defaults(k, &o);
+    o.signer = k->root;
+    o.key = k->root_key;
+    o.flags = 0;
+    rejects(&o, "bad signature", "signed by the root above the issuer");
+
+    pki_resp_defaults(k, &o);
+    o.signer = k->resp_byroot;
+    o.key = k->resp_key;
+    o.flags = 0;
+    rejects(&o, "bad signature", "delegated responder issued by the root");
+
+    many = sk_X509_new_null();
+    sk_X509_push(many, k->root);
+    o.certs = many;
+    rejects(&o, "bad signature",
+            "delegated responder issued by the root, root embedded");
+    sk_X509_free(many);
+
+    pki_resp_defaults(k, &o);
+    o.signer = k->resp_noeku;
+    o.key = k->resp_key;
+    o.flags = 0;
+    rejects(&o, "bad signature", "delegated responder without OCSPSigning");
+    r = run(&o);
+    ok(r.reason && strstr(r.reason, "missing ocspsigning usage"),
+       "without OCSPSigning: rejected for the missing EKU");
+
+    pki_resp_defaults(k, &o);
+    o.signer = k->resp_expired;
+    o.key = k->resp_key;
+    o.flags = 0;
+    rejects(&o, "bad signature", "expired delegated responder");
+    r = run(&o);
+    ok(r.reason && strstr(r.reason, "certificate has expired"),
+       "expired responder: rejected for its expiry");
+
+    pki_resp_defaults(k, &o);
+    o.signer = k->resp;
+    o.key = k->resp_key;
+    o.flags = OCSP_NOCERTS;
+    rejects(&o, "bad signature", "delegated responder certificate missing");
+
+    pki_resp_defaults(k, &o);
+    many = sk_X509_new_null();
+    for (i = 0; i < 11; i++)
+        sk_X509_push(many, k->root);
+    o.certs = many;
+    o.flags = 0;
+    rejects(&o, "too many embedded certificates", "11 embedded certificates");
+    sk_X509_free(many);
+
+    pki_resp_defaults(k, &o);
+    o.extra_singles = 20;
+    rejects(&o, "too many SingleResponses", "21 SingleResponses");
+}
+
+static void test_content(void)
+{
+    pki_resp_opts_t o;
+    result_t r;
+
+    pki_resp_defaults(k, &o);
+    o.subject = k->leaf_other;
+    rejects(&o, "no SingleResponse for this certificate",
+            "response for another certificate");
+
+    pki_resp_defaults(k, &o);
+    o.subject = k->leaf_other;
+    o.id_md = EVP_sha256();
+    rejects(&o, "no SingleResponse for this certificate",
+            "SHA-256 response for another certificate");
+
+    pki_resp_defaults(k, &o);
+    o.this_update = 400;
+    o.next_update = 7 * 86400;
+    rejects(&o, "thisUpdate in the future", "thisUpdate beyond skew");
+
+    pki_resp_defaults(k, &o);
+    o.this_update = -7 * 86400;
+    o.next_update = -1;
+    rejects(&o, "expired: nextUpdate", "nextUpdate in the past");
+
+    pki_resp_defaults(k, &o);
+    o.next_update = 0;
+    rejects(&o, "expired: nextUpdate", "nextUpdate == now");
+
+    pki_resp_defaults(k, &o);
+    o.no_next = 1;
+    rejects(&o, "no nextUpdate", "no nextUpdate");
+
+    pki_resp_defaults(k, &o);
+    o.this_update = 100;
+    o.next_update = 50;
+    rejects(&o, "nextUpdate is not after thisUpdate",
+            "nextUpdate before thisUpdate");
+
+    pki_resp_defaults(k, &o);
+    o.cert_status = V_OCSP_CERTSTATUS_UNKNOWN;
+    rejects(&o, "certificate status unknown", "status unknown");
+
+    pki_resp_defaults(k, &o);
+    o.resp_status = OCSP_RESPONSE_STATUS_TRYLATER;
+    r = run(&o);
+    ok(r.rv != APR_SUCCESS, "tryLater rejected");
+    is_str(r.reason, "responder status tryLater (3)", "tryLater reason");
+
+    o.resp_status = OCSP_RESPONSE_STATUS_INTERNALERROR;
+    rejects(&o, "responder status internalError (2)", "internalError");
+    o.resp_status = OCSP_RESPONSE_STATUS_UNAUTHORIZED;
+    rejects(&o, "responder status unauthorized (6)", "unauthorized");
+    o.resp_status = OCSP_RESPONSE_STATUS_MALFORMEDREQUEST;
+    rejects(&o, "responder status malformedRequest (1)", "malformedRequest");
+}
+
+static void test_encoding(void)
+{
+    pki_resp_opts_t o;
+    unsigned char *der, *big, junk[512];
+    int len, i;
+    unsigned int x = 12345;
+    result_t r;
+
+    pki_resp_defaults(k, &o);
+    der = pki_response(k, &o, &len);
+
+    r = run_der(der, len - 1);
+    ok(r.rv != APR_SUCCESS, "truncated by one byte rejected");
+    like_prefix(r.reason, "not a DER OCSPResponse", "truncated: reason");
+    r = run_der(der, len / 2);
+    like_prefix(r.reason, "not a DER OCSPResponse", "truncated by half");
+
+    big = malloc(len + 3);
+    memcpy(big, der, len);
+    memcpy(big + len, "\0\0\x01", 3);
+    r = run_der(big, len + 3);
+    ok(r.rv != APR_SUCCESS, "trailing garbage rejected");
+    like_prefix(r.reason, "3 trailing bytes", "trailing garbage: reason");
+    free(big);
+
+    for (i = 0; i < (int)sizeof(junk); i++) {
+        x = x * 1103515245u + 12345u;
+        junk[i] = (unsigned char)(x >> 16);
+    }
+    r = run_der(junk, sizeof(junk));
+    like_prefix(r.reason, "not a DER OCSPResponse", "random garbage rejected");
+    junk[0] = 0x30;
+    junk[1] = 0x82;
+    junk[2] = 0x01;
+    junk[3] = 0xfc;
+    r = run_der(junk, sizeof(junk));
+    like_prefix(r.reason, "not a DER OCSPResponse",
+                "garbage inside a SEQUENCE rejected");
+    r = run_der(der, 0);
+    like_prefix(r.reason, "empty response", "empty input rejected");
+    ok(ERR_peek_error() == 0, "no OpenSSL error left after a rejection");
+
+    /* Validation must not depend on the leaf/issuer order being right. */
+    r.rv = opf_validate_response(der, len, k->leaf, k->root,
+                                 apr_time_from_sec(NOW), SKEW, &r.v,
+                                 &r.reason, pool);
+    ok(r.rv != APR_SUCCESS, "wrong issuer passed by caller rejected");
+    OPENSSL_free(der);
+}
+
+static void test_time_conv(void)
+{
+    ASN1_TIME *t = ASN1_TIME_set(NULL, NOW);
+
+    is_int(opf_asn1_time_to_apr(t), apr_time_from_sec(NOW),
+           "opf_asn1_time_to_apr UTCTime");
+    ASN1_TIME_free(t);
+    t = ASN1_GENERALIZEDTIME_set(NULL, (time_t)4102444800LL); /* 2100-01-01 */
+    is_int(opf_asn1_time_to_apr(t), apr_time_from_sec(4102444800LL),
+           "opf_asn1_time_to_apr GeneralizedTime 2100");
+    ASN1_TIME_free(t);
+    is_int(opf_asn1_time_to_apr(NULL), 0, "opf_asn1_time_to_apr NULL -> 0");
+}
+
+int main(void)
+{
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    k = pki_new(NOW);
+
+    test_accept();
+    test_signature();
+    test_content();
+    test_encoding();
+    test_time_conv();
+
+    pki_free(k);
+    apr_pool_destroy(pool);
+    apr_terminate();
+    return done_testing();
+}
