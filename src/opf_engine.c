@@ -346,18 +346,20 @@ static void fetch_succeeded(opf_job_t *job, apr_time_t now,
 static void set_poll(opf_job_t *job, apr_int16_t events)
 {
     opf_engine_t *e = job->engine;
+    apr_socket_t *sock = opf_http_socket(job->http);
 
-    if (job->polled_events == events) {
+    /* The exchange may move to another socket (next resolved address). */
+    if (job->polled_events == events && job->pfd.desc.s == sock) {
         return;
     }
     if (job->polled_events) {
         apr_pollset_remove(e->pollset, &job->pfd);
         job->polled_events = 0;
     }
-    if (events) {
+    if (events && sock) {
         job->pfd.p = job->fetch_pool;
         job->pfd.desc_type = APR_POLL_SOCKET;
-        job->pfd.desc.s = opf_http_socket(job->http);
+        job->pfd.desc.s = sock;
         job->pfd.reqevents = events;
         job->pfd.client_data = job;
         if (apr_pollset_add(e->pollset, &job->pfd) == APR_SUCCESS) {
