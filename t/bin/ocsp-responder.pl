@@ -9,10 +9,15 @@
 # the real `openssl ocsp` responder in one-shot mode (-reqin/-respout); the
 # first path segment selects a fault mode in front of it:
 #   good short nonext wrongkey othercert expired future trylater garbage
-#   truncated http500 hang drop delay=N
-# GET: /MODE/<url-encoded base64 DER request>   (RFC 6960 A.1)
-# POST: /MODE/ with the DER request as body (application/ocsp-request)
-# Every request is logged as one line:  EPOCH METHOD MODE STATUS
+#   truncated http500 hang drop delay=N big
+# good, short, big and delay=N combine with '+' (e.g. big+short: a ~2.6 KB
+# response valid 60 s); 'big' embeds extra certificates (-rother).
+# GET: /MODE[/ignored...]/<url-encoded base64 DER request>   (RFC 6960 A.1)
+# POST: /MODE[/ignored...] with the DER request as body (application/ocsp-request)
+# Only the first path segment (the mode) and, for GET, the last one count.
+# Every request is logged as one line:  EPOCH METHOD MODE STATUS SERIALS
+# (SERIALS: the CertID serial numbers of the request, upper-case hex, joined
+# by ','; '-' when the request could not be parsed).
 # The server exits by itself after --lifetime seconds or --max-conn
 # connections; a child never lives longer than 60 s.
 use strict;
@@ -42,6 +47,18 @@ if ($o{pidfile}) {
     print $fh "$$\n"; close $fh;
 }
 
+# 'big' mode: extra certificates embedded in the response (~2.6 KB of DER
+# instead of ~0.8).  Made from this PKI at every start: a copy left by an
+# earlier run could hold certificates of a regenerated PKI.
+our $BIG_OTHER = "$o{tmp}/big-other-$$.pem";
+{
+    my $pem = join '', map { local $/; open my $f, '<', "$pki/$_" or die "$pki/$_: $!\n"; <$f> }
+              qw(root.pem int.pem rogue.pem leaves/decoy.pem);
+    open my $f, '>', $BIG_OTHER or die "$BIG_OTHER: $!\n"; print $f $pem; close $f;
+}
+END { unlink $BIG_OTHER if $BIG_OTHER && $$ == $main::PARENT }
+our $PARENT = $$;
+
 my $deadline = time + $o{lifetime};
 my $conns = 0;
 my %kids;
@@ -70,12 +87,63 @@ kill 'KILL', keys %kids;
 unlink $o{pidfile} if $o{pidfile};
 exit 0;
 
+my $SERIALS = '-';
 sub logline {
     my ($method, $mode, $status) = @_;
+    $mode = '-' unless length $mode;
     sysopen my $fh, $o{log}, O_WRONLY | O_APPEND | O_CREAT or return;
     flock $fh, LOCK_EX;
-    syswrite $fh, sprintf("%.3f %s %s %s\n", time, $method, $mode, $status);
+    syswrite $fh, sprintf("%.3f %s %s %s %s\n", time, $method, $mode, $status, $SERIALS);
     close $fh;
+}
+
+# Minimal DER walker: (tag, content offset, content length, next offset)
+sub der_tlv {
+    my ($b, $pos, $end) = @_;
+    return () if $pos + 2 > $end;
+    my $tag = ord substr($b, $pos, 1);
+    my $l = ord substr($b, $pos + 1, 1);
+    my $hdr = 2;
+    if ($l & 0x80) {
+        my $n = $l & 0x7f;
+        return () if $n < 1 || $n > 3 || $pos + 2 + $n > $end;
+        $l = 0;
+        $l = ($l << 8) | ord substr($b, $pos + 2 + $_, 1) for 0 .. $n - 1;
+        $hdr += $n;
+    }
+    my $c = $pos + $hdr;
+    return () if $c + $l > $end;
+    return ($tag, $c, $l, $c + $l);
+}
+
+# CertID serials of an OCSPRequest, upper-case hex without leading zeros.
+sub request_serials {
+    my $b = shift;
+    my @s;
+    eval {
+        my (undef, $c, $l) = der_tlv($b, 0, length $b) or die;          # OCSPRequest
+        my (undef, $tc, $tl) = der_tlv($b, $c, $c + $l) or die;         # tbsRequest
+        my ($pos, $end) = ($tc, $tc + $tl);
+        my ($tag, $rc, $rl, $next);
+        while (1) {                                                      # [0] [1] then requestList
+            ($tag, $rc, $rl, $next) = der_tlv($b, $pos, $end) or die;
+            last if $tag == 0x30;
+            $pos = $next;
+        }
+        my ($p, $e) = ($rc, $rc + $rl);
+        while ($p < $e) {                                                # Request
+            my (undef, $qc, $ql, $qn) = der_tlv($b, $p, $e) or die;
+            my (undef, $cc, $cl) = der_tlv($b, $qc, $qc + $ql) or die;   # CertID
+            my $q = $cc; my $ce = $cc + $cl;
+            for (1 .. 3) { (undef, undef, undef, $q) = der_tlv($b, $q, $ce) or die }
+            my ($t, $sc, $sl) = der_tlv($b, $q, $ce) or die;
+            die unless $t == 0x02;
+            (my $hex = uc unpack('H*', substr($b, $sc, $sl))) =~ s/^(?:00)+(?=.)//;
+            push @s, $hex;
+            $p = $qn;
+        }
+    };
+    return @s ? join(',', @s) : '-';
 }
 
 sub reply {
@@ -129,6 +197,7 @@ sub run_openssl {
         '-rsigner', $signer, '-rkey', $skey,
         '-reqin', $a{reqfile} || "$dir/req.der", '-respout', "$dir/resp.der";
     push @cmd, @{ $a{validity} || ['-ndays', '1'] };
+    push @cmd, '-rother', $BIG_OTHER if $a{big};
     my $pid = fork;
     return undef unless defined $pid;
     if ($pid == 0) {
@@ -153,17 +222,25 @@ sub handle {
     my $der;
     if ($method eq 'POST') { $der = $body }
     elsif ($method eq 'GET') {
-        (my $b64 = $rest) =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+        # the request is the last segment; segments in between are ignored
+        (my $b64 = $rest) =~ s{^.*/}{};
+        $b64 =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
         $der = decode_base64($b64);
     }
     else { reply($c, 405, 'text/plain', "method\n"); logline($method, $mode, 405); return }
     unless (defined $der && length $der) {
         reply($c, 400, 'text/plain', "no request\n"); logline($method, $mode, 400); return;
     }
+    $SERIALS = request_serials($der);
 
     my %a;
-    if ($mode eq 'good') { }
-    elsif ($mode eq 'short')     { $a{validity} = ['-nmin', '1'] }
+    if ($mode =~ /^(?:good|short|big|delay=\d+(?:\.\d+)?)(?:\+(?:good|short|big|delay=\d+(?:\.\d+)?))*$/) {
+        for my $m (split /\+/, $mode) {
+            if    ($m eq 'short') { $a{validity} = ['-nmin', '1'] }
+            elsif ($m eq 'big')   { $a{big} = 1 }
+            elsif ($m =~ /^delay=(.+)$/) { sleep($1 > 50 ? 50 : $1) }
+        }
+    }
     elsif ($mode eq 'nonext')    { $a{validity} = [] }
     elsif ($mode eq 'wrongkey')  { $a{rogue} = 1 }
     elsif ($mode eq 'othercert') { $a{reqfile} = "$pki/leaves/decoy.req.der" }
@@ -197,7 +274,6 @@ sub handle {
         return;
     }
     elsif ($mode eq 'drop') { logline($method, $mode, 'drop'); close $c; return }
-    elsif ($mode =~ /^delay=(\d+(?:\.\d+)?)$/) { sleep($1 > 50 ? 50 : $1) }
     else { reply($c, 404, 'text/plain', "unknown mode\n"); logline($method, $mode, 404); return }
 
     my $resp = run_openssl($der, %a);

@@ -11,7 +11,8 @@ use Exporter 'import';
 
 our @EXPORT_OK = qw(t_dir top_dir pki_dir work_dir module_so module_built standin
                     responder_port responder_log wait_until free_port
-                    slurp log_since log_size count_fetches leaf);
+                    slurp log_since log_size count_fetches leaf leaf_serial
+                    responder_requests count_requests log_lines log_time alive);
 
 my $T = abs_path(dirname(dirname(__FILE__)));     # .../t
 
@@ -37,7 +38,20 @@ sub responder_log { $ENV{OCSPT_RESPONDER_LOG} || work_dir() . "/responder.log" }
 sub leaf {
     my $n = shift; my $d = pki_dir() . "/leaves";
     return { cert => "$d/$n.pem", key => "$d/$n.key", chain => "$d/$n.chain.pem",
-             req => "$d/$n.req.der", name => "$n.test" };
+             req => "$d/$n.req.der", name => "$n.test", serial => leaf_serial($n) };
+}
+
+# Serial of a leaf, upper-case hex as the responder log writes it ("1001")
+my %serial;
+sub leaf_serial {
+    my $n = shift;
+    return $serial{$n} if $serial{$n};
+    my $f = pki_dir() . "/leaves/$n.pem";
+    return undef unless -f $f;
+    my $o = `openssl x509 -in '$f' -noout -serial 2>/dev/null`;
+    my ($s) = $o =~ /serial=([0-9A-Fa-f]+)/ or return undef;
+    ($s = uc $s) =~ s/^(?:00)+(?=.)//;
+    $serial{$n} = $s;
 }
 
 # Poll $cb every $step seconds until it returns true or $timeout passes.
@@ -60,6 +74,16 @@ sub free_port {
                                   Proto => 'tcp', Listen => 1, ReuseAddr => 1)
         or die "free_port: $!";
     my $p = $s->sockport; close $s; $p;
+}
+
+# True while process $pid exists and is not a zombie (an exited daemon stays a
+# zombie until PID 1 reaps it, which in a container can take a second or two).
+sub alive {
+    my $pid = shift or return 0;
+    return 0 unless kill 0, $pid;
+    my $st = slurp("/proc/$pid/stat");
+    return 1 unless defined $st;
+    return $st =~ /^\d+ \(.*\) ([A-Za-z])/s && $1 ne 'Z' && $1 ne 'X' ? 1 : 0;
 }
 
 sub slurp {
@@ -86,6 +110,48 @@ sub count_fetches {
     my @l = grep { length } split /\n/, $c;
     @l = grep { (split ' ', $_)[2] eq $mode } @l if defined $mode;
     scalar @l;
+}
+
+# Parsed responder log lines (EPOCH METHOD MODE STATUS SERIALS) after byte
+# offset `off`, filtered by any of mode, method, status, serial (a leaf's
+# serial as leaf_serial() gives it; matches when the request asks for it).
+#   responder_requests(serial => leaf_serial('shared'), method => 'GET')
+sub responder_requests {
+    my %f = @_;
+    my $c = log_since($f{log} || responder_log(), $f{off} || 0);
+    my @r;
+    for my $line (split /\n/, $c) {
+        my ($t, $m, $mode, $st, $ser) = split ' ', $line;
+        next unless defined $st;
+        my %r = (time => $t, method => $m, mode => $mode, status => $st,
+                 serials => [ split /,/, ($ser // '-') ], line => $line);
+        next if defined $f{mode}   && $mode ne $f{mode};
+        next if defined $f{method} && $m ne $f{method};
+        next if defined $f{status} && $st ne $f{status};
+        next if defined $f{serial} && !grep { $_ eq $f{serial} } @{ $r{serials} };
+        push @r, \%r;
+    }
+    return @r;
+}
+sub count_requests { scalar(my @r = responder_requests(@_)) }
+
+# Lines of a log file (after byte offset $off) matching an optional regex.
+sub log_lines {
+    my ($f, $re, $off) = @_;
+    my @l = split /\n/, log_since($f, $off);
+    @l = grep { $_ =~ $re } @l if $re;
+    @l;
+}
+
+# Epoch (with fraction) of an httpd error-log line:
+# "[Sat Nov 22 11:28:01.123456 2025] [...]"
+my %MON = (Jan=>0,Feb=>1,Mar=>2,Apr=>3,May=>4,Jun=>5,Jul=>6,Aug=>7,Sep=>8,Oct=>9,Nov=>10,Dec=>11);
+sub log_time {
+    my $line = shift // return undef;
+    my ($mon, $d, $H, $M, $S, $frac, $y) =
+        $line =~ /^\[\w{3} (\w{3}) +(\d+) (\d+):(\d+):(\d+)(\.\d+)? (\d{4})\]/ or return undef;
+    require Time::Local;
+    return Time::Local::timelocal($S, $M, $H, $d, $MON{$mon}, $y) + ($frac || 0);
 }
 
 1;

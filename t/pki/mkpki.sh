@@ -85,7 +85,8 @@ cat root.pem int.pem > ca-chain.pem
 
 LEAVES="good off stapling nourl wrongkey othercert expired future nonext unknown
         trylater garbage truncated http500 short down revoked decoy hang drop delay
-        graceful startup post get errs dflt"
+        graceful startup post get errs dflt dbmsmall dbmbig shared mda mdb
+        longpost getlimit timeout mutex"
 : > index.txt
 serial=4096   # 0x1000
 # openssl ocsp compares serials as BN_bn2hex strings (upper case, even length)

@@ -14,7 +14,7 @@ use File::Path qw(make_path remove_tree);
 use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 use OCSPTest qw(work_dir pki_dir module_so module_built free_port wait_until
-                slurp log_since leaf);
+                slurp log_since leaf alive);
 use OCSPTest::Client qw(get_staple);
 
 our $HTTPD   = $ENV{OCSPT_HTTPD} || '/usr/sbin/apache2';
@@ -32,11 +32,14 @@ sub new {
         module => $a{module} // module_built(),
         loglevel => $a{loglevel} || 'info ssl:warn',
         raw    => $a{raw},                 # full config text override
+        preload => $a{preload},            # config text before our LoadModule
     }, $class;
     for my $v (@{ $self->{vhosts} }) {
         $v->{port} ||= free_port();
         $v->{leaf} ||= $v->{name};
+        $v->{servername} ||= "$v->{leaf}.test";
     }
+    File::Path::remove_tree("$root/ocsp-store");
     $self->write_config;
     return $self;
 }
@@ -50,6 +53,19 @@ sub port {
     for (@{ $self->{vhosts} }) { return $_->{port} if $_->{name} eq $name }
     die "no vhost $name";
 }
+sub vhost {
+    my ($self, $name) = @_;
+    for (@{ $self->{vhosts} }) { return $_ if $_->{name} eq $name }
+    die "no vhost $name";
+}
+# one handshake to vhost NAME (its port and ServerName as SNI)
+sub staple {
+    my ($self, $name, %a) = @_;
+    my $v = $self->vhost($name);
+    return get_staple(port => $v->{port}, sni => $v->{servername}, %a);
+}
+# the result of the first successful handshake start() made (get_staple hash)
+sub first_handshake { $_[0]{first} }
 
 sub base_config {
     my $self = shift;
@@ -65,7 +81,12 @@ LoadModule authz_core_module $MODDIR/mod_authz_core.so
 LoadModule socache_shmcb_module $MODDIR/mod_socache_shmcb.so
 LoadModule ssl_module $MODDIR/mod_ssl.so
 EOC
+    $c .= $self->{preload} if defined $self->{preload};   # e.g. modules to load before ours
     $c .= "LoadModule ocsp_prefetch_module " . module_so() . "\n" if $self->{module};
+    # Each server object starts with an empty store of its own (see new()),
+    # never the system default: earlier runs must not seed this one.
+    $c .= "<IfModule ocsp_prefetch_module>\n    OCSPPrefetchStore \"$r/ocsp-store\"\n</IfModule>\n"
+        if $self->{module} && ($self->{global} // '') !~ /OCSPPrefetchStore/;
     my $ll = $self->{loglevel};
     $ll .= " ocsp_prefetch:debug" if $self->{module} && $ll !~ /ocsp_prefetch/;
     $c .= "LogLevel $ll\n";
@@ -96,7 +117,7 @@ sub vhost_config {
     return <<"EOC";
 Listen 127.0.0.1:$v->{port}
 <VirtualHost 127.0.0.1:$v->{port}>
-    ServerName $v->{leaf}.test
+    ServerName $v->{servername}
     SSLEngine on
     SSLCertificateFile "$l->{chain}"
     SSLCertificateKeyFile "$l->{key}"
@@ -132,7 +153,7 @@ sub pid {
     my $self = shift;
     my $p = slurp($self->pid_file);
     return undef unless $p && $p =~ /(\d+)/;
-    return kill(0, $1) ? $1 : undef;
+    return alive($1) ? $1 : undef;
 }
 
 # Start; returns elapsed seconds until the first TLS handshake succeeds on the
@@ -140,16 +161,23 @@ sub pid {
 sub start {
     my ($self, %a) = @_;
     my $timeout = $a{timeout} || 30;
-    unlink $self->pid_file;
+    # A fresh error log per start: tests count lines in it, and a previous
+    # run's lines must not count.
+    if (!$self->pid) {
+        unlink $self->pid_file;
+        rename $self->error_log, $self->error_log . ".prev" if -e $self->error_log;
+    }
     $self->{log_off} = -s $self->error_log || 0;
     my $t0 = time;
     my ($rc, $out) = $self->_run('-k', 'start');
     die "httpd $self->{name} failed to start (rc=$rc): $out\n" . $self->log_tail if $rc;
     my $v = $self->{vhosts}[0];
+    delete $self->{first};
     my $ok = wait_until($timeout, sub {
         return 0 unless $self->pid;
         return 1 unless $v;
-        my $g = get_staple(port => $v->{port}, sni => "$v->{leaf}.test", timeout => 2);
+        my $g = get_staple(port => $v->{port}, sni => $v->{servername}, timeout => 2);
+        $self->{first} = $g if $g->{ok};
         $g->{ok};
     }, 0.05);
     die "httpd $self->{name} not up within $timeout s\n" . $self->log_tail unless $ok;
@@ -178,7 +206,7 @@ sub graceful {
     die "graceful restart of $self->{name} did not complete\n" . $self->log_tail unless $ok;
     if (my $v = $self->{vhosts}[0]) {
         wait_until($timeout, sub {
-            get_staple(port => $v->{port}, sni => "$v->{leaf}.test", timeout => 2)->{ok} });
+            get_staple(port => $v->{port}, sni => $v->{servername}, timeout => 2)->{ok} });
     }
     return time - $t0;
 }
@@ -187,8 +215,8 @@ sub stop {
     my ($self) = @_;
     my $pid = $self->pid or return 1;
     $self->_run('-k', 'stop');
-    my $gone = wait_until(20, sub { !kill(0, $pid) }, 0.1);
-    unless ($gone) { kill 'KILL', $pid; wait_until(5, sub { !kill(0, $pid) }) }
+    my $gone = wait_until(20, sub { !alive($pid) }, 0.05);
+    unless ($gone) { kill 'KILL', $pid; wait_until(5, sub { !alive($pid) }) }
     return $gone;
 }
 
@@ -201,6 +229,12 @@ sub threads {
 }
 
 sub log_content { my $s = shift; log_since($s->error_log, shift || 0) }
+# lines of the error log (this start's) matching $re
+sub log_lines {
+    my ($s, $re) = @_;
+    my @l = split /\n/, $s->log_content;
+    $re ? grep { $_ =~ $re } @l : @l;
+}
 sub log_tail {
     my $s = shift;
     my @l = split /\n/, ($s->log_content // '');
@@ -210,6 +244,7 @@ sub log_tail {
 
 sub DESTROY {
     my $self = shift;
+    local $?;   # runs at exit: must not change the test's exit status
     return if $self->{keep} || !$self->{started_at} || $self->{owner} != $$;
     $self->stop;
 }

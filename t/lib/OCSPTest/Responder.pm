@@ -58,6 +58,6 @@ sub stop {
     unless ($gone) { kill 'KILL', $pid; waitpid($pid, 0) }
 }
 
-sub DESTROY { my $s = shift; $s->stop if $s->{pid} && $s->{owner} == $$ }
+sub DESTROY { local $?; my $s = shift; $s->stop if $s->{pid} && $s->{owner} == $$ }
 
 1;
