@@ -18,6 +18,9 @@
 #include <ap_socache.h>
 #include <util_mutex.h>
 
+#include <stdlib.h>
+#include <string.h>
+
 #include <apr_hash.h>
 #include <apr_strings.h>
 
@@ -26,37 +29,8 @@
 #include "opf_engine.h"
 #include "opf_log.h"
 #include "opf_record.h"
+#include "opf_store.h"
 #include "opf_url.h"
-
-/* A certificate we took responsibility for. */
-typedef struct opf_entry {
-    opf_cert_t *cert;
-    apr_array_header_t *ids;   /* opf_id_t: mod_ssl's ids for it */
-    apr_array_header_t *urls;  /* const char * */
-    opf_job_t *job;
-    volatile int told_too_large; /* logged that it does not fit the cache */
-} opf_entry_t;
-
-typedef struct opf_id {
-    const char *bytes;
-    apr_size_t len;
-} opf_id_t;
-
-/* Everything of one configuration generation, in its pconf. Children
- * inherit it read-only by fork. */
-typedef struct opf_gen {
-    apr_pool_t *pconf;
-    server_rec *s;               /* main server */
-    apr_hash_t *by_id;           /* mod_ssl id -> opf_entry_t */
-    apr_hash_t *by_key;          /* our SHA-256 key -> opf_entry_t */
-    apr_array_header_t *entries; /* opf_entry_t * in registration order */
-    apr_hash_t *told;            /* keys of certificates already logged */
-
-    const ap_socache_provider_t *provider;
-    ap_socache_instance_t *cache;
-    apr_global_mutex_t *mutex;   /* only for providers that need one */
-    opf_engine_t *engine;
-} opf_gen_t;
 
 /* The current generation. Reset by a pconf cleanup: the DSO may be
  * reloaded at another address on restart, so nothing outlives pconf. */
@@ -67,7 +41,7 @@ static int is_pre_config_pass(void)
     return ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
 }
 
-static const char *cert_label(apr_pool_t *p, const opf_cert_t *cert)
+const char *opf_cert_label(apr_pool_t *p, const opf_cert_t *cert)
 {
     return apr_psprintf(p, "certificate '%s' (serial %s)", cert->subject,
                         cert->serial);
@@ -78,7 +52,15 @@ static const char *cert_label(apr_pool_t *p, const opf_cert_t *cert)
 
 static apr_status_t gen_cleanup(void *data)
 {
-    if (gen == data) {
+    opf_gen_t *g = data;
+    int i;
+
+    for (i = 0; i < g->entries->nelts; i++) {
+        opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
+        free(entry->der);
+        entry->der = NULL;
+    }
+    if (gen == g) {
         gen = NULL;
     }
     return APR_SUCCESS;
@@ -144,7 +126,7 @@ static apr_array_header_t *responder_urls(server_rec *s, opf_srv_conf_t *sc,
         else if (tell_once(cert, u)) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                          "%s: ignoring OCSP responder URL '%s': %s",
-                         cert_label(p, cert), u, err ? err : "unusable");
+                         opf_cert_label(p, cert), u, err ? err : "unusable");
         }
     }
     return urls;
@@ -185,7 +167,7 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                              "%s of %s has no OCSP responder URL (and no "
                              "OCSPPrefetchResponder): not stapled",
-                             cert_label(p, cert), s->server_hostname);
+                             opf_cert_label(p, cert), s->server_hostname);
             }
             return DECLINED;
         }
@@ -202,97 +184,7 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
     xid->len = id_len;
     apr_hash_set(gen->by_id, xid->bytes, (apr_ssize_t)id_len, entry);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "registered %s for %s",
-                 cert_label(p, cert), s->server_hostname);
-    return OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* The shared cache                                                    */
-
-static apr_status_t cache_lock(void)
-{
-    return gen->mutex ? apr_global_mutex_lock(gen->mutex) : APR_SUCCESS;
-}
-
-static void cache_unlock(void)
-{
-    if (gen->mutex) {
-        apr_global_mutex_unlock(gen->mutex);
-    }
-}
-
-static apr_status_t cache_destroy(void *data)
-{
-    opf_gen_t *g = data;
-
-    if (g->cache) {
-        g->provider->destroy(g->cache, g->s);
-        g->cache = NULL;
-    }
-    return APR_SUCCESS;
-}
-
-/* shmcb evicts the oldest entries when a subcache fills, whatever their
- * expiry: give every certificate far more room than a response needs. */
-static apr_size_t default_cache_size(int n)
-{
-    apr_size_t size = (apr_size_t)n * 8 * 1024;
-
-    return size < 1024 * 1024 ? 1024 * 1024 : size;
-}
-
-static int cache_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
-{
-    opf_srv_conf_t *sc = opf_srv_conf(s);
-    struct ap_socache_hints hints;
-    apr_status_t rv;
-    const char *err;
-
-    if (sc->cache) {
-        gen->provider = sc->cache_provider;
-        gen->cache = sc->cache;
-    }
-    else {
-        gen->provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb",
-                                           AP_SOCACHE_PROVIDER_VERSION);
-        if (!gen->provider) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                         "OCSPPrefetch needs a shared cache: load "
-                         "mod_socache_shmcb or set OCSPPrefetchCache");
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        err = gen->provider->create(&gen->cache,
-                  apr_psprintf(ptemp, "ocsp-prefetch-cache(%" APR_SIZE_T_FMT
-                               ")", default_cache_size(gen->entries->nelts)),
-                  ptemp, pconf);
-        if (err) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                         "cannot create the OCSPPrefetch cache: %s", err);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-    if (gen->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
-        rv = ap_global_mutex_create(&gen->mutex, NULL, OPF_MUTEX_TYPE, NULL,
-                                    s, pconf, 0);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                         "cannot create the " OPF_MUTEX_TYPE " mutex");
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-    memset(&hints, 0, sizeof(hints));
-    hints.avg_id_len = 20;
-    hints.avg_obj_size = 2048;
-    hints.expiry_interval = apr_time_from_sec(30);
-    rv = gen->provider->init(gen->cache, OPF_CACHE_NAMESPACE, &hints, s, pconf);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                     "cannot initialise the OCSPPrefetch cache %s",
-                     sc->cache_spec ? sc->cache_spec : "(shmcb)");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    apr_pool_cleanup_register(pconf, gen, cache_destroy,
-                              apr_pool_cleanup_null);
+                 opf_cert_label(p, cert), s->server_hostname);
     return OK;
 }
 
@@ -302,60 +194,27 @@ static void engine_store(void *ctx, opf_job_t *job, const unsigned char *der,
 {
     opf_gen_t *g = ctx;
     opf_entry_t *entry = opf_job_user(job);
-    opf_record_t rec;
-    unsigned char *buf;
-    apr_size_t len;
+    unsigned char *copy;
     apr_pool_t *p;
-    int i;
 
-    if (der_len > OPF_RECORD_MAX_DER
-        || apr_pool_create(&p, NULL) != APR_SUCCESS) {
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
         return;
     }
-    rec.status = v->status;
-    rec.this_update = v->this_update;
-    rec.next_update = v->next_update;
-    rec.der = der;
-    rec.der_len = der_len;
-    buf = apr_palloc(p, OPF_RECORD_HEADER + der_len);
-    len = opf_record_encode(buf, &rec);
-    for (i = 0; i < entry->ids->nelts; i++) {
-        opf_id_t *xid = &APR_ARRAY_IDX(entry->ids, i, opf_id_t);
-        apr_status_t rv;
-
-        if ((rv = cache_lock()) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s,
-                         "cannot lock the " OPF_MUTEX_TYPE " mutex");
-            break;
-        }
-        rv = g->provider->store(g->cache, g->s,
-                                (const unsigned char *)xid->bytes,
-                                (unsigned int)xid->len, v->next_update, buf,
-                                (unsigned int)len, p);
-        cache_unlock();
-        if (rv != APR_SUCCESS) {
-            if (!entry->told_too_large) {
-                entry->told_too_large = 1;
-                ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s,
-                             "%s: cannot store its %" APR_SIZE_T_FMT
-                             "-byte OCSP response in the OCSPPrefetch cache "
-                             "%s: the response does not fit the cache "
-                             "provider (dbm takes less than 950 bytes); use "
-                             "shmcb", cert_label(p, entry->cert), der_len,
-                             opf_srv_conf(g->s)->cache_spec
-                                 ? opf_srv_conf(g->s)->cache_spec : "shmcb");
-            }
-            apr_pool_destroy(p);
-            return;
-        }
+    if (opf_cache_put(g, entry, der, der_len, v, p) == APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
+                     "%s: stored OCSP response (%s, %" APR_SIZE_T_FMT
+                     " bytes, valid for %" APR_TIME_T_FMT " s)",
+                     opf_cert_label(p, entry->cert),
+                     v->status == OPF_CERT_REVOKED ? "revoked" : "good",
+                     der_len, apr_time_sec(v->next_update - apr_time_now()));
     }
-    entry->told_too_large = 0;
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
-                 "%s: stored OCSP response (%s, %" APR_SIZE_T_FMT " bytes, "
-                 "valid until %" APR_TIME_T_FMT ")",
-                 cert_label(p, entry->cert),
-                 v->status == OPF_CERT_REVOKED ? "revoked" : "good", der_len,
-                 apr_time_sec(v->next_update));
+    /* Kept for the next generation whether or not the cache took it. */
+    if ((copy = malloc(der_len)) != NULL) {
+        memcpy(copy, der, der_len);
+        free(entry->der);
+        entry->der = copy;
+        entry->der_len = der_len;
+    }
     apr_pool_destroy(p);
 }
 
@@ -379,9 +238,13 @@ static void engine_log(void *ctx, int level, const opf_cert_t *cert,
 
 static apr_status_t engine_pre_cleanup(void *data)
 {
+    opf_gen_t *g = data;
+
     /* Before pconf's sub-pools (the engine's own) and its cleanups (the
-     * cache, the certificates, the DSO) go away. */
-    opf_engine_stop(data);
+     * cache, the certificates, the DSO) go away. Stopping never waits on
+     * the network. */
+    opf_engine_stop(g->engine);
+    opf_seed_carry_over(g);
     return APR_SUCCESS;
 }
 
@@ -400,6 +263,40 @@ static void engine_config(server_rec *s, opf_engine_config_t *cfg)
         cfg->retry_floor = sc->retry_floor;
         cfg->retry_ceil = sc->retry_ceil;
     }
+}
+
+/* One line saying where this generation's staples stand, and an error
+ * for every must-staple certificate that has none. */
+static void log_startup(opf_gen_t *g, int cold)
+{
+    apr_time_t now = apr_time_now();
+    int i, seeded = 0, missing = 0;
+
+    for (i = 0; i < g->entries->nelts; i++) {
+        opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
+
+        if (entry->seed.valid_until > now) {
+            seeded++;
+        }
+        else if (opf_job_valid_until(entry->job) <= now) {
+            missing++;
+            if (entry->cert->must_staple) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s,
+                             "%s: must-staple certificate has no valid OCSP "
+                             "response yet: clients that enforce must-staple "
+                             "refuse it until one is fetched",
+                             opf_cert_label(g->pconf, entry->cert));
+            }
+        }
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s,
+                 "%s: %d certificate%s to staple, %d with a response carried "
+                 "over or from the store, %d fetched since, %d without a "
+                 "staple yet (cache %s, store %s)",
+                 cold ? "started" : "restarted", g->entries->nelts,
+                 g->entries->nelts == 1 ? "" : "s", seeded,
+                 g->entries->nelts - seeded - missing, missing, g->cache_name,
+                 g->store ? opf_store_dir(g->store) : "off");
 }
 
 /* True once per process: on the cold start, not on restarts. The mark
@@ -427,7 +324,7 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     apr_interval_time_t wait;
     apr_time_t started;
     apr_status_t rv;
-    int i, rc;
+    int i, rc, cold;
 
     (void)plog;
     /* The pre-config pass runs before httpd detaches: no thread there. */
@@ -435,14 +332,20 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     gen->s = s;
-    if ((rc = cache_setup(pconf, ptemp, s)) != OK) {
+    cold = first_generation(s);
+    if ((rc = opf_cache_setup(gen, pconf, ptemp)) != OK) {
         return rc;
     }
+    /* Before any child of this generation exists: what we already know
+     * goes into the new cache. */
+    opf_seed_generation(gen, ptemp);
 
     engine_config(s, &cfg);
+    memset(&hooks, 0, sizeof(hooks));
     hooks.ctx = gen;
     hooks.log = engine_log;
     hooks.store = engine_store;
+    hooks.persist = opf_seed_persist;
     if ((rv = opf_engine_create(&gen->engine, &cfg, &hooks, pconf))
         != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
@@ -452,48 +355,41 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     for (i = 0; i < gen->entries->nelts; i++) {
         opf_entry_t *entry = APR_ARRAY_IDX(gen->entries, i, opf_entry_t *);
         entry->job = opf_engine_add(gen->engine, entry->cert, entry->urls,
-                                    0, 0, entry);
+                                    &entry->seed, entry);
     }
-    apr_pool_pre_cleanup_register(pconf, gen->engine, engine_pre_cleanup);
+    apr_pool_pre_cleanup_register(pconf, gen, engine_pre_cleanup);
     if ((rv = opf_engine_start(gen->engine)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      "cannot start the OCSP prefetch thread");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* So that the very first handshake after a cold start is stapled:
-     * wait a bounded time for the certificates that have nothing yet. A
-     * restart must stay fast, so it does not wait. */
+    /* So that the very first handshake is stapled, wait a bounded time for
+     * certificates that have nothing valid yet: on a cold start, and on a
+     * restart only for must-staple certificates (clients refuse them
+     * without a staple); otherwise a restart must stay fast. */
     wait = sc->startup_wait != OPF_UNSET_TIME ? sc->startup_wait
                                               : OPF_DEFAULT_STARTUP_WAIT;
-    if (!first_generation(s)) {
+    if (!cold && !opf_engine_must_staple_pending(gen->engine)) {
         wait = 0;
     }
     started = apr_time_now();
-    rv = opf_engine_wait_initial(gen->engine, wait);
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                 "prefetching OCSP responses for %d certificate%s; first "
-                 "round %s after %" APR_TIME_T_FMT " ms",
-                 gen->entries->nelts, gen->entries->nelts == 1 ? "" : "s",
-                 rv == APR_SUCCESS ? "done" : "still running (startup wait "
-                 "over)", apr_time_as_msec(apr_time_now() - started));
+    rv = wait ? opf_engine_wait_initial(gen->engine, wait) : APR_SUCCESS;
+    if (wait) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "first OCSP fetches %s after %" APR_TIME_T_FMT " ms",
+                     rv == APR_SUCCESS ? "done" : "still running: "
+                     "OCSPPrefetchStartupWait is over",
+                     apr_time_as_msec(apr_time_now() - started));
+    }
+    log_startup(gen, cold);
     return OK;
 }
 
 static void opf_child_init(apr_pool_t *p, server_rec *s)
 {
-    apr_status_t rv;
-
-    if (!gen || !gen->mutex) {
-        return;
-    }
-    rv = apr_global_mutex_child_init(&gen->mutex,
-                                     apr_global_mutex_lockfile(gen->mutex), p);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "cannot re-attach the " OPF_MUTEX_TYPE " mutex in the "
-                     "child: no staples from this process");
-        gen->cache = NULL;
+    if (gen) {
+        opf_cache_child_init(gen, p, s);
     }
 }
 
@@ -505,45 +401,14 @@ static int opf_ocsp_get_resp(server_rec *s, conn_rec *c, const char *id,
                              void *userdata)
 {
     opf_srv_conf_t *sc = opf_srv_conf(s);
-    unsigned int len = OPF_RECORD_HEADER + OPF_RECORD_MAX_DER;
-    opf_record_t rec;
-    unsigned char *buf;
-    apr_pool_t *p;
-    apr_status_t rv;
 
     if (sc->enabled != 1 || !gen
         || !apr_hash_get(gen->by_id, id, (apr_ssize_t)id_len)) {
         return DECLINED;
     }
-    /* From here on the id is ours: call cb exactly once and return OK. */
-    if (!gen->cache
-        || apr_pool_create(&p, c ? c->pool : NULL) != APR_SUCCESS) {
-        cb(NULL, 0, userdata);
-        return OK;
-    }
-    buf = apr_palloc(p, len);
-    if ((rv = cache_lock()) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     "cannot lock the " OPF_MUTEX_TYPE " mutex");
-        len = 0;
-    }
-    else {
-        rv = gen->provider->retrieve(gen->cache, s, (const unsigned char *)id,
-                                     (unsigned int)id_len, buf, &len, p);
-        cache_unlock();
-        if (rv != APR_SUCCESS) {
-            len = 0;
-        }
-    }
-    /* Never staple what has expired, whatever the cache kept. */
-    if (len && opf_record_decode(buf, len, &rec) == APR_SUCCESS
-        && rec.next_update > apr_time_now()) {
-        cb(rec.der, rec.der_len, userdata);
-    }
-    else {
-        cb(NULL, 0, userdata);
-    }
-    apr_pool_destroy(p);
+    /* The id is ours: call cb exactly once (with the staple or with
+     * nothing) and return OK. */
+    opf_cache_serve(gen, s, c, id, id_len, cb, userdata);
     return OK;
 }
 

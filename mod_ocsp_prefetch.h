@@ -4,8 +4,10 @@
 
 #include <httpd.h>
 #include <http_config.h>
+#include <http_ssl.h>
 #include <ap_socache.h>
 #include <apr_global_mutex.h>
+#include <apr_hash.h>
 
 #include "opf_engine.h"
 
@@ -30,6 +32,8 @@ typedef struct opf_srv_conf {
     apr_interval_time_t startup_wait;/* OCSPPrefetchStartupWait */
     apr_interval_time_t retry_floor; /* OCSPPrefetchRetryDelay */
     apr_interval_time_t retry_ceil;
+    const char *store_dir;           /* OCSPPrefetchStore; "" = off */
+    apr_interval_time_t keep;        /* OCSPPrefetchKeepResponse */
 } opf_srv_conf_t;
 
 #define OPF_UNSET_TIME ((apr_interval_time_t)-1)
@@ -40,6 +44,73 @@ typedef struct opf_srv_conf {
 #define OPF_DEFAULT_RETRY_FLOOR   apr_time_from_sec(60)
 #define OPF_DEFAULT_RETRY_CEIL    apr_time_from_sec(3600)
 #define OPF_DEFAULT_WINDOW_PCT    50
+#define OPF_DEFAULT_KEEP          apr_time_from_sec(7 * 86400)
+#ifndef OPF_DEFAULT_STORE_DIR
+#define OPF_DEFAULT_STORE_DIR     "state/ocsp_prefetch"
+#endif
+
+/* A certificate this generation took responsibility for. */
+typedef struct opf_entry {
+    opf_cert_t *cert;
+    apr_array_header_t *ids;   /* opf_id_t: mod_ssl's ids for it */
+    apr_array_header_t *urls;  /* const char * */
+    opf_job_t *job;
+    opf_job_seed_t seed;       /* what it starts with */
+    /* The newest accepted response, malloc'd, for the next generation.
+     * Written by the prefetch thread, read after it has stopped. */
+    unsigned char *der;
+    apr_size_t der_len;
+    int told_too_large;        /* logged that it does not fit the cache */
+} opf_entry_t;
+
+typedef struct opf_id {
+    const char *bytes;
+    apr_size_t len;
+} opf_id_t;
+
+/* Everything of one configuration generation, in its pconf. Children
+ * inherit it read-only by fork. */
+typedef struct opf_gen {
+    apr_pool_t *pconf;
+    server_rec *s;               /* main server */
+    apr_hash_t *by_id;           /* mod_ssl id -> opf_entry_t */
+    apr_hash_t *by_key;          /* our SHA-256 key -> opf_entry_t */
+    apr_array_header_t *entries; /* opf_entry_t * in registration order */
+    apr_hash_t *told;            /* what was already logged */
+
+    const ap_socache_provider_t *provider;
+    ap_socache_instance_t *cache;
+    const char *cache_name;      /* for log lines */
+    apr_global_mutex_t *mutex;   /* only for providers that need one */
+    struct opf_store *store;     /* NULL: OCSPPrefetchStore off or unusable */
+    opf_engine_t *engine;
+} opf_gen_t;
+
+const char *opf_cert_label(apr_pool_t *p, const opf_cert_t *cert);
+
+/* mod_ocsp_prefetch_cache.c: the socache the children staple from. */
+int opf_cache_setup(opf_gen_t *g, apr_pool_t *pconf, apr_pool_t *ptemp);
+/* Stores a validated response under every id of entry. Any thread. */
+apr_status_t opf_cache_put(opf_gen_t *g, opf_entry_t *entry,
+                           const unsigned char *der, apr_size_t der_len,
+                           const opf_validated_t *v, apr_pool_t *p);
+/* The handshake lookup: calls cb exactly once. */
+void opf_cache_serve(opf_gen_t *g, server_rec *s, conn_rec *c,
+                     const char *id, apr_size_t id_len,
+                     ap_ssl_ocsp_copy_resp *cb, void *userdata);
+void opf_cache_child_init(opf_gen_t *g, apr_pool_t *p, server_rec *s);
+
+/* mod_ocsp_prefetch_seed.c: what survives restarts. */
+/* Opens the store, and for every entry picks the newest valid response
+ * from the previous generation or the store, puts it in the cache and
+ * sets entry->seed. Prunes the store. Before the thread starts. */
+void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp);
+/* Keeps the entries' responses and failure state in the process pool
+ * for the next generation. After the thread has stopped. */
+void opf_seed_carry_over(opf_gen_t *g);
+/* The engine's persist hook: saves a response in the store. */
+const char *opf_seed_persist(void *ctx, opf_job_t *job,
+                             const unsigned char *der, apr_size_t der_len);
 
 extern const command_rec opf_cmds[];
 void *opf_create_srv_conf(apr_pool_t *p, server_rec *s);

@@ -21,6 +21,7 @@ void *opf_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->startup_wait = OPF_UNSET_TIME;
     sc->retry_floor = OPF_UNSET_TIME;
     sc->retry_ceil = OPF_UNSET_TIME;
+    sc->keep = OPF_UNSET_TIME;
     return sc;
 }
 
@@ -184,6 +185,38 @@ static const char *set_retry(cmd_parms *cmd, void *dc, const char *min,
     return NULL;
 }
 
+static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    if (!strcasecmp(arg, "off")) {
+        opf_srv_conf(cmd->server)->store_dir = "";
+        return NULL;
+    }
+    if (!*arg || !ap_server_root_relative(cmd->temp_pool, arg)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable directory "
+                            "path", cmd->cmd->name, arg);
+    }
+    opf_srv_conf(cmd->server)->store_dir = arg;
+    return NULL;
+}
+
+static const char *set_keep(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    return parse_seconds(cmd, arg, 1, 3650L * 86400,
+                         &opf_srv_conf(cmd->server)->keep);
+}
+
 const command_rec opf_cmds[] = {
     AP_INIT_FLAG("OCSPPrefetch", set_enabled, NULL, RSRC_CONF,
         "on|off: prefetch OCSP responses for this server's certificates "
@@ -205,5 +238,11 @@ const command_rec opf_cmds[] = {
         "certificates without a staple (default 5)"),
     AP_INIT_TAKE12("OCSPPrefetchRetryDelay", set_retry, NULL, RSRC_CONF,
         "min [max]: backoff after failed fetches (default 60s 1h)"),
+    AP_INIT_TAKE1("OCSPPrefetchStore", set_store, NULL, RSRC_CONF,
+        "directory keeping the last good response of every certificate "
+        "across full restarts, or 'off' (default " OPF_DEFAULT_STORE_DIR ")"),
+    AP_INIT_TAKE1("OCSPPrefetchKeepResponse", set_keep, NULL, RSRC_CONF,
+        "how long the store keeps the responses of certificates no longer "
+        "configured (default 7d)"),
     { NULL }
 };

@@ -68,7 +68,9 @@ struct opf_engine {
     int in_flight;
     apr_uint64_t rng;
 
-    apr_thread_mutex_t *mutex;  /* guards initial_left for the waiter */
+    /* Guards what other threads read: initial_left, job->initial,
+     * job->valid_until. */
+    apr_thread_mutex_t *mutex;
     apr_thread_cond_t *cond;
     int initial_left;
 };
@@ -170,8 +172,8 @@ apr_status_t opf_engine_create(opf_engine_t **out,
 }
 
 opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
-                          apr_array_header_t *urls, apr_time_t this_update,
-                          apr_time_t valid_until, void *user)
+                          apr_array_header_t *urls,
+                          const opf_job_seed_t *seed, void *user)
 {
     opf_job_t *job = apr_pcalloc(e->pool, sizeof(*job));
     unsigned char *der;
@@ -187,19 +189,58 @@ opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
         job->req_der = der;
         job->req_len = len;
     }
-    if (valid_until > now) {
-        job->this_update = this_update;
-        job->valid_until = valid_until;
-        job->next_run = opf_renew_at(&e->cfg.window, this_update, valid_until,
-                                     jitter(e));
+    if (seed && seed->valid_until > now) {
+        job->this_update = seed->this_update;
+        job->valid_until = seed->valid_until;
+        job->held_status = seed->status;
+        job->next_run = opf_renew_at(&e->cfg.window, seed->this_update,
+                                     seed->valid_until, jitter(e));
     }
-    else {
+    if (seed && seed->failures > 0) {
+        job->failures = seed->failures;
+        if (seed->retry_at > now) {
+            job->next_run = seed->retry_at;
+        }
+    }
+    if (job->valid_until <= now && job->next_run <= now) {
         job->next_run = 0; /* at once */
         job->initial = 1;
         e->initial_left++;
     }
     APR_ARRAY_PUSH(e->jobs, opf_job_t *) = job;
     return job;
+}
+
+void opf_job_get_seed(const opf_job_t *job, opf_job_seed_t *seed)
+{
+    seed->this_update = job->this_update;
+    seed->valid_until = job->valid_until;
+    seed->status = job->held_status;
+    seed->failures = job->failures;
+    seed->retry_at = job->failures ? job->next_run : 0;
+}
+
+apr_time_t opf_job_valid_until(opf_job_t *job)
+{
+    apr_time_t t;
+
+    apr_thread_mutex_lock(job->engine->mutex);
+    t = job->valid_until;
+    apr_thread_mutex_unlock(job->engine->mutex);
+    return t;
+}
+
+int opf_engine_must_staple_pending(opf_engine_t *e)
+{
+    int i, pending = 0;
+
+    apr_thread_mutex_lock(e->mutex);
+    for (i = 0; i < e->jobs->nelts && !pending; i++) {
+        opf_job_t *job = APR_ARRAY_IDX(e->jobs, i, opf_job_t *);
+        pending = job->initial && job->cert->must_staple;
+    }
+    apr_thread_mutex_unlock(e->mutex);
+    return pending;
 }
 
 void *opf_job_user(const opf_job_t *job)
@@ -219,8 +260,8 @@ static void initial_done(opf_job_t *job)
     if (!job->initial) {
         return;
     }
-    job->initial = 0;
     apr_thread_mutex_lock(e->mutex);
+    job->initial = 0;
     if (--e->initial_left == 0) {
         apr_thread_cond_broadcast(e->cond);
     }
@@ -267,13 +308,24 @@ static void fetch_failed(opf_job_t *job, apr_time_t now, const char *what)
                             e->cfg.retry_ceil, now, job->valid_until,
                             jitter(e));
     job->next_run = now + delay;
-    logf_(e, job->failures == 1 ? OPF_LOG_WARNING : OPF_LOG_INFO, job->cert,
-          "no usable OCSP response (%d consecutive failed round%s), "
-          "next attempt in %" APR_TIME_T_FMT " s%s",
-          job->failures, job->failures == 1 ? "" : "s",
-          apr_time_sec(delay),
-          job->valid_until > now ? "; still serving the response held"
-                                 : "; no staple is served meanwhile");
+    if (job->cert->must_staple && job->valid_until <= now) {
+        /* Clients that enforce must-staple refuse this certificate now. */
+        logf_(e, OPF_LOG_ERR, job->cert,
+              "must-staple certificate has no valid OCSP response (%d "
+              "consecutive failed round%s): clients that enforce "
+              "must-staple refuse it; next attempt in %" APR_TIME_T_FMT " s",
+              job->failures, job->failures == 1 ? "" : "s",
+              apr_time_sec(delay));
+    }
+    else {
+        logf_(e, job->failures == 1 ? OPF_LOG_WARNING : OPF_LOG_INFO,
+              job->cert, "no usable OCSP response (%d consecutive failed "
+              "round%s), next attempt in %" APR_TIME_T_FMT " s%s",
+              job->failures, job->failures == 1 ? "" : "s",
+              apr_time_sec(delay),
+              job->valid_until > now ? "; still serving the response held"
+                                     : "; no staple is served meanwhile");
+    }
     initial_done(job);
 }
 
@@ -308,6 +360,19 @@ static void fetch_succeeded(opf_job_t *job, apr_time_t now,
     v.next_update = valid_until;
 
     e->hooks.store(e->hooks.ctx, job, der, len, &v);
+    if (e->hooks.persist) {
+        const char *perr;
+
+        /* Disk I/O takes no lock a child could inherit: let fork() in. */
+        opf_forkgate_leave();
+        perr = e->hooks.persist(e->hooks.ctx, job, der, len);
+        opf_forkgate_enter();
+        if (perr) {
+            logf_(e, OPF_LOG_ERR, job->cert, "cannot save the OCSP response "
+                  "in the store: %s; it will be fetched again after a full "
+                  "restart", perr);
+        }
+    }
 
     if ((int)v.status != job->held_status) {
         if (v.status == OPF_CERT_REVOKED) {
@@ -328,7 +393,9 @@ static void fetch_succeeded(opf_job_t *job, apr_time_t now,
     }
     job->held_status = v.status;
     job->this_update = v.this_update;
+    apr_thread_mutex_lock(e->mutex);
     job->valid_until = valid_until;
+    apr_thread_mutex_unlock(e->mutex);
     job->failures = 0;
     job->url_index = 0;
     job->next_run = opf_renew_at(&e->cfg.window, v.this_update, valid_until,

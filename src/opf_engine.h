@@ -31,7 +31,24 @@ typedef struct opf_engine_hooks {
      * engine thread; der is valid for the duration of the call. */
     void (*store)(void *ctx, opf_job_t *job, const unsigned char *der,
                   apr_size_t der_len, const opf_validated_t *v);
+    /* Optional: right after store, outside the fork gate, for slow work
+     * that takes no lock and allocates nothing (writing the response to
+     * disk). Returns NULL or a static error message, logged by the
+     * engine. */
+    const char *(*persist)(void *ctx, opf_job_t *job,
+                           const unsigned char *der, apr_size_t der_len);
 } opf_engine_hooks_t;
+
+/* What a certificate starts with: the response already held (seeded from
+ * the previous generation or the store) and the failure state carried
+ * over a graceful restart. All zero for a certificate seen first. */
+typedef struct opf_job_seed {
+    apr_time_t this_update;
+    apr_time_t valid_until;     /* > now: a valid response is held */
+    int status;                 /* opf_cert_status_e of that response */
+    int failures;               /* consecutive failed rounds so far */
+    apr_time_t retry_at;        /* with failures: when to try again */
+} opf_job_seed_t;
 
 void opf_engine_config_defaults(opf_engine_config_t *cfg);
 
@@ -41,15 +58,27 @@ apr_status_t opf_engine_create(opf_engine_t **out,
                                apr_pool_t *p);
 
 /* Registers a certificate before opf_engine_start(). urls: const char *
- * responder URLs to try in order. If the caller already holds a valid
- * response (valid_until > now) the first fetch is scheduled by the renew
- * window instead of at once. user is returned by opf_job_user(). */
+ * responder URLs to try in order. seed may be NULL. A certificate with a
+ * valid response is next fetched by the renew window; one in backoff at
+ * its retry time (a restart loop must not hammer a responder); any other
+ * at once. user is returned by opf_job_user(). */
 opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
-                          apr_array_header_t *urls, apr_time_t this_update,
-                          apr_time_t valid_until, void *user);
+                          apr_array_header_t *urls,
+                          const opf_job_seed_t *seed, void *user);
 
 void *opf_job_user(const opf_job_t *job);
 const opf_cert_t *opf_job_cert(const opf_job_t *job);
+
+/* The job's state to carry over a restart. Only while the thread is not
+ * running (before start, after stop). */
+void opf_job_get_seed(const opf_job_t *job, opf_job_seed_t *seed);
+
+/* Until when the job's held response is valid (0: none). Any thread. */
+apr_time_t opf_job_valid_until(opf_job_t *job);
+
+/* True if a job that had no valid response at start is still in its first
+ * round and its certificate demands a staple (must-staple). */
+int opf_engine_must_staple_pending(opf_engine_t *e);
 
 /* Starts the thread. Every job without a valid response is fetched at once. */
 apr_status_t opf_engine_start(opf_engine_t *e);

@@ -1,0 +1,263 @@
+/* What survives restarts: each new generation's cache is filled before
+ * any of its children serves a handshake, from the previous generation
+ * (plain bytes kept in the process pool, for graceful and plain restarts)
+ * or from the persistent store on disk (for stop/start and reboots).
+ * Nothing is trusted on the way back in: every response is validated
+ * again against the certificate configured now. */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+
+#include <apr_strings.h>
+
+#include "mod_ocsp_prefetch.h"
+#include "opf_store.h"
+#include "opf_validate.h"
+
+APLOG_USE_MODULE(ocsp_prefetch);
+
+#define CARRY_KEY "ocsp_prefetch_carry"
+
+/* Per certificate (by key_hex), what one generation hands the next. */
+typedef struct carry_item {
+    unsigned char *der;
+    apr_size_t der_len;
+    int failures;
+    apr_time_t retry_at;
+} carry_item_t;
+
+/* Lives in the process pool. Its items live in a sub-pool that each
+ * generation replaces, so 100 restarts do not grow the parent. */
+typedef struct carry {
+    apr_pool_t *pool;
+    apr_hash_t *items;
+} carry_t;
+
+static carry_t *carry_get(server_rec *s)
+{
+    void *c = NULL;
+
+    apr_pool_userdata_get(&c, CARRY_KEY, s->process->pool);
+    if (!c) {
+        c = apr_pcalloc(s->process->pool, sizeof(carry_t));
+        apr_pool_userdata_set(c, CARRY_KEY, apr_pool_cleanup_null,
+                              s->process->pool);
+    }
+    return c;
+}
+
+static const char *store_path(opf_gen_t *g)
+{
+    opf_srv_conf_t *sc = opf_srv_conf(g->s);
+    const char *dir = sc->store_dir ? sc->store_dir : OPF_DEFAULT_STORE_DIR;
+
+    if (!*dir) {
+        return NULL; /* OCSPPrefetchStore off */
+    }
+    return ap_server_root_relative(g->pconf, dir);
+}
+
+/* A candidate response: validated against the configured certificate,
+ * with the usable validity clamped to a delegated signer's notAfter. */
+static int candidate_ok(opf_gen_t *g, opf_entry_t *entry, const char *source,
+                        const unsigned char *der, apr_size_t len,
+                        apr_time_t now, opf_validated_t *v, apr_pool_t *p)
+{
+    const char *reason = NULL;
+
+    if (opf_validate_response(der, len, entry->cert->leaf, entry->cert->issuer,
+                              now, OPF_MAX_SKEW, v, &reason, p)
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s,
+                     "%s: not using the OCSP response from %s: %s",
+                     opf_cert_label(p, entry->cert), source,
+                     reason ? reason : "invalid");
+        return 0;
+    }
+    if (v->signer_not_after && v->signer_not_after < v->next_update) {
+        v->next_update = v->signer_not_after;
+    }
+    return v->next_update > now;
+}
+
+static void keep_der(opf_entry_t *entry, const unsigned char *der,
+                     apr_size_t len)
+{
+    unsigned char *copy = malloc(len);
+
+    if (copy) {
+        memcpy(copy, der, len);
+        free(entry->der);
+        entry->der = copy;
+        entry->der_len = len;
+    }
+}
+
+static void seed_entry(opf_gen_t *g, opf_entry_t *entry, carry_item_t *item,
+                       apr_time_t now, apr_pool_t *p)
+{
+    const char *key = entry->cert->key_hex;
+    const unsigned char *best = NULL;
+    apr_size_t best_len = 0;
+    const char *best_source = NULL;
+    opf_validated_t v, best_v;
+
+    if (item) {
+        entry->seed.failures = item->failures;
+        entry->seed.retry_at = item->retry_at;
+        if (item->der && candidate_ok(g, entry, "the previous generation",
+                                      item->der, item->der_len, now, &v, p)) {
+            best = item->der;
+            best_len = item->der_len;
+            best_v = v;
+            best_source = "the previous generation";
+        }
+    }
+    if (g->store) {
+        unsigned char *der;
+        apr_size_t len;
+        const char *err = NULL;
+        apr_status_t rv = opf_store_load(g->store, key, &der, &len, p, &err);
+
+        if (rv == APR_SUCCESS) {
+            if (candidate_ok(g, entry, "the store", der, len, now, &v, p)
+                && (!best || v.this_update > best_v.this_update)) {
+                best = der;
+                best_len = len;
+                best_v = v;
+                best_source = "the store";
+            }
+            opf_store_touch(g->store, key);
+        }
+        else if (rv != APR_ENOENT) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, g->s,
+                         "%s: ignoring its stored OCSP response: %s",
+                         opf_cert_label(p, entry->cert),
+                         err ? err : "unreadable");
+        }
+    }
+    if (!best || opf_cache_put(g, entry, best, best_len, &best_v, p)
+                 != APR_SUCCESS) {
+        return;
+    }
+    keep_der(entry, best, best_len);
+    entry->seed.this_update = best_v.this_update;
+    entry->seed.valid_until = best_v.next_update;
+    entry->seed.status = best_v.status;
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
+                 "%s: stapling the OCSP response from %s (%s, valid for "
+                 "%" APR_TIME_T_FMT " s more)", opf_cert_label(p, entry->cert),
+                 best_source,
+                 best_v.status == OPF_CERT_REVOKED ? "revoked" : "good",
+                 apr_time_sec(best_v.next_update - now));
+}
+
+void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
+{
+    opf_srv_conf_t *sc = opf_srv_conf(g->s);
+    carry_t *carry = carry_get(g->s);
+    apr_hash_t *configured = apr_hash_make(ptemp);
+    const char *dir = store_path(g);
+    apr_time_t now = apr_time_now();
+    int i, removed;
+
+    if (dir) {
+        const char *err = NULL;
+
+        if (opf_store_open(&g->store, dir, g->pconf, &err) != APR_SUCCESS) {
+            g->store = NULL;
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s,
+                         "OCSPPrefetchStore: %s; not using it: staples will "
+                         "not survive a full restart", err ? err : dir);
+        }
+    }
+    for (i = 0; i < g->entries->nelts; i++) {
+        opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
+        const char *key = entry->cert->key_hex;
+        carry_item_t *item = carry->items
+            ? apr_hash_get(carry->items, key, APR_HASH_KEY_STRING) : NULL;
+
+        apr_hash_set(configured, key, APR_HASH_KEY_STRING, "");
+        seed_entry(g, entry, item, now, ptemp);
+    }
+    if (g->store) {
+        apr_interval_time_t keep = sc->keep != OPF_UNSET_TIME
+                                   ? sc->keep : OPF_DEFAULT_KEEP;
+
+        removed = opf_store_prune(g->store, configured, keep, now, ptemp);
+        if (removed) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s,
+                         "removed %d stored OCSP response%s of certificates "
+                         "no longer configured", removed,
+                         removed == 1 ? "" : "s");
+        }
+    }
+}
+
+void opf_seed_carry_over(opf_gen_t *g)
+{
+    carry_t *carry;
+    apr_pool_t *pool;
+    apr_hash_t *items;
+    int i;
+
+    /* Nothing follows a stop; the process pool is being destroyed. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
+        return;
+    }
+    carry = carry_get(g->s);
+    if (apr_pool_create(&pool, g->s->process->pool) != APR_SUCCESS) {
+        return;
+    }
+    apr_pool_tag(pool, "ocsp_prefetch_carry");
+    items = apr_hash_make(pool);
+    for (i = 0; i < g->entries->nelts; i++) {
+        opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
+        carry_item_t *item;
+        opf_job_seed_t seed;
+
+        memset(&seed, 0, sizeof(seed));
+        if (entry->job) {
+            opf_job_get_seed(entry->job, &seed);
+        }
+        if (!entry->der && !seed.failures) {
+            continue;
+        }
+        item = apr_pcalloc(pool, sizeof(*item));
+        if (entry->der) {
+            item->der = apr_pmemdup(pool, entry->der, entry->der_len);
+            item->der_len = entry->der_len;
+        }
+        item->failures = seed.failures;
+        item->retry_at = seed.retry_at;
+        apr_hash_set(items, apr_pstrdup(pool, entry->cert->key_hex),
+                     APR_HASH_KEY_STRING, item);
+    }
+    if (carry->pool) {
+        apr_pool_destroy(carry->pool);
+    }
+    carry->pool = pool;
+    carry->items = items;
+}
+
+const char *opf_seed_persist(void *ctx, opf_job_t *job,
+                             const unsigned char *der, apr_size_t der_len)
+{
+    opf_gen_t *g = ctx;
+    opf_entry_t *entry = opf_job_user(job);
+    const char *err = NULL;
+
+    if (!g->store) {
+        return NULL;
+    }
+    if (opf_store_save(g->store, entry->cert->key_hex, der, der_len, &err)
+        != APR_SUCCESS) {
+        return err ? err : "write failed";
+    }
+    return NULL;
+}

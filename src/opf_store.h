@@ -1,0 +1,51 @@
+/* The persistent store: the last accepted OCSP response of every
+ * certificate, on disk, so that staples survive full restarts and reboots.
+ *
+ * One file per certificate, named by its key (hex SHA-256 of the leaf),
+ * replaced atomically (temporary file, fsync, rename, fsync of the
+ * directory): a crash leaves the old response or the new one, never a
+ * torn file. Files are 0600 in a 0700 directory owned by the parent's
+ * user. Nothing read back is trusted: the caller re-validates every
+ * response before it is served. */
+#ifndef OPF_STORE_H
+#define OPF_STORE_H
+
+#include <apr_hash.h>
+#include <apr_pools.h>
+#include <apr_time.h>
+
+#define OPF_STORE_MAX_DER (64 * 1024)
+
+typedef struct opf_store opf_store_t;
+
+/* Creates the directory (0700) if missing. Refuses a directory (or file)
+ * not owned by the effective user, or writable by group or others: an
+ * attacker who can write there chooses what we staple. */
+apr_status_t opf_store_open(opf_store_t **out, const char *dir,
+                            apr_pool_t *p, const char **err);
+
+const char *opf_store_dir(const opf_store_t *st);
+
+/* The response stored for key_hex. APR_ENOENT when there is none; another
+ * error (with *err) when the file is unusable (bad header, too large,
+ * wrong owner or mode). */
+apr_status_t opf_store_load(opf_store_t *st, const char *key_hex,
+                            unsigned char **der, apr_size_t *len,
+                            apr_pool_t *p, const char **err);
+
+/* Replaces the response for key_hex. Uses no pool: safe from the prefetch
+ * thread. *err is a static string. */
+apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
+                            const unsigned char *der, apr_size_t len,
+                            const char **err);
+
+/* Marks key_hex as still configured (its file's mtime is "last seen"). */
+void opf_store_touch(opf_store_t *st, const char *key_hex);
+
+/* Removes the files of certificates not in configured (a hash whose keys
+ * are key_hex strings) that were last seen more than keep ago. Returns
+ * the number of files removed. */
+int opf_store_prune(opf_store_t *st, apr_hash_t *configured,
+                    apr_interval_time_t keep, apr_time_t now, apr_pool_t *p);
+
+#endif
