@@ -64,6 +64,7 @@ struct opf_engine {
     apr_array_header_t *jobs;   /* opf_job_t * */
     apr_pollset_t *pollset;
     apr_thread_t *thread;
+    int running;                /* the thread holds the gate: fork-safe */
     volatile apr_uint32_t stopping;
     int in_flight;
     apr_uint64_t rng;
@@ -551,6 +552,11 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
 
     opf_forkgate_enter();
+    /* From here on a fork waits for us: tell opf_engine_start. */
+    apr_thread_mutex_lock(e->mutex);
+    e->running = 1;
+    apr_thread_cond_broadcast(e->cond);
+    apr_thread_mutex_unlock(e->mutex);
     logf_(e, OPF_LOG_DEBUG, NULL, "prefetch thread started for %d "
           "certificate%s", e->jobs->nelts, e->jobs->nelts == 1 ? "" : "s");
     while (!apr_atomic_read32(&e->stopping)) {
@@ -601,10 +607,22 @@ apr_status_t opf_engine_start(opf_engine_t *e)
     if (opf_forkgate_init() != 0) {
         return APR_EGENERAL;
     }
-    if ((rv = apr_threadattr_create(&attr, e->pool)) != APR_SUCCESS) {
+    if ((rv = apr_threadattr_create(&attr, e->pool)) != APR_SUCCESS
+        || (rv = apr_thread_create(&e->thread, attr, engine_main, e, e->pool))
+           != APR_SUCCESS) {
+        e->thread = NULL;
         return rv;
     }
-    return apr_thread_create(&e->thread, attr, engine_main, e, e->pool);
+    /* httpd forks children as soon as post_config returns. Until the new
+     * thread holds the gate, the C library (or a sanitizer runtime) may be
+     * setting it up under its own locks, which a child must not inherit:
+     * return only once it is inside. It gets there in microseconds. */
+    apr_thread_mutex_lock(e->mutex);
+    while (!e->running) {
+        apr_thread_cond_wait(e->cond, e->mutex);
+    }
+    apr_thread_mutex_unlock(e->mutex);
+    return APR_SUCCESS;
 }
 
 apr_status_t opf_engine_wait_initial(opf_engine_t *e, apr_interval_time_t max)
