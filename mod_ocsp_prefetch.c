@@ -28,6 +28,7 @@
 #include "opf_cert.h"
 #include "opf_engine.h"
 #include "opf_log.h"
+#include "opf_notify.h"
 #include "opf_record.h"
 #include "opf_store.h"
 #include "opf_url.h"
@@ -35,6 +36,11 @@
 /* The current generation. Reset by a pconf cleanup: the DSO may be
  * reloaded at another address on restart, so nothing outlives pconf. */
 static opf_gen_t *gen;
+
+opf_gen_t *opf_current_gen(void)
+{
+    return gen;
+}
 
 static int is_pre_config_pass(void)
 {
@@ -83,6 +89,8 @@ static int opf_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     gen->by_key = apr_hash_make(pconf);
     gen->entries = apr_array_make(pconf, 16, sizeof(opf_entry_t *));
     gen->told = apr_hash_make(pconf);
+    gen->nourl = apr_array_make(pconf, 4, sizeof(opf_nourl_t *));
+    gen->nourl_by_key = apr_hash_make(pconf);
     apr_pool_cleanup_register(pconf, gen, gen_cleanup, apr_pool_cleanup_null);
     return OK;
 }
@@ -132,6 +140,41 @@ static apr_array_header_t *responder_urls(server_rec *s, opf_srv_conf_t *sc,
     return urls;
 }
 
+static void add_vhost(apr_array_header_t *vhosts, server_rec *s)
+{
+    const char *name = s->server_hostname ? s->server_hostname : "-";
+    int i;
+
+    for (i = 0; i < vhosts->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(vhosts, i, const char *), name)) {
+            return;
+        }
+    }
+    APR_ARRAY_PUSH(vhosts, const char *) = apr_pstrdup(gen->pconf, name);
+}
+
+/* A certificate without responder URL: one INFO line, and a row on the
+ * status page. */
+static void note_no_url(server_rec *s, opf_cert_t *cert, apr_pool_t *p)
+{
+    opf_nourl_t *nu = apr_hash_get(gen->nourl_by_key, cert->key, OPF_KEY_LEN);
+
+    if (!nu) {
+        nu = apr_pcalloc(gen->pconf, sizeof(*nu));
+        nu->cert = cert;
+        nu->vhosts = apr_array_make(gen->pconf, 1, sizeof(const char *));
+        apr_hash_set(gen->nourl_by_key, cert->key, OPF_KEY_LEN, nu);
+        APR_ARRAY_PUSH(gen->nourl, opf_nourl_t *) = nu;
+    }
+    add_vhost(nu->vhosts, s);
+    if (tell_once(cert, "nourl")) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "%s of %s has no OCSP responder URL (and no "
+                     "OCSPPrefetchResponder): not stapled",
+                     opf_cert_label(p, cert), s->server_hostname);
+    }
+}
+
 static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
                           apr_size_t id_len, const char *pem)
 {
@@ -146,7 +189,8 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
     }
     /* mod_ssl primes the same certificate once per vhost, in both
      * startup passes: recognise it without parsing anything. */
-    if (apr_hash_get(gen->by_id, id, (apr_ssize_t)id_len)) {
+    if ((entry = apr_hash_get(gen->by_id, id, (apr_ssize_t)id_len))) {
+        add_vhost(entry->vhosts, s);
         return OK;
     }
     if (opf_cert_from_pem(&cert, pem, gen->pconf, &err) != APR_SUCCESS) {
@@ -163,21 +207,18 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
         apr_array_header_t *urls = responder_urls(s, sc, cert, gen->pconf);
 
         if (urls->nelts == 0) {
-            if (tell_once(cert, "nourl")) {
-                ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                             "%s of %s has no OCSP responder URL (and no "
-                             "OCSPPrefetchResponder): not stapled",
-                             opf_cert_label(p, cert), s->server_hostname);
-            }
+            note_no_url(s, cert, p);
             return DECLINED;
         }
         entry = apr_pcalloc(gen->pconf, sizeof(*entry));
         entry->cert = cert;
         entry->urls = urls;
         entry->ids = apr_array_make(gen->pconf, 1, sizeof(opf_id_t));
+        entry->vhosts = apr_array_make(gen->pconf, 1, sizeof(const char *));
         apr_hash_set(gen->by_key, cert->key, OPF_KEY_LEN, entry);
         APR_ARRAY_PUSH(gen->entries, opf_entry_t *) = entry;
     }
+    add_vhost(entry->vhosts, s);
     /* The id is opaque and only valid during this call: keep a copy. */
     xid = apr_array_push(entry->ids);
     xid->bytes = apr_pmemdup(gen->pconf, id, id_len);
@@ -189,18 +230,20 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
 }
 
 /* Called from the prefetch thread for every accepted response. */
-static void engine_store(void *ctx, opf_job_t *job, const unsigned char *der,
-                         apr_size_t der_len, const opf_validated_t *v)
+static int engine_store(void *ctx, opf_job_t *job, const unsigned char *der,
+                        apr_size_t der_len, const opf_validated_t *v)
 {
     opf_gen_t *g = ctx;
     opf_entry_t *entry = opf_job_user(job);
     unsigned char *copy;
     apr_pool_t *p;
+    int stored = 0;
 
     if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
-        return;
+        return 0;
     }
     if (opf_cache_put(g, entry, der, der_len, v, p) == APR_SUCCESS) {
+        stored = 1;
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
                      "%s: stored OCSP response (%s, %" APR_SIZE_T_FMT
                      " bytes, valid for %" APR_TIME_T_FMT " s)",
@@ -208,14 +251,31 @@ static void engine_store(void *ctx, opf_job_t *job, const unsigned char *der,
                      v->status == OPF_CERT_REVOKED ? "revoked" : "good",
                      der_len, apr_time_sec(v->next_update - apr_time_now()));
     }
-    /* Kept for the next generation whether or not the cache took it. */
-    if ((copy = malloc(der_len)) != NULL) {
+    /* Kept for the next generation. */
+    if (stored && (copy = malloc(der_len)) != NULL) {
         memcpy(copy, der, der_len);
         free(entry->der);
         entry->der = copy;
         entry->der_len = der_len;
     }
     apr_pool_destroy(p);
+    return stored;
+}
+
+/* Called from the prefetch thread: hand the event to the notifier. */
+static void engine_event(void *ctx, opf_job_t *job, const char *event)
+{
+    opf_gen_t *g = ctx;
+    const opf_cert_t *cert = opf_job_cert(job);
+
+    if (g->notify
+        && opf_notify_send(g->notify, event, cert->subject, cert->serial,
+                           cert->key_hex) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s,
+                     "certificate '%s' (serial %s): notify command busy, "
+                     "event '%s' dropped", cert->subject, cert->serial,
+                     event);
+    }
 }
 
 static void engine_log(void *ctx, int level, const opf_cert_t *cert,
@@ -290,12 +350,13 @@ static void log_startup(opf_gen_t *g, int cold)
         }
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s,
-                 "%s: %d certificate%s to staple, %d with a response carried "
-                 "over or from the store, %d fetched since, %d without a "
-                 "staple yet (cache %s, store %s)",
+                 "%s: %d certificate%s: %d from the previous generation or "
+                 "the store, %d fetched, %d without a staple yet, %d without "
+                 "OCSP URL (cache %s, store %s)",
                  cold ? "started" : "restarted", g->entries->nelts,
                  g->entries->nelts == 1 ? "" : "s", seeded,
-                 g->entries->nelts - seeded - missing, missing, g->cache_name,
+                 g->entries->nelts - seeded - missing, missing,
+                 g->nourl->nelts, g->cache_name,
                  g->store ? opf_store_dir(g->store) : "off");
 }
 
@@ -328,10 +389,17 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     (void)plog;
     /* The pre-config pass runs before httpd detaches: no thread there. */
-    if (is_pre_config_pass() || !gen || gen->entries->nelts == 0) {
+    if (is_pre_config_pass() || !gen) {
         return OK;
     }
     gen->s = s;
+    if ((rv = opf_status_setup(gen, pconf)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "cannot create the shared "
+                     "status table: the status page will be empty");
+    }
+    if (gen->entries->nelts == 0) {
+        return OK;
+    }
     cold = first_generation(s);
     if ((rc = opf_cache_setup(gen, pconf, ptemp)) != OK) {
         return rc;
@@ -346,16 +414,34 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     hooks.log = engine_log;
     hooks.store = engine_store;
     hooks.persist = opf_seed_persist;
+    hooks.event = engine_event;
     if ((rv = opf_engine_create(&gen->engine, &cfg, &hooks, pconf))
         != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      "cannot create the OCSP prefetch engine");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    opf_engine_set_status(gen->engine, gen->status,
+                          sc->notify_failures > 0 ? sc->notify_failures
+                                                  : OPF_DEFAULT_NOTIFY_FAILURES);
     for (i = 0; i < gen->entries->nelts; i++) {
         opf_entry_t *entry = APR_ARRAY_IDX(gen->entries, i, opf_entry_t *);
         entry->job = opf_engine_add(gen->engine, entry->cert, entry->urls,
                                     &entry->seed, entry);
+        /* Status records: the entries first, in this order. */
+        opf_job_set_status_index(entry->job, i);
+    }
+    /* The notifier is forked here, from the main thread, before the
+     * prefetch thread exists (see opf_notify.h). */
+    if (sc->notify_argv) {
+        rv = opf_notify_start(&gen->notify,
+                              (const char *const *)sc->notify_argv->elts,
+                              OPF_NOTIFY_TIMEOUT, pconf);
+        if (rv != APR_SUCCESS) {
+            gen->notify = NULL;
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "cannot start the "
+                         "OCSPPrefetchNotifyCmd notifier: no events");
+        }
     }
     apr_pool_pre_cleanup_register(pconf, gen, engine_pre_cleanup);
     if ((rv = opf_engine_start(gen->engine)) != APR_SUCCESS) {
@@ -428,6 +514,7 @@ static void opf_register_hooks(apr_pool_t *p)
                                 APR_HOOK_MIDDLE);
     ap_hook_ssl_ocsp_get_resp_hook(opf_ocsp_get_resp, NULL, before_md,
                                    APR_HOOK_MIDDLE);
+    opf_status_register_hooks();
 }
 
 AP_DECLARE_MODULE(ocsp_prefetch) = {

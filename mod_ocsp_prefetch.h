@@ -34,6 +34,8 @@ typedef struct opf_srv_conf {
     apr_interval_time_t retry_ceil;
     const char *store_dir;           /* OCSPPrefetchStore; "" = off */
     apr_interval_time_t keep;        /* OCSPPrefetchKeepResponse */
+    apr_array_header_t *notify_argv; /* OCSPPrefetchNotifyCmd, NULL-ended */
+    int notify_failures;             /* OCSPPrefetchNotifyFailures, -1 */
 } opf_srv_conf_t;
 
 #define OPF_UNSET_TIME ((apr_interval_time_t)-1)
@@ -45,6 +47,9 @@ typedef struct opf_srv_conf {
 #define OPF_DEFAULT_RETRY_CEIL    apr_time_from_sec(3600)
 #define OPF_DEFAULT_WINDOW_PCT    50
 #define OPF_DEFAULT_KEEP          apr_time_from_sec(7 * 86400)
+#define OPF_DEFAULT_NOTIFY_FAILURES 3
+#define OPF_NOTIFY_TIMEOUT        apr_time_from_sec(30)
+#define OPF_STATUS_HANDLER        "ocsp-prefetch-status"
 #ifndef OPF_DEFAULT_STORE_DIR
 #define OPF_DEFAULT_STORE_DIR     "state/ocsp_prefetch"
 #endif
@@ -54,6 +59,7 @@ typedef struct opf_entry {
     opf_cert_t *cert;
     apr_array_header_t *ids;   /* opf_id_t: mod_ssl's ids for it */
     apr_array_header_t *urls;  /* const char * */
+    apr_array_header_t *vhosts;/* const char *: ServerNames using it */
     opf_job_t *job;
     opf_job_seed_t seed;       /* what it starts with */
     /* The newest accepted response, malloc'd, for the next generation.
@@ -62,6 +68,13 @@ typedef struct opf_entry {
     apr_size_t der_len;
     int told_too_large;        /* logged that it does not fit the cache */
 } opf_entry_t;
+
+/* A certificate we cannot staple for want of a responder URL: listed on
+ * the status page all the same. */
+typedef struct opf_nourl {
+    opf_cert_t *cert;
+    apr_array_header_t *vhosts;
+} opf_nourl_t;
 
 typedef struct opf_id {
     const char *bytes;
@@ -77,14 +90,21 @@ typedef struct opf_gen {
     apr_hash_t *by_key;          /* our SHA-256 key -> opf_entry_t */
     apr_array_header_t *entries; /* opf_entry_t * in registration order */
     apr_hash_t *told;            /* what was already logged */
+    apr_array_header_t *nourl;   /* opf_nourl_t *, by key in nourl_by_key */
+    apr_hash_t *nourl_by_key;
 
     const ap_socache_provider_t *provider;
     ap_socache_instance_t *cache;
     const char *cache_name;      /* for log lines */
     apr_global_mutex_t *mutex;   /* only for providers that need one */
     struct opf_store *store;     /* NULL: OCSPPrefetchStore off or unusable */
+    struct opf_status *status;   /* shared status table, NULL: no certs */
+    struct opf_notify *notify;   /* NULL: no OCSPPrefetchNotifyCmd */
     opf_engine_t *engine;
 } opf_gen_t;
+
+/* The current generation (NULL outside one). */
+opf_gen_t *opf_current_gen(void);
 
 const char *opf_cert_label(apr_pool_t *p, const opf_cert_t *cert);
 
@@ -111,6 +131,12 @@ void opf_seed_carry_over(opf_gen_t *g);
 /* The engine's persist hook: saves a response in the store. */
 const char *opf_seed_persist(void *ctx, opf_job_t *job,
                              const unsigned char *der, apr_size_t der_len);
+
+/* mod_ocsp_prefetch_status.c: the status table, page and server-status. */
+/* Creates the table for this generation's certificates and fills in what
+ * does not change. Before any child exists. */
+apr_status_t opf_status_setup(opf_gen_t *g, apr_pool_t *pconf);
+void opf_status_register_hooks(void);
 
 extern const command_rec opf_cmds[];
 void *opf_create_srv_conf(apr_pool_t *p, server_rec *s);

@@ -7,6 +7,8 @@
 #include <ap_provider.h>
 #include <apr_strings.h>
 
+#include <unistd.h>
+
 #include "mod_ocsp_prefetch.h"
 #include "opf_schedule.h"
 #include "opf_url.h"
@@ -22,6 +24,7 @@ void *opf_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->retry_floor = OPF_UNSET_TIME;
     sc->retry_ceil = OPF_UNSET_TIME;
     sc->keep = OPF_UNSET_TIME;
+    sc->notify_failures = -1;
     return sc;
 }
 
@@ -217,6 +220,55 @@ static const char *set_keep(cmd_parms *cmd, void *dc, const char *arg)
                          &opf_srv_conf(cmd->server)->keep);
 }
 
+static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc,
+                                  char *const argv[])
+{
+    opf_srv_conf_t *sc = opf_srv_conf(cmd->server);
+    const char *err, *prog;
+    int i;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    if (argc < 1) {
+        return apr_psprintf(cmd->pool, "%s needs a program", cmd->cmd->name);
+    }
+    prog = ap_server_root_relative(cmd->pool, argv[0]);
+    if (!prog || access(prog, X_OK) != 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an executable "
+                            "program", cmd->cmd->name, argv[0]);
+    }
+    sc->notify_argv = apr_array_make(cmd->pool, argc + 1, sizeof(char *));
+    APR_ARRAY_PUSH(sc->notify_argv, const char *) = prog;
+    for (i = 1; i < argc; i++) {
+        APR_ARRAY_PUSH(sc->notify_argv, const char *) =
+            apr_pstrdup(cmd->pool, argv[i]);
+    }
+    APR_ARRAY_PUSH(sc->notify_argv, const char *) = NULL;
+    return NULL;
+}
+
+static const char *set_notify_failures(cmd_parms *cmd, void *dc,
+                                       const char *arg)
+{
+    const char *err;
+    char *end;
+    long n;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    n = strtol(arg, &end, 10);
+    if (!*arg || *end || n < 1 || n > 1000) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be a number of failed "
+                            "rounds from 1 to 1000", cmd->cmd->name, arg);
+    }
+    opf_srv_conf(cmd->server)->notify_failures = (int)n;
+    return NULL;
+}
+
 const command_rec opf_cmds[] = {
     AP_INIT_FLAG("OCSPPrefetch", set_enabled, NULL, RSRC_CONF,
         "on|off: prefetch OCSP responses for this server's certificates "
@@ -244,5 +296,12 @@ const command_rec opf_cmds[] = {
     AP_INIT_TAKE1("OCSPPrefetchKeepResponse", set_keep, NULL, RSRC_CONF,
         "how long the store keeps the responses of certificates no longer "
         "configured (default 7d)"),
+    AP_INIT_TAKE_ARGV("OCSPPrefetchNotifyCmd", set_notify_cmd, NULL,
+        RSRC_CONF, "program [args]: run on the events renewed, failed, "
+        "revoked and expired, with the event, subject, serial and key as "
+        "arguments"),
+    AP_INIT_TAKE1("OCSPPrefetchNotifyFailures", set_notify_failures, NULL,
+        RSRC_CONF, "consecutive failed rounds before the 'failed' event "
+        "(default 3)"),
     { NULL }
 };

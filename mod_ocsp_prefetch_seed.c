@@ -149,6 +149,7 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, carry_item_t *item,
     entry->seed.this_update = best_v.this_update;
     entry->seed.valid_until = best_v.next_update;
     entry->seed.status = best_v.status;
+    entry->seed.der_len = best_len;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
                  "%s: stapling the OCSP response from %s (%s, valid for "
                  "%" APR_TIME_T_FMT " s more)", opf_cert_label(p, entry->cert),

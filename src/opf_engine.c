@@ -11,15 +11,10 @@
 #include <unistd.h>
 
 #include <apr_atomic.h>
-#include <apr_poll.h>
 #include <apr_strings.h>
-#include <apr_thread_cond.h>
-#include <apr_thread_mutex.h>
-#include <apr_thread_proc.h>
 
-#include "opf_engine.h"
+#include "opf_engine_int.h"
 #include "opf_forkgate.h"
-#include "opf_http.h"
 #include "opf_log.h"
 #include "opf_request.h"
 #include "opf_url.h"
@@ -27,73 +22,6 @@
 /* Bound on one poll so the loop re-evaluates its schedule at least this
  * often even if the clock jumps. */
 #define OPF_MAX_SLEEP apr_time_from_sec(300)
-
-struct opf_job {
-    opf_engine_t *engine;
-    opf_cert_t *cert;
-    apr_array_header_t *urls;   /* const char * */
-    void *user;
-
-    unsigned char *req_der;     /* the request never changes: build once */
-    apr_size_t req_len;
-
-    /* What we hold (stored through the callback). */
-    apr_time_t this_update;
-    apr_time_t valid_until;     /* 0: nothing valid held */
-    int held_status;            /* opf_cert_status_e, -1 before the first */
-
-    /* Scheduling. */
-    apr_time_t next_run;
-    int failures;               /* consecutive failed rounds */
-    int url_index;              /* URL tried in the current round */
-    int initial;                /* counted in engine->initial_left */
-
-    /* The fetch in flight, if any. */
-    apr_pool_t *fetch_pool;
-    opf_http_t *http;
-    const char *fetch_url;
-    apr_time_t deadline;
-    apr_int16_t polled_events;
-    apr_pollfd_t pfd;
-};
-
-struct opf_engine {
-    apr_pool_t *pool;           /* own allocator: only the thread uses it */
-    opf_engine_config_t cfg;
-    opf_engine_hooks_t hooks;
-    apr_array_header_t *jobs;   /* opf_job_t * */
-    apr_pollset_t *pollset;
-    apr_thread_t *thread;
-    int running;                /* the thread holds the gate: fork-safe */
-    volatile apr_uint32_t stopping;
-    int in_flight;
-    apr_uint64_t rng;
-
-    /* Guards what other threads read: initial_left, job->initial,
-     * job->valid_until. */
-    apr_thread_mutex_t *mutex;
-    apr_thread_cond_t *cond;
-    int initial_left;
-};
-
-static void logf_(opf_engine_t *e, int level, const opf_cert_t *cert,
-                  const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void logf_(opf_engine_t *e, int level, const opf_cert_t *cert,
-                  const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-
-    if (!e->hooks.log) {
-        return;
-    }
-    va_start(ap, fmt);
-    apr_vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    e->hooks.log(e->hooks.ctx, level, cert, buf);
-}
 
 /* xorshift64*: jitter needs spread, not secrecy. */
 static double jitter(opf_engine_t *e)
@@ -186,6 +114,7 @@ opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
     job->urls = urls;
     job->user = user;
     job->held_status = -1;
+    job->status_index = -1;
     if (opf_request_der(cert->certid, &der, &len, e->pool) == APR_SUCCESS) {
         job->req_der = der;
         job->req_len = len;
@@ -194,11 +123,15 @@ opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
         job->this_update = seed->this_update;
         job->valid_until = seed->valid_until;
         job->held_status = seed->status;
+        job->held_size = seed->der_len;
         job->next_run = opf_renew_at(&e->cfg.window, seed->this_update,
                                      seed->valid_until, jitter(e));
     }
     if (seed && seed->failures > 0) {
         job->failures = seed->failures;
+        /* The previous generation already sent "failed" for this streak. */
+        job->failed_told = e->notify_failures > 0
+                           && seed->failures >= e->notify_failures;
         if (seed->retry_at > now) {
             job->next_run = seed->retry_at;
         }
@@ -217,6 +150,7 @@ void opf_job_get_seed(const opf_job_t *job, opf_job_seed_t *seed)
     seed->this_update = job->this_update;
     seed->valid_until = job->valid_until;
     seed->status = job->held_status;
+    seed->der_len = job->held_size;
     seed->failures = job->failures;
     seed->retry_at = job->failures ? job->next_run : 0;
 }
@@ -242,6 +176,18 @@ int opf_engine_must_staple_pending(opf_engine_t *e)
     }
     apr_thread_mutex_unlock(e->mutex);
     return pending;
+}
+
+void opf_engine_set_status(opf_engine_t *e, opf_status_t *status,
+                           int notify_failures)
+{
+    e->status = status;
+    e->notify_failures = notify_failures;
+}
+
+void opf_job_set_status_index(opf_job_t *job, int index)
+{
+    job->status_index = index;
 }
 
 void *opf_job_user(const opf_job_t *job)
@@ -289,15 +235,35 @@ static void end_fetch(opf_job_t *job)
     e->in_flight--;
 }
 
-/* One round = every URL tried once. A failed round backs off. */
-static void fetch_failed(opf_job_t *job, apr_time_t now, const char *what)
+/* Where the fetch started counts toward the latency histogram. */
+static void record_latency(opf_job_t *job, apr_time_t now)
 {
     opf_engine_t *e = job->engine;
-    const char *url = job->fetch_url;
+    opf_status_totals_t *t;
+    double secs;
+    int b;
+
+    if (!e->status || !job->fetch_started) {
+        return;
+    }
+    secs = (double)(now - job->fetch_started) / APR_USEC_PER_SEC;
+    t = opf_status_totals_begin(e->status);
+    for (b = 0; b < OPF_LATENCY_BUCKETS && secs > opf_latency_bounds[b]; b++)
+        ;
+    t->latency_count[b]++;
+    t->latency_sum += secs;
+    opf_status_totals_end(e->status);
+}
+
+/* One round = every URL tried once. A failed round backs off. */
+static void fetch_failed(opf_job_t *job, apr_time_t now,
+                         opf_fail_reason_e reason, const char *what)
+{
+    opf_engine_t *e = job->engine;
     apr_interval_time_t delay;
 
-    logf_(e, OPF_LOG_WARNING, job->cert, "%s (responder %s)", what,
-          url ? url : "-");
+    record_latency(job, now);
+    opf_report_attempt_failed(job, now, reason, what);
     end_fetch(job);
     if (++job->url_index < job->urls->nelts) {
         job->next_run = now; /* next URL at once */
@@ -309,25 +275,19 @@ static void fetch_failed(opf_job_t *job, apr_time_t now, const char *what)
                             e->cfg.retry_ceil, now, job->valid_until,
                             jitter(e));
     job->next_run = now + delay;
-    if (job->cert->must_staple && job->valid_until <= now) {
-        /* Clients that enforce must-staple refuse this certificate now. */
-        logf_(e, OPF_LOG_ERR, job->cert,
-              "must-staple certificate has no valid OCSP response (%d "
-              "consecutive failed round%s): clients that enforce "
-              "must-staple refuse it; next attempt in %" APR_TIME_T_FMT " s",
-              job->failures, job->failures == 1 ? "" : "s",
-              apr_time_sec(delay));
-    }
-    else {
-        logf_(e, job->failures == 1 ? OPF_LOG_WARNING : OPF_LOG_INFO,
-              job->cert, "no usable OCSP response (%d consecutive failed "
-              "round%s), next attempt in %" APR_TIME_T_FMT " s%s",
-              job->failures, job->failures == 1 ? "" : "s",
-              apr_time_sec(delay),
-              job->valid_until > now ? "; still serving the response held"
-                                     : "; no staple is served meanwhile");
-    }
+    opf_report_round_failed(job, now, delay);
     initial_done(job);
+}
+
+static void rejected(opf_job_t *job, apr_time_t now, const char *reason)
+{
+    /* The responder said no (tryLater, unauthorized...) or said something
+     * we cannot trust: counted apart, the remedies differ. */
+    opf_fail_reason_e r = strncmp(reason, "responder status", 16) == 0
+                          ? OPF_FAIL_STATUS : OPF_FAIL_INVALID;
+
+    fetch_failed(job, now, r, apr_psprintf(job->fetch_pool,
+                 "rejected OCSP response: %s", reason));
 }
 
 static void fetch_succeeded(opf_job_t *job, apr_time_t now,
@@ -336,21 +296,20 @@ static void fetch_succeeded(opf_job_t *job, apr_time_t now,
     opf_engine_t *e = job->engine;
     opf_validated_t v;
     const char *reason = NULL;
-    apr_time_t valid_until;
+    apr_time_t valid_until, old_valid_until = job->valid_until;
+    int old_status = job->held_status;
     apr_interval_time_t min_gap;
 
     if (opf_validate_response(der, len, job->cert->leaf, job->cert->issuer,
                               now, e->cfg.skew, &v, &reason, job->fetch_pool)
         != APR_SUCCESS) {
-        fetch_failed(job, now, apr_psprintf(job->fetch_pool,
-                     "rejected OCSP response: %s", reason ? reason : "invalid"));
+        rejected(job, now, reason ? reason : "invalid");
         return;
     }
     /* A responder behind a CDN may hand out an older copy than the one we
      * hold: never go back in time. */
     if (job->valid_until > now && v.this_update < job->this_update) {
-        fetch_failed(job, now, "rejected OCSP response: older thisUpdate "
-                     "than the response held");
+        rejected(job, now, "older thisUpdate than the response held");
         return;
     }
     /* The response is only as good as the certificate that signed it. */
@@ -359,8 +318,17 @@ static void fetch_succeeded(opf_job_t *job, apr_time_t now,
         valid_until = v.signer_not_after;
     }
     v.next_update = valid_until;
+    if (valid_until <= now) {
+        rejected(job, now, "the delegated responder certificate has expired");
+        return;
+    }
 
-    e->hooks.store(e->hooks.ctx, job, der, len, &v);
+    if (!e->hooks.store(e->hooks.ctx, job, der, len, &v)) {
+        fetch_failed(job, now, OPF_FAIL_STORE,
+                     "the OCSP response could not be put in the cache");
+        return;
+    }
+    record_latency(job, now);
     if (e->hooks.persist) {
         const char *perr;
 
@@ -369,35 +337,18 @@ static void fetch_succeeded(opf_job_t *job, apr_time_t now,
         perr = e->hooks.persist(e->hooks.ctx, job, der, len);
         opf_forkgate_enter();
         if (perr) {
-            logf_(e, OPF_LOG_ERR, job->cert, "cannot save the OCSP response "
-                  "in the store: %s; it will be fetched again after a full "
-                  "restart", perr);
+            opf_engine_log(e, OPF_LOG_ERR, job->cert, "cannot save the OCSP "
+                           "response in the store: %s; it will be fetched "
+                           "again after a full restart", perr);
         }
     }
 
-    if ((int)v.status != job->held_status) {
-        if (v.status == OPF_CERT_REVOKED) {
-            logf_(e, OPF_LOG_ERR, job->cert,
-                  "certificate is REVOKED according to its OCSP responder "
-                  "%s; stapling the revoked status", job->fetch_url);
-        }
-        else if (job->held_status == OPF_CERT_REVOKED) {
-            logf_(e, OPF_LOG_WARNING, job->cert,
-                  "OCSP responder %s now reports the certificate good",
-                  job->fetch_url);
-        }
-    }
-    if (job->failures) {
-        logf_(e, OPF_LOG_NOTICE, job->cert,
-              "OCSP responder %s answered again after %d failed round%s",
-              job->fetch_url, job->failures, job->failures == 1 ? "" : "s");
-    }
     job->held_status = v.status;
+    job->held_size = len;
     job->this_update = v.this_update;
     apr_thread_mutex_lock(e->mutex);
     job->valid_until = valid_until;
     apr_thread_mutex_unlock(e->mutex);
-    job->failures = 0;
     job->url_index = 0;
     job->next_run = opf_renew_at(&e->cfg.window, v.this_update, valid_until,
                                  jitter(e));
@@ -407,6 +358,8 @@ static void fetch_succeeded(opf_job_t *job, apr_time_t now,
     if (job->next_run < now + min_gap) {
         job->next_run = now + min_gap;
     }
+    opf_report_success(job, now, old_status, old_valid_until, &v, len);
+    job->failures = 0;
     end_fetch(job);
     initial_done(job);
 }
@@ -449,8 +402,13 @@ static void step_fetch(opf_job_t *job, apr_time_t now)
         return;
     }
     if (rv != APR_SUCCESS) {
-        fetch_failed(job, now, apr_psprintf(job->fetch_pool,
-                     "OCSP fetch failed: %s", err ? err : "error"));
+        /* opf_http: connect errors keep their socket error code; HTTP-level
+         * failures are EGENERAL (status), ENOSPC (too large), EOF. */
+        fetch_failed(job, now,
+                     (rv == APR_EGENERAL || rv == APR_ENOSPC || rv == APR_EOF)
+                     ? OPF_FAIL_HTTP : OPF_FAIL_CONNECT,
+                     apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s",
+                                  err ? err : "error"));
         return;
     }
     body = opf_http_body(job->http, &len);
@@ -470,35 +428,39 @@ static void start_fetch(opf_job_t *job, apr_time_t now)
     }
     e->in_flight++;
     job->polled_events = 0;
+    job->fetch_started = now;
     if (job->url_index >= job->urls->nelts) {
         job->fetch_url = NULL;
-        fetch_failed(job, now, "no responder URL");
+        fetch_failed(job, now, OPF_FAIL_CONNECT, "no responder URL");
         return;
     }
     url_str = APR_ARRAY_IDX(job->urls, job->url_index, const char *);
     job->fetch_url = url_str;
     job->deadline = now + e->cfg.timeout;
     if (!job->req_der) {
-        fetch_failed(job, now, "cannot encode an OCSP request");
+        fetch_failed(job, now, OPF_FAIL_CONNECT,
+                     "cannot encode an OCSP request");
         return;
     }
     if (opf_url_parse(&url, url_str, job->fetch_pool, &err) != APR_SUCCESS) {
-        fetch_failed(job, now, apr_psprintf(job->fetch_pool,
-                     "unusable responder URL: %s", err ? err : "invalid"));
+        fetch_failed(job, now, OPF_FAIL_CONNECT,
+                     apr_psprintf(job->fetch_pool, "unusable responder URL: "
+                                  "%s", err ? err : "invalid"));
         return;
     }
     /* RFC 5019: GET when the encoded request fits in 255 bytes, so that
      * responders and their CDNs can cache it; POST otherwise. */
     get_url = opf_request_get_url(url_str, job->req_der, job->req_len,
                                   job->fetch_pool);
-    logf_(e, OPF_LOG_DEBUG, job->cert, "fetching OCSP response by %s from %s",
-          get_url ? "GET" : "POST", url_str);
+    opf_engine_log(e, OPF_LOG_DEBUG, job->cert, "fetching OCSP response by "
+                   "%s from %s", get_url ? "GET" : "POST", url_str);
     if (opf_http_start(&job->http, &url, get_url, job->req_der, job->req_len,
                        OPF_HTTP_MAX_BODY, job->fetch_pool, &err)
         != APR_SUCCESS) {
         job->http = NULL;
-        fetch_failed(job, now, apr_psprintf(job->fetch_pool,
-                     "OCSP fetch failed: %s", err ? err : "error"));
+        fetch_failed(job, now, OPF_FAIL_CONNECT,
+                     apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s",
+                                  err ? err : "error"));
         return;
     }
     step_fetch(job, now);
@@ -516,15 +478,25 @@ static apr_time_t run_schedule(opf_engine_t *e, apr_time_t now)
 
         if (job->fetch_pool) {
             if (now >= job->deadline) {
-                fetch_failed(job, now, apr_psprintf(job->fetch_pool,
+                fetch_failed(job, now, OPF_FAIL_TIMEOUT,
+                             apr_psprintf(job->fetch_pool,
                              "OCSP fetch failed: no complete answer within "
                              "%" APR_TIME_T_FMT " s",
                              apr_time_sec(e->cfg.timeout)));
             }
         }
+        /* The response held ran out before a successor arrived. */
+        if (job->valid_until && job->valid_until <= now
+            && !job->expired_told) {
+            opf_report_expired(job, now);
+        }
         if (!job->fetch_pool && job->next_run <= now
             && e->in_flight < e->cfg.max_parallel) {
             start_fetch(job, now);
+        }
+        if (job->valid_until > now && !job->expired_told
+            && job->valid_until < wake) {
+            wake = job->valid_until;
         }
         if (job->fetch_pool) {
             if (job->deadline < wake) {
@@ -557,7 +529,15 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
     e->running = 1;
     apr_thread_cond_broadcast(e->cond);
     apr_thread_mutex_unlock(e->mutex);
-    logf_(e, OPF_LOG_DEBUG, NULL, "prefetch thread started for %d "
+    {
+        apr_time_t now = apr_time_now();
+        int i;
+
+        for (i = 0; i < e->jobs->nelts; i++) {
+            opf_report_init(APR_ARRAY_IDX(e->jobs, i, opf_job_t *), now);
+        }
+    }
+    opf_engine_log(e, OPF_LOG_DEBUG, NULL, "prefetch thread started for %d "
           "certificate%s", e->jobs->nelts, e->jobs->nelts == 1 ? "" : "s");
     while (!apr_atomic_read32(&e->stopping)) {
         apr_time_t now = apr_time_now();

@@ -28,15 +28,20 @@ typedef struct opf_engine_hooks {
      * the engine thread. */
     void (*log)(void *ctx, int level, const opf_cert_t *cert, const char *msg);
     /* An accepted response for the job's certificate. Called from the
-     * engine thread; der is valid for the duration of the call. */
-    void (*store)(void *ctx, opf_job_t *job, const unsigned char *der,
-                  apr_size_t der_len, const opf_validated_t *v);
+     * engine thread; der is valid for the duration of the call. Returns
+     * nonzero if the response can now be stapled. */
+    int (*store)(void *ctx, opf_job_t *job, const unsigned char *der,
+                 apr_size_t der_len, const opf_validated_t *v);
     /* Optional: right after store, outside the fork gate, for slow work
      * that takes no lock and allocates nothing (writing the response to
      * disk). Returns NULL or a static error message, logged by the
      * engine. */
     const char *(*persist)(void *ctx, opf_job_t *job,
                            const unsigned char *der, apr_size_t der_len);
+    /* Optional: an event for the admin's notify command: "renewed",
+     * "failed", "revoked" or "expired". From the engine thread; must not
+     * block. */
+    void (*event)(void *ctx, opf_job_t *job, const char *event);
 } opf_engine_hooks_t;
 
 /* What a certificate starts with: the response already held (seeded from
@@ -46,6 +51,7 @@ typedef struct opf_job_seed {
     apr_time_t this_update;
     apr_time_t valid_until;     /* > now: a valid response is held */
     int status;                 /* opf_cert_status_e of that response */
+    apr_size_t der_len;         /* size of that response */
     int failures;               /* consecutive failed rounds so far */
     apr_time_t retry_at;        /* with failures: when to try again */
 } opf_job_seed_t;
@@ -65,6 +71,14 @@ apr_status_t opf_engine_create(opf_engine_t **out,
 opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
                           apr_array_header_t *urls,
                           const opf_job_seed_t *seed, void *user);
+
+/* Optional, before start: the shared status table the thread keeps up
+ * to date, and after how many consecutive failed rounds the "failed"
+ * event fires. */
+struct opf_status;
+void opf_engine_set_status(opf_engine_t *e, struct opf_status *status,
+                           int notify_failures);
+void opf_job_set_status_index(opf_job_t *job, int index);
 
 void *opf_job_user(const opf_job_t *job);
 const opf_cert_t *opf_job_cert(const opf_job_t *job);

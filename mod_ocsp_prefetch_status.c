@@ -1,0 +1,183 @@
+/* What an admin sees: the status table in shared memory (written by the
+ * prefetch thread in the parent, read by whichever child serves the
+ * request), the `ocsp-prefetch-status` handler (HTML, ?json, ?prometheus)
+ * and a section in mod_status's /server-status. */
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <mod_status.h>
+
+#include <apr_optional_hooks.h>
+#include <apr_strings.h>
+
+#include "mod_ocsp_prefetch.h"
+#include "opf_status.h"
+#include "opf_status_render.h"
+
+APLOG_USE_MODULE(ocsp_prefetch);
+
+#define OPF_VERSION "mod_ocsp_prefetch/0.1.0"
+
+static void fill_static(opf_status_rec_t *r, const opf_cert_t *cert,
+                        const apr_array_header_t *vhosts, const char *url,
+                        apr_pool_t *p)
+{
+    char *list = apr_pstrdup(p, "");
+    int i;
+
+    /* ", "-separated, as the renderers expect. */
+    for (i = 0; i < vhosts->nelts; i++) {
+        list = apr_pstrcat(p, list, i ? ", " : "",
+                           APR_ARRAY_IDX(vhosts, i, const char *), NULL);
+    }
+    opf_status_set_text(r->key_hex, sizeof(r->key_hex), cert->key_hex);
+    opf_status_set_text(r->subject, sizeof(r->subject), cert->subject);
+    opf_status_set_text(r->serial, sizeof(r->serial), cert->serial);
+    opf_status_set_text(r->url, sizeof(r->url), url ? url : "");
+    opf_status_set_text(r->vhosts, sizeof(r->vhosts), list);
+    r->must_staple = cert->must_staple;
+}
+
+apr_status_t opf_status_setup(opf_gen_t *g, apr_pool_t *pconf)
+{
+    int n = g->entries->nelts + g->nourl->nelts, i;
+    opf_status_totals_t *t;
+    apr_status_t rv;
+
+    if (n == 0) {
+        return APR_SUCCESS;
+    }
+    if ((rv = opf_status_create(&g->status, n, pconf)) != APR_SUCCESS) {
+        g->status = NULL;
+        return rv;
+    }
+    /* Entries first, in registration order (the engine's job index), then
+     * the certificates without responder URL. */
+    for (i = 0; i < g->entries->nelts; i++) {
+        opf_entry_t *e = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
+        opf_status_rec_t *r = opf_status_begin(g->status, i);
+
+        fill_static(r, e->cert, e->vhosts,
+                    APR_ARRAY_IDX(e->urls, 0, const char *), pconf);
+        r->state = OPF_STATE_NONE;
+        opf_status_end(g->status, i);
+    }
+    for (i = 0; i < g->nourl->nelts; i++) {
+        opf_nourl_t *nu = APR_ARRAY_IDX(g->nourl, i, opf_nourl_t *);
+        int k = g->entries->nelts + i;
+        opf_status_rec_t *r = opf_status_begin(g->status, k);
+
+        fill_static(r, nu->cert, nu->vhosts, NULL, pconf);
+        r->state = OPF_STATE_NO_URL;
+        opf_status_end(g->status, k);
+    }
+    t = opf_status_totals_begin(g->status);
+    t->started = apr_time_now();
+    opf_status_totals_end(g->status);
+    return APR_SUCCESS;
+}
+
+/* A consistent copy of everything, in the request's pool. */
+static void snapshot(apr_pool_t *p, opf_status_view_t *v,
+                     opf_status_totals_t *totals)
+{
+    opf_gen_t *g = opf_current_gen();
+    opf_status_rec_t *recs = NULL;
+    int i, n = (g && g->status) ? opf_status_count(g->status) : 0;
+
+    memset(totals, 0, sizeof(*totals));
+    if (n) {
+        recs = apr_palloc(p, sizeof(*recs) * (apr_size_t)n);
+        for (i = 0; i < n; i++) {
+            opf_status_read(g->status, i, &recs[i]);
+        }
+        opf_status_read_totals(g->status, totals);
+    }
+    v->recs = recs;
+    v->n = n;
+    v->totals = totals;
+    v->now = apr_time_now();
+    v->version = OPF_VERSION;
+}
+
+static void write_request(void *ctx, const char *data, apr_size_t len)
+{
+    ap_rwrite(data, (int)len, ctx);
+}
+
+static int has_arg(const request_rec *r, const char *name)
+{
+    const char *a = r->args;
+    apr_size_t n = strlen(name);
+
+    while (a && *a) {
+        if (!strncmp(a, name, n) && (a[n] == '\0' || a[n] == '&'
+                                     || a[n] == '=')) {
+            return 1;
+        }
+        a = strchr(a, '&');
+        a = a ? a + 1 : NULL;
+    }
+    return 0;
+}
+
+static int status_handler(request_rec *r)
+{
+    opf_status_view_t v;
+    opf_status_totals_t totals;
+
+    if (!r->handler || strcmp(r->handler, OPF_STATUS_HANDLER)) {
+        return DECLINED;
+    }
+    r->allowed = (AP_METHOD_BIT << M_GET);
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    snapshot(r->pool, &v, &totals);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (has_arg(r, "json")) {
+        ap_set_content_type(r, "application/json");
+        if (!r->header_only) {
+            opf_status_render_json(&v, write_request, r, r->pool);
+        }
+    }
+    else if (has_arg(r, "prometheus") || has_arg(r, "metrics")) {
+        ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
+        if (!r->header_only) {
+            opf_status_render_prometheus(&v, write_request, r, r->pool);
+        }
+    }
+    else {
+        ap_set_content_type(r, "text/html; charset=utf-8");
+        if (!r->header_only) {
+            opf_status_render_html(&v, write_request, r, r->pool);
+        }
+    }
+    return OK;
+}
+
+static int server_status_section(request_rec *r, int flags)
+{
+    opf_status_view_t v;
+    opf_status_totals_t totals;
+    opf_gen_t *g = opf_current_gen();
+
+    if (!g || !g->status) {
+        return OK;
+    }
+    snapshot(r->pool, &v, &totals);
+    opf_status_render_server_status(&v, (flags & AP_STATUS_SHORT) ? 1 : 0,
+                                    write_request, r, r->pool);
+    return OK;
+}
+
+void opf_status_register_hooks(void)
+{
+    ap_hook_handler(status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, server_status_section, NULL, NULL,
+                      APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,62 @@
+/* The small, stateless parts of opf_status.h: names of enums, the latency
+ * histogram bounds, and the fixed-field string copy. Kept apart from the
+ * shared-memory table so that the renderers and their tests need nothing
+ * else. */
+#include "opf_status.h"
+
+#include <string.h>
+
+const double opf_latency_bounds[OPF_LATENCY_BUCKETS] = {
+    0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
+};
+
+const char *opf_fail_reason_name(opf_fail_reason_e r)
+{
+    switch (r) {
+    case OPF_FAIL_CONNECT: return "connect";
+    case OPF_FAIL_TIMEOUT: return "timeout";
+    case OPF_FAIL_HTTP:    return "http";
+    case OPF_FAIL_STATUS:  return "responder_status";
+    case OPF_FAIL_INVALID: return "invalid";
+    case OPF_FAIL_STORE:   return "cache";
+    default:               return "unknown";
+    }
+}
+
+const char *opf_state_name(opf_state_e s)
+{
+    switch (s) {
+    case OPF_STATE_NONE:    return "none";
+    case OPF_STATE_GOOD:    return "good";
+    case OPF_STATE_REVOKED: return "revoked";
+    case OPF_STATE_NO_URL:  return "no_url";
+    default:                return "unknown";
+    }
+}
+
+void opf_status_set_text(char *field, apr_size_t size, const char *s)
+{
+    apr_size_t n;
+
+    if (field == NULL || size == 0)
+        return;
+    if (s == NULL) {
+        field[0] = '\0';
+        return;
+    }
+    n = strlen(s);
+    if (n >= size) {
+        n = size - 1;
+        /* Do not leave half a UTF-8 sequence at the end: back off over
+         * continuation bytes to the start of the cut character. */
+        if (((unsigned char)s[n] & 0xC0) == 0x80) {
+            apr_size_t k = n;
+            while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80 && n - k < 3)
+                k--;
+            if (((unsigned char)s[k] & 0xC0) == 0xC0)
+                n = k;
+        }
+    }
+    memcpy(field, s, n);
+    field[n] = '\0';
+}
