@@ -132,7 +132,12 @@ opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
         /* The previous generation already sent "failed" for this streak. */
         job->failed_told = e->notify_failures > 0
                            && seed->failures >= e->notify_failures;
-        if (seed->retry_at > now) {
+        /* Keep backing off across restarts, so that a restart loop cannot
+         * hammer a responder; except for a must-staple certificate without
+         * a staple, which is an outage: one attempt per restart, and the
+         * restart waits for it (OCSPPrefetchStartupWait). */
+        if (seed->retry_at > now
+            && !(cert->must_staple && job->valid_until <= now)) {
             job->next_run = seed->retry_at;
         }
     }

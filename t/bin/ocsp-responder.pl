@@ -9,9 +9,18 @@
 # the real `openssl ocsp` responder in one-shot mode (-reqin/-respout); the
 # first path segment selects a fault mode in front of it:
 #   good short nonext wrongkey othercert expired future trylater garbage
-#   truncated http500 hang drop delay=N big
-# good, short, big and delay=N combine with '+' (e.g. big+short: a ~2.6 KB
-# response valid 60 s); 'big' embeds extra certificates (-rother).
+#   truncated http500 hang drop delay=N big huge past switch=NAME signer=NAME
+# good, short, big, huge and delay=N combine with '+' (e.g. big+short: a
+# ~2.6 KB response valid 60 s); 'big' embeds extra certificates (-rother);
+# 'huge' embeds PKI/bigcert.pem (a response of about 18 KB, more than 16 KiB).
+# past: made an hour ago (faketime -1h), still valid for 23 h: an older
+#   thisUpdate than a fresh response (a stale CDN copy).
+# switch=NAME: the mode is read from the file TMP/switch-NAME at every request
+#   (its first line, e.g. "garbage"; 'good' when the file is missing), so a
+#   test switches a responder URL between behaviours by rewriting the file.
+#   It may name any mode but switch=.  Logged as "switch=NAME:MODE".
+# signer=NAME: like good, but signed by the delegated signer TMP/signer-NAME.pem
+#   (key TMP/signer-NAME.key) that a test made (e.g. one about to expire).
 # GET: /MODE[/ignored...]/<url-encoded base64 DER request>   (RFC 6960 A.1)
 # POST: /MODE[/ignored...] with the DER request as body (application/ocsp-request)
 # Only the first path segment (the mode) and, for GET, the last one count.
@@ -88,6 +97,15 @@ unlink $o{pidfile} if $o{pidfile};
 exit 0;
 
 my $SERIALS = '-';
+sub first_line {
+    my $f = shift;
+    open my $fh, '<', $f or return undef;
+    my $l = <$fh>; close $fh;
+    return undef unless defined $l;
+    $l =~ s/^\s+|\s+$//g;
+    return $l;
+}
+
 sub logline {
     my ($method, $mode, $status) = @_;
     $mode = '-' unless length $mode;
@@ -191,13 +209,15 @@ sub run_openssl {
     binmode $fh; print $fh $reqder; close $fh;
     my @cmd;
     push @cmd, 'faketime', '-f', $a{faketime} if $a{faketime};
-    my ($signer, $skey) = $a{rogue} ? ("$pki/rogue.pem", "$pki/rogue.key")
-                                    : ("$pki/signer.pem", "$pki/signer.key");
+    my ($signer, $skey) = $a{rogue}  ? ("$pki/rogue.pem", "$pki/rogue.key")
+                        : $a{signer} ? ("$o{tmp}/signer-$a{signer}.pem", "$o{tmp}/signer-$a{signer}.key")
+                        :              ("$pki/signer.pem", "$pki/signer.key");
     push @cmd, 'openssl', 'ocsp', '-index', "$pki/index.txt", '-CA', "$pki/int.pem",
         '-rsigner', $signer, '-rkey', $skey,
         '-reqin', $a{reqfile} || "$dir/req.der", '-respout', "$dir/resp.der";
     push @cmd, @{ $a{validity} || ['-ndays', '1'] };
     push @cmd, '-rother', $BIG_OTHER if $a{big};
+    push @cmd, '-rother', "$pki/bigcert.pem" if $a{huge};
     my $pid = fork;
     return undef unless defined $pid;
     if ($pid == 0) {
@@ -233,11 +253,23 @@ sub handle {
     }
     $SERIALS = request_serials($der);
 
+    # what the log calls this mode: switch=NAME:MODE for a switched one
+    my $label = $mode;
+    if ($mode =~ /^switch=(\w+)$/) {
+        my $name = $1;
+        my $m = first_line("$o{tmp}/switch-$name");
+        $m = 'good' unless defined $m && length $m && $m !~ /^switch=/ && $m =~ /^[\w=.+-]+$/;
+        $label = "switch=$name:$m";
+        $mode = $m;
+    }
+
     my %a;
-    if ($mode =~ /^(?:good|short|big|delay=\d+(?:\.\d+)?)(?:\+(?:good|short|big|delay=\d+(?:\.\d+)?))*$/) {
+    my $combinable = qr/good|short|big|huge|delay=\d+(?:\.\d+)?/;
+    if ($mode =~ /^(?:$combinable)(?:\+(?:$combinable))*$/) {
         for my $m (split /\+/, $mode) {
             if    ($m eq 'short') { $a{validity} = ['-nmin', '1'] }
             elsif ($m eq 'big')   { $a{big} = 1 }
+            elsif ($m eq 'huge')  { $a{huge} = 1 }
             elsif ($m =~ /^delay=(.+)$/) { sleep($1 > 50 ? 50 : $1) }
         }
     }
@@ -246,22 +278,30 @@ sub handle {
     elsif ($mode eq 'othercert') { $a{reqfile} = "$pki/leaves/decoy.req.der" }
     elsif ($mode eq 'expired')   { $a{faketime} = '-2d' }
     elsif ($mode eq 'future')    { $a{faketime} = '+1d' }
+    elsif ($mode eq 'past')      { $a{faketime} = '-1h' }
+    elsif ($mode =~ /^signer=(\w+)$/) {
+        my $name = $1;
+        $a{signer} = $name;
+        unless (-f "$o{tmp}/signer-$name.pem" && -f "$o{tmp}/signer-$name.key") {
+            reply($c, 500, 'text/plain', "no such signer\n"); logline($method, $label, '500-nosigner'); return;
+        }
+    }
     elsif ($mode eq 'trylater') {
         reply($c, 200, 'application/ocsp-response', "\x30\x03\x0a\x01\x03");
-        logline($method, $mode, 200); return;
+        logline($method, $label, 200); return;
     }
     elsif ($mode eq 'garbage') {
         my $g = join '', map { chr int rand 256 } 1 .. 700;
         reply($c, 200, 'application/ocsp-response', $g);
-        logline($method, $mode, 200); return;
+        logline($method, $label, 200); return;
     }
     elsif ($mode eq 'truncated') { $a{truncate} = 1 }
     elsif ($mode eq 'http500') {
         reply($c, 500, 'text/plain', "responder broken\n");
-        logline($method, $mode, 500); return;
+        logline($method, $label, 500); return;
     }
     elsif ($mode eq 'hang') {
-        logline($method, $mode, 'hang');
+        logline($method, $label, 'hang');
         # wait until the client gives up (EOF), at most 50 s
         my $end = time + 50;
         while (time < $end) {
@@ -273,14 +313,14 @@ sub handle {
         }
         return;
     }
-    elsif ($mode eq 'drop') { logline($method, $mode, 'drop'); close $c; return }
-    else { reply($c, 404, 'text/plain', "unknown mode\n"); logline($method, $mode, 404); return }
+    elsif ($mode eq 'drop') { logline($method, $label, 'drop'); close $c; return }
+    else { reply($c, 404, 'text/plain', "unknown mode\n"); logline($method, $label, 404); return }
 
     my $resp = run_openssl($der, %a);
     unless (defined $resp) {
-        reply($c, 500, 'text/plain', "openssl failed\n"); logline($method, $mode, '500-openssl'); return;
+        reply($c, 500, 'text/plain', "openssl failed\n"); logline($method, $label, '500-openssl'); return;
     }
     $resp = substr($resp, 0, int(length($resp) / 2)) if $a{truncate};
     reply($c, 200, 'application/ocsp-response', $resp);
-    logline($method, $mode, 200);
+    logline($method, $label, 200);
 }

@@ -9,6 +9,8 @@
 #   rogue.pem rogue.key     self-signed rogue signer
 #   leaves/NAME.pem NAME.key NAME.chain.pem (leaf+int) NAME.req.der
 #   index.txt               responder database (revoked.test R, unknown.test absent)
+#   bigcert.pem             a ~17 KB certificate (long subjectAltName list) that
+#                           the responder's 'huge' mode embeds (responses > 16 KiB)
 #   port                    responder port baked into the AIA URLs
 set -eu
 OUT=${1:?outdir}
@@ -54,6 +56,28 @@ subjectAltName=DNS:\${ENV::LEAF_CN}
 authorityInfoAccess=OCSP;URI:http://127.0.0.1:$PORT/good/
 subjectKeyIdentifier=hash
 authorityKeyIdentifier=keyid
+[leaf_twourl]
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:\${ENV::LEAF_CN}
+# first URL: port 1 on loopback, nothing listens there (refused)
+authorityInfoAccess=OCSP;URI:http://127.0.0.1:1/good/,OCSP;URI:http://127.0.0.1:$PORT/good/
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+[leaf_ms]
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:\${ENV::LEAF_CN}
+authorityInfoAccess=OCSP;URI:http://127.0.0.1:$PORT/good/
+tlsfeature=status_request
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+[bigcert]
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+subjectAltName=@bigsan
 [leaf_noaia]
 basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature
@@ -62,6 +86,15 @@ subjectAltName=DNS:\${ENV::LEAF_CN}
 subjectKeyIdentifier=hash
 authorityKeyIdentifier=keyid
 EOT
+# 400 names of ~42 bytes: a certificate of about 17 KB (DER)
+{
+    echo '[bigsan]'
+    i=1
+    while [ $i -le 400 ]; do
+        printf 'DNS.%d=host-%04d.big-san.ocsp-prefetch.example\n' $i $i
+        i=$((i + 1))
+    done
+} >> ext.cnf
 
 # root
 key root.key
@@ -82,11 +115,15 @@ key rogue.key
 $FT openssl req -x509 -new -key rogue.key -subj "/O=Rogue/CN=Rogue OCSP Signer" \
     -days 3000 -sha256 -extensions rogue -config ext.cnf -out rogue.pem
 cat root.pem int.pem > ca-chain.pem
+issue bigcert "/O=OCSP Prefetch Test/CN=Big SAN list" int bigcert 0x0400
 
 LEAVES="good off stapling nourl wrongkey othercert expired future nonext unknown
         trylater garbage truncated http500 short down revoked decoy hang drop delay
         graceful startup post get errs dflt dbmsmall dbmbig shared mda mdb
-        longpost getlimit timeout mutex"
+        longpost getlimit timeout mutex
+        persist nostore store1 store2 bigstore failpol expiry backoff backoffg
+        twourl muststaple msplain clamp
+        xss"
 : > index.txt
 serial=4096   # 0x1000
 # openssl ocsp compares serials as BN_bn2hex strings (upper case, even length)
@@ -95,8 +132,13 @@ for n in $LEAVES; do
     hex=$(printf '%04X' $serial)
     ext=leaf_aia
     [ "$n" = nourl ] && ext=leaf_noaia
+    [ "$n" = twourl ] && ext=leaf_twourl
+    [ "$n" = muststaple ] && ext=leaf_ms
     LEAF_CN="$n.test"; export LEAF_CN
-    issue "leaves/$n" "/O=OCSP Prefetch Test/CN=$n.test" int $ext 0x$hex
+    subj="/O=OCSP Prefetch Test/CN=$n.test"
+    # xss: a subject with markup (the status page must escape it)
+    [ "$n" = xss ] && subj='/O=OCSP Prefetch Test/CN=<script>alert(1)<\/script>&co'
+    issue "leaves/$n" "$subj" int $ext 0x$hex
     cat "leaves/$n.pem" int.pem > "leaves/$n.chain.pem"
     openssl ocsp -issuer int.pem -cert "leaves/$n.pem" -no_nonce -reqout "leaves/$n.req.der" >/dev/null 2>&1
     exp=$(date -u -d '+3000 days' +%y%m%d%H%M%SZ)

@@ -7,6 +7,10 @@ package OCSPTest::Httpd;
 #       vhosts => [ { name => 'good', leaf => 'good', conf => "OCSPPrefetch on\n" } ]);
 #   $h->start;  $h->port('good');  $h->graceful;  $h->stop;
 #   my ($rc, $out) = $h->configtest;
+#
+# mpm => 'prefork' loads the prefork MPM (default: event) with small prefork
+# settings; the test's `global` text can override them (later lines win).
+# Vhosts may share a port (name-based, by SNI): one Listen per port.
 use strict;
 use warnings;
 use POSIX qw(:sys_wait_h);
@@ -33,7 +37,10 @@ sub new {
         loglevel => $a{loglevel} || 'info ssl:warn',
         raw    => $a{raw},                 # full config text override
         preload => $a{preload},            # config text before our LoadModule
+        mpm    => $a{mpm} || 'event',      # event | prefork
     }, $class;
+    die "OCSPTest::Httpd: unknown mpm '$self->{mpm}'\n"
+        unless $self->{mpm} =~ /^(?:event|prefork)$/;
     for my $v (@{ $self->{vhosts} }) {
         $v->{port} ||= free_port();
         $v->{leaf} ||= $v->{name};
@@ -76,7 +83,7 @@ DefaultRuntimeDir "$r/logs"
 PidFile "$r/logs/httpd.pid"
 ErrorLog "$r/logs/error_log"
 ServerName localhost
-LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
+LoadModule mpm_$self->{mpm}_module $MODDIR/mod_mpm_$self->{mpm}.so
 LoadModule authz_core_module $MODDIR/mod_authz_core.so
 LoadModule socache_shmcb_module $MODDIR/mod_socache_shmcb.so
 LoadModule ssl_module $MODDIR/mod_ssl.so
@@ -93,13 +100,21 @@ EOC
     if ($> == 0) {
         $c .= "User nobody\nGroup " . (getgrgid((getpwnam('nobody'))[3]) || 'nogroup') . "\n";
     }
-    $c .= <<"EOC";
+    $c .= $self->{mpm} eq 'prefork' ? <<"EOP" : <<"EOE";
+StartServers 1
+MinSpareServers 1
+MaxSpareServers 4
+ServerLimit 32
+MaxRequestWorkers 32
+EOP
 StartServers 1
 ServerLimit 4
 ThreadsPerChild 8
 MinSpareThreads 4
 MaxSpareThreads 32
 MaxRequestWorkers 32
+EOE
+    $c .= <<"EOC";
 GracefulShutdownTimeout 5
 Timeout 20
 DocumentRoot "$r/htdocs"
@@ -111,11 +126,11 @@ EOC
 }
 
 sub vhost_config {
-    my ($self, $v) = @_;
+    my ($self, $v, $listen) = @_;
     my $l = leaf($v->{leaf});
     my $extra = $v->{conf} // '';
-    return <<"EOC";
-Listen 127.0.0.1:$v->{port}
+    $listen //= 1;
+    return ($listen ? "Listen 127.0.0.1:$v->{port}\n" : '') . <<"EOC";
 <VirtualHost 127.0.0.1:$v->{port}>
     ServerName $v->{servername}
     SSLEngine on
@@ -130,10 +145,11 @@ sub write_config {
     my $self = shift;
     my $r = $self->{root};
     make_path("$r/conf", "$r/logs", "$r/htdocs");
+    my %seen;
     chmod 0755, $r, "$r/conf", "$r/logs", "$r/htdocs";
     my $c = defined $self->{raw} ? $self->{raw}
           : join "\n", $self->base_config, $self->{global},
-                       map { $self->vhost_config($_) } @{ $self->{vhosts} };
+                       map { $self->vhost_config($_, !$seen{$_->{port}}++) } @{ $self->{vhosts} };
     open my $fh, '>', $self->conf_file or die "$!";
     print $fh $c; close $fh;
 }
@@ -226,6 +242,31 @@ sub threads {
     opendir my $d, "/proc/$pid/task" or return undef;
     my @t = grep { /^\d+$/ } readdir $d;
     scalar @t;
+}
+
+# pids of the parent's children (ppid = parent), oldest first
+sub children {
+    my ($self) = @_;
+    my $pid = $self->pid or return ();
+    my @c;
+    opendir my $d, '/proc' or return ();
+    for my $p (grep { /^\d+$/ } readdir $d) {
+        my $st = slurp("/proc/$p/stat") // next;
+        # pid (comm) state ppid ... field 22: starttime
+        my ($state, $ppid, @rest) = $st =~ /^\d+ \(.*\) (\S) (\d+) (.*)$/s or next;
+        next unless $ppid == $pid && $state ne 'Z';
+        my @f = split ' ', $rest[0];
+        push @c, [ $p, $f[17] ];
+    }
+    return map { $_->[0] } sort { $a->[1] <=> $b->[1] } @c;
+}
+
+# a field of the parent's /proc/PID/status, e.g. proc_status('VmRSS') (kB)
+sub proc_status {
+    my ($self, $field) = @_;
+    my $pid = $self->pid or return undef;
+    my $st = slurp("/proc/$pid/status") // return undef;
+    return $st =~ /^\Q$field\E:\s*(\d+)/m ? $1 : undef;
 }
 
 sub log_content { my $s = shift; log_since($s->error_log, shift || 0) }
