@@ -20,7 +20,11 @@
 
 APLOG_USE_MODULE(ocsp_prefetch);
 
-#define OPF_VERSION "mod_ocsp_prefetch/0.1.0"
+/* The version, from configure.ac through the Makefile. */
+#ifndef OPF_PACKAGE_VERSION
+#define OPF_PACKAGE_VERSION "unknown"
+#endif
+#define OPF_VERSION "mod_ocsp_prefetch/" OPF_PACKAGE_VERSION
 
 static void fill_static(opf_status_rec_t *r, const opf_cert_t *cert,
                         const apr_array_header_t *vhosts, const char *url,

@@ -33,10 +33,18 @@ static void sleep_ms(long ms)
 
 /* Runs argv, waits at most timeout_ms, then terminates it. This is a
  * process of its own, so the notifier never waits. */
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void run_bounded(char **argv, long timeout_ms)
 {
     pid_t pid = fork();
-    long waited = 0;
+    long deadline = now_ms() + timeout_ms;
     int status;
 
     if (pid < 0) {
@@ -47,12 +55,11 @@ static void run_bounded(char **argv, long timeout_ms)
         execv(argv[0], argv);
         _exit(127);
     }
-    while (waited < timeout_ms) {
+    while (now_ms() < deadline) {
         if (waitpid(pid, &status, WNOHANG) == pid) {
             return;
         }
         sleep_ms(20);
-        waited += 20;
     }
     kill(-pid, SIGTERM);
     sleep_ms(1000);
