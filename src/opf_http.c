@@ -54,6 +54,9 @@ enum opf_http_state {
 };
 
 #define OPF_HTTP_STATUS_LINE_MAX 160
+/* OpenSSL 3.0's client caps each header line (4 KiB) but not their
+ * number: bound the bytes read before the header is complete. */
+#define OPF_HTTP_MAX_HEADER      (16 * 1024)
 
 struct opf_http {
     apr_pool_t *pool;
@@ -83,6 +86,7 @@ struct opf_http {
     char status_line[OPF_HTTP_STATUS_LINE_MAX + 1];
     apr_size_t status_len;
     int status_complete;
+    apr_size_t bytes_read;     /* response bytes read from the socket */
     int read_errno;            /* errno of a failed (non-retry) read, 0 on EOF */
     int read_failed;
     int write_errno;
@@ -311,6 +315,7 @@ static long sock_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
     if (ret > 0 && processed != NULL && *processed > 0) {
         size_t i;
 
+        h->bytes_read += *processed;
         for (i = 0; i < *processed && !h->status_complete; i++) {
             char c = argp[i];
 
@@ -640,6 +645,11 @@ static apr_status_t step_exchange(opf_http_t *h)
     size_t cl;
     int rc = OSSL_HTTP_REQ_CTX_nbio(h->rctx);
 
+    /* Still in the header: whatever was read (the buffer BIO reads ahead
+     * at most a few KiB of body) is mostly header lines. */
+    if (rc != 1 && h->bytes_read > OPF_HTTP_MAX_HEADER)
+        return fail(h, APR_EGENERAL, apr_psprintf(h->pool, "response header "
+                    "exceeds %d bytes", OPF_HTTP_MAX_HEADER));
     if (rc == -1) {
         /* the socket BIO's retry flags tell what the last I/O waited for */
         h->want = BIO_should_write(h->sbio) ? APR_POLLOUT : APR_POLLIN;

@@ -1,0 +1,43 @@
+/* OCSP response DER from the network -> opf_validate_response(), against
+ * the fixed leaf and issuer of fuzz/pki (signature, CertID, times). */
+#include <string.h>
+
+#include "fuzz_common.h"
+#include "opf_validate.h"
+
+static X509 *leaf, *issuer;
+static apr_time_t now;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc; (void)argv;
+    fuzz_init_apr();
+    leaf = fuzz_load_cert("leaf.pem");
+    issuer = fuzz_load_cert("issuer.pem");
+    now = fuzz_now();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+    apr_pool_t *p;
+    opf_validated_t v;
+    const char *reason = NULL;
+    apr_status_t rv;
+
+    apr_pool_create(&p, fuzz_root);
+    rv = opf_validate_response(data, size, leaf, issuer, now, OPF_MAX_SKEW,
+                               &v, &reason, p);
+    if (rv == APR_SUCCESS) {
+        /* what the engine relies on after a success */
+        if (reason != NULL || v.next_update <= now
+            || v.next_update <= v.this_update
+            || v.this_update > now + OPF_MAX_SKEW
+            || (v.status != OPF_CERT_GOOD && v.status != OPF_CERT_REVOKED))
+            abort();
+    } else if (reason == NULL || strlen(reason) == 0) {
+        abort();  /* every rejection says why */
+    }
+    apr_pool_destroy(p);
+    return 0;
+}
