@@ -21,6 +21,12 @@ my @bad = (
     [ 'OCSPPrefetchCache',       'nosuchprovider', 'global' ],
     [ 'OCSPPrefetchRetryDelay',  'x',              'global' ],
     [ 'OCSPPrefetchCache',       'shmcb',          'vhost'  ],   # global only
+    [ 'OCSPPrefetchRetryDelay',  '30s 1s',         'global' ],   # max < min
+    [ 'OCSPPrefetchStore',       '""',             'global' ],
+    [ 'OCSPPrefetchStore',       'off',            'vhost'  ],   # global only
+    [ 'OCSPPrefetchKeepResponse', 'abc',           'global' ],
+    [ 'OCSPPrefetchKeepResponse', '-1d',           'global' ],
+    [ 'OCSPPrefetchKeepResponse', '7d',            'vhost'  ],   # global only
 );
 
 plan tests => 2 * @bad + 2, need { 'module not built (stand-in run)' => module_built() };
@@ -31,6 +37,7 @@ OCSPPrefetchRenewWindow 50%
 OCSPPrefetchStartupWait 2
 OCSPPrefetchRetryDelay 1s 30s
 OCSPPrefetchCache shmcb
+OCSPPrefetchKeepResponse 2d
 EOC
 
 my $h = OCSPTest::Httpd->new(name => 'configtest', global => $good,
