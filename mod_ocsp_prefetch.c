@@ -13,9 +13,6 @@
 #include <http_log.h>
 #include <http_main.h>
 #include <http_ssl.h>
-#include <ap_mpm.h>
-#include <ap_provider.h>
-#include <ap_socache.h>
 #include <util_mutex.h>
 
 #include <stdlib.h>
@@ -29,7 +26,6 @@
 #include "opf_engine.h"
 #include "opf_log.h"
 #include "opf_notify.h"
-#include "opf_record.h"
 #include "opf_store.h"
 #include "opf_url.h"
 
@@ -235,7 +231,6 @@ static int engine_store(void *ctx, opf_job_t *job, const unsigned char *der,
 {
     opf_gen_t *g = ctx;
     opf_entry_t *entry = opf_job_user(job);
-    unsigned char *copy;
     apr_pool_t *p;
     int stored = 0;
 
@@ -251,12 +246,8 @@ static int engine_store(void *ctx, opf_job_t *job, const unsigned char *der,
                      v->status == OPF_CERT_REVOKED ? "revoked" : "good",
                      der_len, apr_time_sec(v->next_update - apr_time_now()));
     }
-    /* Kept for the next generation. */
-    if (stored && (copy = malloc(der_len)) != NULL) {
-        memcpy(copy, der, der_len);
-        free(entry->der);
-        entry->der = copy;
-        entry->der_len = der_len;
+    if (stored) {
+        opf_entry_keep_der(entry, der, der_len);
     }
     apr_pool_destroy(p);
     return stored;

@@ -128,6 +128,10 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp);
 /* Keeps the entries' responses and failure state in the process pool
  * for the next generation. After the thread has stopped. */
 void opf_seed_carry_over(opf_gen_t *g);
+/* Keeps a malloc'd copy of the newest response in entry->der for the
+ * next generation (freed with the generation). */
+void opf_entry_keep_der(opf_entry_t *entry, const unsigned char *der,
+                        apr_size_t len);
 /* The engine's persist hook: saves a response in the store. */
 const char *opf_seed_persist(void *ctx, opf_job_t *job,
                              const unsigned char *der, apr_size_t der_len);

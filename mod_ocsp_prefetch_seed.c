@@ -85,8 +85,8 @@ static int candidate_ok(opf_gen_t *g, opf_entry_t *entry, const char *source,
     return v->next_update > now;
 }
 
-static void keep_der(opf_entry_t *entry, const unsigned char *der,
-                     apr_size_t len)
+void opf_entry_keep_der(opf_entry_t *entry, const unsigned char *der,
+                        apr_size_t len)
 {
     unsigned char *copy = malloc(len);
 
@@ -145,7 +145,7 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, carry_item_t *item,
                  != APR_SUCCESS) {
         return;
     }
-    keep_der(entry, best, best_len);
+    opf_entry_keep_der(entry, best, best_len);
     entry->seed.this_update = best_v.this_update;
     entry->seed.valid_until = best_v.next_update;
     entry->seed.status = best_v.status;
