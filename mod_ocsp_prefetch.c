@@ -14,6 +14,9 @@
 #include <http_main.h>
 #include <http_ssl.h>
 #include <util_mutex.h>
+#include <unixd.h>
+
+#include <unistd.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,7 @@
 #include "opf_engine.h"
 #include "opf_log.h"
 #include "opf_notify.h"
+#include "opf_resolver.h"
 #include "opf_store.h"
 #include "opf_url.h"
 
@@ -314,6 +318,40 @@ static void engine_config(server_rec *s, opf_engine_config_t *cfg)
         cfg->retry_floor = sc->retry_floor;
         cfg->retry_ceil = sc->retry_ceil;
     }
+    if (sc->max_parallel > 0) {
+        cfg->max_parallel = sc->max_parallel;
+    }
+    if (sc->max_per_host > 0) {
+        cfg->max_per_host = sc->max_per_host;
+    }
+}
+
+/* Responder names are looked up by a resolver process, forked here from
+ * the main thread before the prefetch thread exists (see opf_resolver.h),
+ * running as the server's User: it only resolves names. Its pconf
+ * cleanup runs after the thread is stopped (a pre-cleanup). */
+static void start_resolver(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
+{
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1;
+    apr_status_t rv;
+
+    if (!opf_engine_needs_resolver(gen->engine)) {
+        return;   /* IP addresses only */
+    }
+    if (geteuid() == 0) {
+        uid = ap_unixd_config.user_id;
+        gid = ap_unixd_config.group_id;
+    }
+    rv = opf_resolver_start(&gen->resolver, uid, gid, pconf);
+    if (rv != APR_SUCCESS) {
+        gen->resolver = NULL;
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "cannot start the "
+                     "resolver process; responder names are resolved in the "
+                     "prefetch thread (a slow DNS server then delays it)");
+        return;
+    }
+    opf_engine_set_resolver(gen->engine, gen->resolver);
 }
 
 /* One line saying where this generation's staples stand, and an error
@@ -434,6 +472,7 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                          "OCSPPrefetchNotifyCmd notifier: no events");
         }
     }
+    start_resolver(s, gen, pconf);
     apr_pool_pre_cleanup_register(pconf, gen, engine_pre_cleanup);
     if ((rv = opf_engine_start(gen->engine)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,

@@ -36,6 +36,8 @@ typedef struct opf_srv_conf {
     apr_interval_time_t keep;        /* OCSPPrefetchKeepResponse */
     apr_array_header_t *notify_argv; /* OCSPPrefetchNotifyCmd, NULL-ended */
     int notify_failures;             /* OCSPPrefetchNotifyFailures, -1 */
+    int max_parallel;                /* OCSPPrefetchMaxParallel, -1 */
+    int max_per_host;                /* OCSPPrefetchMaxPerHost, -1 */
 } opf_srv_conf_t;
 
 #define OPF_UNSET_TIME ((apr_interval_time_t)-1)
@@ -48,6 +50,7 @@ typedef struct opf_srv_conf {
 #define OPF_DEFAULT_WINDOW_PCT    50
 #define OPF_DEFAULT_KEEP          apr_time_from_sec(7 * 86400)
 #define OPF_DEFAULT_NOTIFY_FAILURES 3
+#define OPF_MAX_PARALLEL_LIMIT    1024
 #define OPF_NOTIFY_TIMEOUT        apr_time_from_sec(30)
 #define OPF_STATUS_HANDLER        "ocsp-prefetch-status"
 #ifndef OPF_DEFAULT_STORE_DIR
@@ -100,6 +103,7 @@ typedef struct opf_gen {
     struct opf_store *store;     /* NULL: OCSPPrefetchStore off or unusable */
     struct opf_status *status;   /* shared status table, NULL: no certs */
     struct opf_notify *notify;   /* NULL: no OCSPPrefetchNotifyCmd */
+    struct opf_resolver *resolver; /* NULL: no responder named by name */
     opf_engine_t *engine;
 } opf_gen_t;
 

@@ -5,6 +5,7 @@
 #include <http_config.h>
 #include <http_log.h>
 #include <ap_provider.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include <unistd.h>
@@ -25,6 +26,8 @@ void *opf_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->retry_ceil = OPF_UNSET_TIME;
     sc->keep = OPF_UNSET_TIME;
     sc->notify_failures = -1;
+    sc->max_parallel = -1;
+    sc->max_per_host = -1;
     return sc;
 }
 
@@ -249,24 +252,48 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc,
     return NULL;
 }
 
-static const char *set_notify_failures(cmd_parms *cmd, void *dc,
-                                       const char *arg)
+/* A global directive taking a whole number from 1 to max. */
+static const char *parse_count(cmd_parms *cmd, const char *arg, long max,
+                               const char *what, int *out)
 {
     const char *err;
     char *end;
     long n;
 
-    (void)dc;
     if ((err = global_only(cmd))) {
         return err;
     }
     n = strtol(arg, &end, 10);
-    if (!*arg || *end || n < 1 || n > 1000) {
-        return apr_psprintf(cmd->pool, "%s: '%s' must be a number of failed "
-                            "rounds from 1 to 1000", cmd->cmd->name, arg);
+    if (!apr_isdigit(*arg) || *end || n < 1 || n > max) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be a number of %s "
+                            "from 1 to %ld", cmd->cmd->name, arg, what, max);
     }
-    opf_srv_conf(cmd->server)->notify_failures = (int)n;
+    *out = (int)n;
     return NULL;
+}
+
+static const char *set_notify_failures(cmd_parms *cmd, void *dc,
+                                       const char *arg)
+{
+    (void)dc;
+    return parse_count(cmd, arg, 1000, "failed rounds",
+                       &opf_srv_conf(cmd->server)->notify_failures);
+}
+
+static const char *set_max_parallel(cmd_parms *cmd, void *dc,
+                                    const char *arg)
+{
+    (void)dc;
+    return parse_count(cmd, arg, OPF_MAX_PARALLEL_LIMIT, "fetches",
+                       &opf_srv_conf(cmd->server)->max_parallel);
+}
+
+static const char *set_max_per_host(cmd_parms *cmd, void *dc,
+                                    const char *arg)
+{
+    (void)dc;
+    return parse_count(cmd, arg, OPF_MAX_PARALLEL_LIMIT, "fetches",
+                       &opf_srv_conf(cmd->server)->max_per_host);
 }
 
 const command_rec opf_cmds[] = {
@@ -303,5 +330,11 @@ const command_rec opf_cmds[] = {
     AP_INIT_TAKE1("OCSPPrefetchNotifyFailures", set_notify_failures, NULL,
         RSRC_CONF, "consecutive failed rounds before the 'failed' event "
         "(default 3)"),
+    AP_INIT_TAKE1("OCSPPrefetchMaxParallel", set_max_parallel, NULL,
+        RSRC_CONF, "OCSP fetches in flight at once, all responders together "
+        "(default 16)"),
+    AP_INIT_TAKE1("OCSPPrefetchMaxPerHost", set_max_per_host, NULL,
+        RSRC_CONF, "OCSP fetches in flight at once to one responder host "
+        "(default 8)"),
     { NULL }
 };

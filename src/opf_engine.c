@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,6 +43,17 @@ void opf_engine_config_defaults(opf_engine_config_t *cfg)
     cfg->retry_ceil = apr_time_from_sec(3600);
     cfg->skew = OPF_MAX_SKEW;
     cfg->max_parallel = 16;
+    cfg->max_per_host = 8;
+}
+
+static apr_time_t run_key(const void *item)
+{
+    return ((const opf_job_t *)item)->next_run;
+}
+
+static apr_time_t expiry_key(const void *item)
+{
+    return ((const opf_job_t *)item)->valid_until;
 }
 
 static apr_status_t engine_pre_cleanup(void *data)
@@ -79,6 +91,12 @@ apr_status_t opf_engine_create(opf_engine_t **out,
     if (e->cfg.max_parallel < 1) {
         e->cfg.max_parallel = 1;
     }
+    if (e->cfg.max_per_host < 1) {
+        e->cfg.max_per_host = 1;
+    }
+    e->hosts = apr_hash_make(pool);
+    e->flight = apr_pcalloc(pool, sizeof(opf_job_t *)
+                                  * (apr_size_t)e->cfg.max_parallel);
     e->hooks = *hooks;
     e->jobs = apr_array_make(pool, 16, sizeof(opf_job_t *));
     e->rng = (apr_uint64_t)apr_time_now() ^ ((apr_uint64_t)getpid() << 32)
@@ -90,7 +108,7 @@ apr_status_t opf_engine_create(opf_engine_t **out,
                                       pool)) != APR_SUCCESS
         || (rv = apr_thread_cond_create(&e->cond, pool)) != APR_SUCCESS
         || (rv = apr_pollset_create(&e->pollset,
-                                    (apr_uint32_t)e->cfg.max_parallel + 1,
+                                    (apr_uint32_t)e->cfg.max_parallel + 2,
                                     pool, APR_POLLSET_WAKEABLE))
            != APR_SUCCESS) {
         return rv;
@@ -98,6 +116,44 @@ apr_status_t opf_engine_create(opf_engine_t **out,
     apr_pool_pre_cleanup_register(pool, e, engine_pre_cleanup);
     *out = e;
     return APR_SUCCESS;
+}
+
+/* The host entry shared by every certificate whose URL names host:port. */
+static opf_host_t *host_for(opf_engine_t *e, const opf_url_t *url)
+{
+    const char *key = apr_pstrcat(e->pool, url->host, ":", url->port, NULL);
+    opf_host_t *host = apr_hash_get(e->hosts, key, APR_HASH_KEY_STRING);
+
+    if (!host) {
+        host = apr_pcalloc(e->pool, sizeof(*host));
+        host->key = key;
+        opf_dns_host_init(e, host, url);
+        apr_hash_set(e->hosts, key, APR_HASH_KEY_STRING, host);
+    }
+    return host;
+}
+
+/* Parsed once at registration, not at every fetch. */
+static void parse_urls(opf_job_t *job)
+{
+    opf_engine_t *e = job->engine;
+    int i, n = job->urls->nelts;
+
+    job->parsed = apr_pcalloc(e->pool, sizeof(opf_url_t) * (apr_size_t)(n + 1));
+    job->hosts = apr_pcalloc(e->pool, sizeof(opf_host_t *) * (apr_size_t)(n + 1));
+    job->url_errors = apr_pcalloc(e->pool, sizeof(char *) * (apr_size_t)(n + 1));
+    for (i = 0; i < n; i++) {
+        const char *err = NULL;
+
+        if (opf_url_parse(&job->parsed[i],
+                          APR_ARRAY_IDX(job->urls, i, const char *), e->pool,
+                          &err) == APR_SUCCESS) {
+            job->hosts[i] = host_for(e, &job->parsed[i]);
+        }
+        else {
+            job->url_errors[i] = err ? err : "invalid";
+        }
+    }
 }
 
 opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
@@ -115,6 +171,8 @@ opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
     job->user = user;
     job->held_status = -1;
     job->status_index = -1;
+    job->run_pos = job->expiry_pos = job->flight_pos = -1;
+    parse_urls(job);
     if (opf_request_der(cert->certid, &der, &len, e->pool) == APR_SUCCESS) {
         job->req_der = der;
         job->req_len = len;
@@ -220,15 +278,61 @@ static void initial_done(opf_job_t *job)
     apr_thread_mutex_unlock(e->mutex);
 }
 
-static void end_fetch(opf_job_t *job)
+/* Due jobs wait here while their host has max_per_host fetches. */
+static void host_wait(opf_host_t *host, opf_job_t *job)
+{
+    job->host_next = NULL;
+    if (host->wait_tail) {
+        host->wait_tail->host_next = job;
+    }
+    else {
+        host->wait_head = job;
+    }
+    host->wait_tail = job;
+}
+
+static void schedule(opf_job_t *job, apr_time_t at)
+{
+    job->next_run = at;
+    opf_heap_set(&job->engine->run, job);
+}
+
+/* Gives back the fetch's slots; a job waiting for this host goes back to
+ * the schedule, first in line (it is due). */
+static void release_slots(opf_job_t *job)
 {
     opf_engine_t *e = job->engine;
+    opf_host_t *host = job->fetch_host;
+    int last = --e->in_flight;
 
+    if (job->flight_pos >= 0) {
+        e->flight[job->flight_pos] = e->flight[last];
+        e->flight[job->flight_pos]->flight_pos = job->flight_pos;
+        e->flight[last] = NULL;
+        job->flight_pos = -1;
+    }
+    job->fetch_host = NULL;
+    if (host && --host->in_flight < e->cfg.max_per_host && host->wait_head) {
+        opf_job_t *next = host->wait_head;
+
+        host->wait_head = next->host_next;
+        if (!host->wait_head) {
+            host->wait_tail = NULL;
+        }
+        next->host_next = NULL;
+        schedule(next, next->next_run);
+    }
+}
+
+static void end_fetch(opf_job_t *job)
+{
     if (!job->fetch_pool) {
         return;
     }
+    opf_dns_cancel(job);
+    release_slots(job);
     if (job->polled_events) {
-        apr_pollset_remove(e->pollset, &job->pfd);
+        apr_pollset_remove(job->engine->pollset, &job->pfd);
         job->polled_events = 0;
     }
     if (job->http) {
@@ -237,7 +341,6 @@ static void end_fetch(opf_job_t *job)
     }
     apr_pool_destroy(job->fetch_pool);
     job->fetch_pool = NULL;
-    e->in_flight--;
 }
 
 /* Where the fetch started counts toward the latency histogram. */
@@ -271,7 +374,7 @@ static void fetch_failed(opf_job_t *job, apr_time_t now,
     opf_report_attempt_failed(job, now, reason, what);
     end_fetch(job);
     if (++job->url_index < job->urls->nelts) {
-        job->next_run = now; /* next URL at once */
+        schedule(job, now); /* next URL at once */
         return;
     }
     job->url_index = 0;
@@ -279,7 +382,7 @@ static void fetch_failed(opf_job_t *job, apr_time_t now,
     delay = opf_retry_delay(job->failures, e->cfg.retry_floor,
                             e->cfg.retry_ceil, now, job->valid_until,
                             jitter(e));
-    job->next_run = now + delay;
+    schedule(job, now + delay);
     opf_report_round_failed(job, now, delay);
     initial_done(job);
 }
@@ -301,7 +404,7 @@ static void fetch_succeeded(opf_job_t *job, apr_time_t now,
     opf_engine_t *e = job->engine;
     opf_validated_t v;
     const char *reason = NULL;
-    apr_time_t valid_until, old_valid_until = job->valid_until;
+    apr_time_t valid_until, next, old_valid_until = job->valid_until;
     int old_status = job->held_status;
     apr_interval_time_t min_gap;
 
@@ -355,17 +458,20 @@ static void fetch_succeeded(opf_job_t *job, apr_time_t now,
     job->valid_until = valid_until;
     apr_thread_mutex_unlock(e->mutex);
     job->url_index = 0;
-    job->next_run = opf_renew_at(&e->cfg.window, v.this_update, valid_until,
-                                 jitter(e));
+    next = opf_renew_at(&e->cfg.window, v.this_update, valid_until,
+                        jitter(e));
     /* A renew window longer than the response lifetime must not turn
      * into a fetch loop. */
     min_gap = e->cfg.retry_floor;
-    if (job->next_run < now + min_gap) {
-        job->next_run = now + min_gap;
+    if (next < now + min_gap) {
+        next = now + min_gap;
     }
+    job->next_run = next;   /* reported below; queued after end_fetch */
     opf_report_success(job, now, old_status, old_valid_until, &v, len);
     job->failures = 0;
+    opf_heap_set(&e->expiry, job);
     end_fetch(job);
+    schedule(job, next);
     initial_done(job);
 }
 
@@ -420,18 +526,22 @@ static void step_fetch(opf_job_t *job, apr_time_t now)
     fetch_succeeded(job, now, body, len);
 }
 
-static void start_fetch(opf_job_t *job, apr_time_t now)
+static void start_fetch(opf_job_t *job, opf_host_t *host, apr_time_t now)
 {
     opf_engine_t *e = job->engine;
-    const char *url_str, *get_url, *err = NULL;
-    opf_url_t url;
+    const char *url_str;
 
     if (apr_pool_create(&job->fetch_pool, e->pool) != APR_SUCCESS) {
         job->fetch_pool = NULL;
-        job->next_run = now + e->cfg.retry_floor;
+        schedule(job, now + e->cfg.retry_floor);
         return;
     }
-    e->in_flight++;
+    job->flight_pos = e->in_flight;
+    e->flight[e->in_flight++] = job;
+    job->fetch_host = host;
+    if (host) {
+        host->in_flight++;
+    }
     job->polled_events = 0;
     job->fetch_started = now;
     if (job->url_index >= job->urls->nelts) {
@@ -447,20 +557,36 @@ static void start_fetch(opf_job_t *job, apr_time_t now)
                      "cannot encode an OCSP request");
         return;
     }
-    if (opf_url_parse(&url, url_str, job->fetch_pool, &err) != APR_SUCCESS) {
+    if (!host) {
         fetch_failed(job, now, OPF_FAIL_CONNECT,
                      apr_psprintf(job->fetch_pool, "unusable responder URL: "
-                                  "%s", err ? err : "invalid"));
+                                  "%s", job->url_errors[job->url_index]));
         return;
     }
+    opf_dns_resolve(job, host, now);
+}
+
+void opf_engine_fetch_failed(opf_job_t *job, apr_time_t now,
+                             opf_fail_reason_e reason, const char *what)
+{
+    fetch_failed(job, now, reason, what);
+}
+
+void opf_engine_connect(opf_job_t *job, apr_sockaddr_t *addrs,
+                        apr_time_t now)
+{
+    opf_engine_t *e = job->engine;
+    const char *get_url, *err = NULL;
+
     /* RFC 5019: GET when the encoded request fits in 255 bytes, so that
      * responders and their CDNs can cache it; POST otherwise. */
-    get_url = opf_request_get_url(url_str, job->req_der, job->req_len,
+    get_url = opf_request_get_url(job->fetch_url, job->req_der, job->req_len,
                                   job->fetch_pool);
     opf_engine_log(e, OPF_LOG_DEBUG, job->cert, "fetching OCSP response by "
-                   "%s from %s", get_url ? "GET" : "POST", url_str);
-    if (opf_http_start(&job->http, &url, get_url, job->req_der, job->req_len,
-                       OPF_HTTP_MAX_BODY, job->fetch_pool, &err)
+                   "%s from %s", get_url ? "GET" : "POST", job->fetch_url);
+    if (opf_http_start_addr(&job->http, &job->parsed[job->url_index], addrs,
+                            get_url, job->req_der, job->req_len,
+                            OPF_HTTP_MAX_BODY, job->fetch_pool, &err)
         != APR_SUCCESS) {
         job->http = NULL;
         fetch_failed(job, now, OPF_FAIL_CONNECT,
@@ -471,49 +597,67 @@ static void start_fetch(opf_job_t *job, apr_time_t now)
     step_fetch(job, now);
 }
 
-/* One pass over the schedule: time out stuck fetches, start due ones.
- * Returns when the loop must look again. */
+/* The host the job's current URL names (NULL: the URL is unusable). */
+static opf_host_t *job_host(const opf_job_t *job)
+{
+    return job->url_index < job->urls->nelts ? job->hosts[job->url_index]
+                                             : NULL;
+}
+
+/* One pass over the schedule: time out stuck fetches, tell expiries,
+ * start due jobs while there are free slots. Costs O(max_parallel) plus
+ * O(log n) per job that changes state, however many certificates there
+ * are. Returns when the loop must look again. */
 static apr_time_t run_schedule(opf_engine_t *e, apr_time_t now)
 {
     apr_time_t wake = now + OPF_MAX_SLEEP;
+    opf_job_t *job;
     int i;
 
-    for (i = 0; i < e->jobs->nelts; i++) {
-        opf_job_t *job = APR_ARRAY_IDX(e->jobs, i, opf_job_t *);
+    /* fetch_failed() takes the job out of e->flight: walk backwards. */
+    for (i = e->in_flight - 1; i >= 0; i--) {
+        job = e->flight[i];
+        if (now >= job->deadline) {
+            fetch_failed(job, now, OPF_FAIL_TIMEOUT, job->resolving
+                ? apr_psprintf(job->fetch_pool, "OCSP fetch failed: cannot "
+                               "resolve %s: no answer within %" APR_TIME_T_FMT
+                               " s", job->fetch_host->name,
+                               apr_time_sec(e->cfg.timeout))
+                : apr_psprintf(job->fetch_pool, "OCSP fetch failed: no "
+                               "complete answer within %" APR_TIME_T_FMT " s",
+                               apr_time_sec(e->cfg.timeout)));
+        }
+    }
+    /* Responses held that ran out before a successor arrived. */
+    while ((job = opf_heap_top(&e->expiry)) != NULL
+           && job->valid_until <= now) {
+        opf_heap_pop(&e->expiry);
+        opf_report_expired(job, now);
+    }
+    while (e->in_flight < e->cfg.max_parallel
+           && (job = opf_heap_top(&e->run)) != NULL && job->next_run <= now) {
+        opf_host_t *host = job_host(job);
 
-        if (job->fetch_pool) {
-            if (now >= job->deadline) {
-                fetch_failed(job, now, OPF_FAIL_TIMEOUT,
-                             apr_psprintf(job->fetch_pool,
-                             "OCSP fetch failed: no complete answer within "
-                             "%" APR_TIME_T_FMT " s",
-                             apr_time_sec(e->cfg.timeout)));
-            }
+        opf_heap_pop(&e->run);
+        if (host && host->in_flight >= e->cfg.max_per_host) {
+            host_wait(host, job);   /* released by a fetch of that host */
+            continue;
         }
-        /* The response held ran out before a successor arrived. */
-        if (job->valid_until && job->valid_until <= now
-            && !job->expired_told) {
-            opf_report_expired(job, now);
-        }
-        if (!job->fetch_pool && job->next_run <= now
-            && e->in_flight < e->cfg.max_parallel) {
-            start_fetch(job, now);
-        }
-        if (job->valid_until > now && !job->expired_told
-            && job->valid_until < wake) {
-            wake = job->valid_until;
-        }
-        if (job->fetch_pool) {
-            if (job->deadline < wake) {
-                wake = job->deadline;
-            }
-        }
-        else if (job->next_run < wake) {
-            /* A due job waiting for a free slot wakes us when a fetch
-             * ends, not by its time. */
-            if (job->next_run > now || e->in_flight < e->cfg.max_parallel) {
-                wake = job->next_run;
-            }
+        start_fetch(job, host, now);
+    }
+
+    /* A due job waiting for a free slot wakes us when a fetch ends, not
+     * by its time. */
+    if (e->in_flight < e->cfg.max_parallel
+        && (job = opf_heap_top(&e->run)) != NULL && job->next_run < wake) {
+        wake = job->next_run;
+    }
+    if ((job = opf_heap_top(&e->expiry)) != NULL && job->valid_until < wake) {
+        wake = job->valid_until;
+    }
+    for (i = 0; i < e->in_flight; i++) {
+        if (e->flight[i]->deadline < wake) {
+            wake = e->flight[i]->deadline;
         }
     }
     return wake;
@@ -539,9 +683,16 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
         int i;
 
         for (i = 0; i < e->jobs->nelts; i++) {
-            opf_report_init(APR_ARRAY_IDX(e->jobs, i, opf_job_t *), now);
+            opf_job_t *job = APR_ARRAY_IDX(e->jobs, i, opf_job_t *);
+
+            opf_report_init(job, now);
+            schedule(job, job->next_run);
+            if (job->valid_until > 0) {
+                opf_heap_set(&e->expiry, job);
+            }
         }
     }
+    opf_dns_thread_start(e);
     opf_engine_log(e, OPF_LOG_DEBUG, NULL, "prefetch thread started for %d "
           "certificate%s", e->jobs->nelts, e->jobs->nelts == 1 ? "" : "s");
     while (!apr_atomic_read32(&e->stopping)) {
@@ -563,19 +714,24 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
         }
         now = apr_time_now();
         for (i = 0; i < n; i++) {
-            opf_job_t *job = fired[i].client_data;
+            opf_job_t *job;
 
+            if (fired[i].client_data == e) {
+                opf_dns_answers(e, now);
+                continue;
+            }
+            job = fired[i].client_data;
             if (job && job->http) {
                 step_fetch(job, now);
             }
         }
     }
-    {
-        int i;
-        for (i = 0; i < e->jobs->nelts; i++) {
-            end_fetch(APR_ARRAY_IDX(e->jobs, i, opf_job_t *));
-        }
+    while (e->in_flight > 0) {
+        opf_job_t *job = e->flight[e->in_flight - 1];
+
+        end_fetch(job);
     }
+    opf_dns_thread_end(e);
     opf_forkgate_leave();
     apr_thread_exit(thread, APR_SUCCESS);
     return NULL;
@@ -592,6 +748,11 @@ apr_status_t opf_engine_start(opf_engine_t *e)
     if (opf_forkgate_init() != 0) {
         return APR_EGENERAL;
     }
+    /* Every job is known now: the heaps never grow. */
+    opf_heap_init(&e->run, e->jobs->nelts, run_key,
+                  offsetof(opf_job_t, run_pos), e->pool);
+    opf_heap_init(&e->expiry, e->jobs->nelts, expiry_key,
+                  offsetof(opf_job_t, expiry_pos), e->pool);
     if ((rv = apr_threadattr_create(&attr, e->pool)) != APR_SUCCESS
         || (rv = apr_thread_create(&e->thread, attr, engine_main, e, e->pool))
            != APR_SUCCESS) {

@@ -20,6 +20,7 @@ typedef struct opf_engine_config {
     apr_interval_time_t retry_ceil;   /* longest retry delay */
     apr_interval_time_t skew;         /* clock skew for thisUpdate */
     int max_parallel;                 /* fetches in flight at once */
+    int max_per_host;                 /* of those, to one responder host */
 } opf_engine_config_t;
 
 typedef struct opf_engine_hooks {
@@ -79,6 +80,14 @@ struct opf_status;
 void opf_engine_set_status(opf_engine_t *e, struct opf_status *status,
                            int notify_failures);
 void opf_job_set_status_index(opf_job_t *job, int index);
+
+/* Optional, before start: resolve responder names in this resolver
+ * process (opf_resolver.h) instead of with a blocking getaddrinfo in the
+ * thread. The caller keeps it running until after opf_engine_stop(). */
+struct opf_resolver;
+void opf_engine_set_resolver(opf_engine_t *e, struct opf_resolver *r);
+/* True if some responder is named by a host name (after every add). */
+int opf_engine_needs_resolver(const opf_engine_t *e);
 
 void *opf_job_user(const opf_job_t *job);
 const opf_cert_t *opf_job_cert(const opf_job_t *job);

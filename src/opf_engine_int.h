@@ -3,19 +3,48 @@
 #ifndef OPF_ENGINE_INT_H
 #define OPF_ENGINE_INT_H
 
+#include <apr_hash.h>
 #include <apr_poll.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 
 #include "opf_engine.h"
+#include "opf_heap.h"
 #include "opf_http.h"
 #include "opf_status.h"
+#include "opf_url.h"
+
+/* A responder host ("host:port"): fetches to it are limited in number
+ * (OCSPPrefetchMaxPerHost), so that thousands of certificates of one CA
+ * never arrive at its responder at once. */
+typedef struct opf_host {
+    const char *key;            /* "host:port", as the URL spells it */
+    const char *name;           /* host, without brackets */
+    apr_port_t port;
+    apr_uint32_t id;            /* index in engine->host_list */
+    int literal;                /* an IP address: nothing to resolve */
+    int in_flight;
+    opf_job_t *wait_head;       /* due, waiting for a slot of this host */
+    opf_job_t *wait_tail;
+
+    /* Its addresses, resolved once for all its certificates and kept a
+     * while (opf_engine_dns.c). */
+    apr_pool_t *addr_pool;      /* addrs and dns_error */
+    apr_sockaddr_t *addrs;      /* NULL: none known */
+    const char *dns_error;      /* the last lookup failed */
+    apr_time_t dns_until;       /* addrs / dns_error good until then */
+    apr_time_t asked_until;     /* a question is out until then, or 0 */
+    opf_job_t *dns_head;        /* fetches waiting for the answer */
+} opf_host_t;
 
 struct opf_job {
     opf_engine_t *engine;
     opf_cert_t *cert;
     apr_array_header_t *urls;   /* const char * */
+    opf_url_t *parsed;          /* per URL, parsed once */
+    opf_host_t **hosts;         /* per URL; NULL: unusable URL */
+    const char **url_errors;    /* per URL: why it is unusable */
     void *user;
 
     unsigned char *req_der;     /* the request never changes: build once */
@@ -32,6 +61,13 @@ struct opf_job {
     int failures;               /* consecutive failed rounds */
     int url_index;              /* URL tried in the current round */
     int initial;                /* counted in engine->initial_left */
+    int run_pos;                /* in engine->run (by next_run), or -1 */
+    int expiry_pos;             /* in engine->expiry (by valid_until), or -1 */
+    int flight_pos;             /* in engine->flight, or -1 */
+    opf_host_t *fetch_host;     /* whose slot the fetch in flight holds */
+    opf_job_t *host_next;       /* in its host's wait queue */
+    opf_job_t *dns_next;        /* in its host's DNS queue */
+    int resolving;              /* in that queue */
 
     /* Reporting: the status record, what was last logged and notified. */
     int status_index;           /* -1: none */
@@ -54,6 +90,21 @@ struct opf_engine {
     opf_engine_config_t cfg;
     opf_engine_hooks_t hooks;
     apr_array_header_t *jobs;   /* opf_job_t * */
+    apr_hash_t *hosts;          /* "host:port" -> opf_host_t */
+    /* The schedule: idle jobs by their next run, jobs holding a response
+     * by its end (to tell when it expires), and the fetches in flight
+     * (at most max_parallel, scanned for their deadlines). */
+    opf_heap_t run;
+    opf_heap_t expiry;
+    opf_job_t **flight;
+    apr_array_header_t *host_list; /* opf_host_t *, by id */
+
+    /* Name lookups (opf_engine_dns.c): NULL or gone means blocking
+     * lookups in this thread, the fallback. */
+    struct opf_resolver *resolver;
+    int resolver_gone;
+    apr_pollfd_t resolver_pfd;
+    apr_pool_t *dns_scratch;
     apr_pollset_t *pollset;
     apr_thread_t *thread;
     int running;                /* the thread holds the gate: fork-safe */
@@ -70,6 +121,26 @@ struct opf_engine {
     opf_status_t *status;       /* NULL: no status table */
     int notify_failures;        /* "failed" event after this many rounds */
 };
+
+/* The two ends of a fetch, for opf_engine_dns.c: addresses are known,
+ * connect (addrs live in the job's fetch pool); or the attempt failed. */
+void opf_engine_connect(opf_job_t *job, apr_sockaddr_t *addrs,
+                        apr_time_t now);
+void opf_engine_fetch_failed(opf_job_t *job, apr_time_t now,
+                             opf_fail_reason_e reason, const char *what);
+
+/* Finds the job's host's addresses and calls opf_engine_connect() or
+ * opf_engine_fetch_failed(), now or when the resolver answers. */
+void opf_dns_resolve(opf_job_t *job, opf_host_t *host, apr_time_t now);
+/* The job's fetch ends while it waits for an answer. */
+void opf_dns_cancel(opf_job_t *job);
+/* The resolver's socket is readable. */
+void opf_dns_answers(opf_engine_t *e, apr_time_t now);
+/* Thread start and end: the resolver's socket in and out of the pollset. */
+void opf_dns_thread_start(opf_engine_t *e);
+void opf_dns_thread_end(opf_engine_t *e);
+/* Registration: a host's name, port and whether it is an IP literal. */
+void opf_dns_host_init(opf_engine_t *e, opf_host_t *host, const opf_url_t *url);
 
 void opf_engine_log(opf_engine_t *e, int level, const opf_cert_t *cert,
                     const char *fmt, ...)

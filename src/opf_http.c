@@ -459,6 +459,16 @@ apr_status_t opf_http_start(opf_http_t **out, const opf_url_t *url,
                             apr_size_t body_len, apr_size_t max_body,
                             apr_pool_t *p, const char **err)
 {
+    return opf_http_start_addr(out, url, NULL, get_url, body, body_len,
+                               max_body, p, err);
+}
+
+apr_status_t opf_http_start_addr(opf_http_t **out, const opf_url_t *url,
+                                 apr_sockaddr_t *addrs, const char *get_url,
+                                 const unsigned char *body,
+                                 apr_size_t body_len, apr_size_t max_body,
+                                 apr_pool_t *p, const char **err)
+{
     opf_http_t *h;
     apr_status_t rv;
     apr_int64_t port;
@@ -491,11 +501,16 @@ apr_status_t opf_http_start(opf_http_t **out, const opf_url_t *url,
         opf_http_close(h);
         return APR_EINVAL;
     }
-    /* Blocking name resolution (getaddrinfo). Accepted for now: responder
-     * names are few and cached by the resolver; an asynchronous resolver
-     * would go here. */
-    rv = apr_sockaddr_info_get(&h->addr, url->host, APR_UNSPEC,
-                               (apr_port_t)port, 0, p);
+    if (addrs != NULL) {
+        /* Resolved by the caller (the engine's resolver process). */
+        h->addr = addrs;
+        rv = APR_SUCCESS;
+    } else {
+        /* Blocking name resolution (getaddrinfo): for callers without a
+         * resolver process (tests, tools). */
+        rv = apr_sockaddr_info_get(&h->addr, url->host, APR_UNSPEC,
+                                   (apr_port_t)port, 0, p);
+    }
     if (rv != APR_SUCCESS) {
         *err = apr_psprintf(p, "cannot resolve %s: %s", url->host,
                             apr_err(p, rv));

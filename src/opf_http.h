@@ -1,7 +1,9 @@
 /* One non-blocking HTTP/1.0 exchange with an OCSP responder, built on
  * OpenSSL's HTTP client (OSSL_HTTP_REQ_CTX) over a non-blocking socket.
  * The caller polls the socket and calls opf_http_step() on readiness or
- * at its deadline; nothing here ever blocks (name resolution aside). */
+ * at its deadline; nothing here ever blocks (except the name resolution of
+ * opf_http_start(): the engine resolves with opf_resolver and calls
+ * opf_http_start_addr()). */
 #ifndef OPF_HTTP_H
 #define OPF_HTTP_H
 
@@ -22,6 +24,15 @@ apr_status_t opf_http_start(opf_http_t **out, const opf_url_t *url,
                             const char *get_url, const unsigned char *body,
                             apr_size_t body_len, apr_size_t max_body,
                             apr_pool_t *p, const char **err);
+
+/* The same, connecting to addrs (tried in order; they carry url->port;
+ * the list must live in p and is walked in place) instead of resolving
+ * url->host. With addrs NULL it is opf_http_start(). */
+apr_status_t opf_http_start_addr(opf_http_t **out, const opf_url_t *url,
+                                 apr_sockaddr_t *addrs, const char *get_url,
+                                 const unsigned char *body,
+                                 apr_size_t body_len, apr_size_t max_body,
+                                 apr_pool_t *p, const char **err);
 
 /* The socket to poll and the events (APR_POLLIN / APR_POLLOUT) wanted now. */
 apr_socket_t *opf_http_socket(opf_http_t *h);

@@ -14,13 +14,16 @@
 
 #include <apr_strings.h>
 
+#include "opf_childfd.h"
 #include "opf_notify.h"
 
 #define LINE_MAX_LEN 2048   /* < PIPE_BUF: one write() is one line */
 
 struct opf_notify {
     pid_t pid;
+    pid_t owner;            /* the process that forked it */
     int fd;                 /* write end, O_NONBLOCK */
+    int slot;               /* opf_childfd slot, or -1 */
 };
 
 /* ---- the notifier process ---------------------------------------- */
@@ -194,7 +197,11 @@ apr_status_t opf_notify_start(opf_notify_t **out, const char *const *argv,
     fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK);
     n = apr_pcalloc(p, sizeof(*n));
     n->pid = pid;
+    n->owner = getpid();
     n->fd = fds[1];
+    /* Closed in httpd's children, or the notifier would not see EOF
+     * while they live (opf_childfd.h). */
+    n->slot = opf_childfd_register(n->fd);
     apr_pool_cleanup_register(p, n, notify_cleanup, apr_pool_cleanup_null);
     *out = n;
     return APR_SUCCESS;
@@ -236,24 +243,6 @@ apr_status_t opf_notify_send(opf_notify_t *n, const char *event,
 
 void opf_notify_stop(opf_notify_t *n)
 {
-    int i, status;
-
-    if (n->fd >= 0) {
-        close(n->fd);
-        n->fd = -1;
-    }
-    if (n->pid > 0) {
-        /* It exits as soon as it sees the pipe closed; never wait long. */
-        for (i = 0; i < 100; i++) {
-            if (waitpid(n->pid, &status, WNOHANG) != 0) {
-                break;
-            }
-            sleep_ms(10);
-        }
-        if (i == 100) {
-            kill(n->pid, SIGKILL);
-            waitpid(n->pid, &status, 0);
-        }
-        n->pid = -1;
-    }
+    opf_childfd_close_and_reap(n->owner, &n->fd, &n->slot, &n->pid,
+                               1000);
 }

@@ -27,6 +27,13 @@ my @bad = (
     [ 'OCSPPrefetchKeepResponse', 'abc',           'global' ],
     [ 'OCSPPrefetchKeepResponse', '-1d',           'global' ],
     [ 'OCSPPrefetchKeepResponse', '7d',            'vhost'  ],   # global only
+    [ 'OCSPPrefetchMaxParallel', '0',              'global' ],
+    [ 'OCSPPrefetchMaxParallel', '2000',           'global' ],   # > 1024
+    [ 'OCSPPrefetchMaxParallel', '8x',             'global' ],
+    [ 'OCSPPrefetchMaxParallel', '8',              'vhost'  ],   # global only
+    [ 'OCSPPrefetchMaxPerHost',  '-1',             'global' ],
+    [ 'OCSPPrefetchMaxPerHost',  'many',           'global' ],
+    [ 'OCSPPrefetchMaxPerHost',  '4',              'vhost'  ],   # global only
 );
 
 plan tests => 2 * @bad + 2, need { 'module not built (stand-in run)' => module_built() };
@@ -38,6 +45,8 @@ OCSPPrefetchStartupWait 2
 OCSPPrefetchRetryDelay 1s 30s
 OCSPPrefetchCache shmcb
 OCSPPrefetchKeepResponse 2d
+OCSPPrefetchMaxParallel 32
+OCSPPrefetchMaxPerHost 4
 EOC
 
 my $h = OCSPTest::Httpd->new(name => 'configtest', global => $good,
