@@ -157,33 +157,52 @@ apr_status_t opf_cache_put(opf_gen_t *g, opf_entry_t *entry,
     return APR_SUCCESS;
 }
 
+/* One locked lookup; *len in: room in buf, out: bytes (0: none). shmcb
+ * says "not found" also when the record does not fit buf. */
+static void cache_lookup(opf_gen_t *g, server_rec *s, const char *id,
+                         apr_size_t id_len, unsigned char *buf,
+                         unsigned int *len, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if ((rv = cache_lock(g)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     "cannot lock the " OPF_MUTEX_TYPE " mutex");
+        *len = 0;
+        return;
+    }
+    rv = g->provider->retrieve(g->cache, s, (const unsigned char *)id,
+                               (unsigned int)id_len, buf, len, p);
+    cache_unlock(g);
+    if (rv != APR_SUCCESS) {
+        *len = 0;
+    }
+}
+
+/* Typical responses (0.3 to 3 KB) fit here: no allocation per handshake. */
+#define OPF_SERVE_STACK 8192
+
 void opf_cache_serve(opf_gen_t *g, server_rec *s, conn_rec *c,
                      const char *id, apr_size_t id_len,
                      ap_ssl_ocsp_copy_resp *cb, void *userdata)
 {
-    unsigned int len = OPF_RECORD_HEADER + OPF_RECORD_MAX_DER;
+    unsigned char small[OPF_SERVE_STACK];
+    unsigned char *buf = small;
+    unsigned int len = sizeof(small);
     opf_record_t rec;
-    unsigned char *buf;
     apr_pool_t *p;
-    apr_status_t rv;
 
     if (!g->cache || apr_pool_create(&p, c ? c->pool : NULL) != APR_SUCCESS) {
         cb(NULL, 0, userdata);
         return;
     }
-    buf = apr_palloc(p, len);
-    if ((rv = cache_lock(g)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     "cannot lock the " OPF_MUTEX_TYPE " mutex");
-        len = 0;
-    }
-    else {
-        rv = g->provider->retrieve(g->cache, s, (const unsigned char *)id,
-                                   (unsigned int)id_len, buf, &len, p);
-        cache_unlock(g);
-        if (rv != APR_SUCCESS) {
-            len = 0;
-        }
+    cache_lookup(g, s, id, id_len, buf, &len, p);
+    if (!len) {
+        /* Absent, or larger than the stack buffer: ask with room for the
+         * largest record we ever store. */
+        len = OPF_RECORD_HEADER + OPF_RECORD_MAX_DER;
+        buf = apr_palloc(p, len);
+        cache_lookup(g, s, id, id_len, buf, &len, p);
     }
     /* Never staple what has expired, whatever the cache kept. */
     if (len && opf_record_decode(buf, len, &rec) == APR_SUCCESS

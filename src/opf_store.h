@@ -2,9 +2,12 @@
  * certificate, on disk, so that staples survive full restarts and reboots.
  *
  * One file per certificate, named by its key (hex SHA-256 of the leaf),
- * replaced atomically (temporary file, fsync, rename, fsync of the
- * directory): a crash leaves the old response or the new one, never a
- * torn file. Files are 0600 in a 0700 directory owned by the parent's
+ * replaced atomically (temporary file, rename): a process crash leaves the
+ * old response or the new one, never a torn file. Saves are made durable
+ * in batches (opf_store_sync(): fsync of the directory), not one fsync
+ * per file, so that thousands of responses at startup do not queue on the
+ * disk; after a power loss the last batch may be missing or refused on
+ * load, and is fetched again. Files are 0600 in a 0700 directory owned by the parent's
  * user. Nothing read back is trusted: the caller re-validates every
  * response before it is served. */
 #ifndef OPF_STORE_H
@@ -38,6 +41,10 @@ apr_status_t opf_store_load(opf_store_t *st, const char *key_hex,
 apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
                             const unsigned char *der, apr_size_t len,
                             const char **err);
+
+/* Makes the saves so far durable (fsync of the directory); nothing to do
+ * when there were none. Same thread as opf_store_save(). */
+void opf_store_sync(opf_store_t *st);
 
 /* Marks key_hex as still configured (its file's mtime is "last seen"). */
 void opf_store_touch(opf_store_t *st, const char *key_hex);
