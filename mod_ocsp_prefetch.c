@@ -91,6 +91,7 @@ static int opf_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     gen->told = apr_hash_make(pconf);
     gen->nourl = apr_array_make(pconf, 4, sizeof(opf_nourl_t *));
     gen->nourl_by_key = apr_hash_make(pconf);
+    gen->issuers = opf_cert_cache_make(pconf);
     apr_pool_cleanup_register(pconf, gen, gen_cleanup, apr_pool_cleanup_null);
     return OK;
 }
@@ -187,19 +188,25 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
     if (sc->enabled != 1 || !gen || !id || !id_len || !pem) {
         return DECLINED;
     }
+    /* The pre-config pass is thrown away: parsing thousands of
+     * certificates there would double the module's share of startup. The
+     * real pass decides (a certificate without responder is declined
+     * there). */
+    if (is_pre_config_pass()) {
+        return OK;
+    }
     /* mod_ssl primes the same certificate once per vhost, in both
      * startup passes: recognise it without parsing anything. */
     if ((entry = apr_hash_get(gen->by_id, id, (apr_ssize_t)id_len))) {
         add_vhost(entry->vhosts, s);
         return OK;
     }
-    if (opf_cert_from_pem(&cert, pem, gen->pconf, &err) != APR_SUCCESS) {
-        if (!is_pre_config_pass()) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                         "cannot staple a certificate of %s:%d: %s; leaving "
-                         "it to mod_ssl", s->server_hostname, s->port,
-                         err ? err : "unreadable");
-        }
+    if (opf_cert_from_pem_cached(&cert, pem, gen->issuers, gen->pconf, &err)
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "cannot staple a certificate of %s:%d: %s; leaving it to "
+                     "mod_ssl", s->server_hostname, s->port,
+                     err ? err : "unreadable");
         return DECLINED;
     }
     entry = apr_hash_get(gen->by_key, cert->key, OPF_KEY_LEN);

@@ -104,6 +104,7 @@ typedef struct opf_gen {
     struct opf_status *status;   /* shared status table, NULL: no certs */
     struct opf_notify *notify;   /* NULL: no OCSPPrefetchNotifyCmd */
     struct opf_resolver *resolver; /* NULL: no responder named by name */
+    opf_cert_cache_t *issuers;   /* chain certificates parsed so far */
     opf_engine_t *engine;
 } opf_gen_t;
 

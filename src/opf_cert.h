@@ -27,6 +27,18 @@ typedef struct opf_cert {
  * issuer is the following certificate that issued it (X509_check_issued).
  * OpenSSL objects are freed by a cleanup on p. On failure returns an APR
  * error and sets *err (allocated in p) to a reason fit for a log line. */
+typedef struct opf_cert_cache opf_cert_cache_t;
+
+/* Chain certificates parsed so far, shared by the certificates parsed
+ * with it (they hold references): lives as long as p. */
+opf_cert_cache_t *opf_cert_cache_make(apr_pool_t *p);
+
+/* opf_cert_from_pem() taking the chain certificates from cache (may be
+ * NULL), which must outlive the result. */
+apr_status_t opf_cert_from_pem_cached(opf_cert_t **out, const char *pem,
+                                      opf_cert_cache_t *cache,
+                                      apr_pool_t *p, const char **err);
+
 apr_status_t opf_cert_from_pem(opf_cert_t **out, const char *pem,
                                apr_pool_t *p, const char **err);
 

@@ -4,6 +4,7 @@
 #include "opf_cert.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <apr_general.h>
 #include <openssl/err.h>
 
@@ -109,6 +110,43 @@ static void test_variants(void)
     diag("  reason: %s", err);
 }
 
+/* Chain certificates parsed once per cache and shared; the same result
+ * as without the cache, whatever the order of the chain. */
+static void test_cache(void)
+{
+    apr_pool_t *cp;
+    opf_cert_cache_t *cache;
+    opf_cert_t *a = NULL, *b = NULL, *c = NULL, *plain = NULL;
+    const char *err = NULL;
+    char *pem;
+
+    apr_pool_create(&cp, pool);
+    cache = opf_cert_cache_make(cp);
+    pem = pki_pem(k->leaf, k->root, k->issuer, NULL);
+    ok(opf_cert_from_pem_cached(&a, pem, cache, cp, &err) == APR_SUCCESS
+       && a->issuer && X509_cmp(a->issuer, k->issuer) == 0,
+       "cached: the issuer is found after an unrelated chain certificate");
+    free(pem);
+    pem = pki_pem(k->leaf_other, k->issuer, NULL);
+    ok(opf_cert_from_pem_cached(&b, pem, cache, cp, &err) == APR_SUCCESS
+       && b->issuer == a->issuer,
+       "a second leaf of the same issuer shares the parsed issuer");
+    ok(opf_cert_from_pem(&plain, pem, cp, &err) == APR_SUCCESS
+       && plain->issuer != a->issuer && plain->key_hex && b->key_hex
+       && strcmp(plain->key_hex, b->key_hex) == 0
+       && X509_cmp(plain->issuer, b->issuer) == 0,
+       "... and gives what parsing without the cache gives");
+    free(pem);
+    pem = pki_pem(k->leaf, k->root, NULL);
+    ok(opf_cert_from_pem_cached(&c, pem, cache, cp, &err) != APR_SUCCESS
+       && c == NULL, "cached: a chain without the issuer is still refused");
+    free(pem);
+    /* The cache's references and the certificates' are all released
+     * (valgrind/ASan runs of this test check for leaks and double frees). */
+    apr_pool_destroy(cp);
+    ok(1, "pool with cache and certificates destroyed");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -117,6 +155,7 @@ int main(void)
 
     test_leaf();
     test_variants();
+    test_cache();
 
     pki_free(k);
     apr_pool_destroy(pool);
