@@ -27,6 +27,7 @@
 #include "mod_ocsp_prefetch.h"
 #include "opf_cert.h"
 #include "opf_engine.h"
+#include "opf_helper.h"
 #include "opf_log.h"
 #include "opf_notify.h"
 #include "opf_resolver.h"
@@ -361,6 +362,55 @@ static void start_resolver(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
     opf_engine_set_resolver(gen->engine, gen->resolver);
 }
 
+/* OCSPPrefetchPrivsep: the helper process that fetches and validates
+ * (opf_helper.h), spawned here from the main thread before the prefetch
+ * thread exists, running as the server's User. It gets every certificate
+ * now, under its index in gen->entries (which is also its index in the
+ * engine), and checks the stored responses before it fetches anything.
+ * Its pconf cleanup runs after the thread is stopped (a pre-cleanup).
+ * If it cannot be started, the parent fetches itself, as with privsep
+ * off, and says so. */
+static void start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
+{
+    opf_srv_conf_t *sc = opf_srv_conf(s);
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1;
+    apr_status_t rv;
+    int i;
+
+    if (sc->privsep != 1) {
+        return;
+    }
+    if (geteuid() == 0) {
+        uid = ap_unixd_config.user_id;
+        gid = ap_unixd_config.group_id;
+    }
+    rv = opf_helper_start(&gen->helper, sc->helper_path, uid, gid, pconf);
+    for (i = 0; rv == APR_SUCCESS && i < gen->entries->nelts; i++) {
+        opf_entry_t *entry = APR_ARRAY_IDX(gen->entries, i, opf_entry_t *);
+
+        rv = opf_helper_send_cert(gen->helper, (apr_uint32_t)i,
+                                  entry->cert->leaf, entry->cert->issuer,
+                                  1000);
+    }
+    if (rv != APR_SUCCESS) {
+        if (gen->helper) {
+            opf_helper_stop(gen->helper);
+        }
+        gen->helper = NULL;
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "OCSPPrefetchPrivsep: "
+                     "cannot start the helper process %s; OCSP responses "
+                     "are fetched and validated in the parent process "
+                     "itself", sc->helper_path);
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "OCSPPrefetchPrivsep: helper "
+                 "process %ld (%s) fetches and validates OCSP responses%s",
+                 (long)opf_helper_pid(gen->helper), sc->helper_path,
+                 uid != (uid_t)-1 ? apr_psprintf(pconf, " as uid %ld",
+                                                 (long)uid) : "");
+}
+
 /* One line saying where this generation's staples stand, and an error
  * for every must-staple certificate that has none. */
 static void log_startup(opf_gen_t *g, int cold)
@@ -440,6 +490,8 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if ((rc = opf_cache_setup(gen, pconf, ptemp)) != OK) {
         return rc;
     }
+    /* Before seeding: with privsep, the helper checks stored responses. */
+    start_helper(s, gen, pconf);
     /* Before any child of this generation exists: what we already know
      * goes into the new cache. */
     opf_seed_generation(gen, ptemp);
@@ -480,6 +532,10 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                          "OCSPPrefetchNotifyCmd notifier: no events");
         }
     }
+    if (gen->helper) {
+        opf_engine_set_helper(gen->engine, gen->helper);
+    }
+    /* With a helper, the resolver serves the fallback (the helper died). */
     start_resolver(s, gen, pconf);
     apr_pool_pre_cleanup_register(pconf, gen, engine_pre_cleanup);
     if ((rv = opf_engine_start(gen->engine)) != APR_SUCCESS) {

@@ -38,6 +38,8 @@ typedef struct opf_srv_conf {
     int notify_failures;             /* OCSPPrefetchNotifyFailures, -1 */
     int max_parallel;                /* OCSPPrefetchMaxParallel, -1 */
     int max_per_host;                /* OCSPPrefetchMaxPerHost, -1 */
+    int privsep;                     /* OCSPPrefetchPrivsep, -1 */
+    const char *helper_path;         /* its program (with privsep 1) */
 } opf_srv_conf_t;
 
 #define OPF_UNSET_TIME ((apr_interval_time_t)-1)
@@ -53,6 +55,9 @@ typedef struct opf_srv_conf {
 #define OPF_MAX_PARALLEL_LIMIT    1024
 #define OPF_NOTIFY_TIMEOUT        apr_time_from_sec(30)
 #define OPF_STATUS_HANDLER        "ocsp-prefetch-status"
+#ifndef OPF_HELPER_PATH
+#define OPF_HELPER_PATH           "/usr/lib/apache2/modules/ocsp-prefetch-helper"
+#endif
 #ifndef OPF_DEFAULT_STORE_DIR
 #define OPF_DEFAULT_STORE_DIR     "state/ocsp_prefetch"
 #endif
@@ -105,6 +110,9 @@ typedef struct opf_gen {
     struct opf_notify *notify;   /* NULL: no OCSPPrefetchNotifyCmd */
     struct opf_resolver *resolver; /* NULL: no responder named by name */
     opf_cert_cache_t *issuers;   /* chain certificates parsed so far */
+    struct opf_helper *helper;   /* NULL: OCSPPrefetchPrivsep off (or the
+                                  * helper could not be started) */
+    int helper_mute;             /* it did not answer a CHECK: ask no more */
     opf_engine_t *engine;
 } opf_gen_t;
 

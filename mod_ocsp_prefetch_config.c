@@ -28,6 +28,7 @@ void *opf_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->notify_failures = -1;
     sc->max_parallel = -1;
     sc->max_per_host = -1;
+    sc->privsep = -1;
     return sc;
 }
 
@@ -296,6 +297,40 @@ static const char *set_max_per_host(cmd_parms *cmd, void *dc,
                        &opf_srv_conf(cmd->server)->max_per_host);
 }
 
+static const char *set_privsep(cmd_parms *cmd, void *dc, const char *flag,
+                               const char *path)
+{
+    opf_srv_conf_t *sc = opf_srv_conf(cmd->server);
+    const char *err, *prog;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    if (!strcasecmp(flag, "off")) {
+        if (path) {
+            return apr_psprintf(cmd->pool, "%s off takes no program path",
+                                cmd->cmd->name);
+        }
+        sc->privsep = 0;
+        return NULL;
+    }
+    if (strcasecmp(flag, "on")) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be on or off",
+                            cmd->cmd->name, flag);
+    }
+    prog = path ? ap_server_root_relative(cmd->pool, path) : OPF_HELPER_PATH;
+    if (!prog || access(prog, X_OK) != 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an executable "
+                            "program (the ocsp-prefetch-helper of this "
+                            "module)", cmd->cmd->name, path ? path
+                                                            : OPF_HELPER_PATH);
+    }
+    sc->privsep = 1;
+    sc->helper_path = prog;
+    return NULL;
+}
+
 const command_rec opf_cmds[] = {
     AP_INIT_FLAG("OCSPPrefetch", set_enabled, NULL, RSRC_CONF,
         "on|off: prefetch OCSP responses for this server's certificates "
@@ -336,5 +371,10 @@ const command_rec opf_cmds[] = {
     AP_INIT_TAKE1("OCSPPrefetchMaxPerHost", set_max_per_host, NULL,
         RSRC_CONF, "OCSP fetches in flight at once to one responder host "
         "(default 8)"),
+    AP_INIT_TAKE12("OCSPPrefetchPrivsep", set_privsep, NULL, RSRC_CONF,
+        "on|off [helper-path]: fetch and validate OCSP responses in an "
+        "unprivileged helper process running as User/Group instead of in "
+        "the (root) parent (default off; helper default "
+        OPF_HELPER_PATH ")"),
     { NULL }
 };

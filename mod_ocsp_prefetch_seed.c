@@ -16,6 +16,7 @@
 #include <apr_strings.h>
 
 #include "mod_ocsp_prefetch.h"
+#include "opf_helper.h"
 #include "opf_store.h"
 #include "opf_validate.h"
 
@@ -64,14 +65,49 @@ static const char *store_path(opf_gen_t *g)
 
 /* A candidate response: validated against the configured certificate,
  * with the usable validity clamped to a delegated signer's notAfter. */
-static int candidate_ok(opf_gen_t *g, opf_entry_t *entry, const char *source,
+#define HELPER_CHECK_WAIT_MS 2000
+
+/* With OCSPPrefetchPrivsep, the helper process validates (the parent
+ * parses no response); if it does not answer in time, the response is
+ * not used (it will be fetched), nor are the following ones. */
+static apr_status_t validate(opf_gen_t *g, opf_entry_t *entry, int index,
+                             const unsigned char *der, apr_size_t len,
+                             apr_time_t now, opf_validated_t *v,
+                             const char **reason, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (!g->helper) {
+        return opf_validate_response(der, len, entry->cert->leaf,
+                                     entry->cert->issuer, now, OPF_MAX_SKEW,
+                                     v, reason, p);
+    }
+    if (g->helper_mute) {
+        *reason = "the privilege separation helper process did not answer";
+        return APR_EGENERAL;
+    }
+    rv = opf_helper_check(g->helper, (apr_uint32_t)index, der, len,
+                          OPF_MAX_SKEW, HELPER_CHECK_WAIT_MS, v, reason, p);
+    if (rv == APR_SUCCESS || rv == APR_EINVAL) {
+        return rv;
+    }
+    g->helper_mute = 1;
+    ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s, "OCSPPrefetchPrivsep: the "
+                 "helper process did not validate a stored OCSP response "
+                 "within %d ms: not using stored responses, they will be "
+                 "fetched", HELPER_CHECK_WAIT_MS);
+    *reason = "the privilege separation helper process did not answer";
+    return rv;
+}
+
+static int candidate_ok(opf_gen_t *g, opf_entry_t *entry, int index,
+                        const char *source,
                         const unsigned char *der, apr_size_t len,
                         apr_time_t now, opf_validated_t *v, apr_pool_t *p)
 {
     const char *reason = NULL;
 
-    if (opf_validate_response(der, len, entry->cert->leaf, entry->cert->issuer,
-                              now, OPF_MAX_SKEW, v, &reason, p)
+    if (validate(g, entry, index, der, len, now, v, &reason, p)
         != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s,
                      "%s: not using the OCSP response from %s: %s",
@@ -98,8 +134,8 @@ void opf_entry_keep_der(opf_entry_t *entry, const unsigned char *der,
     }
 }
 
-static void seed_entry(opf_gen_t *g, opf_entry_t *entry, carry_item_t *item,
-                       apr_time_t now, apr_pool_t *p)
+static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
+                       carry_item_t *item, apr_time_t now, apr_pool_t *p)
 {
     const char *key = entry->cert->key_hex;
     const unsigned char *best = NULL;
@@ -110,7 +146,7 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, carry_item_t *item,
     if (item) {
         entry->seed.failures = item->failures;
         entry->seed.retry_at = item->retry_at;
-        if (item->der && candidate_ok(g, entry, "the previous generation",
+        if (item->der && candidate_ok(g, entry, index, "the previous generation",
                                       item->der, item->der_len, now, &v, p)) {
             best = item->der;
             best_len = item->der_len;
@@ -125,7 +161,7 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, carry_item_t *item,
         apr_status_t rv = opf_store_load(g->store, key, &der, &len, p, &err);
 
         if (rv == APR_SUCCESS) {
-            if (candidate_ok(g, entry, "the store", der, len, now, &v, p)
+            if (candidate_ok(g, entry, index, "the store", der, len, now, &v, p)
                 && (!best || v.this_update > best_v.this_update)) {
                 best = der;
                 best_len = len;
@@ -184,7 +220,7 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
             ? apr_hash_get(carry->items, key, APR_HASH_KEY_STRING) : NULL;
 
         apr_hash_set(configured, key, APR_HASH_KEY_STRING, "");
-        seed_entry(g, entry, item, now, ptemp);
+        seed_entry(g, entry, i, item, now, ptemp);
     }
     if (g->store) {
         apr_interval_time_t keep = sc->keep != OPF_UNSET_TIME

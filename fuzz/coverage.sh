@@ -8,7 +8,7 @@
 set -eu
 FZ=$(cd "$(dirname "$0")" && pwd)
 TOP=$(dirname "$FZ")
-TARGETS=${*:-"fuzz_validate fuzz_http fuzz_store fuzz_record fuzz_render"}
+TARGETS=${*:-"fuzz_validate fuzz_http fuzz_store fuzz_record fuzz_render fuzz_helper_proto"}
 CC=${CC:-clang}
 PROFDATA=${PROFDATA:-$(command -v llvm-profdata || command -v llvm-profdata-14)}
 COV=${COV:-$(command -v llvm-cov || command -v llvm-cov-14)}
@@ -26,6 +26,7 @@ srcs() {
     fuzz_store)    echo opf_store.c opf_validate.c ;;
     fuzz_record)   echo opf_record.c ;;
     fuzz_render)   echo opf_status_render.c opf_status_names.c ;;
+    fuzz_helper_proto) echo opf_helper_proto.c ;;
     esac
 }
 

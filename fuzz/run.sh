@@ -13,7 +13,7 @@ FZ=$(cd "$(dirname "$0")" && pwd)
 TOP=$(dirname "$FZ")
 SECS=${1:-600}
 [ $# -gt 0 ] && shift
-TARGETS=${*:-"fuzz_validate fuzz_http fuzz_store fuzz_record fuzz_render"}
+TARGETS=${*:-"fuzz_validate fuzz_http fuzz_store fuzz_record fuzz_render fuzz_helper_proto"}
 CC=${CC:-clang}
 B="$FZ/build"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -35,6 +35,7 @@ srcs() {
     fuzz_store)    echo opf_store.c opf_validate.c ;;
     fuzz_record)   echo opf_record.c ;;
     fuzz_render)   echo opf_status_render.c opf_status_names.c ;;
+    fuzz_helper_proto) echo opf_helper_proto.c ;;
     *) echo "unknown target $1" >&2; exit 2 ;;
     esac
 }

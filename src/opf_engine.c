@@ -108,7 +108,7 @@ apr_status_t opf_engine_create(opf_engine_t **out,
                                       pool)) != APR_SUCCESS
         || (rv = apr_thread_cond_create(&e->cond, pool)) != APR_SUCCESS
         || (rv = apr_pollset_create(&e->pollset,
-                                    (apr_uint32_t)e->cfg.max_parallel + 2,
+                                    (apr_uint32_t)e->cfg.max_parallel + 3,
                                     pool, APR_POLLSET_WAKEABLE))
            != APR_SUCCESS) {
         return rv;
@@ -172,6 +172,7 @@ opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
     job->held_status = -1;
     job->status_index = -1;
     job->run_pos = job->expiry_pos = job->flight_pos = -1;
+    job->helper_id = (apr_uint32_t)e->jobs->nelts;
     parse_urls(job);
     if (opf_request_der(cert->certid, &der, &len, e->pool) == APR_SUCCESS) {
         job->req_der = der;
@@ -330,6 +331,7 @@ static void end_fetch(opf_job_t *job)
         return;
     }
     opf_dns_cancel(job);
+    opf_privsep_cancel(job);
     release_slots(job);
     if (job->polled_events) {
         apr_pollset_remove(job->engine->pollset, &job->pfd);
@@ -398,15 +400,16 @@ static void rejected(opf_job_t *job, apr_time_t now, const char *reason)
                  "rejected OCSP response: %s", reason));
 }
 
+static void accept_response(opf_job_t *job, apr_time_t now,
+                            const unsigned char *der, apr_size_t len,
+                            opf_validated_t *vp);
+
 static void fetch_succeeded(opf_job_t *job, apr_time_t now,
                             const unsigned char *der, apr_size_t len)
 {
     opf_engine_t *e = job->engine;
     opf_validated_t v;
     const char *reason = NULL;
-    apr_time_t valid_until, next, old_valid_until = job->valid_until;
-    int old_status = job->held_status;
-    apr_interval_time_t min_gap;
 
     if (opf_validate_response(der, len, job->cert->leaf, job->cert->issuer,
                               now, e->cfg.skew, &v, &reason, job->fetch_pool)
@@ -414,6 +417,27 @@ static void fetch_succeeded(opf_job_t *job, apr_time_t now,
         rejected(job, now, reason ? reason : "invalid");
         return;
     }
+    accept_response(job, now, der, len, &v);
+}
+
+void opf_engine_fetch_accepted(opf_job_t *job, apr_time_t now,
+                               const unsigned char *der, apr_size_t len,
+                               opf_validated_t *v)
+{
+    accept_response(job, now, der, len, v);
+}
+
+/* A valid response (validated here or by the helper process). */
+static void accept_response(opf_job_t *job, apr_time_t now,
+                            const unsigned char *der, apr_size_t len,
+                            opf_validated_t *vp)
+{
+    opf_engine_t *e = job->engine;
+    opf_validated_t v = *vp;
+    apr_time_t valid_until, next, old_valid_until = job->valid_until;
+    int old_status = job->held_status;
+    apr_interval_time_t min_gap;
+
     /* A responder behind a CDN may hand out an older copy than the one we
      * hold: never go back in time. */
     if (job->valid_until > now && v.this_update < job->this_update) {
@@ -563,6 +587,9 @@ static void start_fetch(opf_job_t *job, opf_host_t *host, apr_time_t now)
                      apr_psprintf(job->fetch_pool, "unusable responder URL: "
                                   "%s", job->url_errors[job->url_index]));
         return;
+    }
+    if (opf_privsep_fetch(job, now)) {
+        return;   /* the helper process fetches and validates */
     }
     opf_dns_resolve(job, host, now);
 }
@@ -718,6 +745,7 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
         }
     }
     opf_dns_thread_start(e);
+    opf_privsep_thread_start(e);
     opf_engine_log(e, OPF_LOG_DEBUG, NULL, "prefetch thread started for %d "
           "certificate%s", e->jobs->nelts, e->jobs->nelts == 1 ? "" : "s");
     while (!apr_atomic_read32(&e->stopping)) {
@@ -746,6 +774,9 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
                 opf_dns_answers(e, now);
                 continue;
             }
+            if (opf_privsep_polled(e, &fired[i], now)) {
+                continue;
+            }
             job = fired[i].client_data;
             if (job && job->http) {
                 step_fetch(job, now);
@@ -758,6 +789,7 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
         end_fetch(job);
     }
     opf_dns_thread_end(e);
+    opf_privsep_thread_end(e);
     sync_persisted(e, apr_time_now(), 0, 1);
     opf_forkgate_leave();
     apr_thread_exit(thread, APR_SUCCESS);

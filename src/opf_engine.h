@@ -93,6 +93,15 @@ void opf_engine_set_resolver(opf_engine_t *e, struct opf_resolver *r);
 /* True if some responder is named by a host name (after every add). */
 int opf_engine_needs_resolver(const opf_engine_t *e);
 
+/* Optional, before start: fetch and validate in this helper process
+ * (opf_helper.h, OCSPPrefetchPrivsep) instead of in the thread. The
+ * caller has sent the helper every certificate with opf_helper_send_cert()
+ * under the index of its opf_engine_add() call (0, 1, ...), and keeps it
+ * running until after opf_engine_stop(). If the helper dies, the thread
+ * falls back to fetching itself until the next restart. */
+struct opf_helper;
+void opf_engine_set_helper(opf_engine_t *e, struct opf_helper *h);
+
 void *opf_job_user(const opf_job_t *job);
 const opf_cert_t *opf_job_cert(const opf_job_t *job);
 

@@ -83,6 +83,10 @@ struct opf_job {
     apr_time_t deadline;
     apr_int16_t polled_events;
     apr_pollfd_t pfd;
+
+    /* Privilege separation (opf_engine_privsep.c). */
+    apr_uint32_t helper_id;     /* the certificate's id in the helper */
+    apr_uint32_t helper_seq;    /* FETCH out, waiting for its RESULT; or 0 */
 };
 
 struct opf_engine {
@@ -105,6 +109,12 @@ struct opf_engine {
     int resolver_gone;
     apr_pollfd_t resolver_pfd;
     apr_pool_t *dns_scratch;
+
+    /* Privilege separation (opf_engine_privsep.c): NULL or gone means
+     * fetching and validating in this thread, the fallback. */
+    struct opf_helper *helper;
+    int helper_gone;
+    apr_pollfd_t helper_pfd;
     apr_pollset_t *pollset;
     apr_thread_t *thread;
     int running;                /* the thread holds the gate: fork-safe */
@@ -143,6 +153,27 @@ void opf_dns_thread_start(opf_engine_t *e);
 void opf_dns_thread_end(opf_engine_t *e);
 /* Registration: a host's name, port and whether it is an IP literal. */
 void opf_dns_host_init(opf_engine_t *e, opf_host_t *host, const opf_url_t *url);
+
+/* A response validated elsewhere (the helper process): the engine's own
+ * checks (never back in time, the signer's notAfter), then stored. v's
+ * next_update may be lowered. */
+void opf_engine_fetch_accepted(opf_job_t *job, apr_time_t now,
+                               const unsigned char *der, apr_size_t len,
+                               opf_validated_t *v);
+
+/* Privilege separation (opf_engine_privsep.c). Hands the job's fetch to
+ * the helper process: returns 1 if it did (or failed the attempt), 0 when
+ * there is no helper (fetch here). */
+int opf_privsep_fetch(opf_job_t *job, apr_time_t now);
+/* The job's fetch ends: a RESULT for it is now stale. */
+void opf_privsep_cancel(opf_job_t *job);
+/* A fired pollfd: if it is the helper's socket, reads its RESULTs and
+ * returns 1; else 0. */
+int opf_privsep_polled(opf_engine_t *e, const apr_pollfd_t *fired,
+                       apr_time_t now);
+/* Thread start and end: the helper's socket in and out of the pollset. */
+void opf_privsep_thread_start(opf_engine_t *e);
+void opf_privsep_thread_end(opf_engine_t *e);
 
 void opf_engine_log(opf_engine_t *e, int level, const opf_cert_t *cert,
                     const char *fmt, ...)

@@ -34,6 +34,10 @@ my @bad = (
     [ 'OCSPPrefetchMaxPerHost',  '-1',             'global' ],
     [ 'OCSPPrefetchMaxPerHost',  'many',           'global' ],
     [ 'OCSPPrefetchMaxPerHost',  '4',              'vhost'  ],   # global only
+    [ 'OCSPPrefetchPrivsep',     'maybe',          'global' ],
+    [ 'OCSPPrefetchPrivsep',     'on /nonexistent/ocsp-prefetch-helper', 'global' ],
+    [ 'OCSPPrefetchPrivsep',     'off /bin/true',  'global' ],
+    [ 'OCSPPrefetchPrivsep',     'off',            'vhost'  ],   # global only
 );
 
 plan tests => 2 * @bad + 2, need { 'module not built (stand-in run)' => module_built() };

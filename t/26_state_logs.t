@@ -147,7 +147,7 @@ my $fser = leaf_serial('failpol');
     my @all = opf_lines();
     my %known = map { $ID{$_} => 1 } keys %ID;
     my @anon = grep { !/certificate '([^']*)' \(serial ([0-9A-F]+)\)/ || !$known{"certificate '$1' (serial $2)"} }
-               grep { !/\] (?:started|restarted): \d+ certificates?: |\] first OCSP fetches / } @all;
+               grep { !/\] (?:started|restarted): \d+ certificates?: |\] first OCSP fetches |\] OCSPPrefetchPrivsep: helper process \d+ / } @all;
     ok(!@anon, 'every ocsp_prefetch line but the server-wide ones names its certificate: subject and serial, both right ('
        . scalar(@all) . ' lines)') or diag(join "\n", @anon);
     is(scalar(grep { /\[ocsp_prefetch:(?:debug|trace\d)\]/ } @all), 0, 'no debug lines at LogLevel ocsp_prefetch:info');

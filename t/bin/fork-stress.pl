@@ -226,7 +226,10 @@ sub backtrace {
 sub sample {
     my $now = time;
     $samples++;
-    my @c = $h->children;
+    # httpd's children only: the module's helper processes (the privsep
+    # helper, exec'd, and the resolver) idle in a read by design
+    my @c = grep { (readlink("/proc/$_/exe") // '') !~ m{/ocsp-prefetch-helper$}
+                   && (slurp("/proc/$_/comm") // '') !~ /^opf-resolver/ } $h->children;
     $max_children = @c if @c > $max_children;
     my %now = map { $_ => 1 } @c;
     for my $c (@c) {

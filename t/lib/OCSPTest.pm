@@ -12,7 +12,8 @@ use Exporter 'import';
 our @EXPORT_OK = qw(t_dir top_dir pki_dir work_dir module_so module_built standin
                     responder_port responder_log wait_until free_port
                     slurp log_since log_size count_fetches leaf leaf_serial
-                    responder_requests count_requests log_lines log_time alive);
+                    responder_requests count_requests log_lines log_time alive
+                    helper_path privsep_forced);
 
 my $T = abs_path(dirname(dirname(__FILE__)));     # .../t
 
@@ -24,6 +25,11 @@ sub work_dir { my $d = "$T/work"; make_path($d) unless -d $d; $d }
 # The module under test: $OCSP_PREFETCH_SO or <top>/.libs/mod_ocsp_prefetch.so
 sub module_so   { $ENV{OCSP_PREFETCH_SO} || top_dir() . "/.libs/mod_ocsp_prefetch.so" }
 sub module_built { -f module_so() }
+# The privilege separation helper built next to the module
+sub helper_path { $ENV{OCSPT_HELPER} || dirname(dirname(module_so())) . "/ocsp-prefetch-helper" }
+# OCSPT_PRIVSEP=1: every server of the suite (t/TEST's and OCSPTest::Httpd's)
+# runs with OCSPPrefetchPrivsep on, unless its config says otherwise
+sub privsep_forced { $ENV{OCSPT_PRIVSEP} && module_built() }
 # Stand-in mode (no module; mod_ssl's own stapling proves the infrastructure)
 sub standin     { !module_built() && $ENV{OCSPT_STANDIN} }
 

@@ -1,0 +1,364 @@
+/* See opf_helper.h. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <apr_portable.h>
+#include <apr_strings.h>
+
+#include "opf_childfd.h"
+#include "opf_helper.h"
+
+#define STOP_WAIT_MS 500
+#define HELPER_FD 3
+
+struct opf_helper {
+    pid_t pid;
+    pid_t owner;            /* the process that spawned it */
+    int fd;                 /* our end, O_NONBLOCK */
+    int slot;               /* opf_childfd slot, or -1 */
+    apr_uint32_t seq;
+    apr_socket_t *sock;
+    unsigned char *buf;     /* OPF_PROTO_MAX_MSG: encode and receive */
+};
+
+static apr_status_t helper_cleanup(void *data)
+{
+    opf_helper_stop(data);
+    return APR_SUCCESS;
+}
+
+/* In the forked child, before execve: async-signal-safe calls only. */
+static void exec_child(int fd, const char *path, char *const argv[])
+{
+    static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+    sigset_t none;
+    int i;
+
+    if (fd == HELPER_FD) {
+        if (fcntl(fd, F_SETFD, 0) != 0) {
+            _exit(126);
+        }
+    }
+    else if (dup2(fd, HELPER_FD) != HELPER_FD) {
+        _exit(126);
+    }
+    /* httpd's listeners, logs and pipes are not the helper's business. */
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, HELPER_FD + 1, ~0U, 0) != 0)
+#endif
+    {
+        for (i = HELPER_FD + 1; i < 65536; i++) {
+            close(i);
+        }
+    }
+    /* httpd's parent blocks signals in some threads; start clean. */
+    for (i = 1; i < 32; i++) {
+        signal(i, SIG_DFL);
+    }
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(path, argv, envp);
+    _exit(127);
+}
+
+apr_status_t opf_helper_start(opf_helper_t **out, const char *path,
+                              uid_t uid, gid_t gid, apr_pool_t *p)
+{
+    opf_helper_t *h;
+    pid_t parent = getpid(), pid;
+    char *argv[6];
+    int fds[2];
+    apr_status_t rv;
+
+    if (access(path, X_OK) != 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    argv[0] = (char *)path;
+    argv[1] = apr_psprintf(p, "%d", HELPER_FD);
+    argv[2] = apr_psprintf(p, "%ld", uid == (uid_t)-1 ? -1L : (long)uid);
+    argv[3] = apr_psprintf(p, "%ld", gid == (gid_t)-1 ? -1L : (long)gid);
+    argv[4] = apr_psprintf(p, "%ld", (long)parent);
+    argv[5] = NULL;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return APR_FROM_OS_ERROR(e);
+    }
+    if (pid == 0) {
+        exec_child(fds[1], path, argv);
+    }
+    close(fds[1]);
+    fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+
+    h = apr_pcalloc(p, sizeof(*h));
+    h->pid = pid;
+    h->owner = parent;
+    h->fd = fds[0];
+    h->buf = apr_palloc(p, OPF_PROTO_MAX_MSG);
+    /* Closed in every process forked from ours (opf_childfd.h): httpd's
+     * children must not keep the helper from seeing EOF. */
+    h->slot = opf_childfd_register(h->fd);
+    apr_pool_cleanup_register(p, h, helper_cleanup, apr_pool_cleanup_null);
+    rv = apr_os_sock_put(&h->sock, &h->fd, p);
+    if (rv != APR_SUCCESS) {
+        opf_helper_stop(h);
+        return rv;
+    }
+    *out = h;
+    return APR_SUCCESS;
+}
+
+pid_t opf_helper_pid(const opf_helper_t *h)
+{
+    return h->pid;
+}
+
+apr_socket_t *opf_helper_socket(opf_helper_t *h)
+{
+    return h->sock;
+}
+
+apr_uint32_t opf_helper_next_seq(opf_helper_t *h)
+{
+    if (++h->seq == 0) {
+        h->seq = 1;
+    }
+    return h->seq;
+}
+
+static int usable_here(const opf_helper_t *h)
+{
+    return h->fd >= 0 && h->owner == getpid();
+}
+
+static apr_status_t errno_status(int e)
+{
+    if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
+        return APR_EAGAIN;
+    }
+    if (e == EPIPE || e == ECONNRESET || e == ENOTCONN) {
+        return APR_EOF;
+    }
+    return APR_FROM_OS_ERROR(e);
+}
+
+/* Sends one encoded message, waiting at most wait_ms for room. */
+static apr_status_t send_msg(opf_helper_t *h, const opf_proto_msg_t *m,
+                             int wait_ms)
+{
+    long len;
+    ssize_t n;
+
+    if (!usable_here(h)) {
+        return APR_EOF;
+    }
+    len = opf_proto_encode(m, h->buf, OPF_PROTO_MAX_MSG);
+    if (len < 0) {
+        return APR_EINVAL;
+    }
+    for (;;) {
+        n = send(h->fd, h->buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n == len) {
+            return APR_SUCCESS;
+        }
+        if (n >= 0) {
+            return APR_EGENERAL;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno_status(errno) == APR_EAGAIN && wait_ms > 0) {
+            struct pollfd pfd = { h->fd, POLLOUT, 0 };
+            int waited = wait_ms > 50 ? 50 : wait_ms;
+
+            poll(&pfd, 1, waited);
+            wait_ms -= waited;
+            continue;
+        }
+        return errno_status(errno);
+    }
+}
+
+apr_status_t opf_helper_send_cert(opf_helper_t *h, apr_uint32_t id,
+                                  X509 *leaf, X509 *issuer, int wait_ms)
+{
+    opf_proto_msg_t m;
+    unsigned char *l = NULL, *i = NULL;
+    int ll = i2d_X509(leaf, &l), il = i2d_X509(issuer, &i);
+    apr_status_t rv = APR_EINVAL;
+
+    if (ll > 0 && il > 0) {
+        memset(&m, 0, sizeof(m));
+        m.type = OPF_MSG_CERT;
+        m.u.cert.id = id;
+        m.u.cert.leaf = l;
+        m.u.cert.leaf_len = (uint32_t)ll;
+        m.u.cert.issuer = i;
+        m.u.cert.issuer_len = (uint32_t)il;
+        rv = send_msg(h, &m, wait_ms);
+    }
+    OPENSSL_free(l);
+    OPENSSL_free(i);
+    return rv;
+}
+
+static uint32_t skew_secs(apr_interval_time_t skew)
+{
+    apr_time_t s = apr_time_sec(skew);
+
+    return s < 0 ? 0 : s > OPF_PROTO_MAX_SKEW_S ? OPF_PROTO_MAX_SKEW_S
+                                                 : (uint32_t)s;
+}
+
+apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
+                                   apr_uint32_t id, const char *url,
+                                   const unsigned char *req,
+                                   apr_size_t req_len,
+                                   apr_interval_time_t timeout,
+                                   apr_interval_time_t skew)
+{
+    opf_proto_msg_t m;
+    apr_time_t ms = apr_time_as_msec(timeout);
+    size_t url_len = strlen(url);
+
+    if (url_len > OPF_PROTO_MAX_URL || req_len > OPF_PROTO_MAX_REQ) {
+        return APR_EINVAL;
+    }
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_FETCH;
+    m.u.fetch.seq = seq;
+    m.u.fetch.id = id;
+    m.u.fetch.timeout_ms = ms < 1 ? 1 : ms > OPF_PROTO_MAX_TIMEOUT_MS
+                           ? OPF_PROTO_MAX_TIMEOUT_MS : (uint32_t)ms;
+    m.u.fetch.skew_s = skew_secs(skew);
+    m.u.fetch.url = url;
+    m.u.fetch.url_len = (uint16_t)url_len;
+    m.u.fetch.req = req;
+    m.u.fetch.req_len = (uint32_t)req_len;
+    return send_msg(h, &m, 0);
+}
+
+apr_status_t opf_helper_recv(opf_helper_t *h, opf_proto_result_t *res,
+                             int *dropped)
+{
+    opf_proto_msg_t m;
+
+    if (!usable_here(h)) {
+        return APR_EOF;
+    }
+    for (;;) {
+        struct iovec iov = { h->buf, OPF_PROTO_MAX_MSG };
+        struct msghdr msg;
+        ssize_t n;
+
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        n = recvmsg(h->fd, &msg, MSG_DONTWAIT);
+        if (n == 0) {
+            return APR_EOF;
+        }
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno_status(errno);
+        }
+        if (!(msg.msg_flags & MSG_TRUNC)
+            && opf_proto_decode(h->buf, (size_t)n, &m) == OPF_PROTO_OK
+            && m.type == OPF_MSG_RESULT) {
+            *res = m.u.result;
+            return APR_SUCCESS;
+        }
+        if (dropped) {
+            (*dropped)++;
+        }
+    }
+}
+
+void opf_helper_result_validated(const opf_proto_result_t *res,
+                                 opf_validated_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->status = res->status == 1 ? OPF_CERT_REVOKED : OPF_CERT_GOOD;
+    v->this_update = (apr_time_t)res->this_update;
+    v->next_update = (apr_time_t)res->next_update;
+    v->produced_at = (apr_time_t)res->produced_at;
+    v->signer_not_after = (apr_time_t)res->signer_not_after;
+    v->revoked_at = (apr_time_t)res->revoked_at;
+    v->revocation_reason = res->revocation_reason;
+}
+
+apr_status_t opf_helper_check(opf_helper_t *h, apr_uint32_t id,
+                              const unsigned char *der, apr_size_t len,
+                              apr_interval_time_t skew, int wait_ms,
+                              opf_validated_t *v, const char **reason,
+                              apr_pool_t *p)
+{
+    opf_proto_msg_t m;
+    opf_proto_result_t res;
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(wait_ms);
+    apr_uint32_t seq = opf_helper_next_seq(h);
+    apr_status_t rv;
+
+    if (len < 1 || len > OPF_PROTO_MAX_DER) {
+        *reason = "too large";
+        return APR_EINVAL;
+    }
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_CHECK;
+    m.u.check.seq = seq;
+    m.u.check.id = id;
+    m.u.check.skew_s = skew_secs(skew);
+    m.u.check.der = der;
+    m.u.check.der_len = (uint32_t)len;
+    if ((rv = send_msg(h, &m, wait_ms)) != APR_SUCCESS) {
+        return rv == APR_EAGAIN ? APR_TIMEUP : rv;
+    }
+    for (;;) {
+        apr_time_t now = apr_time_now();
+        struct pollfd pfd = { h->fd, POLLIN, 0 };
+
+        rv = opf_helper_recv(h, &res, NULL);
+        if (rv == APR_SUCCESS) {
+            if (res.seq != seq) {
+                continue;   /* a late answer to an earlier question */
+            }
+            if (res.outcome == OPF_OUTCOME_OK && res.der_len == 0) {
+                opf_helper_result_validated(&res, v);
+                return APR_SUCCESS;
+            }
+            *reason = res.text_len ? apr_pstrndup(p, res.text, res.text_len)
+                                   : "rejected";
+            return APR_EINVAL;
+        }
+        if (rv != APR_EAGAIN) {
+            return rv;
+        }
+        if (now >= deadline) {
+            return APR_TIMEUP;
+        }
+        poll(&pfd, 1, (int)((deadline - now) / 1000) + 1);
+    }
+}
+
+void opf_helper_stop(opf_helper_t *h)
+{
+    opf_childfd_close_and_reap(h->owner, &h->fd, &h->slot, &h->pid,
+                               STOP_WAIT_MS);
+}

@@ -1,0 +1,83 @@
+/* The parent's side of ocsp-prefetch-helper (OCSPPrefetchPrivsep): the
+ * unprivileged, exec'd process that fetches OCSP responses over HTTP,
+ * resolves responder names and validates what responders send, so that
+ * no byte from the network is parsed in the (root) httpd parent.
+ *
+ * The helper is spawned (fork + execve: nothing of the parent's memory,
+ * no private keys) once per generation from the parent's main thread,
+ * before the prefetch thread starts. Its only descriptor besides stdio is
+ * its end of a SOCK_SEQPACKET socketpair (fd 3); it drops to the given
+ * uid/gid before reading anything and exits when our end closes. Messages
+ * are those of opf_helper_proto.h. Everything the helper says is checked
+ * (lengths, seq, ranges) and treated as untrusted: the parent copies the
+ * DER it gets into the cache and store, and never parses it. */
+#ifndef OPF_HELPER_H
+#define OPF_HELPER_H
+
+#include <sys/types.h>
+
+#include <apr_network_io.h>
+#include <apr_pools.h>
+#include <openssl/x509.h>
+
+#include "opf_helper_proto.h"
+#include "opf_validate.h"
+
+typedef struct opf_helper opf_helper_t;
+
+/* Spawns path with fd 3 as the helper's end of a new socketpair. If
+ * uid/gid are not -1 the helper drops to them before reading anything
+ * (and refuses to run on as root). Main thread only, before any other
+ * thread of ours exists. All memory in p; p's cleanup stops it. */
+apr_status_t opf_helper_start(opf_helper_t **out, const char *path,
+                              uid_t uid, gid_t gid, apr_pool_t *p);
+
+pid_t opf_helper_pid(const opf_helper_t *h);
+/* Our end, for a pollset (APR_POLLIN). */
+apr_socket_t *opf_helper_socket(opf_helper_t *h);
+
+/* The next sequence number (never 0). One thread at a time. */
+apr_uint32_t opf_helper_next_seq(opf_helper_t *h);
+
+/* Sends a certificate (leaf and issuer) under id, waiting at most
+ * wait_ms for room in the socket. APR_EOF: the helper is gone. */
+apr_status_t opf_helper_send_cert(opf_helper_t *h, apr_uint32_t id,
+                                  X509 *leaf, X509 *issuer, int wait_ms);
+
+/* Sends a FETCH; never blocks. APR_EAGAIN: no room now; APR_EOF: gone;
+ * APR_EINVAL: a field out of bounds (URL or request too long). */
+apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
+                                   apr_uint32_t id, const char *url,
+                                   const unsigned char *req,
+                                   apr_size_t req_len,
+                                   apr_interval_time_t timeout,
+                                   apr_interval_time_t skew);
+
+/* Reads one RESULT if one is there, never blocks. APR_SUCCESS: *res is
+ * filled, pointing into a buffer of h valid until the next call.
+ * APR_EAGAIN: nothing (malformed messages are dropped, counted in
+ * *dropped if not NULL); APR_EOF: the helper is gone. */
+apr_status_t opf_helper_recv(opf_helper_t *h, opf_proto_result_t *res,
+                             int *dropped);
+
+/* Validates a response through the helper (CHECK) and waits at most
+ * wait_ms for the answer. APR_SUCCESS: valid, *v filled. APR_EINVAL:
+ * rejected, *reason says why (in p). APR_TIMEUP or APR_EOF: no answer
+ * (do not use the response). Main thread, before the prefetch thread
+ * starts: RESULTs of other seqs are dropped. */
+apr_status_t opf_helper_check(opf_helper_t *h, apr_uint32_t id,
+                              const unsigned char *der, apr_size_t len,
+                              apr_interval_time_t skew, int wait_ms,
+                              opf_validated_t *v, const char **reason,
+                              apr_pool_t *p);
+
+/* Fills v from an OK RESULT's fields. */
+void opf_helper_result_validated(const opf_proto_result_t *res,
+                                 opf_validated_t *v);
+
+/* Closes our end and reaps the helper, which exits at once on EOF; waits
+ * half a second at most, then SIGKILL. Also run by p's cleanup. Does
+ * nothing in a process forked from the one that started it. */
+void opf_helper_stop(opf_helper_t *h);
+
+#endif

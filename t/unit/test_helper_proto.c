@@ -1,0 +1,254 @@
+/* The wire format of the privilege separation helper (opf_helper_proto.h):
+ * every message round-trips, and the decoder refuses truncation, bad
+ * magic and type, lengths beyond their bounds, counts that exceed the
+ * bytes there, trailing bytes and non-printable text; the encoder refuses
+ * what the decoder would. Every prefix of every valid message is refused. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "opf_helper_proto.h"
+#include "opf_status.h"
+#include "tap.h"
+
+static unsigned char buf[OPF_PROTO_MAX_MSG + 16];
+static unsigned char big[OPF_PROTO_MAX_CERT + 2];
+
+/* Every strict prefix of buf[0..len) fails to decode. */
+static int prefixes_refused(size_t len)
+{
+    opf_proto_msg_t m;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (opf_proto_decode(buf, i, &m) == OPF_PROTO_OK) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void put_u32_at(size_t off, uint32_t v)
+{
+    buf[off] = (unsigned char)(v >> 24);
+    buf[off + 1] = (unsigned char)(v >> 16);
+    buf[off + 2] = (unsigned char)(v >> 8);
+    buf[off + 3] = (unsigned char)v;
+}
+
+int main(void)
+{
+    opf_proto_msg_t m, d;
+    long len;
+    int rc;
+    static const unsigned char leaf[] = { 0x30, 0x03, 1, 2, 3 };
+    static const unsigned char issuer[] = { 0x30, 0x01, 9 };
+    static const unsigned char req[] = { 0x30, 0x02, 5, 6 };
+    const char *url = "http://ocsp.example.test/";
+
+    plan(38);
+    memset(big, 'A', sizeof(big));
+
+    /* ---- CERT ---- */
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_CERT;
+    m.u.cert.id = 7;
+    m.u.cert.leaf = leaf;
+    m.u.cert.leaf_len = sizeof(leaf);
+    m.u.cert.issuer = issuer;
+    m.u.cert.issuer_len = sizeof(issuer);
+    len = opf_proto_encode(&m, buf, sizeof(buf));
+    ok(len == 5 + 4 + 4 + 5 + 4 + 3, "CERT encodes to its exact size");
+    rc = opf_proto_decode(buf, (size_t)len, &d);
+    ok(rc == OPF_PROTO_OK && d.type == OPF_MSG_CERT && d.u.cert.id == 7
+       && d.u.cert.leaf_len == sizeof(leaf)
+       && !memcmp(d.u.cert.leaf, leaf, sizeof(leaf))
+       && d.u.cert.issuer_len == sizeof(issuer)
+       && !memcmp(d.u.cert.issuer, issuer, sizeof(issuer)),
+       "CERT round-trips");
+    ok(prefixes_refused((size_t)len), "every truncated CERT is refused");
+    buf[len] = 0;
+    is_int(opf_proto_decode(buf, (size_t)len + 1, &d), OPF_PROTO_ETRAIL,
+           "a CERT with a trailing byte is refused");
+    put_u32_at(9, 1000);   /* leaf_len beyond the bytes there */
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_ETRUNC,
+           "a CERT whose leaf length exceeds the message is refused");
+    put_u32_at(9, OPF_PROTO_MAX_CERT + 1);
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a CERT with a leaf length over the bound is refused");
+    put_u32_at(9, 0);
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a CERT with an empty leaf is refused");
+    m.u.cert.leaf = big;
+    m.u.cert.leaf_len = OPF_PROTO_MAX_CERT + 1;
+    is_int(opf_proto_encode(&m, buf, sizeof(buf)), OPF_PROTO_EBOUND,
+           "encoding an oversize certificate is refused");
+    m.u.cert.leaf_len = OPF_PROTO_MAX_CERT;
+    m.u.cert.issuer = big;
+    m.u.cert.issuer_len = OPF_PROTO_MAX_CERT;
+    len = opf_proto_encode(&m, buf, sizeof(buf));
+    ok(len > 0 && len <= OPF_PROTO_MAX_MSG
+       && opf_proto_decode(buf, (size_t)len, &d) == OPF_PROTO_OK,
+       "the largest CERT fits OPF_PROTO_MAX_MSG and decodes");
+    is_int(opf_proto_encode(&m, buf, 100), OPF_PROTO_ESPACE,
+           "encoding into too small a buffer is refused");
+
+    /* ---- FETCH ---- */
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_FETCH;
+    m.u.fetch.seq = 42;
+    m.u.fetch.id = 3;
+    m.u.fetch.timeout_ms = 10000;
+    m.u.fetch.skew_s = 300;
+    m.u.fetch.url = url;
+    m.u.fetch.url_len = (uint16_t)strlen(url);
+    m.u.fetch.req = req;
+    m.u.fetch.req_len = sizeof(req);
+    len = opf_proto_encode(&m, buf, sizeof(buf));
+    rc = opf_proto_decode(buf, (size_t)len, &d);
+    ok(rc == OPF_PROTO_OK && d.type == OPF_MSG_FETCH && d.u.fetch.seq == 42
+       && d.u.fetch.id == 3 && d.u.fetch.timeout_ms == 10000
+       && d.u.fetch.skew_s == 300 && d.u.fetch.url_len == strlen(url)
+       && !memcmp(d.u.fetch.url, url, strlen(url))
+       && d.u.fetch.req_len == sizeof(req)
+       && !memcmp(d.u.fetch.req, req, sizeof(req)), "FETCH round-trips");
+    ok(prefixes_refused((size_t)len), "every truncated FETCH is refused");
+    put_u32_at(13, 0);
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a FETCH with a zero timeout is refused");
+    put_u32_at(13, OPF_PROTO_MAX_TIMEOUT_MS + 1);
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a FETCH with a huge timeout is refused");
+    put_u32_at(13, 10000);
+    put_u32_at(17, OPF_PROTO_MAX_SKEW_S + 1);
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a FETCH with a huge skew is refused");
+    put_u32_at(17, 300);
+    buf[23] = '\n';   /* in the URL */
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a FETCH with a control character in its URL is refused");
+    buf[23] = 'h';
+    ok(opf_proto_decode(buf, (size_t)len, &d) == OPF_PROTO_OK,
+       "... and decodes again once repaired");
+    m.u.fetch.url_len = OPF_PROTO_MAX_URL + 1;
+    m.u.fetch.url = (const char *)big;
+    is_int(opf_proto_encode(&m, buf, sizeof(buf)), OPF_PROTO_EBOUND,
+           "encoding a FETCH with too long a URL is refused");
+    m.u.fetch.url = url;
+    m.u.fetch.url_len = (uint16_t)strlen(url);
+    m.u.fetch.req = big;
+    m.u.fetch.req_len = OPF_PROTO_MAX_REQ + 1;
+    is_int(opf_proto_encode(&m, buf, sizeof(buf)), OPF_PROTO_EBOUND,
+           "encoding a FETCH with too large a request is refused");
+
+    /* ---- CHECK ---- */
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_CHECK;
+    m.u.check.seq = 9;
+    m.u.check.id = 1;
+    m.u.check.skew_s = 300;
+    m.u.check.der = req;
+    m.u.check.der_len = sizeof(req);
+    len = opf_proto_encode(&m, buf, sizeof(buf));
+    rc = opf_proto_decode(buf, (size_t)len, &d);
+    ok(rc == OPF_PROTO_OK && d.type == OPF_MSG_CHECK && d.u.check.seq == 9
+       && d.u.check.der_len == sizeof(req), "CHECK round-trips");
+    ok(prefixes_refused((size_t)len), "every truncated CHECK is refused");
+    m.u.check.der_len = 0;
+    is_int(opf_proto_encode(&m, buf, sizeof(buf)), OPF_PROTO_EBOUND,
+           "encoding an empty CHECK is refused");
+
+    /* ---- RESULT ---- */
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_RESULT;
+    m.u.result.seq = 42;
+    m.u.result.outcome = OPF_OUTCOME_OK;
+    m.u.result.status = 1;
+    m.u.result.this_update = -5;
+    m.u.result.next_update = (int64_t)1 << 52;
+    m.u.result.produced_at = 123456789;
+    m.u.result.signer_not_after = 0;
+    m.u.result.revoked_at = 77;
+    m.u.result.revocation_reason = -1;
+    m.u.result.der = leaf;
+    m.u.result.der_len = sizeof(leaf);
+    len = opf_proto_encode(&m, buf, sizeof(buf));
+    rc = opf_proto_decode(buf, (size_t)len, &d);
+    ok(rc == OPF_PROTO_OK && d.type == OPF_MSG_RESULT && d.u.result.seq == 42
+       && d.u.result.outcome == OPF_OUTCOME_OK && d.u.result.status == 1
+       && d.u.result.this_update == -5
+       && d.u.result.next_update == ((int64_t)1 << 52)
+       && d.u.result.produced_at == 123456789
+       && d.u.result.revoked_at == 77
+       && d.u.result.revocation_reason == -1
+       && d.u.result.text_len == 0 && d.u.result.der_len == sizeof(leaf)
+       && !memcmp(d.u.result.der, leaf, sizeof(leaf)),
+       "an OK RESULT round-trips, negative times included");
+    ok(prefixes_refused((size_t)len), "every truncated RESULT is refused");
+    buf[9] = 2;    /* outcome */
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a RESULT with an unknown outcome is refused");
+    buf[9] = OPF_OUTCOME_FAILED;
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a failed RESULT carrying DER is refused");
+    buf[9] = OPF_OUTCOME_OK;
+    buf[10] = OPF_FAIL_N;   /* class */
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a RESULT with an unknown failure class is refused");
+    buf[10] = 0;
+    buf[11] = 2;            /* status */
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a RESULT with an unknown certificate status is refused");
+    buf[11] = 1;
+    put_u32_at((size_t)len - sizeof(leaf) - 4, OPF_PROTO_MAX_DER + 1);
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a RESULT with a DER length over 64 KiB is refused");
+
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_RESULT;
+    m.u.result.seq = 43;
+    m.u.result.outcome = OPF_OUTCOME_FAILED;
+    m.u.result.fail_class = OPF_FAIL_INVALID;
+    m.u.result.text = "bad\001\n\xff text";
+    m.u.result.text_len = (uint16_t)strlen(m.u.result.text);
+    len = opf_proto_encode(&m, buf, sizeof(buf));
+    rc = opf_proto_decode(buf, (size_t)len, &d);
+    ok(rc == OPF_PROTO_OK && d.u.result.fail_class == OPF_FAIL_INVALID
+       && d.u.result.text_len == 11
+       && !memcmp(d.u.result.text, "bad???", 6),
+       "the encoder replaces non-printable text bytes");
+    buf[len - 4 - 11] = 0x07;
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a RESULT with a control character in its text is refused");
+    m.u.result.text = (const char *)big;
+    m.u.result.text_len = 1000;
+    len = opf_proto_encode(&m, buf, sizeof(buf));
+    rc = opf_proto_decode(buf, (size_t)len, &d);
+    ok(rc == OPF_PROTO_OK && d.u.result.text_len == OPF_PROTO_MAX_TEXT,
+       "the encoder cuts text to 256 bytes");
+    put_u32_at(5 + 4 + 3 + 40 + 4, 0);   /* wreck the text length field */
+    buf[5 + 4 + 3 + 40 + 4] = 0x01;      /* text_len 257 (u16) */
+    buf[5 + 4 + 3 + 40 + 5] = 0x01;
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a RESULT text length over 256 is refused");
+
+    /* ---- framing ---- */
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_RESULT;
+    m.u.result.seq = 1;
+    len = opf_proto_encode(&m, buf, sizeof(buf));
+    buf[0] ^= 0xff;
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EMAGIC,
+           "a bad magic is refused");
+    buf[0] ^= 0xff;
+    buf[4] = 99;
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_ETYPE,
+           "an unknown type is refused");
+    m.type = 99;
+    is_int(opf_proto_encode(&m, buf, sizeof(buf)), OPF_PROTO_ETYPE,
+           "encoding an unknown type is refused");
+    is_int(opf_proto_decode(buf, 0, &d), OPF_PROTO_ETRUNC,
+           "an empty message is refused");
+    ok(strcmp(opf_proto_strerror(OPF_PROTO_EBOUND), "field out of bounds")
+       == 0, "errors have names");
+    return done_testing();
+}

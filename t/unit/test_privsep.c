@@ -1,0 +1,455 @@
+/* Privilege separation end to end: the built ocsp-prefetch-helper binary,
+ * spawned as the module spawns it, against a forked HTTP responder
+ * stand-in on loopback. Paths: /good/ answers a valid OCSP response,
+ * /garbage/ answers junk with status 200, /hang/ accepts and never
+ * answers. First the helper through its channel (CERT, FETCH, CHECK,
+ * RESULT), then the engine driving it (a fetch done by the helper; a
+ * helper that stops answering, then dies: timeout, then fallback). */
+#include <errno.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <apr_general.h>
+#include <apr_portable.h>
+#include <apr_strings.h>
+
+#include <openssl/crypto.h>
+
+#include "opf_cert.h"
+#include "opf_engine.h"
+#include "opf_helper.h"
+#include "opf_request.h"
+#include "opf_status.h"
+#include "pki_fixture.h"
+#include "tap.h"
+
+#ifndef OPF_TEST_HELPER
+#define OPF_TEST_HELPER "./ocsp-prefetch-helper"
+#endif
+
+#define MAX_CONN 64
+
+/* ---- the responder stand-in (a process of its own) ---- */
+
+static void serve(int fd, const unsigned char *der, int len)
+{
+    char buf[4096], head[200];
+    size_t used = 0;
+    ssize_t got;
+    int n;
+
+    while (used < sizeof(buf) - 1
+           && (got = read(fd, buf + used, sizeof(buf) - 1 - used)) > 0) {
+        used += (size_t)got;
+        buf[used] = '\0';
+        if (strstr(buf, "\r\n\r\n")) {
+            break;
+        }
+    }
+    buf[used] = '\0';
+    if (strstr(buf, " /hang/")) {
+        sleep(30);      /* killed before that */
+        return;
+    }
+    if (strstr(buf, " /garbage/")) {
+        static const char junk[] = "\x30\x82\xff\xff this is not OCSP";
+        n = snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\nContent-Length: "
+                     "%d\r\n\r\n", (int)sizeof(junk) - 1);
+        if (write(fd, head, (size_t)n) < 0
+            || write(fd, junk, sizeof(junk) - 1) < 0) {
+            return;
+        }
+        return;
+    }
+    n = snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\nContent-Type: "
+                 "application/ocsp-response\r\nContent-Length: %d\r\n\r\n",
+                 len);
+    if (write(fd, head, (size_t)n) < 0 || write(fd, der, (size_t)len) < 0) {
+        return;
+    }
+}
+
+/* One process per connection: a hanging one holds up no other. */
+static void server_main(int lfd, const unsigned char *der, int len)
+{
+    signal(SIGCHLD, SIG_IGN);
+    for (;;) {
+        int fd = accept(lfd, NULL, NULL);
+        pid_t pid;
+
+        if (fd < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            _exit(1);
+        }
+        pid = fork();
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            close(lfd);
+            serve(fd, der, len);
+            close(fd);
+            _exit(0);
+        }
+        close(fd);
+    }
+}
+
+static int listen_loopback(int *port)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0
+        || listen(fd, 128) != 0
+        || getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* ---- helpers of the test ---- */
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits up to ms for a RESULT. */
+static apr_status_t wait_result(opf_helper_t *h, opf_proto_result_t *res,
+                                int ms)
+{
+    long until = now_ms() + ms;
+
+    for (;;) {
+        apr_os_sock_t fd;
+        struct pollfd pfd;
+        apr_status_t rv = opf_helper_recv(h, res, NULL);
+        long left = until - now_ms();
+
+        if (rv != APR_EAGAIN || left <= 0) {
+            return rv;
+        }
+        apr_os_sock_get(&fd, opf_helper_socket(h));
+        pfd.fd = fd;
+        pfd.events = POLLIN;
+        poll(&pfd, 1, (int)left);
+    }
+}
+
+static int proc_uid(pid_t pid)
+{
+    char path[64], buf[4096], *u;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    if (!(f = fopen(path, "r"))) {
+        return -1;
+    }
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    u = strstr(buf, "\nUid:");
+    return u ? atoi(u + 5) : -1;
+}
+
+static int proc_exe_is(pid_t pid, const char *want)
+{
+    char path[64], got[4096], real[4096];
+    ssize_t n;
+
+    snprintf(path, sizeof path, "/proc/%ld/exe", (long)pid);
+    n = readlink(path, got, sizeof got - 1);
+    if (n < 0 || !realpath(want, real)) {
+        return 0;
+    }
+    got[n] = '\0';
+    return strcmp(got, real) == 0;
+}
+
+/* ---- the engine's hooks ---- */
+
+static volatile int stored, timeouts, fallback_logged, via_helper, garbage;
+
+static void on_log(void *ctx, int level, const opf_cert_t *cert,
+                   const char *msg)
+{
+    (void)ctx; (void)level; (void)cert;
+    if (strstr(msg, "(in the helper process)")) {
+        via_helper++;
+    }
+    if (strstr(msg, "no complete answer within")) {
+        timeouts++;
+    }
+    if (strstr(msg, "privilege separation helper process")
+        && strstr(msg, "has gone away")) {
+        fallback_logged++;
+    }
+}
+
+static int on_store(void *ctx, opf_job_t *job, const unsigned char *der,
+                    apr_size_t len, const opf_validated_t *v)
+{
+    (void)ctx; (void)job; (void)der; (void)len; (void)v;
+    stored++;
+    return 1;
+}
+
+static int wait_for(volatile int *counter, int at_least, int ms)
+{
+    long until = now_ms() + ms;
+
+    while (*counter < at_least && now_ms() < until) {
+        usleep(20 * 1000);
+    }
+    return *counter >= at_least;
+}
+
+static apr_array_header_t *one_url(apr_pool_t *p, const char *url)
+{
+    apr_array_header_t *urls = apr_array_make(p, 1, sizeof(char *));
+
+    APR_ARRAY_PUSH(urls, const char *) = url;
+    return urls;
+}
+
+int main(void)
+{
+    apr_pool_t *p;
+    pki_t *pki;
+    pki_resp_opts_t o;
+    opf_cert_t *cert = NULL;
+    opf_helper_t *h = NULL;
+    opf_proto_result_t res;
+    opf_validated_t v;
+    const char *err = NULL, *reason = NULL;
+    unsigned char *der, *req = NULL;
+    apr_size_t req_len = 0;
+    char *pem;
+    int lfd, port = 0, der_len, status;
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1;
+    pid_t server, hpid;
+    apr_uint32_t seq;
+    apr_status_t rv;
+    long t0;
+
+    signal(SIGPIPE, SIG_IGN);
+    apr_initialize();
+    OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
+    apr_pool_create(&p, NULL);
+    plan(23);
+
+    pki = pki_new(time(NULL));
+    pki_resp_defaults(pki, &o);
+    der = pki_response(pki, &o, &der_len);
+    pem = pki_pem(pki->leaf, pki->issuer, NULL);
+    opf_cert_from_pem(&cert, pem, p, &err);
+    free(pem);
+    opf_request_der(cert->certid, &req, &req_len, p);
+    if (geteuid() == 0) {
+        struct passwd *pw = getpwnam("nobody");
+        if (pw) {
+            uid = pw->pw_uid;
+            gid = pw->pw_gid;
+        }
+    }
+    lfd = listen_loopback(&port);
+    if ((server = fork()) < 0) {
+        return 1;
+    }
+    if (server == 0) {
+        server_main(lfd, der, der_len);
+    }
+    close(lfd);
+
+    /* ---- the helper through its channel ---- */
+    rv = opf_helper_start(&h, OPF_TEST_HELPER, uid, gid, p);
+    ok(rv == APR_SUCCESS, "the helper binary starts (" OPF_TEST_HELPER ")");
+    if (rv != APR_SUCCESS) {
+        kill(server, SIGTERM);
+        return done_testing();
+    }
+    hpid = opf_helper_pid(h);
+    ok(opf_helper_send_cert(h, 0, cert->leaf, cert->issuer, 1000)
+       == APR_SUCCESS, "CERT sent");
+
+    seq = opf_helper_next_seq(h);
+    opf_helper_send_fetch(h, seq, 0, apr_psprintf(p, "http://127.0.0.1:%d"
+                          "/good/", port), req, req_len,
+                          apr_time_from_sec(5), apr_time_from_sec(300));
+    rv = wait_result(h, &res, 5000);
+    ok(rv == APR_SUCCESS && res.seq == seq && res.outcome == OPF_OUTCOME_OK,
+       "FETCH of a valid response: RESULT ok");
+    ok(rv == APR_SUCCESS && res.der_len == (uint32_t)der_len
+       && memcmp(res.der, der, (size_t)der_len) == 0,
+       "... carrying the responder's DER unchanged");
+    opf_helper_result_validated(&res, &v);
+    ok(rv == APR_SUCCESS && v.status == OPF_CERT_GOOD
+       && v.this_update > apr_time_now() - apr_time_from_sec(3700)
+       && v.this_update < apr_time_now() - apr_time_from_sec(3500),
+       "... with thisUpdate an hour ago");
+    ok(v.next_update > apr_time_now() + apr_time_from_sec(6 * 86400)
+       && v.signer_not_after == 0, "... nextUpdate in 7 days, issuer-signed");
+
+    ok(proc_exe_is(hpid, OPF_TEST_HELPER),
+       "the helper is the exec'd binary (/proc/PID/exe)");
+    if (uid != (uid_t)-1) {
+        is_int(proc_uid(hpid), (long long)uid,
+               "the helper runs as nobody, not root");
+    }
+    else {
+        ok(proc_uid(hpid) == (int)getuid(), "the helper runs as we do "
+           "(not root: nothing to drop)");
+    }
+
+    seq = opf_helper_next_seq(h);
+    opf_helper_send_fetch(h, seq, 0, apr_psprintf(p, "http://127.0.0.1:%d"
+                          "/garbage/", port), req, req_len,
+                          apr_time_from_sec(5), apr_time_from_sec(300));
+    rv = wait_result(h, &res, 5000);
+    ok(rv == APR_SUCCESS && res.seq == seq
+       && res.outcome == OPF_OUTCOME_FAILED
+       && res.fail_class == OPF_FAIL_INVALID && res.der_len == 0,
+       "FETCH of garbage: RESULT failed, class invalid, no DER");
+    if (rv == APR_SUCCESS) {
+        diag("message: %.*s", (int)res.text_len, res.text);
+    }
+
+    seq = opf_helper_next_seq(h);
+    opf_helper_send_fetch(h, seq, 5, apr_psprintf(p, "http://127.0.0.1:%d"
+                          "/good/", port), req, req_len,
+                          apr_time_from_sec(5), apr_time_from_sec(300));
+    rv = wait_result(h, &res, 5000);
+    ok(rv == APR_SUCCESS && res.seq == seq
+       && res.outcome == OPF_OUTCOME_FAILED
+       && res.fail_class == OPF_FAIL_INVALID,
+       "FETCH for a certificate it was never sent: failed");
+
+    seq = opf_helper_next_seq(h);
+    opf_helper_send_fetch(h, seq, 0, apr_psprintf(p, "http://127.0.0.1:%d"
+                          "/hang/", port), req, req_len,
+                          apr_time_from_sec(20), apr_time_from_sec(300));
+    rv = wait_result(h, &res, 1000);
+    ok(rv == APR_EAGAIN, "FETCH from a responder that hangs: no RESULT "
+       "within a second");
+
+    rv = opf_helper_check(h, 0, der, (apr_size_t)der_len,
+                          apr_time_from_sec(300), 2000, &v, &reason, p);
+    ok(rv == APR_SUCCESS && v.status == OPF_CERT_GOOD
+       && v.next_update > apr_time_now(),
+       "CHECK of a valid response (while the hang goes on): valid");
+    reason = NULL;
+    rv = opf_helper_check(h, 0, (const unsigned char *)"\x30\x03junk", 7,
+                          apr_time_from_sec(300), 2000, &v, &reason, p);
+    ok(rv == APR_EINVAL && reason, "CHECK of garbage: rejected");
+    diag("reason: %s", reason ? reason : "(none)");
+
+    t0 = now_ms();
+    opf_helper_stop(h);
+    ok(now_ms() - t0 < 500 && kill(hpid, 0) != 0,
+       "stop: the helper exits on EOF at once, even with a fetch hanging");
+
+    if (geteuid() == 0) {
+        opf_helper_t *root = NULL;
+
+        opf_helper_start(&root, OPF_TEST_HELPER, (uid_t)-1, (gid_t)-1, p);
+        rv = root ? wait_result(root, &res, 3000) : APR_EGENERAL;
+        ok(rv == APR_EOF, "the helper refuses to run as root");
+        if (root) {
+            opf_helper_stop(root);
+        }
+    }
+    else {
+        ok(1, "# SKIP not root: nothing to refuse");
+    }
+    ok(opf_helper_start(&h, "/nonexistent/helper", uid, gid, p)
+       != APR_SUCCESS, "a missing helper binary is an error at start");
+
+    /* ---- the engine with the helper ---- */
+    {
+        opf_engine_config_t cfg;
+        opf_engine_hooks_t hooks;
+        opf_engine_t *e;
+        opf_helper_t *h2 = NULL;
+
+        opf_engine_config_defaults(&cfg);
+        cfg.timeout = apr_time_from_sec(1);
+        cfg.retry_floor = apr_time_from_msec(500);
+        cfg.retry_ceil = apr_time_from_msec(500);
+        memset(&hooks, 0, sizeof hooks);
+        hooks.log = on_log;
+        hooks.store = on_store;
+
+        opf_helper_start(&h2, OPF_TEST_HELPER, uid, gid, p);
+        opf_helper_send_cert(h2, 0, cert->leaf, cert->issuer, 1000);
+        opf_engine_create(&e, &cfg, &hooks, p);
+        opf_engine_add(e, cert, one_url(p, apr_psprintf(p, "http://127.0.0.1:"
+                       "%d/good/", port)), NULL, NULL);
+        opf_engine_set_helper(e, h2);
+        opf_engine_start(e);
+        rv = opf_engine_wait_initial(e, apr_time_from_sec(5));
+        opf_engine_stop(e);
+        ok(rv == APR_SUCCESS && stored == 1 && via_helper == 1,
+           "the engine hands its fetch to the helper and stores the result");
+        opf_helper_stop(h2);
+
+        /* A helper that stops answering, then dies. */
+        stored = 0;
+        via_helper = 0;
+        opf_helper_start(&h2, OPF_TEST_HELPER, uid, gid, p);
+        opf_helper_send_cert(h2, 0, cert->leaf, cert->issuer, 1000);
+        opf_engine_create(&e, &cfg, &hooks, p);
+        opf_engine_add(e, cert, one_url(p, apr_psprintf(p, "http://127.0.0.1:"
+                       "%d/good/", port)), NULL, NULL);
+        opf_engine_set_helper(e, h2);
+        kill(opf_helper_pid(h2), SIGSTOP);
+        t0 = now_ms();
+        opf_engine_start(e);
+        ok(wait_for(&timeouts, 1, 3000) && stored == 0,
+           "a helper that does not answer: the attempt times out");
+        ok(now_ms() - t0 >= 900 && now_ms() - t0 < 2500,
+           "... at the fetch deadline (1 s)");
+        hpid = opf_helper_pid(h2);
+        kill(hpid, SIGKILL);
+        ok(wait_for(&fallback_logged, 1, 3000),
+           "the helper killed: its loss is logged");
+        ok(wait_for(&stored, 1, 5000), "... and the next attempt is made "
+           "in the thread itself, and stored");
+        usleep(300 * 1000);
+        ok(fallback_logged == 1 && via_helper == 1,
+           "the loss is logged once; the fetch after it went without the "
+           "helper");
+        opf_engine_stop(e);
+        opf_helper_stop(h2);
+        ok(kill(hpid, 0) != 0, "the dead helper is reaped");
+    }
+
+    kill(server, SIGTERM);
+    waitpid(server, &status, 0);
+    OPENSSL_free(der);
+    pki_free(pki);
+    apr_pool_destroy(p);
+    apr_terminate();
+    return done_testing();
+}
