@@ -502,7 +502,6 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     hooks.log = engine_log;
     hooks.store = engine_store;
     hooks.persist = opf_seed_persist;
-    hooks.persist_sync = opf_seed_persist_sync;
     hooks.event = engine_event;
     if ((rv = opf_engine_create(&gen->engine, &cfg, &hooks, pconf))
         != APR_SUCCESS) {

@@ -148,8 +148,6 @@ void opf_entry_keep_der(opf_entry_t *entry, const unsigned char *der,
 /* The engine's persist hook: saves a response in the store. */
 const char *opf_seed_persist(void *ctx, opf_job_t *job,
                              const unsigned char *der, apr_size_t der_len);
-/* The engine's persist_sync hook: makes the saves durable. */
-void opf_seed_persist_sync(void *ctx);
 
 /* mod_ocsp_prefetch_status.c: the status table, page and server-status. */
 /* Creates the table for this generation's certificates and fills in what

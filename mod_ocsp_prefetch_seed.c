@@ -282,15 +282,6 @@ void opf_seed_carry_over(opf_gen_t *g)
     carry->items = items;
 }
 
-void opf_seed_persist_sync(void *ctx)
-{
-    opf_gen_t *g = ctx;
-
-    if (g->store) {
-        opf_store_sync(g->store);
-    }
-}
-
 const char *opf_seed_persist(void *ctx, opf_job_t *job,
                              const unsigned char *der, apr_size_t der_len)
 {

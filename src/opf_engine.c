@@ -468,7 +468,6 @@ static void accept_response(opf_job_t *job, apr_time_t now,
         opf_forkgate_leave();
         perr = e->hooks.persist(e->hooks.ctx, job, der, len);
         opf_forkgate_enter();
-        e->persist_dirty = 1;
         if (perr) {
             opf_engine_log(e, OPF_LOG_ERR, job->cert, "cannot save the OCSP "
                            "response in the store: %s; it will be fetched "
@@ -691,30 +690,6 @@ static apr_time_t run_schedule(opf_engine_t *e, apr_time_t now)
     return wake;
 }
 
-/* What was persisted is made durable in batches at most a second apart,
- * not one fsync per response (thousands at a cold start). Returns the
- * poll timeout, shortened to the next batch. */
-#define OPF_PERSIST_BATCH apr_time_from_sec(1)
-static apr_interval_time_t sync_persisted(opf_engine_t *e, apr_time_t now,
-                                          apr_interval_time_t timeout,
-                                          int final)
-{
-    if (!e->persist_dirty || !e->hooks.persist_sync) {
-        return timeout;
-    }
-    if (final || now >= e->persist_synced + OPF_PERSIST_BATCH) {
-        /* Disk I/O takes no lock a child could inherit: let fork() in. */
-        opf_forkgate_leave();
-        e->hooks.persist_sync(e->hooks.ctx);
-        opf_forkgate_enter();
-        e->persist_dirty = 0;
-        e->persist_synced = now;
-        return timeout;
-    }
-    return e->persist_synced + OPF_PERSIST_BATCH - now < timeout
-           ? e->persist_synced + OPF_PERSIST_BATCH - now : timeout;
-}
-
 static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
 {
     opf_engine_t *e = data;
@@ -751,8 +726,7 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
     while (!apr_atomic_read32(&e->stopping)) {
         apr_time_t now = apr_time_now();
         apr_time_t wake = run_schedule(e, now);
-        apr_interval_time_t timeout = sync_persisted(e, now,
-                                          wake > now ? wake - now : 0, 0);
+        apr_interval_time_t timeout = wake > now ? wake - now : 0;
         const apr_pollfd_t *fired = NULL;
         apr_int32_t n = 0, i;
         apr_status_t rv;
@@ -790,7 +764,6 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
     }
     opf_dns_thread_end(e);
     opf_privsep_thread_end(e);
-    sync_persisted(e, apr_time_now(), 0, 1);
     opf_forkgate_leave();
     apr_thread_exit(thread, APR_SUCCESS);
     return NULL;

@@ -39,10 +39,6 @@ typedef struct opf_engine_hooks {
      * engine. */
     const char *(*persist)(void *ctx, opf_job_t *job,
                            const unsigned char *der, apr_size_t der_len);
-    /* Optional: makes what persist wrote durable (fsync). Called outside
-     * the fork gate at most once a second while there were persists, and
-     * when the thread ends. */
-    void (*persist_sync)(void *ctx);
     /* Optional: an event for the admin's notify command: "renewed",
      * "failed", "revoked" or "expired". From the engine thread; must not
      * block. */

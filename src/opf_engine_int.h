@@ -120,8 +120,6 @@ struct opf_engine {
     int running;                /* the thread holds the gate: fork-safe */
     volatile apr_uint32_t stopping;
     int in_flight;
-    int persist_dirty;          /* persisted since the last persist_sync */
-    apr_time_t persist_synced;  /* when persist_sync last ran */
     apr_uint64_t rng;
 
     /* Guards what other threads read: initial_left, job->initial,

@@ -22,7 +22,6 @@
 struct opf_store {
     const char *dir;
     uid_t owner;
-    int unsynced;           /* saved since the last opf_store_sync() */
 };
 
 /* Owned by us and not writable by anyone else. */
@@ -206,10 +205,9 @@ apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
         *err = "cannot create the temporary file";
         return APR_FROM_OS_ERROR(errno);
     }
-    /* No fsync per file: thousands of them would make the prefetch
-     * thread wait on the disk at every response (opf_store_sync() makes
-     * a batch durable). A reader never sees a torn file (rename), and
-     * what a power loss tears is refused on load and fetched again. */
+    /* No fsync (see opf_store.h): a reader never sees a torn file
+     * (rename), and what a power loss tears is refused on load and
+     * fetched again. */
     if (write_all(fd, header, STORE_HEADER) != 0
         || write_all(fd, der, len) != 0) {
         e = errno;
@@ -224,25 +222,7 @@ apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
         *err = "cannot replace the stored response";
         return APR_FROM_OS_ERROR(e);
     }
-    st->unsynced = 1;
     return APR_SUCCESS;
-}
-
-void opf_store_sync(opf_store_t *st)
-{
-    int dfd;
-
-    if (!st->unsynced) {
-        return;
-    }
-    st->unsynced = 0;
-    /* Commits the renames; with them, on ext4's default data=ordered,
-     * the files' data. */
-    dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
 }
 
 void opf_store_touch(opf_store_t *st, const char *key_hex)

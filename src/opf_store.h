@@ -3,12 +3,16 @@
  *
  * One file per certificate, named by its key (hex SHA-256 of the leaf),
  * replaced atomically (temporary file, rename): a process crash leaves the
- * old response or the new one, never a torn file. Saves are made durable
- * in batches (opf_store_sync(): fsync of the directory), not one fsync
- * per file, so that thousands of responses at startup do not queue on the
- * disk; after a power loss the last batch may be missing or refused on
- * load, and is fetched again. Files are 0600 in a 0700 directory owned by the parent's
- * user. Nothing read back is trusted: the caller re-validates every
+ * old response or the new one, never a torn file. Nothing is fsync'ed:
+ * the prefetch thread must never wait on a slow disk (a directory fsync
+ * can take seconds on a busy one, and the thread is joined at every
+ * graceful restart). A clean stop or reboot loses nothing (the page
+ * cache is written back); ext4 commits its journal every 5 s and flushes
+ * a file renamed over another with it, so a power loss costs at most the
+ * last seconds of saves: the older response or none is loaded, and a
+ * torn file is refused and fetched again. It is a cache of what can be
+ * fetched again. Files are 0600 in a 0700 directory owned by the
+ * parent's user. Nothing read back is trusted: the caller re-validates every
  * response before it is served. */
 #ifndef OPF_STORE_H
 #define OPF_STORE_H
@@ -41,10 +45,6 @@ apr_status_t opf_store_load(opf_store_t *st, const char *key_hex,
 apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
                             const unsigned char *der, apr_size_t len,
                             const char **err);
-
-/* Makes the saves so far durable (fsync of the directory); nothing to do
- * when there were none. Same thread as opf_store_save(). */
-void opf_store_sync(opf_store_t *st);
 
 /* Marks key_hex as still configured (its file's mtime is "last seen"). */
 void opf_store_touch(opf_store_t *st, const char *key_hex);

@@ -13,21 +13,24 @@
 #    60-second responses, OCSPPrefetchRenewWindow 59s: each is fetched again
 #    as soon as allowed), so fetches are in flight at any moment: three rounds
 #    of start, graceful within 2 s (first handshake after it stapled), stop
-#    within 2 s, each with fetches in flight at the signal.
+#    within 2 s, each with fetches in flight at the signal. On a slow disk:
+#    t/bin/slowdisk.c is preloaded into httpd and makes every fsync-like call
+#    take 3 s more (a busy disk's journal commit), while every response is
+#    written to the store; neither restarts nor fetching may wait on it.
 # A private responder (own port and log): independent of the suite-wide one.
 use strict;
 use warnings;
 use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(time sleep);
-use OCSPTest qw(module_built wait_until leaf_serial count_requests free_port work_dir);
+use OCSPTest qw(module_built wait_until leaf_serial count_requests free_port work_dir t_dir slurp);
 use OCSPTest::Httpd;
 use OCSPTest::Responder;
 use OCSPTest::Lifecycle qw(timed_graceful timed_stop in_flight GRACEFUL_RE STOP_RE);
 
 my $ROUNDS = 3;
 my $BOUND = 2;     # seconds, issue 3 item 3
-plan tests => $ROUNDS * 9 + $ROUNDS * 9,
+plan tests => $ROUNDS * 9 + 1 + $ROUNDS * 9,
     need { 'module not built (stand-in run)' => module_built() };
 
 my $rlog = work_dir() . "/responder-20.log";
@@ -89,7 +92,13 @@ my $crash_re = qr/exit signal|Segmentation|AH00052|still did not exit/;
 # ---------------------------------------------------- 2. slow, many certificates
 {
     my @leaves = qw(good short delay graceful startup stapling post get);
+    my $shim = work_dir() . "/slowdisk.so";
+    my $shim_log = work_dir() . "/slowdisk-20.log";
+    unlink $shim, $shim_log;
+    system("cc -shared -fPIC -o '$shim' '" . t_dir() . "/bin/slowdisk.c' -ldl") == 0
+        or BAIL_OUT("cannot build t/bin/slowdisk.c");
     my $h = OCSPTest::Httpd->new(name => 'restart-delay',
+        env => { LD_PRELOAD => $shim, SLOWDISK_LOG => $shim_log, SLOWDISK_MS => 3000 },
         global => "OCSPPrefetchTimeout 10\nOCSPPrefetchStartupWait 5\nOCSPPrefetchRetryDelay 1s\n"
                 . "OCSPPrefetchRenewWindow 59s\n",
         vhosts => [ map { { name => $_, conf => "OCSPPrefetch on\nOCSPPrefetchResponder http://127.0.0.1:$rp/delay=1+short/\n" } } @leaves ]);
@@ -122,6 +131,10 @@ my $crash_re = qr/exit signal|Segmentation|AH00052|still did not exit/;
         ok(@at_term >= 1, "... " . scalar(@at_term) . " fetch(es) were in flight at SIGTERM");
         unlike($h->log_content, $crash_re, "... no crash, no child that would not exit");
     }
+    my $shim_calls = slurp($shim_log) // '';
+    my $waits = () = $shim_calls =~ /^\d+ (?!loaded)/mg;
+    ok($shim_calls =~ /^\d+ loaded$/m,
+       "the slow-disk shim was loaded into httpd ($waits slowed call(s) to fsync and the like)");
 }
 
 $resp->stop;

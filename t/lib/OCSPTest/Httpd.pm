@@ -38,6 +38,7 @@ sub new {
         raw    => $a{raw},                 # full config text override
         preload => $a{preload},            # config text before our LoadModule
         mpm    => $a{mpm} || 'event',      # event | prefork
+        env    => $a{env} || {},           # environment of apache2 (e.g. LD_PRELOAD)
     }, $class;
     die "OCSPTest::Httpd: unknown mpm '$self->{mpm}'\n"
         unless $self->{mpm} =~ /^(?:event|prefork)$/;
@@ -160,7 +161,8 @@ sub set_raw { my ($s, $raw) = @_; $s->{raw} = $raw; $s->write_config }
 
 sub _run {
     my ($self, @args) = @_;
-    my $out = `$HTTPD -d '$self->{root}' -f '${\ $self->conf_file}' @args 2>&1`;
+    my $env = join '', map { "$_='$self->{env}{$_}' " } sort keys %{ $self->{env} };
+    my $out = `$env$HTTPD -d '$self->{root}' -f '${\ $self->conf_file}' @args 2>&1`;
     return ($? >> 8, $out);
 }
 
