@@ -113,6 +113,8 @@ typedef struct opf_gen {
     struct opf_helper *helper;   /* NULL: OCSPPrefetchPrivsep off (or the
                                   * helper could not be started) */
     int helper_mute;             /* it did not answer a CHECK: ask no more */
+    opf_signers_t *seed_signers; /* while seeding: responder certificates
+                                  * verified so far (NULL: none kept) */
     opf_engine_t *engine;
 } opf_gen_t;
 

@@ -80,7 +80,7 @@ static apr_status_t validate(opf_gen_t *g, opf_entry_t *entry, int index,
     if (!g->helper) {
         return opf_validate_response(der, len, entry->cert->leaf,
                                      entry->cert->issuer, now, OPF_MAX_SKEW,
-                                     v, reason, p);
+                                     g->seed_signers, v, reason, p);
     }
     if (g->helper_mute) {
         *reason = "the privilege separation helper process did not answer";
@@ -161,7 +161,13 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
         apr_status_t rv = opf_store_load(g->store, key, &der, &len, p, &err);
 
         if (rv == APR_SUCCESS) {
-            if (candidate_ok(g, entry, index, "the store", der, len, now, &v, p)
+            /* Usually the same bytes as the previous generation's: those
+             * were just validated. */
+            int same = best && len == best_len && memcmp(der, best, len) == 0;
+
+            if (!same
+                && candidate_ok(g, entry, index, "the store", der, len, now,
+                                &v, p)
                 && (!best || v.this_update > best_v.this_update)) {
                 best = der;
                 best_len = len;
@@ -213,6 +219,11 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
                          "not survive a full restart", err ? err : dir);
         }
     }
+    /* Thousands of stored responses from a few responders: each
+     * responder certificate is verified once. */
+    if (opf_signers_create(&g->seed_signers, ptemp) != APR_SUCCESS) {
+        g->seed_signers = NULL;
+    }
     for (i = 0; i < g->entries->nelts; i++) {
         opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
         const char *key = entry->cert->key_hex;
@@ -222,6 +233,7 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
         apr_hash_set(configured, key, APR_HASH_KEY_STRING, "");
         seed_entry(g, entry, i, item, now, ptemp);
     }
+    g->seed_signers = NULL; /* goes with ptemp */
     if (g->store) {
         apr_interval_time_t keep = sc->keep != OPF_UNSET_TIME
                                    ? sc->keep : OPF_DEFAULT_KEEP;

@@ -30,9 +30,9 @@ CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 # the engine sources each target links
 srcs() {
     case $1 in
-    fuzz_validate) echo opf_validate.c ;;
+    fuzz_validate) echo opf_validate.c opf_der.c opf_signers.c ;;
     fuzz_http)     echo opf_http.c ;;
-    fuzz_store)    echo opf_store.c opf_validate.c ;;
+    fuzz_store)    echo opf_store.c opf_validate.c opf_der.c opf_signers.c ;;
     fuzz_record)   echo opf_record.c ;;
     fuzz_render)   echo opf_status_render.c opf_status_names.c ;;
     fuzz_helper_proto) echo opf_helper_proto.c ;;

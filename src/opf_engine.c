@@ -95,6 +95,10 @@ apr_status_t opf_engine_create(opf_engine_t **out,
         e->cfg.max_per_host = 1;
     }
     e->hosts = apr_hash_make(pool);
+    if ((rv = opf_signers_create(&e->signers, pool)) != APR_SUCCESS) {
+        apr_pool_destroy(pool);
+        return rv;
+    }
     e->flight = apr_pcalloc(pool, sizeof(opf_job_t *)
                                   * (apr_size_t)e->cfg.max_parallel);
     e->hooks = *hooks;
@@ -412,7 +416,8 @@ static void fetch_succeeded(opf_job_t *job, apr_time_t now,
     const char *reason = NULL;
 
     if (opf_validate_response(der, len, job->cert->leaf, job->cert->issuer,
-                              now, e->cfg.skew, &v, &reason, job->fetch_pool)
+                              now, e->cfg.skew, e->signers, &v, &reason,
+                              job->fetch_pool)
         != APR_SUCCESS) {
         rejected(job, now, reason ? reason : "invalid");
         return;

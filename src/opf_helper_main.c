@@ -52,6 +52,8 @@
 #define WORKER_STACK (512 * 1024)
 
 static int chan = -1;
+/* Responder certificates verified so far, shared by the workers. */
+static opf_signers_t *signers;
 
 static void die(const char *fmt, const char *arg)
 {
@@ -191,7 +193,8 @@ static void validate_and_answer(const work_t *w, const unsigned char *der,
         return;
     }
     if (opf_validate_response(der, len, leaf, issuer, apr_time_now(),
-                              apr_time_from_sec(w->skew_s), &v, &reason, p)
+                              apr_time_from_sec(w->skew_s), signers, &v,
+                              &reason, p)
         != APR_SUCCESS) {
         /* As the engine classifies a rejection (opf_engine.c). */
         reason = reason ? reason : "invalid";
@@ -495,6 +498,7 @@ static void drop_privileges(long uid, long gid)
 int main(int argc, char **argv)
 {
     static unsigned char buf[OPF_PROTO_MAX_MSG];
+    apr_pool_t *pool;
     long uid, gid, parent;
     int type = 0, fd;
     socklen_t tl = sizeof(type);
@@ -526,7 +530,9 @@ int main(int argc, char **argv)
     if (parent > 0 && getppid() != (pid_t)parent) {
         _exit(0);   /* the parent died before we got here */
     }
-    if (apr_initialize() != APR_SUCCESS) {
+    if (apr_initialize() != APR_SUCCESS
+        || apr_pool_create(&pool, NULL) != APR_SUCCESS
+        || opf_signers_create(&signers, pool) != APR_SUCCESS) {
         die("%s", "cannot initialise APR");
     }
     OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);

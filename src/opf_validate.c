@@ -5,6 +5,7 @@
 #define _GNU_SOURCE /* timegm */
 #endif
 #include "opf_validate.h"
+#include "opf_der.h"
 
 #include <limits.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 /* Sanity limits: a response for one certificate needs one SingleResponse
  * and at most a delegated signer certificate (plus maybe its chain). */
 #define MAX_SINGLE_RESPONSES 20
-#define MAX_EMBEDDED_CERTS   10
+#define MAX_EMBEDDED_CERTS   OPF_DER_MAX_CERTS
 
 /* Everything that must be freed whatever the outcome. */
 typedef struct vstate {
@@ -27,6 +28,7 @@ typedef struct vstate {
     OCSP_BASICRESP *bs;
     STACK_OF(X509) *extra;
     X509_STORE *store;
+    X509 *signer;                    /* borrowed from bs or extra */
 } vstate_t;
 
 static void vstate_free(vstate_t *v)
@@ -135,7 +137,189 @@ static const char *check_signature(vstate_t *v, X509 *issuer, apr_time_t now,
         out->signer_not_after = opf_asn1_time_to_apr(X509_get0_notAfter(signer));
     else
         out->signer_not_after = 0;
+    v->signer = signer;
     return NULL;
+}
+
+/* ---- the fast path: a signer verified before (opf_signers.h) ---- */
+
+/* The part of the validity of cert (and of the issuer above it) inside
+ * which a chain verification of it gives the same answer. */
+static void chain_window(X509 *cert, X509 *issuer, opf_signer_ref_t *w)
+{
+    apr_time_t nb = opf_asn1_time_to_apr(X509_get0_notBefore(issuer));
+    apr_time_t na = opf_asn1_time_to_apr(X509_get0_notAfter(issuer));
+
+    if (cert != issuer) {
+        apr_time_t cnb = opf_asn1_time_to_apr(X509_get0_notBefore(cert));
+        apr_time_t cna = opf_asn1_time_to_apr(X509_get0_notAfter(cert));
+
+        nb = cnb > nb ? cnb : nb;
+        na = cna < na ? cna : na;
+    }
+    w->valid_from = nb;
+    w->valid_until = na;
+}
+
+/* What ocsp_check_issuer() in OpenSSL requires of a chain ending at the
+ * issuer: every SingleResponse's CertID names the issuer (name and key
+ * hash, under the CertID's own hash algorithm). */
+static int ids_name_issuer(OCSP_BASICRESP *bs, X509 *issuer)
+{
+    int i, n = OCSP_resp_count(bs);
+
+    if (n <= 0)
+        return 0;
+    for (i = 0; i < n; i++) {
+        const OCSP_CERTID *cid = OCSP_SINGLERESP_get0_id(OCSP_resp_get0(bs, i));
+        ASN1_OBJECT *md_oid = NULL;
+        const EVP_MD *md;
+        OCSP_CERTID *mine;
+        int match;
+
+        if (!OCSP_id_get0_info(NULL, &md_oid, NULL, NULL, (OCSP_CERTID *)cid)
+            || (md = EVP_get_digestbyobj(md_oid)) == NULL
+            || (mine = OCSP_cert_to_id(md, NULL, issuer)) == NULL)
+            return 0;
+        match = OCSP_id_issuer_cmp(mine, cid) == 0;
+        OCSP_CERTID_free(mine);
+        if (!match)
+            return 0;
+    }
+    return 1;
+}
+
+/* Checks the response's signature alone when everything it embeds is
+ * known and its signer is a verified one still inside its window: the
+ * rest of what OCSP_basic_verify() checks (the signer's chain to the
+ * issuer, the OCSPSigning usage) was checked when the signer was learnt
+ * and depends on nothing but the time. The signer is searched exactly as
+ * the full path does (the issuer first, then the embedded certificates in
+ * their order), so that both agree on who signed. Returns 1 with v->bs
+ * set (from the response without its certificates: nothing embedded is
+ * parsed again), or 0 for "take the full path" with nothing left set. */
+static int check_known_signer(vstate_t *v, const unsigned char *der,
+                              apr_size_t len, X509 *issuer, apr_time_t now,
+                              opf_signers_t *signers, opf_validated_t *out,
+                              apr_pool_t *p)
+{
+    opf_der_basic_t parts;
+    opf_signer_ref_t refs[OPF_DER_MAX_CERTS + 1];
+    const opf_signer_ref_t *used = NULL;
+    unsigned char *basic;
+    const unsigned char *q;
+    size_t blen;
+    X509 *signer = NULL;
+    int i, nrefs = 0, done = 0;
+
+    if (!opf_der_split_basic(der, len, &parts))
+        return 0;
+    /* refs[0]: the issuer, if it ever signed a response we accepted */
+    if (!opf_signers_find_issuer(signers, issuer, &refs[0]))
+        memset(&refs[0], 0, sizeof(refs[0]));
+    nrefs = 1;
+    for (i = 0; i < parts.ncerts; i++) {
+        if (!opf_signers_find(signers, issuer, parts.certs[i].data,
+                              parts.certs[i].len, &refs[nrefs]))
+            goto out;
+        nrefs++;
+    }
+    basic = apr_palloc(p, parts.signed_part.len + 8);
+    blen = opf_der_basic_without_certs(&parts, basic,
+                                       parts.signed_part.len + 8);
+    q = basic;
+    if (blen == 0 || (v->bs = d2i_OCSP_BASICRESP(NULL, &q, (long)blen)) == NULL
+        || q != basic + blen || OCSP_resp_count(v->bs) > MAX_SINGLE_RESPONSES)
+        goto out;
+    if ((v->extra = sk_X509_new_null()) == NULL
+        || !sk_X509_push(v->extra, issuer))
+        goto out;
+    for (i = 1; i < nrefs; i++)
+        if (!sk_X509_push(v->extra, refs[i].cert))
+            goto out;
+    if (!OCSP_resp_get0_signer(v->bs, &signer, v->extra) || signer == NULL)
+        goto out;
+    if (signer == issuer)
+        used = refs[0].cert ? &refs[0] : NULL;
+    for (i = 1; i < nrefs && used == NULL; i++)
+        if (refs[i].cert == signer)
+            used = &refs[i];
+    if (used == NULL || !used->verified || used->valid_from >= now
+        || now >= used->valid_until || !ids_name_issuer(v->bs, issuer))
+        goto out;
+    /* OCSP_NOVERIFY: the signature only; the candidates are ours. */
+    if (OCSP_basic_verify(v->bs, v->extra, NULL,
+                          OCSP_NOVERIFY | OCSP_NOINTERN) <= 0)
+        goto out;
+    out->signer_not_after = used->is_issuer ? 0
+        : opf_asn1_time_to_apr(X509_get0_notAfter(signer));
+    out->known_signer = 1;
+    done = 1;
+out:
+    sk_X509_free(v->extra);          /* borrowed references */
+    v->extra = NULL;
+    for (i = 0; i < nrefs; i++)
+        X509_free(refs[i].cert);
+    if (!done) {
+        OCSP_BASICRESP_free(v->bs);
+        v->bs = NULL;
+        ERR_clear_error();
+    }
+    return done;
+}
+
+/* After the full path accepted der: remembers its embedded certificates,
+ * and its signer as verified when it is the issuer or a responder
+ * certificate issued directly by the issuer with OCSPSigning (a longer
+ * chain is left to the full path, every time). */
+static void learn_signers(opf_signers_t *signers, const unsigned char *der,
+                          apr_size_t len, X509 *issuer, X509 *signer)
+{
+    opf_der_basic_t parts;
+    opf_signer_ref_t w, known;
+    int i;
+
+    if (!opf_der_split_basic(der, len, &parts))
+        return;             /* the fast path could never read it either */
+    if (signer && X509_cmp(signer, issuer) == 0
+        && !opf_signers_find_issuer(signers, issuer, &known)) {
+        memset(&w, 0, sizeof(w));
+        w.verified = w.is_issuer = 1;
+        chain_window(issuer, issuer, &w);
+        opf_signers_add(signers, issuer, NULL, 0, issuer, &w);
+    }
+    for (i = 0; i < parts.ncerts; i++) {
+        const unsigned char *q = parts.certs[i].data;
+        X509 *x;
+
+        if (opf_signers_find(signers, issuer, q, parts.certs[i].len, &known)) {
+            X509_free(known.cert);
+            continue;
+        }
+        if ((x = d2i_X509(NULL, &q, (long)parts.certs[i].len)) == NULL)
+            continue;
+        memset(&w, 0, sizeof(w));
+        if (X509_cmp(x, issuer) == 0) {
+            /* a copy of the issuer: our own object stands for it */
+            w.verified = w.is_issuer = 1;
+            chain_window(issuer, issuer, &w);
+            opf_signers_add(signers, issuer, parts.certs[i].data,
+                            parts.certs[i].len, issuer, &w);
+        }
+        else {
+            w.verified = signer && X509_cmp(x, signer) == 0
+                && X509_check_issued(issuer, x) == X509_V_OK
+                && X509_verify(x, X509_get0_pubkey(issuer)) == 1
+                && (X509_get_extension_flags(x) & EXFLAG_XKUSAGE)
+                && (X509_get_extended_key_usage(x) & XKU_OCSP_SIGN);
+            if (w.verified)
+                chain_window(x, issuer, &w);
+            opf_signers_add(signers, issuer, parts.certs[i].data,
+                            parts.certs[i].len, x, &w);
+        }
+        X509_free(x);
+    }
+    ERR_clear_error();
 }
 
 /* Finds the SingleResponse for leaf, whatever hash its CertID uses. */
@@ -208,14 +392,27 @@ static const char *check_single(OCSP_SINGLERESP *single, apr_time_t now,
     }
 }
 
+/* After the signature: the SingleResponse for leaf and its times. */
+static const char *check_content(vstate_t *v, X509 *leaf, X509 *issuer,
+                                 apr_time_t now, apr_interval_time_t skew,
+                                 opf_validated_t *out, apr_pool_t *p)
+{
+    OCSP_SINGLERESP *single = find_single(v->bs, leaf, issuer);
+
+    if (single == NULL)
+        return "no SingleResponse for this certificate";
+    out->produced_at = opf_asn1_time_to_apr(OCSP_resp_get0_produced_at(v->bs));
+    return check_single(single, now, skew, out, p);
+}
+
 static const char *validate(vstate_t *v, const unsigned char *der,
                             apr_size_t len, X509 *leaf, X509 *issuer,
                             apr_time_t now, apr_interval_time_t skew,
-                            opf_validated_t *out, apr_pool_t *p)
+                            opf_signers_t *signers, opf_validated_t *out,
+                            apr_pool_t *p)
 {
     const unsigned char *q = der;
     const char *why;
-    OCSP_SINGLERESP *single;
     STACK_OF(X509) *certs;
     int status, n;
 
@@ -235,6 +432,10 @@ static const char *validate(vstate_t *v, const unsigned char *der,
         return apr_psprintf(p, "responder status %s (%d)",
                             status_name(status), status);
 
+    if (signers
+        && check_known_signer(v, der, len, issuer, now, signers, out, p))
+        return check_content(v, leaf, issuer, now, skew, out, p);
+
     v->bs = OCSP_response_get1_basic(v->resp);
     if (v->bs == NULL)
         return "not a BasicOCSPResponse";
@@ -251,18 +452,17 @@ static const char *validate(vstate_t *v, const unsigned char *der,
 
     if ((why = check_signature(v, issuer, now, out, p)) != NULL)
         return why;
-
-    single = find_single(v->bs, leaf, issuer);
-    if (single == NULL)
-        return "no SingleResponse for this certificate";
-
-    out->produced_at = opf_asn1_time_to_apr(OCSP_resp_get0_produced_at(v->bs));
-    return check_single(single, now, skew, out, p);
+    if ((why = check_content(v, leaf, issuer, now, skew, out, p)) != NULL)
+        return why;
+    if (signers)
+        learn_signers(signers, der, len, issuer, v->signer);
+    return NULL;
 }
 
 apr_status_t opf_validate_response(const unsigned char *der, apr_size_t len,
                                    X509 *leaf, X509 *issuer, apr_time_t now,
                                    apr_interval_time_t skew,
+                                   opf_signers_t *signers,
                                    opf_validated_t *out, const char **reason,
                                    apr_pool_t *p)
 {
@@ -275,7 +475,8 @@ apr_status_t opf_validate_response(const unsigned char *der, apr_size_t len,
     if (leaf == NULL || issuer == NULL)
         why = "no certificate to validate against";
     else
-        why = validate(&v, der, len, leaf, issuer, now, skew, out, p);
+        why = validate(&v, der, len, leaf, issuer, now, skew, signers, out,
+                       p);
     vstate_free(&v);
     /* Errors from a rejected response must not surface in some unrelated
      * later OpenSSL call on this thread. */

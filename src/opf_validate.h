@@ -6,6 +6,8 @@
 #include <apr_time.h>
 #include <openssl/x509.h>
 
+#include "opf_signers.h"
+
 #define OPF_MAX_SKEW apr_time_from_sec(300)
 
 typedef enum {
@@ -23,6 +25,9 @@ typedef struct opf_validated {
     apr_time_t signer_not_after;
     apr_time_t revoked_at;  /* when status is REVOKED */
     int revocation_reason;  /* OCSP_REVOKED_STATUS_*, -1 when absent */
+    /* The signer was a certificate verified before (opf_signers.h): only
+     * the response's signature was checked, no chain. */
+    int known_signer;
 } opf_validated_t;
 
 /* Accepts the response only if: it parses completely; responseStatus is
@@ -32,10 +37,18 @@ typedef struct opf_validated {
  * SingleResponse whose CertID matches leaf/issuer (whatever its hash
  * algorithm); thisUpdate <= now + skew; nextUpdate present and > now; the
  * status is good or revoked. Returns APR_SUCCESS and fills *out, or an
- * error with *reason (static or in p) saying which rule failed. */
+ * error with *reason (static or in p) saying which rule failed.
+ *
+ * signers (may be NULL) remembers the responder certificates of accepted
+ * responses: a response whose signer and embedded certificates are all
+ * known, and whose signer's chain is still within its validity, is
+ * checked with its signature alone. That fast path only ever accepts
+ * what the full path would accept; anything else takes the full path,
+ * which decides and gives the reason. */
 apr_status_t opf_validate_response(const unsigned char *der, apr_size_t len,
                                    X509 *leaf, X509 *issuer, apr_time_t now,
                                    apr_interval_time_t skew,
+                                   opf_signers_t *signers,
                                    opf_validated_t *out, const char **reason,
                                    apr_pool_t *p);
 

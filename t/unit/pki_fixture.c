@@ -209,8 +209,8 @@ void pki_resp_defaults(pki_t *k, pki_resp_opts_t *o)
     o->next_update = 7 * DAY;
 }
 
-/* A SingleResponse for some other serial of the same issuer. */
-static void add_other_single(OCSP_BASICRESP *bs, pki_t *k, long serial,
+/* A SingleResponse for some other serial of `issuer`. */
+static void add_other_single(OCSP_BASICRESP *bs, X509 *issuer, long serial,
                              ASN1_TIME *tu, ASN1_TIME *nu)
 {
     ASN1_INTEGER *sn = ASN1_INTEGER_new();
@@ -218,8 +218,8 @@ static void add_other_single(OCSP_BASICRESP *bs, pki_t *k, long serial,
 
     if (!sn || !ASN1_INTEGER_set(sn, serial))
         die("ASN1_INTEGER");
-    id = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(k->issuer),
-                          X509_get0_pubkey_bitstr(k->issuer), sn);
+    id = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(issuer),
+                          X509_get0_pubkey_bitstr(issuer), sn);
     if (!id || !OCSP_basic_add1_status(bs, id, V_OCSP_CERTSTATUS_GOOD, 0,
                                        NULL, tu, nu))
         die("add_other_single");
@@ -245,7 +245,9 @@ unsigned char *pki_response(pki_t *k, const pki_resp_opts_t *o, int *len)
         if (!bs || !tu || !rev || (!nu && !o->no_next) || !id)
             die("pki_response setup");
         for (i = 0; i < o->extra_singles; i++)
-            add_other_single(bs, k, 0x9000 + i, tu, nu);
+            add_other_single(bs, o->others_issuer ? o->others_issuer
+                                                  : k->issuer,
+                             0x9000 + i, tu, nu);
         if (!OCSP_basic_add1_status(bs, id, o->cert_status, o->reason, rev,
                                     tu, nu))
             die("OCSP_basic_add1_status");

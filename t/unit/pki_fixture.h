@@ -50,6 +50,7 @@ typedef struct pki_resp_opts {
     long next_update;       /* offset from now; ignored if no_next */
     int no_next;
     int extra_singles;      /* SingleResponses for other serials, added first */
+    X509 *others_issuer;    /* the issuer their CertIDs name, default issuer */
 } pki_resp_opts_t;
 
 /* Defaults: successful, issuer-signed, SHA-1 CertID for leaf, good,

@@ -1,5 +1,9 @@
 /* opf_validate: one case per acceptance rule, each rejected for the
- * intended reason, and the accept cases that real responders produce. */
+ * intended reason, and the accept cases that real responders produce.
+ * Every case runs twice: without known signers (the full path), then
+ * with a set of known signers that the accepted cases fill as they go,
+ * so the fast path (opf_signers.h) must reach the same verdict and
+ * reason everywhere; then the fast path's own cases. */
 #include "tap.h"
 #include "pki_fixture.h"
 #include "opf_validate.h"
@@ -14,6 +18,7 @@
 
 static pki_t *k;
 static apr_pool_t *pool;
+static opf_signers_t *signers;   /* NULL in the first pass */
 
 typedef struct result {
     apr_status_t rv;
@@ -21,14 +26,20 @@ typedef struct result {
     opf_validated_t v;
 } result_t;
 
-static result_t run_der(const unsigned char *der, apr_size_t len)
+static result_t run_der_at(const unsigned char *der, apr_size_t len,
+                           time_t now)
 {
     result_t r;
 
     r.rv = opf_validate_response(der, len, k->leaf, k->issuer,
-                                 apr_time_from_sec(NOW), SKEW, &r.v,
+                                 apr_time_from_sec(now), SKEW, signers, &r.v,
                                  &r.reason, pool);
     return r;
+}
+
+static result_t run_der(const unsigned char *der, apr_size_t len)
+{
+    return run_der_at(der, len, NOW);
 }
 
 static result_t run(const pki_resp_opts_t *o)
@@ -316,7 +327,7 @@ static void test_encoding(void)
 
     /* Validation must not depend on the leaf/issuer order being right. */
     r.rv = opf_validate_response(der, len, k->leaf, k->root,
-                                 apr_time_from_sec(NOW), SKEW, &r.v,
+                                 apr_time_from_sec(NOW), SKEW, signers, &r.v,
                                  &r.reason, pool);
     ok(r.rv != APR_SUCCESS, "wrong issuer passed by caller rejected");
     OPENSSL_free(der);
@@ -336,16 +347,147 @@ static void test_time_conv(void)
     is_int(opf_asn1_time_to_apr(NULL), 0, "opf_asn1_time_to_apr NULL -> 0");
 }
 
+/* A response signed by the delegated responder, valid around now + at. */
+static unsigned char *delegated(pki_resp_opts_t *o, long at, int *len)
+{
+    pki_resp_defaults(k, o);
+    o->signer = k->resp;
+    o->key = k->resp_key;
+    o->flags = 0;
+    o->this_update = at - 3600;
+    o->next_update = at + 86400;
+    return pki_response(k, o, len);
+}
+
+static void test_known_signer(void)
+{
+    pki_resp_opts_t o;
+    unsigned char *der;
+    int len;
+    result_t r, full;
+
+    apr_pool_clear(pool);
+    ok(opf_signers_create(&signers, pool) == APR_SUCCESS, "fresh signers");
+
+    der = delegated(&o, 0, &len);
+    r = run_der(der, len);
+    ok(r.rv == APR_SUCCESS && !r.v.known_signer,
+       "delegated: first response takes the full path");
+    r = run_der(der, len);
+    ok(r.rv == APR_SUCCESS && r.v.known_signer,
+       "... the next one only has its signature checked");
+    is_int(r.v.signer_not_after, apr_time_from_sec(NOW + 30 * 86400),
+           "... same signer_not_after as the full path");
+    is_int(r.v.next_update, apr_time_from_sec(NOW + 86400),
+           "... same nextUpdate");
+
+    /* a changed signature byte: the full path decides, and rejects */
+    der[len - 1] ^= 0x01;
+    r = run_der(der, len);
+    ok(r.rv != APR_SUCCESS && !r.v.known_signer,
+       "known signer, broken signature: rejected");
+    like_prefix(r.reason, "bad signature", "... as a bad signature");
+    OPENSSL_free(der);
+
+    /* past the responder certificate's notAfter (now + 30 d): its chain
+     * no longer verifies, even though it was known */
+    der = delegated(&o, 31 * 86400, &len);
+    r = run_der_at(der, len, NOW + 31 * 86400);
+    ok(r.rv != APR_SUCCESS, "known signer after its notAfter: rejected");
+    ok(r.reason && strstr(r.reason, "certificate has expired"),
+       "... for its expiry (the full path's reason)");
+    OPENSSL_free(der);
+
+    /* another issuer's CertID beside ours: the full path refuses the
+     * mixture (root ca not trusted); a known signer must not change that */
+    pki_resp_defaults(k, &o);
+    o.signer = k->resp;
+    o.key = k->resp_key;
+    o.flags = 0;
+    o.extra_singles = 1;
+    o.others_issuer = k->root;
+    der = pki_response(k, &o, &len);
+    r = run_der(der, len);
+    {
+        opf_signers_t *keep = signers;
+
+        signers = NULL;
+        full = run_der(der, len);
+        signers = keep;
+    }
+    ok(full.rv != APR_SUCCESS && r.rv != APR_SUCCESS,
+       "CertID of another issuer beside ours: rejected with or without a "
+       "known signer");
+    is_str(r.reason, full.reason, "... for the same reason");
+    OPENSSL_free(der);
+
+    /* an embedded certificate never seen in an accepted response */
+    {
+        STACK_OF(X509) *extra = sk_X509_new_null();
+
+        sk_X509_push(extra, k->leaf_other);
+        pki_resp_defaults(k, &o);
+        o.signer = k->resp;
+        o.key = k->resp_key;
+        o.flags = 0;
+        o.certs = extra;
+        der = pki_response(k, &o, &len);
+        sk_X509_free(extra);
+    }
+    r = run_der(der, len);
+    ok(r.rv == APR_SUCCESS && !r.v.known_signer,
+       "an unknown certificate embedded: full path");
+    r = run_der(der, len);
+    ok(r.rv == APR_SUCCESS && r.v.known_signer,
+       "... known after that response was accepted");
+    OPENSSL_free(der);
+
+    /* issuer-signed, no certificates embedded */
+    pki_resp_defaults(k, &o);
+    der = pki_response(k, &o, &len);
+    r = run_der(der, len);
+    ok(r.rv == APR_SUCCESS && !r.v.known_signer,
+       "issuer-signed: first response takes the full path");
+    r = run_der(der, len);
+    ok(r.rv == APR_SUCCESS && r.v.known_signer && r.v.signer_not_after == 0,
+       "... the next one only has its signature checked");
+    r = run_der_at(der, len, NOW + 11 * 365 * 86400L);
+    ok(r.rv != APR_SUCCESS && !r.v.known_signer,
+       "... not once the issuer has expired");
+    OPENSSL_free(der);
+
+    /* the wrong key naming the issuer, issuer known */
+    pki_resp_defaults(k, &o);
+    o.signer = k->rogue_as_issuer;
+    o.key = k->rogue_key;
+    der = pki_response(k, &o, &len);
+    r = run_der(der, len);
+    ok(r.rv != APR_SUCCESS, "signed by a wrong key naming the known issuer: "
+       "rejected");
+    like_prefix(r.reason, "bad signature", "... as a bad signature");
+    OPENSSL_free(der);
+}
+
 int main(void)
 {
+    int pass;
+
     apr_initialize();
     apr_pool_create(&pool, NULL);
     k = pki_new(NOW);
 
-    test_accept();
-    test_signature();
-    test_content();
-    test_encoding();
+    for (pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            diag("again, with known signers filled by the accepted cases");
+            if (opf_signers_create(&signers, pool) != APR_SUCCESS)
+                return 1;
+        }
+        test_accept();
+        test_signature();
+        test_content();
+        test_encoding();
+    }
+    test_known_signer();
     test_time_conv();
 
     pki_free(k);
