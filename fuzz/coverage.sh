@@ -8,7 +8,9 @@
 set -eu
 FZ=$(cd "$(dirname "$0")" && pwd)
 TOP=$(dirname "$FZ")
-TARGETS=${*:-"fuzz_validate fuzz_http fuzz_store fuzz_record fuzz_render fuzz_helper_proto"}
+# shellcheck source=fuzz/targets.sh
+. "$FZ/targets.sh"
+TARGETS=${*:-$FUZZ_TARGETS}
 CC=${CC:-clang}
 PROFDATA=${PROFDATA:-$(command -v llvm-profdata || command -v llvm-profdata-14)}
 COV=${COV:-$(command -v llvm-cov || command -v llvm-cov-14)}
@@ -19,16 +21,6 @@ CFLAGS="-g -O0 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping \
   $(apr-1-config --cppflags --includes) $(pkg-config --cflags openssl 2>/dev/null || true)"
 LIBS="$(apr-1-config --link-ld --libs) $(pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto) -lpthread -lm"
 
-srcs() {
-    case $1 in
-    fuzz_validate) echo opf_validate.c ;;
-    fuzz_http)     echo opf_http.c ;;
-    fuzz_store)    echo opf_store.c opf_validate.c ;;
-    fuzz_record)   echo opf_record.c ;;
-    fuzz_render)   echo opf_status_render.c opf_status_names.c ;;
-    fuzz_helper_proto) echo opf_helper_proto.c ;;
-    esac
-}
 
 for t in $TARGETS; do
     files="$FZ/$t.c"

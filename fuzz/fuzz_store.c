@@ -16,7 +16,7 @@
 static X509 *leaf, *issuer;
 static apr_time_t now;
 static opf_store_t *store;
-static opf_signers_t *signers;  /* as seeding keeps them */
+
 static char dir[] = "/tmp/opf-fuzz-store-XXXXXX";
 static char path[sizeof dir + 80];
 
@@ -35,8 +35,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     leaf = fuzz_load_cert("leaf.pem");
     issuer = fuzz_load_cert("issuer.pem");
     now = fuzz_now();
-    if (opf_signers_create(&signers, fuzz_root) != APR_SUCCESS)
-        fuzz_die("signers");
     if (mkdtemp(dir) == NULL)  /* 0700 */
         fuzz_die("mkdtemp");
     atexit(cleanup);
@@ -65,6 +63,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         if (der == NULL || len == 0 || len > OPF_STORE_MAX_DER
             || len + 16 != size || memcmp(der, data + 16, len) != 0)
             abort();
+        opf_signers_t *signers;  /* as seeding has them, fresh per input */
+
+        if (opf_signers_create(&signers, p) != APR_SUCCESS)
+            fuzz_die("signers");
         opf_validate_response(der, len, leaf, issuer, now, OPF_MAX_SKEW,
                               signers, &v, &reason, p);
     } else if (err == NULL) {

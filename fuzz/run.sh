@@ -13,7 +13,9 @@ FZ=$(cd "$(dirname "$0")" && pwd)
 TOP=$(dirname "$FZ")
 SECS=${1:-600}
 [ $# -gt 0 ] && shift
-TARGETS=${*:-"fuzz_validate fuzz_http fuzz_store fuzz_record fuzz_render fuzz_helper_proto"}
+# shellcheck source=fuzz/targets.sh
+. "$FZ/targets.sh"
+TARGETS=${*:-$FUZZ_TARGETS}
 CC=${CC:-clang}
 B="$FZ/build"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -27,18 +29,6 @@ CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -I$TOP/src -I$FZ \
   -DOPF_FUZZ_PKI_DIR=\"$FZ/pki\" $APR_CFLAGS $SSL_CFLAGS"
 
-# the engine sources each target links
-srcs() {
-    case $1 in
-    fuzz_validate) echo opf_validate.c opf_der.c opf_signers.c ;;
-    fuzz_http)     echo opf_http.c ;;
-    fuzz_store)    echo opf_store.c opf_validate.c opf_der.c opf_signers.c ;;
-    fuzz_record)   echo opf_record.c ;;
-    fuzz_render)   echo opf_status_render.c opf_status_names.c ;;
-    fuzz_helper_proto) echo opf_helper_proto.c ;;
-    *) echo "unknown target $1" >&2; exit 2 ;;
-    esac
-}
 
 for t in $TARGETS; do
     files="$FZ/$t.c"
