@@ -16,6 +16,7 @@
 #include <util_mutex.h>
 #include <unixd.h>
 
+#include <errno.h>
 #include <unistd.h>
 
 #include <stdlib.h>
@@ -369,23 +370,33 @@ static void start_resolver(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
  * engine), and checks the stored responses before it fetches anything.
  * Its pconf cleanup runs after the thread is stopped (a pre-cleanup).
  * If it cannot be started, the parent fetches itself, as with privsep
- * off, and says so. */
+ * off, and says so. On by default: with the directive unset, a helper
+ * that is not installed is a warning, not a configuration error. */
 static void start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
 {
     opf_srv_conf_t *sc = opf_srv_conf(s);
+    const char *path = sc->helper_path ? sc->helper_path : OPF_HELPER_PATH;
     uid_t uid = (uid_t)-1;
     gid_t gid = (gid_t)-1;
     apr_status_t rv;
     int i;
 
-    if (sc->privsep != 1) {
+    if (sc->privsep == 0) {
+        return;
+    }
+    if (sc->privsep == -1 && access(path, X_OK) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, APR_FROM_OS_ERROR(errno), s,
+                     "OCSPPrefetchPrivsep: the helper program %s is not "
+                     "installed; OCSP responses are fetched and validated "
+                     "in the parent process itself (say OCSPPrefetchPrivsep "
+                     "off if that is meant)", path);
         return;
     }
     if (geteuid() == 0) {
         uid = ap_unixd_config.user_id;
         gid = ap_unixd_config.group_id;
     }
-    rv = opf_helper_start(&gen->helper, sc->helper_path, uid, gid, pconf);
+    rv = opf_helper_start(&gen->helper, path, uid, gid, pconf);
     for (i = 0; rv == APR_SUCCESS && i < gen->entries->nelts; i++) {
         opf_entry_t *entry = APR_ARRAY_IDX(gen->entries, i, opf_entry_t *);
 
@@ -401,12 +412,12 @@ static void start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "OCSPPrefetchPrivsep: "
                      "cannot start the helper process %s; OCSP responses "
                      "are fetched and validated in the parent process "
-                     "itself", sc->helper_path);
+                     "itself", path);
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "OCSPPrefetchPrivsep: helper "
                  "process %ld (%s) fetches and validates OCSP responses%s",
-                 (long)opf_helper_pid(gen->helper), sc->helper_path,
+                 (long)opf_helper_pid(gen->helper), path,
                  uid != (uid_t)-1 ? apr_psprintf(pconf, " as uid %ld",
                                                  (long)uid) : "");
 }

@@ -38,8 +38,9 @@ typedef struct opf_srv_conf {
     int notify_failures;             /* OCSPPrefetchNotifyFailures, -1 */
     int max_parallel;                /* OCSPPrefetchMaxParallel, -1 */
     int max_per_host;                /* OCSPPrefetchMaxPerHost, -1 */
-    int privsep;                     /* OCSPPrefetchPrivsep, -1 */
-    const char *helper_path;         /* its program (with privsep 1) */
+    int privsep;                     /* OCSPPrefetchPrivsep, -1: unset (on
+                                      * if the helper is installed) */
+    const char *helper_path;         /* its program, NULL: OPF_HELPER_PATH */
 } opf_srv_conf_t;
 
 #define OPF_UNSET_TIME ((apr_interval_time_t)-1)

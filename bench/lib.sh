@@ -235,6 +235,7 @@ bench_httpd_conf() {
 LoadModule ocsp_prefetch_module $BENCH_MODULE_SO
 OCSPPrefetch on
 OCSPPrefetchStore "$dir/store"
+OCSPPrefetchPrivsep ${BENCH_PRIVSEP:-on "$BENCH_TOP/ocsp-prefetch-helper"}
 <Location "/ocsp-status">
     SetHandler ocsp-prefetch-status
     Require local

@@ -196,6 +196,9 @@ DocumentRoot "$SRV/htdocs"
 # The on-disk store of responses stays inside the demo (the built-in
 # default is a system directory such as /var/cache/apache2/ocsp_prefetch).
 OCSPPrefetchStore "$SRV/store"
+# Responses are fetched and validated by the unprivileged helper process,
+# as by default once installed; here the one built next to the module.
+OCSPPrefetchPrivsep on "$TOP/ocsp-prefetch-helper"
 
 Listen 127.0.0.1:$PORT
 <VirtualHost 127.0.0.1:$PORT>

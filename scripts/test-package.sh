@@ -364,6 +364,11 @@ grep -q 'GET good 200\|POST good 200' "$WORK/responder.log" \
     || die "the responder was not asked (staple not from mod_ocsp_prefetch?)"
 ok "fetched by the module ($(wc -l <"$WORK/responder.log") responder request(s)); its log lines:"
 tail -c +"$((ERRLOG_OFFSET + 1))" "$ERRLOG" | grep 'ocsp_prefetch' | sed 's/^/  /' | tail -8 || true
+# The package's default: the privsep helper it installs fetches and validates.
+tail -c +"$((ERRLOG_OFFSET + 1))" "$ERRLOG" \
+    | grep -q 'OCSPPrefetchPrivsep: helper process [0-9]* (/usr/lib/apache2/modules/ocsp-prefetch-helper) fetches and validates' \
+    || die "the installed privsep helper did not run (OCSPPrefetchPrivsep is on by default)"
+ok "fetched and validated by the installed privsep helper, the default"
 
 # ------------------------------------------------------------------ 5. remove, purge
 say "apache2ctl stop, a2dissite $SITE, a2dismod $MOD"

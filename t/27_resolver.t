@@ -5,7 +5,9 @@
 # resolves names), replaced at every graceful restart and gone after stop.
 # Graceful restarts do not wait for the helper processes (resolver,
 # notifier). A configuration with IP-address responders only has no
-# resolver process.
+# resolver process. The first server fetches in the parent
+# (OCSPPrefetchPrivsep off): with the privsep helper, which resolves its
+# own names, the resolver serves only the fallback (t/28).
 use strict;
 use warnings;
 use FindBin; use lib "$FindBin::Bin/lib";
@@ -35,7 +37,7 @@ sub resolvers {
 }
 
 my $h = OCSPTest::Httpd->new(name => 'resolver',
-    global => "LogLevel ocsp_prefetch:debug\n",
+    global => "LogLevel ocsp_prefetch:debug\nOCSPPrefetchPrivsep off\n",
     vhosts => [ { name => 'resolver', leaf => 'timeout',
                   conf => "OCSPPrefetch on\nOCSPPrefetchResponder http://localhost:$rp/good/\n" } ]);
 $h->start;

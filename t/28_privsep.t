@@ -5,7 +5,9 @@
 # the helper is killed the parent logs it and keeps renewing staples itself
 # (/short/ responses, valid 60 s); the next generation has a helper again;
 # stop ends it; a full restart staples the stored response, checked by the
-# helper.
+# helper. Left unset, the directive means on with the installed helper
+# (apxs's LIBEXECDIR); when none is installed there, the server starts,
+# warns and fetches in the parent.
 use strict;
 use warnings;
 use FindBin; use lib "$FindBin::Bin/lib";
@@ -17,7 +19,7 @@ use OCSPTest::Httpd;
 use OCSPTest::Lifecycle qw(timed_graceful);
 use OCSPTest::Client qw(verify_staple);
 
-plan tests => 21, need { 'module not built (stand-in run)' => module_built(),
+plan tests => 24, need { 'module not built (stand-in run)' => module_built(),
                          'helper not built' => -x helper_path() };
 
 my $rp = responder_port();
@@ -117,3 +119,27 @@ ok(scalar $h->log_lines(qr/stapling the OCSP response from the store/),
 ok(!$h->log_lines(qr/not using the OCSP response from the store|did not validate a stored/),
    '... with no complaint about the stored response');
 $h->stop;
+
+# OCSPPrefetchPrivsep unset (the comment keeps the suite from adding the
+# line): the default helper path, where `make install` puts the helper.
+my $libexec = `$ENV{APACHE_TEST_APXS} -q LIBEXECDIR 2>/dev/null` || '/usr/lib/apache2/modules';
+chomp $libexec;
+my $installed = -x "$libexec/ocsp-prefetch-helper";
+my $d = OCSPTest::Httpd->new(name => 'privsep-default',
+    global => "# OCSPPrefetchPrivsep left at its default\nOCSPPrefetchStartupWait 5\n",
+    vhosts => [ { name => 'privsep', leaf => 'short',
+                  conf => "OCSPPrefetch on\nOCSPPrefetchResponder http://127.0.0.1:$rp/short/\n" } ]);
+$d->start;
+ok(staple_ok($d), 'OCSPPrefetchPrivsep unset: the staple is served');
+if ($installed) {
+    ok(scalar $d->log_lines(qr{OCSPPrefetchPrivsep: helper process \d+ \(\Q$libexec\E/ocsp-prefetch-helper\)}),
+       "... fetched by the installed helper ($libexec/ocsp-prefetch-helper)");
+    ok(!$d->log_lines(qr/is not installed/), '... and no warning');
+}
+else {
+    ok(scalar $d->log_lines(qr{\[ocsp_prefetch:warn\].*OCSPPrefetchPrivsep: the helper program \Q$libexec\E/ocsp-prefetch-helper is not installed; OCSP responses are fetched and validated in the parent process}),
+       "... no helper installed in $libexec: a warning says the parent fetches");
+    ok(scalar $d->log_lines(qr/fetching OCSP response by GET/)
+       && !$d->log_lines(qr/\(in the helper process\)/), '... and the parent did');
+}
+$d->stop;

@@ -223,13 +223,17 @@ sub backtrace {
     say_("backtrace of $pid:\n    " . join("\n    ", @bt)) if @bt;
 }
 
+# httpd's children only: the module's helper processes (the privsep
+# helper, exec'd, and the resolver) idle in a read by design
+sub httpd_children {
+    grep { (readlink("/proc/$_/exe") // '') !~ m{/ocsp-prefetch-helper$}
+           && (slurp("/proc/$_/comm") // '') !~ /^opf-resolver/ } $h->children;
+}
+
 sub sample {
     my $now = time;
     $samples++;
-    # httpd's children only: the module's helper processes (the privsep
-    # helper, exec'd, and the resolver) idle in a read by design
-    my @c = grep { (readlink("/proc/$_/exe") // '') !~ m{/ocsp-prefetch-helper$}
-                   && (slurp("/proc/$_/comm") // '') !~ /^opf-resolver/ } $h->children;
+    my @c = httpd_children();
     $max_children = @c if @c > $max_children;
     my %now = map { $_ => 1 } @c;
     for my $c (@c) {
@@ -294,7 +298,7 @@ my $parent_alive = alive($ppid);
 if ($parent_alive) {
     wait_until($o{stuck}, sub {
         sample();
-        @not_idle = grep { my $w = wchan($_); $w ne 'inet_csk_accept' && pstate($_) ne 'Z' } $h->children;
+        @not_idle = grep { my $w = wchan($_); $w ne 'inet_csk_accept' && pstate($_) ne 'Z' } httpd_children();
         !@not_idle }, 0.25);
     for my $c (@not_idle) {
         push @hung_report, sprintf("child %d not back in accept() after the load (%s wchan=%s syscall=%s)",

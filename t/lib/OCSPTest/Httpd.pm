@@ -91,8 +91,8 @@ LoadModule ssl_module $MODDIR/mod_ssl.so
 EOC
     $c .= $self->{preload} if defined $self->{preload};   # e.g. modules to load before ours
     $c .= "LoadModule ocsp_prefetch_module " . module_so() . "\n" if $self->{module};
-    $c .= "<IfModule ocsp_prefetch_module>\n    OCSPPrefetchPrivsep on \"" . OCSPTest::helper_path() . "\"\n</IfModule>\n"
-        if $self->{module} && OCSPTest::privsep_forced() && ($self->{global} // '') !~ /OCSPPrefetchPrivsep/;
+    $c .= "<IfModule ocsp_prefetch_module>\n    " . OCSPTest::privsep_directive() . "\n</IfModule>\n"
+        if $self->{module} && ($self->{global} // '') !~ /OCSPPrefetchPrivsep/;
     # Each server object starts with an empty store of its own (see new()),
     # never the system default: earlier runs must not seed this one.
     $c .= "<IfModule ocsp_prefetch_module>\n    OCSPPrefetchStore \"$r/ocsp-store\"\n</IfModule>\n"
