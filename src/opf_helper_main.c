@@ -30,9 +30,11 @@
 #endif
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <apr_general.h>
+#include <apr_hash.h>
 #include <apr_poll.h>
 #include <apr_portable.h>
 #include <apr_strings.h>
@@ -73,11 +75,33 @@ static pthread_mutex_t certs_lock = PTHREAD_MUTEX_INITIALIZER;
 static cert_pair_t *certs;
 static uint32_t certs_n;
 
+/* Issuers by their DER, each parsed once: thousands of certificates
+ * share a few (as in the parent, opf_cert.h). Only the main thread, in
+ * cert_add(), uses it; it holds a reference to each. */
+static apr_hash_t *issuers;
+
+static X509 *issuer_get(const unsigned char *der, apr_size_t len)
+{
+    const unsigned char *p = der;
+    X509 *x = apr_hash_get(issuers, der, (apr_ssize_t)len);
+
+    if (x) {
+        X509_up_ref(x);
+        return x;
+    }
+    if ((x = d2i_X509(NULL, &p, (long)len)) != NULL) {
+        X509_up_ref(x);
+        apr_hash_set(issuers, apr_pmemdup(apr_hash_pool_get(issuers), der, len),
+                     (apr_ssize_t)len, x);
+    }
+    return x;
+}
+
 static void cert_add(const opf_proto_cert_t *c)
 {
-    const unsigned char *lp = c->leaf, *ip = c->issuer;
+    const unsigned char *lp = c->leaf;
     X509 *leaf = d2i_X509(NULL, &lp, (long)c->leaf_len);
-    X509 *issuer = d2i_X509(NULL, &ip, (long)c->issuer_len);
+    X509 *issuer = c->issuer_len ? issuer_get(c->issuer, c->issuer_len) : NULL;
 
     if (!leaf || !issuer || c->id >= CERTS_MAX) {
         X509_free(leaf);
@@ -323,27 +347,44 @@ static void work_free(work_t *w)
 }
 
 /* Workers: started on demand, at most WORKERS_MAX; a worker that is done
- * takes the next queued item rather than exit. */
+ * takes the next queued item, or waits up to WORKER_IDLE_SECS for one
+ * before it exits: at thousands of fetches a second (a cold start), a
+ * thread per fetch cost a fifth of the helper's time. */
+#define WORKER_IDLE_SECS 5
 static struct {
     pthread_mutex_t lock;
-    int busy;
-    int count;
+    pthread_cond_t more;        /* queued work for an idle worker */
+    int busy;                   /* workers alive */
+    int idle;                   /* of them, waiting for work */
+    int count;                  /* queued */
     work_t *head, *tail;
-} queue = { PTHREAD_MUTEX_INITIALIZER, 0, 0, NULL, NULL };
+} queue = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0,
+            NULL, NULL };
 
 static void *worker(void *arg)
 {
     work_t *w = arg;
 
     for (;;) {
+        struct timespec until;
+
         run(w);
         work_free(w);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += WORKER_IDLE_SECS;
         pthread_mutex_lock(&queue.lock);
-        if (!queue.head) {
-            queue.busy--;
-            pthread_mutex_unlock(&queue.lock);
-            OPENSSL_thread_stop();
-            return NULL;
+        while (!queue.head) {
+            int rc;
+
+            queue.idle++;
+            rc = pthread_cond_timedwait(&queue.more, &queue.lock, &until);
+            queue.idle--;
+            if (rc != 0 && rc != EINTR && !queue.head) {
+                queue.busy--;
+                pthread_mutex_unlock(&queue.lock);
+                OPENSSL_thread_stop();
+                return NULL;
+            }
         }
         w = queue.head;
         queue.head = w->next;
@@ -362,7 +403,9 @@ static void dispatch(work_t *w)
     int started;
 
     pthread_mutex_lock(&queue.lock);
-    if (queue.busy >= WORKERS_MAX) {
+    /* Queued for an idle worker, or for the next one done when all
+     * WORKERS_MAX are busy. */
+    if (queue.idle > queue.count || queue.busy >= WORKERS_MAX) {
         if (queue.count >= QUEUE_MAX) {
             pthread_mutex_unlock(&queue.lock);
             answer_failed(w, OPF_FAIL_CONNECT, "OCSP fetch failed: the "
@@ -379,6 +422,7 @@ static void dispatch(work_t *w)
         }
         queue.tail = w;
         queue.count++;
+        pthread_cond_signal(&queue.more);
         pthread_mutex_unlock(&queue.lock);
         return;
     }
@@ -535,6 +579,7 @@ int main(int argc, char **argv)
         || opf_signers_create(&signers, pool) != APR_SUCCESS) {
         die("%s", "cannot initialise APR");
     }
+    issuers = apr_hash_make(pool);
     OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
 
     for (;;) {
