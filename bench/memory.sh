@@ -13,9 +13,12 @@
 #   shm_size     the parent's shared mappings (MAP_SHARED: shmcb caches, the
 #                status table, the scoreboard): mapped size, and
 #   shm_rss      the part of them actually resident
-#   child_rss    mean VmRSS of the child processes
-#   total_pss    Pss of parent + children (smaps_rollup): what the server
-#                costs, shared pages split between the processes
+#   child_rss    mean VmRSS of the child processes (apache2)
+#   helper_rss   VmRSS of the module's helper processes, summed: the
+#                privsep helper (ocsp-prefetch-helper), the resolver and
+#                notifier (children of the parent that are not apache2)
+#   total_pss    Pss of parent + children + helpers (smaps_rollup): what the
+#                server costs, shared pages split between the processes
 #   cache_cfg    the stapling cache configured: mod_ocsp_prefetch's default
 #                (8 KiB per certificate, at least 1 MiB); the same size for
 #                mod_ssl's SSLStaplingCache; mod_md has no shared cache
@@ -55,17 +58,22 @@ pss_kb() {
     echo "$sum"
 }
 
-# measure DIR: "parent_rss shm_size shm_rss child_rss total_pss" in KiB.
+# measure DIR: "parent_rss shm_size shm_rss child_rss helper_rss total_pss"
+# in KiB.
 measure() {
-    local pid kids k sum=0 cnt=0 shm
+    local pid kids all k sum=0 cnt=0 hsum=0 shm
     pid=$(bench_httpd_parent_pid "$1")
     mapfile -t kids < <(pgrep -P "$pid" -x apache2 || true)
+    mapfile -t all < <(pgrep -P "$pid" || true)
     for k in "${kids[@]}"; do
         sum=$((sum + $(bench_rss_kb "$k")))
         cnt=$((cnt + 1))
     done
+    for k in "${all[@]}"; do
+        [[ " ${kids[*]} " == *" $k "* ]] || hsum=$((hsum + $(bench_rss_kb "$k")))
+    done
     shm=$(bench_shared_kb "$pid")
-    echo "$(bench_rss_kb "$pid") $shm $((cnt ? sum / cnt : 0)) $(pss_kb "$pid" "${kids[@]}")"
+    echo "$(bench_rss_kb "$pid") $shm $((cnt ? sum / cnt : 0)) $hsum $(pss_kb "$pid" "${all[@]}")"
 }
 
 # cache_kb MODE N: the stapling cache size configured (see bench_httpd_conf).
@@ -107,13 +115,13 @@ print_table() {
     base=${SIZES[0]}
     echo
     echo "== Memory after full coverage (KiB; Debian apache2, mpm_event: StartServers 2, ThreadsPerChild 25)"
-    printf '%-9s %6s %11s %10s %9s %10s %11s %10s %11s\n' mode N parent_rss shm_size shm_rss child_rss total_pss cache_cfg coverage_s
-    sort -k1,1 -k2,2n "$ROWS" | while read -r mode n prss ssize srss crss pss cache cover; do
-        printf '%-9s %6s %11s %10s %9s %10s %11s %10s %11s\n' "$mode" "$n" "$prss" "$ssize" "$srss" "$crss" "$pss" "$cache" "$cover"
+    printf '%-9s %6s %11s %10s %9s %10s %10s %11s %10s %11s\n' mode N parent_rss shm_size shm_rss child_rss helper_rss total_pss cache_cfg coverage_s
+    sort -k1,1 -k2,2n "$ROWS" | while read -r mode n prss ssize srss crss hrss pss cache cover; do
+        printf '%-9s %6s %11s %10s %9s %10s %10s %11s %10s %11s\n' "$mode" "$n" "$prss" "$ssize" "$srss" "$crss" "$hrss" "$pss" "$cache" "$cover"
     done
     echo
     echo "== Per certificate (KiB): (value at N - value at N=$base) / (N - $base)"
-    printf '%-9s %6s %11s %10s %9s %10s %11s\n' mode N parent_rss shm_size shm_rss child_rss total_pss
+    printf '%-9s %6s %11s %10s %9s %10s %10s %11s\n' mode N parent_rss shm_size shm_rss child_rss helper_rss total_pss
     local mode n row b
     for mode in $MODES; do
         b=$(awk -v m="$mode" -v n="$base" '$1 == m && $2 == n' "$ROWS")
@@ -123,8 +131,8 @@ print_table() {
                 split(b, x, " "); split(r, y, " ");
                 d = y[2] - x[2]; if (d <= 0) exit;
                 printf "%-9s %6s", y[1], y[2];
-                w[3] = 11; w[4] = 10; w[5] = 9; w[6] = 10; w[7] = 11;
-                for (i = 3; i <= 7; i++) printf " %*.2f", w[i], (y[i] - x[i]) / d;
+                w[3] = 11; w[4] = 10; w[5] = 9; w[6] = 10; w[7] = 10; w[8] = 11;
+                for (i = 3; i <= 8; i++) printf " %*.2f", w[i], (y[i] - x[i]) / d;
                 printf "\n" }'
         done < <(awk -v m="$mode" -v n="$base" '$1 == m && $2 != n' "$ROWS" | sort -k2,2n)
     done
