@@ -529,6 +529,9 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                     &entry->seed, entry);
         /* Status records: the entries first, in this order. */
         opf_job_set_status_index(entry->job, i);
+        if (entry->persist_seed && entry->der) {
+            opf_engine_persist(entry->job, entry->der, entry->der_len);
+        }
     }
     /* The notifier is forked here, from the main thread, before the
      * prefetch thread exists (see opf_notify.h). */

@@ -76,6 +76,7 @@ typedef struct opf_entry {
     unsigned char *der;
     apr_size_t der_len;
     int told_too_large;        /* logged that it does not fit the cache */
+    int persist_seed;          /* starts with a response the store lacks */
 } opf_entry_t;
 
 /* A certificate we cannot staple for want of a responder URL: listed on

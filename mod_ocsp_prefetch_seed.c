@@ -142,6 +142,7 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
     apr_size_t best_len = 0;
     const char *best_source = NULL;
     opf_validated_t v, best_v;
+    int stored_same = 0;
 
     if (item) {
         entry->seed.failures = item->failures;
@@ -165,6 +166,7 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
              * were just validated. */
             int same = best && len == best_len && memcmp(der, best, len) == 0;
 
+            stored_same = same;
             if (!same
                 && candidate_ok(g, entry, index, "the store", der, len, now,
                                 &v, p)
@@ -188,6 +190,11 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
         return;
     }
     opf_entry_keep_der(entry, best, best_len);
+    /* The store lacks the previous generation's response (it was not
+     * written before that generation ended, or could not be): the engine
+     * writes it. */
+    entry->persist_seed = g->store && !stored_same
+                          && best != NULL && item && best == item->der;
     entry->seed.this_update = best_v.this_update;
     entry->seed.valid_until = best_v.next_update;
     entry->seed.status = best_v.status;

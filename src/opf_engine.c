@@ -56,6 +56,48 @@ static apr_time_t expiry_key(const void *item)
     return ((const opf_job_t *)item)->valid_until;
 }
 
+/* The store's writer (opf_writer.h): in its thread, the persist hook;
+ * failures are logged by the prefetch thread, woken for them. */
+static const char *write_item(void *ctx, void *item, const unsigned char *der,
+                              apr_size_t len)
+{
+    opf_engine_t *e = ctx;
+
+    return e->hooks.persist(e->hooks.ctx, item, der, len);
+}
+
+static void wake_thread(void *ctx)
+{
+    apr_pollset_wakeup(((opf_engine_t *)ctx)->pollset);
+}
+
+static void log_write_failures(opf_engine_t *e)
+{
+    void *item;
+    const char *err;
+    int lost = 0;
+
+    while (opf_writer_failure(e->writer, &item, &err, &lost)) {
+        opf_engine_log(e, OPF_LOG_ERR, ((opf_job_t *)item)->cert, "cannot "
+                       "save the OCSP response in the store: %s; it will be "
+                       "fetched again after a full restart", err);
+    }
+    if (lost > 0) {
+        opf_engine_log(e, OPF_LOG_ERR, NULL, "cannot save %d more OCSP "
+                       "response%s in the store; they will be fetched again "
+                       "after a full restart", lost, lost == 1 ? "" : "s");
+    }
+}
+
+apr_status_t opf_engine_persist(opf_job_t *job, const unsigned char *der,
+                                apr_size_t len)
+{
+    opf_engine_t *e = job->engine;
+
+    return e->writer ? opf_writer_put(e->writer, job, der, len)
+                     : APR_ENOTIMPL;
+}
+
 static apr_status_t engine_pre_cleanup(void *data)
 {
     opf_engine_stop(data);
@@ -115,6 +157,11 @@ apr_status_t opf_engine_create(opf_engine_t **out,
                                     (apr_uint32_t)e->cfg.max_parallel + 3,
                                     pool, APR_POLLSET_WAKEABLE))
            != APR_SUCCESS) {
+        return rv;
+    }
+    if (hooks->persist
+        && (rv = opf_writer_create(&e->writer, write_item, wake_thread, e,
+                                   pool)) != APR_SUCCESS) {
         return rv;
     }
     apr_pool_pre_cleanup_register(pool, e, engine_pre_cleanup);
@@ -466,18 +513,13 @@ static void accept_response(opf_job_t *job, apr_time_t now,
         return;
     }
     record_latency(job, now);
-    if (e->hooks.persist) {
-        const char *perr;
-
-        /* Disk I/O takes no lock a child could inherit: let fork() in. */
-        opf_forkgate_leave();
-        perr = e->hooks.persist(e->hooks.ctx, job, der, len);
-        opf_forkgate_enter();
-        if (perr) {
-            opf_engine_log(e, OPF_LOG_ERR, job->cert, "cannot save the OCSP "
-                           "response in the store: %s; it will be fetched "
-                           "again after a full restart", perr);
-        }
+    /* To the disk in the writer's thread: this one never waits on it. */
+    if (e->writer && opf_writer_put(e->writer, job, der, len) != APR_SUCCESS) {
+        opf_engine_log(e, OPF_LOG_ERR, job->cert, "cannot save the OCSP "
+                       "response in the store: out of memory, or more than "
+                       "%u MiB waiting to be written; it will be fetched "
+                       "again after a full restart",
+                       OPF_WRITER_MAX_BYTES >> 20);
     }
 
     job->held_status = v.status;
@@ -742,6 +784,9 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
         if (apr_atomic_read32(&e->stopping)) {
             break;
         }
+        if (e->writer) {
+            log_write_failures(e); /* the writer wakes us for them */
+        }
         if (rv != APR_SUCCESS) {
             continue; /* timeout, wakeup or EINTR: re-run the schedule */
         }
@@ -785,6 +830,9 @@ apr_status_t opf_engine_start(opf_engine_t *e)
     if (opf_forkgate_init() != 0) {
         return APR_EGENERAL;
     }
+    if (e->writer && (rv = opf_writer_start(e->writer)) != APR_SUCCESS) {
+        return rv;
+    }
     /* Every job is known now: the heaps never grow. */
     opf_heap_init(&e->run, e->jobs->nelts, run_key,
                   offsetof(opf_job_t, run_pos), e->pool);
@@ -826,15 +874,36 @@ apr_status_t opf_engine_wait_initial(opf_engine_t *e, apr_interval_time_t max)
     return rv;
 }
 
+/* How long a restart or a stop lets the writer finish what is queued
+ * (normally nothing: a few responses an hour; thousands only during a
+ * cold start). */
+#define WRITER_STOP_BUDGET apr_time_from_sec(1)
+
 void opf_engine_stop(opf_engine_t *e)
 {
     apr_status_t trv;
+    int dropped;
 
-    if (!e->thread) {
+    if (e->thread) {
+        apr_atomic_set32(&e->stopping, 1);
+        apr_pollset_wakeup(e->pollset);
+        apr_thread_join(&trv, e->thread);
+        e->thread = NULL;
+    }
+    if (!e->writer) {
         return;
     }
-    apr_atomic_set32(&e->stopping, 1);
-    apr_pollset_wakeup(e->pollset);
-    apr_thread_join(&trv, e->thread);
-    e->thread = NULL;
+    dropped = opf_writer_stop(e->writer, WRITER_STOP_BUDGET);
+    /* Only this thread runs now: log what the prefetch thread did not. */
+    log_write_failures(e);
+    if (dropped > 0) {
+        opf_engine_log(e, OPF_LOG_WARNING, NULL, "%d accepted OCSP "
+                       "response%s not written to the store within %d s of "
+                       "the restart or stop; the next generation writes those "
+                       "it carries over, the others will be fetched again "
+                       "after a full restart", dropped,
+                       dropped == 1 ? " was" : "s were",
+                       (int)apr_time_sec(WRITER_STOP_BUDGET));
+    }
+    e->writer = NULL;
 }

@@ -33,10 +33,10 @@ typedef struct opf_engine_hooks {
      * nonzero if the response can now be stapled. */
     int (*store)(void *ctx, opf_job_t *job, const unsigned char *der,
                  apr_size_t der_len, const opf_validated_t *v);
-    /* Optional: right after store, outside the fork gate, for slow work
-     * that takes no lock and allocates nothing (writing the response to
-     * disk). Returns NULL or a static error message, logged by the
-     * engine. */
+    /* Optional: writes an accepted response to disk, after store, in the
+     * engine's writer thread (opf_writer.h), outside the fork gate: must
+     * take no lock and allocate nothing. Returns NULL or a static error
+     * message, logged by the engine. */
     const char *(*persist)(void *ctx, opf_job_t *job,
                            const unsigned char *der, apr_size_t der_len);
     /* Optional: an event for the admin's notify command: "renewed",
@@ -120,8 +120,17 @@ apr_status_t opf_engine_start(opf_engine_t *e);
  * APR_SUCCESS or APR_TIMEUP. */
 apr_status_t opf_engine_wait_initial(opf_engine_t *e, apr_interval_time_t max);
 
-/* Wakes the thread and joins it. The thread only ever blocks in poll, so
- * this never waits on the network. Safe to call twice. */
+/* Wakes the thread and joins it, then gives the store's writer at most a
+ * second for what is still queued (opf_writer.h). The thread only ever
+ * blocks in poll, so this never waits on the network. Safe to call
+ * twice. */
 void opf_engine_stop(opf_engine_t *e);
+
+/* Queues der to be written to the store (the persist hook, in the
+ * writer's thread) for job, e.g. a response carried over from the
+ * previous generation that the store lacks. Before opf_engine_start() or
+ * from the engine's thread. APR_ENOTIMPL without a persist hook. */
+apr_status_t opf_engine_persist(opf_job_t *job, const unsigned char *der,
+                                apr_size_t len);
 
 #endif

@@ -13,6 +13,7 @@
 #include "opf_heap.h"
 #include "opf_http.h"
 #include "opf_signers.h"
+#include "opf_writer.h"
 #include "opf_status.h"
 #include "opf_url.h"
 
@@ -97,6 +98,7 @@ struct opf_engine {
     apr_array_header_t *jobs;   /* opf_job_t * */
     apr_hash_t *hosts;          /* "host:port" -> opf_host_t */
     opf_signers_t *signers;     /* responder certificates verified so far */
+    opf_writer_t *writer;       /* writes to the store; NULL: no persist */
     /* The schedule: idle jobs by their next run, jobs holding a response
      * by its end (to tell when it expires), and the fetches in flight
      * (at most max_parallel, scanned for their deadlines). */

@@ -1,20 +1,23 @@
 #include <pthread.h>
 #include "opf_forkgate.h"
 
-static pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+/* Shared by the module's threads (each holds it while it works), taken
+ * exclusively around fork(). Writers first: a fork must not starve while
+ * the threads take turns holding it. */
+static pthread_rwlock_t gate = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int atfork_rv;
 
 static void before_fork(void)
 {
-    pthread_mutex_lock(&gate);
+    pthread_rwlock_wrlock(&gate);
 }
 
 static void after_fork(void)
 {
     /* In the parent the forking thread still owns the gate; in the child
      * it is the only thread and owns its copy. Either way, release it. */
-    pthread_mutex_unlock(&gate);
+    pthread_rwlock_unlock(&gate);
 }
 
 static void install(void)
@@ -32,10 +35,10 @@ int opf_forkgate_init(void)
 
 void opf_forkgate_enter(void)
 {
-    pthread_mutex_lock(&gate);
+    pthread_rwlock_rdlock(&gate);
 }
 
 void opf_forkgate_leave(void)
 {
-    pthread_mutex_unlock(&gate);
+    pthread_rwlock_unlock(&gate);
 }

@@ -11,7 +11,9 @@
 # `openssl ocsp`.  The error log names where each came from.  With the store
 # off the staple survives a graceful restart (previous generation) but not a
 # stop/start: so the store is what carried it.  Store directory 0700, file
-# 0600, both owned by the server's user, no temporary file left behind.
+# 0600, both owned by the server's user, no temporary file left behind.  A
+# store file lost while the server runs is written again by the next
+# generation, from what it carries over.
 use strict;
 use warnings;
 use FindBin; use lib "$FindBin::Bin/lib";
@@ -24,7 +26,7 @@ use OCSPTest::Responder;
 use OCSPTest::Client qw(verify_staple);
 use OCSPTest::Persist qw(store_file read_store restart_first);
 
-plan tests => 42, need { 'module not built (stand-in run)' => module_built() };
+plan tests => 45, need { 'module not built (stand-in run)' => module_built() };
 
 my $rport = free_port();
 my $r = OCSPTest::Responder->start(port => $rport, lifetime => 180);
@@ -92,6 +94,14 @@ ok(scalar($p->log_lines(qr/persist\.test.*stapling the OCSP response from the pr
 # 2. restart (SIGHUP: children killed, config re-read in the same parent)
 ($g, $t) = restart_first($p, 'restart');
 same_staple($g, '-k restart');
+
+# the store loses the file (the responder is still down): the next
+# generation writes back the response it carries over
+unlink $pfile;
+ok(!-e $pfile, 'the store file is removed while the server runs');
+restart_first($p, 'graceful');
+ok(wait_until(5, sub { -f $pfile }, 0.05), '-k graceful: the new generation writes it again');
+is(read_store($pfile), $S->{der}, '... the response it carried over (same bytes)');
 
 # 3. stop + start: a new parent, only the store can carry it
 ok($p->stop, '-k stop: server stopped');
