@@ -11,9 +11,11 @@
 # rsa, default ec), BENCH_PREFETCH_EXTRA (more directives for prefetch).
 #
 # How coverage is detected, per mode:
-#   prefetch  the module's store directory holds one file per accepted
-#             response: polled until it has N files; then the status JSON
-#             must say good = N
+#   prefetch  the module logs a notice when its first round of fetches is
+#             done, with how many certificates now have a response in its
+#             cache (the store on disk is written in the background and
+#             lags behind): polled until it says N (or the store holds N
+#             files); then the status JSON must say good = N
 #   modmd     mod_md writes MDStoreDir/ocsp/other/ocsp-*.json per response:
 #             polled until N files
 #   modssl    mod_ssl fetches on demand inside a handshake: coverage is the
@@ -162,7 +164,8 @@ run_mode() {
 print_table() {
     echo
     echo "== Coverage: time from 'apache2 -k start' until all N vhosts staple (cap $CAP s, $KEYTYPE keys, 1 local responder)"
-    echo "   prefetch/modmd: until the server stored N responses; modssl: until one sweep of handshakes over all N (16 parallel) completed"
+    echo "   prefetch: until its first-round notice says N responses are cached; modmd: until it stored N responses;"
+    echo "   modssl: until one sweep of handshakes over all N (16 parallel) completed"
     echo "   'verified': after a full sweep of real handshakes found every staple good; requests: received by the responder"
     echo "   first_req: time of the first request the responder received; fetch_span: from it to the last one until coverage"
     echo "   limit_s: the responder's own time for N requests ($CONC parallel); span/limit: fetch_span / limit_s"

@@ -478,13 +478,16 @@ bench_prefetch_status() {
         | jq -r ".summary.$field // empty" 2>/dev/null || true
 }
 
-# bench_stored_count DIR: responses the httpd of DIR has persisted so far:
-# files in the module's store (prefetch) or in MDStoreDir/ocsp/other
-# (modmd); for prefetch with `OCSPPrefetchStore off` in
-# BENCH_PREFETCH_EXTRA, the status page's count of good certificates.
-# Always 0 for modssl (it keeps responses in its cache only).
+# bench_stored_count DIR: responses the httpd of DIR holds so far.
+# prefetch: the count in the module's "first round of OCSP fetches done"
+# notice (the responses in its cache when the first round ended), or the
+# files in its store if that is more (retries after the first round; the
+# store is written in the background, so it lags behind the cache); with
+# `OCSPPrefetchStore off` in BENCH_PREFETCH_EXTRA, the status page's count
+# of good certificates. modmd: the files in MDStoreDir/ocsp/other. Always
+# 0 for modssl (it keeps responses in its cache only).
 bench_stored_count() {
-    local dir=$1 d
+    local dir=$1 d first files
     case $(bench_env "$dir" MODE) in
     prefetch)
         if [[ ${BENCH_PREFETCH_EXTRA:-} == *"OCSPPrefetchStore off"* ]]; then
@@ -492,7 +495,14 @@ bench_stored_count() {
             echo "${d:-0}"
             return
         fi
-        d=$dir/store ;;
+        first=$(sed -n 's/.*first round of OCSP fetches done in [0-9.]* s: \([0-9]*\) of .*/\1/p' \
+                "$dir/logs/error.log" 2>/dev/null | tail -1)
+        files=0
+        if [ -d "$dir/store" ]; then
+            files=$(find "$dir/store" -maxdepth 1 -type f ! -name '.*' | wc -l)
+        fi
+        echo $(( ${first:-0} > files ? ${first:-0} : files ))
+        return ;;
     modmd) d=$dir/md/ocsp/other ;;
     *) echo 0; return ;;
     esac

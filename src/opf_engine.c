@@ -315,19 +315,49 @@ const opf_cert_t *opf_job_cert(const opf_job_t *job)
     return job->cert;
 }
 
-static void initial_done(opf_job_t *job)
+/* A job of the first round has its first answer (got: a valid response).
+ * The end of the round is logged once, at notice (which httpd logs at
+ * any LogLevel, like its own start-up lines): how long the certificates
+ * that had no valid response at the start went without one. */
+static void initial_done(opf_job_t *job, int got, apr_time_t now)
 {
     opf_engine_t *e = job->engine;
+    int left;
 
     if (!job->initial) {
         return;
     }
     apr_thread_mutex_lock(e->mutex);
     job->initial = 0;
-    if (--e->initial_left == 0) {
+    left = --e->initial_left;
+    if (left == 0) {
         apr_thread_cond_broadcast(e->cond);
     }
     apr_thread_mutex_unlock(e->mutex);
+    if (!got) {
+        e->initial_failed++;
+    }
+    if (left == 0 && e->initial_total > 0) {
+        apr_interval_time_t took = now > e->initial_since
+                                   ? now - e->initial_since : 0;
+        int got_one = e->initial_total - e->initial_failed;
+        char failed[120] = "";
+
+        if (e->initial_failed) {
+            apr_snprintf(failed, sizeof(failed), "; %d failed (see the "
+                         "warnings above) and %s retried on %s schedule",
+                         e->initial_failed,
+                         e->initial_failed == 1 ? "is" : "are",
+                         e->initial_failed == 1 ? "its" : "their");
+        }
+        opf_engine_log(e, OPF_LOG_NOTICE, NULL, "first round of OCSP "
+                       "fetches done in %" APR_TIME_T_FMT ".%03d s: %d of "
+                       "%d certificate%s without a valid response at the "
+                       "start got one%s", apr_time_sec(took),
+                       (int)(apr_time_msec(took) % 1000), got_one,
+                       e->initial_total, e->initial_total == 1 ? "" : "s",
+                       failed);
+    }
 }
 
 /* Due jobs wait here while their host has max_per_host fetches. */
@@ -437,7 +467,7 @@ static void fetch_failed(opf_job_t *job, apr_time_t now,
                             jitter(e));
     schedule(job, now + delay);
     opf_report_round_failed(job, now, delay);
-    initial_done(job);
+    initial_done(job, 0, now);
 }
 
 static void rejected(opf_job_t *job, apr_time_t now, const char *reason)
@@ -543,7 +573,7 @@ static void accept_response(opf_job_t *job, apr_time_t now,
     opf_heap_set(&e->expiry, job);
     end_fetch(job);
     schedule(job, next);
-    initial_done(job);
+    initial_done(job, 1, now);
 }
 
 static void set_poll(opf_job_t *job, apr_int16_t events)
@@ -756,6 +786,10 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
         apr_time_t now = apr_time_now();
         int i;
 
+        apr_thread_mutex_lock(e->mutex);
+        e->initial_total = e->initial_left;
+        apr_thread_mutex_unlock(e->mutex);
+        e->initial_since = now;
         for (i = 0; i < e->jobs->nelts; i++) {
             opf_job_t *job = APR_ARRAY_IDX(e->jobs, i, opf_job_t *);
 

@@ -131,6 +131,10 @@ struct opf_engine {
     apr_thread_mutex_t *mutex;
     apr_thread_cond_t *cond;
     int initial_left;
+    /* The first round (jobs without a valid response at the start), for
+     * its summary line; the prefetch thread's alone. */
+    int initial_total, initial_failed;
+    apr_time_t initial_since;
 
     opf_status_t *status;       /* NULL: no status table */
     int notify_failures;        /* "failed" event after this many rounds */

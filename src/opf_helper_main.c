@@ -8,11 +8,11 @@
  * UID/GID (when started as root; -1 keeps the current ids) and refuses to
  * run on as root. Then it serves the parent's messages
  * (opf_helper_proto.h): certificates (CERT), fetches (FETCH: name
- * lookup, the HTTP exchange with opf_http, validation with
- * opf_validate_response) and validations of stored responses (CHECK),
- * each answered by one RESULT. Each FETCH or CHECK runs in a thread of
- * its own (at most WORKERS_MAX at once, the rest queued), so a slow name
- * lookup or responder holds up nothing else. It exits when the parent's
+ * lookup, kept a minute (opf_addrcache.h), the HTTP exchange with
+ * opf_http, validation with opf_validate_response) and validations of
+ * stored responses (CHECK), each answered by one RESULT. Each FETCH or
+ * CHECK runs in a worker thread (at most WORKERS_MAX at once, the rest
+ * queued), so a slow name lookup or responder holds up nothing else. It exits when the parent's
  * end closes (EOF), or with the parent (PR_SET_PDEATHSIG). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -41,6 +41,7 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
+#include "opf_addrcache.h"
 #include "opf_helper_proto.h"
 #include "opf_http.h"
 #include "opf_request.h"
@@ -56,6 +57,11 @@
 static int chan = -1;
 /* Responder certificates verified so far, shared by the workers. */
 static opf_signers_t *signers;
+/* Responder addresses, shared by the workers; kept as long as the
+ * engine's resolver keeps them without privsep (opf_engine_dns.c). */
+static opf_addrcache_t *addrcache;
+#define ADDR_KEEP       apr_time_from_sec(60)
+#define ADDR_KEEP_ERROR apr_time_from_sec(10)
 
 static void die(const char *fmt, const char *arg)
 {
@@ -252,6 +258,7 @@ static void do_fetch(const work_t *w, apr_pool_t *p)
 {
     opf_url_t url;
     opf_http_t *http = NULL;
+    apr_sockaddr_t *addrs = NULL;
     const char *err = NULL, *get_url;
     const unsigned char *body;
     apr_size_t len;
@@ -267,9 +274,20 @@ static void do_fetch(const work_t *w, apr_pool_t *p)
                       "responder URL: %s", err ? err : "invalid"));
         return;
     }
+    rv = opf_addrcache_get(addrcache, url.host,
+                           (apr_port_t)atoi(url.port), apr_time_now(), p,
+                           &addrs);
+    if (rv != APR_SUCCESS) {
+        char msg[120];
+
+        answer_failed(w, OPF_FAIL_CONNECT, apr_psprintf(p, "OCSP fetch "
+                      "failed: cannot resolve %s: %s", url.host,
+                      apr_strerror(rv, msg, sizeof(msg))));
+        return;
+    }
     get_url = opf_request_get_url(w->url, w->data, w->len, p);
-    if (opf_http_start(&http, &url, get_url, w->data, w->len,
-                       OPF_HTTP_MAX_BODY, p, &err) != APR_SUCCESS) {
+    if (opf_http_start_addr(&http, &url, addrs, get_url, w->data, w->len,
+                            OPF_HTTP_MAX_BODY, p, &err) != APR_SUCCESS) {
         answer_failed(w, OPF_FAIL_CONNECT, apr_psprintf(p, "OCSP fetch "
                       "failed: %s", err ? err : "error"));
         return;
@@ -322,11 +340,10 @@ static void do_fetch(const work_t *w, apr_pool_t *p)
     opf_http_close(http);
 }
 
-static void run(const work_t *w)
+/* p: the worker's own pool, cleared after each item (see worker()). */
+static void run(const work_t *w, apr_pool_t *p)
 {
-    apr_pool_t *p = NULL;
-
-    if (apr_pool_create_unmanaged(&p) != APR_SUCCESS) {
+    if (!p) {
         answer_failed(w, OPF_FAIL_CONNECT, "the helper is out of memory");
         return;
     }
@@ -336,7 +353,7 @@ static void run(const work_t *w)
     else {
         validate_and_answer(w, w->data, w->len, 0, p);
     }
-    apr_pool_destroy(p);
+    apr_pool_clear(p);
 }
 
 static void work_free(work_t *w)
@@ -364,11 +381,19 @@ static struct {
 static void *worker(void *arg)
 {
     work_t *w = arg;
+    apr_pool_t *p = NULL;
 
+    /* One pool for all the worker's items, cleared in between: APR's
+     * allocator as Debian builds it maps each block (mmap), and a pool
+     * per item meant an munmap per fetch, whose TLB shootdown interrupts
+     * every other thread (a twentieth of the helper's time). */
+    if (apr_pool_create_unmanaged(&p) != APR_SUCCESS) {
+        p = NULL;
+    }
     for (;;) {
         struct timespec until;
 
-        run(w);
+        run(w, p);
         work_free(w);
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += WORKER_IDLE_SECS;
@@ -382,6 +407,9 @@ static void *worker(void *arg)
             if (rc != 0 && rc != EINTR && !queue.head) {
                 queue.busy--;
                 pthread_mutex_unlock(&queue.lock);
+                if (p) {
+                    apr_pool_destroy(p);
+                }
                 OPENSSL_thread_stop();
                 return NULL;
             }
@@ -436,7 +464,15 @@ static void dispatch(work_t *w)
     pthread_attr_destroy(&attr);
     if (!started) {
         /* Out of threads: inline, slower but answered. */
-        run(w);
+        apr_pool_t *p = NULL;
+
+        if (apr_pool_create_unmanaged(&p) != APR_SUCCESS) {
+            p = NULL;
+        }
+        run(w, p);
+        if (p) {
+            apr_pool_destroy(p);
+        }
         work_free(w);
         pthread_mutex_lock(&queue.lock);
         queue.busy--;
@@ -576,7 +612,9 @@ int main(int argc, char **argv)
     }
     if (apr_initialize() != APR_SUCCESS
         || apr_pool_create(&pool, NULL) != APR_SUCCESS
-        || opf_signers_create(&signers, pool) != APR_SUCCESS) {
+        || opf_signers_create(&signers, pool) != APR_SUCCESS
+        || opf_addrcache_create(&addrcache, ADDR_KEEP, ADDR_KEEP_ERROR)
+           != APR_SUCCESS) {
         die("%s", "cannot initialise APR");
     }
     issuers = apr_hash_make(pool);

@@ -197,10 +197,16 @@ apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
     header[11] = (unsigned char)len;
     memset(header + 12, 0, 4);
 
-    /* A stale temporary file from a crash is simply replaced. */
-    unlink(tmp);
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
               0600);
+    if (fd < 0 && errno == EEXIST) {
+        /* A stale temporary file from a crash is simply replaced (not
+         * removed beforehand: a lookup per save in a directory of
+         * thousands). */
+        unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0600);
+    }
     if (fd < 0) {
         *err = "cannot create the temporary file";
         return APR_FROM_OS_ERROR(errno);

@@ -7,6 +7,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "opf_forkgate.h"
 
@@ -90,6 +95,18 @@ static void *writer_main(void *data)
     /* httpd's parent handles its signals in the main thread. */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+#ifdef __linux__
+    /* Background work: on a busy machine the disk (and the kernel's CPU
+     * for each file, which grows after mass deletions) waits for fetching
+     * and for the children's handshakes, not the other way round. A
+     * staple is served from the cache as soon as it is fetched; its copy
+     * on disk only matters at the next full restart. Nice applies to this
+     * thread alone on Linux (and is not inherited by forked children,
+     * which the main thread forks). The fork gate is held here only
+     * around free(): were the thread preempted just there, a fork would
+     * wait until it runs again, milliseconds on a saturated machine. */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+#endif
 
     pthread_mutex_lock(&w->mutex);
     w->running = 1;

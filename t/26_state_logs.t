@@ -33,7 +33,7 @@ use OCSPTest::Httpd;
 use OCSPTest::Client qw(verify_staple);
 use OCSPTest::Persist qw(set_switch responder_tmp);
 
-plan tests => 31, need { 'module not built (stand-in run)' => module_built() };
+plan tests => 34, need { 'module not built (stand-in run)' => module_built() };
 
 my $rp = responder_port();
 my $dead = free_port();
@@ -77,6 +77,14 @@ sub n_about { my ($name, $re, $off) = @_; scalar grep { $_ =~ $re } about($name,
     my $store = $h->root . '/ocsp-store';
     like($s[0] // '', qr/\[ocsp_prefetch:info\] .*started: 5 certificates: 0 from the previous generation or the store, 4 fetched, 1 without a staple yet, 1 without OCSP URL \(cache [^,]+, store \Q$store\E\)$/,
          '... "started: 5 certificates: 0 from the previous generation or the store, 4 fetched, 1 without a staple yet, 1 without OCSP URL (cache ..., store DIR)", at info');
+    # The end of the first round: 5 certificates had no response (nourl is
+    # not fetched), down fails at once (connection refused).
+    my @r;
+    ok(wait_until(10, sub { @r = grep { /\] first round of OCSP fetches done / } opf_lines(); @r }, 0.1),
+       'the first round of fetches ends with a summary line');
+    is(scalar(@r), 1, '... one');
+    like($r[0] // '', qr/\[ocsp_prefetch:notice\] .*first round of OCSP fetches done in \d+\.\d{3} s: 4 of 5 certificates without a valid response at the start got one; 1 failed \(see the warnings above\) and is retried on its schedule$/,
+         '... at notice: "first round of OCSP fetches done in S s: 4 of 5 certificates without a valid response at the start got one; 1 failed (see the warnings above) and is retried on its schedule"');
 }
 
 # --- flaky: fail for several rounds, then recover
@@ -147,7 +155,7 @@ my $fser = leaf_serial('failpol');
     my @all = opf_lines();
     my %known = map { $ID{$_} => 1 } keys %ID;
     my @anon = grep { !/certificate '([^']*)' \(serial ([0-9A-F]+)\)/ || !$known{"certificate '$1' (serial $2)"} }
-               grep { !/\] (?:started|restarted): \d+ certificates?: |\] first OCSP fetches |\] OCSPPrefetchPrivsep: helper process \d+ / } @all;
+               grep { !/\] (?:started|restarted): \d+ certificates?: |\] first OCSP fetches |\] first round of OCSP fetches done |\] OCSPPrefetchPrivsep: helper process \d+ / } @all;
     ok(!@anon, 'every ocsp_prefetch line but the server-wide ones names its certificate: subject and serial, both right ('
        . scalar(@all) . ' lines)') or diag(join "\n", @anon);
     is(scalar(grep { /\[ocsp_prefetch:(?:debug|trace\d)\]/ } @all), 0, 'no debug lines at LogLevel ocsp_prefetch:info');

@@ -28,6 +28,7 @@
 #include "opf_cert.h"
 #include "opf_engine.h"
 #include "opf_helper.h"
+#include "opf_log.h"
 #include "opf_request.h"
 #include "opf_status.h"
 #include "pki_fixture.h"
@@ -190,11 +191,19 @@ static int proc_exe_is(pid_t pid, const char *want)
 /* ---- the engine's hooks ---- */
 
 static volatile int stored, timeouts, fallback_logged, via_helper, garbage;
+static char first_round[512];   /* the last first-round summary */
+static int first_round_level;
+static volatile int first_rounds;
 
 static void on_log(void *ctx, int level, const opf_cert_t *cert,
                    const char *msg)
 {
-    (void)ctx; (void)level; (void)cert;
+    (void)ctx; (void)cert;
+    if (strstr(msg, "first round of OCSP fetches done")) {
+        snprintf(first_round, sizeof(first_round), "%s", msg);
+        first_round_level = level;
+        first_rounds++;
+    }
     if (strstr(msg, "(in the helper process)")) {
         via_helper++;
     }
@@ -258,7 +267,7 @@ int main(void)
     apr_initialize();
     OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
     apr_pool_create(&p, NULL);
-    plan(23);
+    plan(25);
 
     pki = pki_new(time(NULL));
     pki_resp_defaults(pki, &o);
@@ -412,6 +421,15 @@ int main(void)
         opf_engine_stop(e);
         ok(rv == APR_SUCCESS && stored == 1 && via_helper == 1,
            "the engine hands its fetch to the helper and stores the result");
+        ok(first_rounds == 1 && first_round_level == OPF_LOG_NOTICE
+           && strncmp(first_round, "first round of OCSP fetches done in ",
+                      36) == 0
+           && strstr(first_round, " s: 1 of 1 certificate without a valid "
+                     "response at the start got one")
+           && !strstr(first_round, "failed"),
+           "the end of the first round is logged once, at notice: "
+           "\"... done in S s: 1 of 1 certificate ... got one\"");
+        diag("  %s", first_round);
         opf_helper_stop(h2);
 
         /* A helper that stops answering, then dies. */
@@ -428,6 +446,12 @@ int main(void)
         opf_engine_start(e);
         ok(wait_for(&timeouts, 1, 3000) && stored == 0,
            "a helper that does not answer: the attempt times out");
+        ok(wait_for(&first_rounds, 2, 1000)
+           && strstr(first_round, " s: 0 of 1 certificate without a valid "
+                     "response at the start got one; 1 failed (see the "
+                     "warnings above) and is retried on its schedule"),
+           "... which ends the first round: \"0 of 1 ...; 1 failed ...\"");
+        diag("  %s", first_round);
         ok(now_ms() - t0 >= 900 && now_ms() - t0 < 2500,
            "... at the fetch deadline (1 s)");
         hpid = opf_helper_pid(h2);
