@@ -8,7 +8,11 @@
 #
 # Environment: BENCH_TMP (work dir), BENCH_CAP (seconds per run, default
 # 600), BENCH_MODES (default "prefetch modssl modmd"), BENCH_KEYTYPE (ec or
-# rsa, default ec), BENCH_PREFETCH_EXTRA (more directives for prefetch).
+# rsa, default ec), BENCH_PREFETCH_EXTRA (more directives for prefetch),
+# BENCH_PIN (default 0; 1 = the responder on CPU 0, everything else, httpd
+# and its helpers, the load client and this script, on CPU 1: as when the
+# responder runs on a machine of its own, its limit is then its own and
+# the servers do not take CPU from it; needs 2 CPUs).
 #
 # How coverage is detected, per mode:
 #   prefetch  the module logs a notice when its first round of fetches is
@@ -40,6 +44,16 @@ CONC=16     # mod_ocsp_prefetch's default OCSPPrefetchMaxParallel
 
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
+
+PIN=${BENCH_PIN:-0}
+if [ "$PIN" = 1 ]; then
+    if [ "$(nproc)" -lt 2 ] || ! command -v taskset >/dev/null; then
+        echo "BENCH_PIN=1 needs 2 CPUs and taskset" >&2
+        exit 2
+    fi
+    export BENCH_RESPONDER_CPU=0
+    taskset -p -c 1 $$ >/dev/null    # inherited by all that starts here
+fi
 
 if [ $# -gt 0 ]; then
     SIZES=("$@")
@@ -164,6 +178,11 @@ run_mode() {
 print_table() {
     echo
     echo "== Coverage: time from 'apache2 -k start' until all N vhosts staple (cap $CAP s, $KEYTYPE keys, 1 local responder)"
+    if [ "$PIN" = 1 ]; then
+        echo "   BENCH_PIN=1: the responder on CPU 0; httpd (with its helpers), the load client and the sweeps on CPU 1"
+    else
+        echo "   BENCH_PIN=0: responder, httpd and clients share all $(nproc) CPUs"
+    fi
     echo "   prefetch: until its first-round notice says N responses are cached; modmd: until it stored N responses;"
     echo "   modssl: until one sweep of handshakes over all N (16 parallel) completed"
     echo "   'verified': after a full sweep of real handshakes found every staple good; requests: received by the responder"

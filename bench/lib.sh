@@ -128,13 +128,15 @@ bench_responder_start() {
     fi
     BENCH_RESPONDER_LOG="$BENCH_TMP/responder-$port.log"
     : >"$BENCH_RESPONDER_LOG"
-    local multi=()
+    local multi=() pin=()
     [ "${BENCH_RESPONDER_MULTI:-1}" -le 1 ] || multi=(-multi "$BENCH_RESPONDER_MULTI")
+    # BENCH_RESPONDER_CPU: the responder (all its processes) on that CPU.
+    [ -z "${BENCH_RESPONDER_CPU:-}" ] || pin=(taskset -c "$BENCH_RESPONDER_CPU")
     # No setsid: with -multi, openssl makes its own process group
     # (setpgid(0, 0), which fails in a session leader); stop kills that group.
     BENCH_RESPONDER_LOG="$BENCH_RESPONDER_LOG" BENCH_ACCEPT_DELAY_MS="$delay" \
     LD_PRELOAD="$BENCH_BIN/bindshim.so" \
-        openssl ocsp -index "$dir/index.txt" -port "$port" \
+        "${pin[@]}" openssl ocsp -index "$dir/index.txt" -port "$port" \
             -rsigner "$dir/ocsp.pem" -rkey "$dir/ocsp.key" -CA "$dir/ca.pem" \
             -nmin "$nmin" -ignore_err "${multi[@]}" \
             >"$BENCH_TMP/responder-$port.out" 2>&1 </dev/null &
