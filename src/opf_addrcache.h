@@ -18,6 +18,12 @@
 
 #define OPF_ADDRCACHE_MAX 64
 
+/* How long a responder's addresses (a failed lookup) are used before the
+ * name is looked up again: here and in the engine without privsep
+ * (opf_engine_dns.c), like a caching stub resolver. */
+#define OPF_DNS_KEEP        apr_time_from_sec(60)
+#define OPF_DNS_KEEP_ERROR  apr_time_from_sec(10)
+
 typedef struct opf_addrcache opf_addrcache_t;
 
 /* An empty cache (malloc'd: in the helper it lives as long as the

@@ -5,7 +5,8 @@
  * answer like it waits for its socket, under the same deadline, and the
  * thread never blocks inside the fork gate. One question per host at a
  * time, whatever the number of its certificates; the answer is kept
- * DNS_KEEP (a failure DNS_KEEP_ERROR), like a caching stub resolver.
+ * OPF_DNS_KEEP (a failure OPF_DNS_KEEP_ERROR), like a caching stub
+ * resolver.
  *
  * IP literals need no lookup. Without a resolver (unit tests), or after
  * the resolver process died (it cannot be forked again from this thread:
@@ -17,12 +18,10 @@
 
 #include <apr_strings.h>
 
+#include "opf_addrcache.h"   /* OPF_DNS_KEEP */
 #include "opf_engine_int.h"
 #include "opf_log.h"
 #include "opf_resolver.h"
-
-#define DNS_KEEP        apr_time_from_sec(60)
-#define DNS_KEEP_ERROR  apr_time_from_sec(10)
 
 void opf_engine_set_resolver(opf_engine_t *e, opf_resolver_t *r)
 {
@@ -182,7 +181,7 @@ void opf_dns_resolve(opf_job_t *job, opf_host_t *host, apr_time_t now)
                 apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s "
                              "(looked up less than %d s ago)",
                              host->dns_error,
-                             (int)apr_time_sec(DNS_KEEP_ERROR)));
+                             (int)apr_time_sec(OPF_DNS_KEEP_ERROR)));
         }
         return;
     }
@@ -250,11 +249,11 @@ static void answered(opf_engine_t *e, opf_host_t *host,
     if (host->addr_pool) {
         if (addrs && apr_sockaddr_info_copy(&host->addrs, addrs,
                                             host->addr_pool) == APR_SUCCESS) {
-            host->dns_until = now + DNS_KEEP;
+            host->dns_until = now + OPF_DNS_KEEP;
         }
         else if (!addrs) {
             host->dns_error = apr_pstrdup(host->addr_pool, err);
-            host->dns_until = now + DNS_KEEP_ERROR;
+            host->dns_until = now + OPF_DNS_KEEP_ERROR;
         }
     }
     for (job = take_queue(host); job; job = next) {

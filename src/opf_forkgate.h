@@ -7,9 +7,9 @@
  * thread is at a safe point: the thread holds the gate whenever it does
  * anything but wait in poll, and pthread_atfork handlers take the gate
  * (exclusively; the module's threads share it) around every fork in the
- * process. The thread's work between two polls
- * is short and never waits on the network, so fork is delayed by
- * microseconds, not by a responder. */
+ * process. The thread's work between two polls is short and never waits
+ * on the network, so fork is delayed by microseconds, not by a
+ * responder. */
 #ifndef OPF_FORKGATE_H
 #define OPF_FORKGATE_H
 

@@ -12,7 +12,8 @@
  * opf_http, validation with opf_validate_response) and validations of
  * stored responses (CHECK), each answered by one RESULT. Each FETCH or
  * CHECK runs in a worker thread (at most WORKERS_MAX at once, the rest
- * queued), so a slow name lookup or responder holds up nothing else. It exits when the parent's
+ * queued), so a slow name lookup or responder holds up nothing else. It
+ * exits when the parent's
  * end closes (EOF), or with the parent (PR_SET_PDEATHSIG). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -58,10 +59,8 @@ static int chan = -1;
 /* Responder certificates verified so far, shared by the workers. */
 static opf_signers_t *signers;
 /* Responder addresses, shared by the workers; kept as long as the
- * engine's resolver keeps them without privsep (opf_engine_dns.c). */
+ * engine keeps them without privsep. */
 static opf_addrcache_t *addrcache;
-#define ADDR_KEEP       apr_time_from_sec(60)
-#define ADDR_KEEP_ERROR apr_time_from_sec(10)
 
 static void die(const char *fmt, const char *arg)
 {
@@ -613,7 +612,8 @@ int main(int argc, char **argv)
     if (apr_initialize() != APR_SUCCESS
         || apr_pool_create(&pool, NULL) != APR_SUCCESS
         || opf_signers_create(&signers, pool) != APR_SUCCESS
-        || opf_addrcache_create(&addrcache, ADDR_KEEP, ADDR_KEEP_ERROR)
+        || opf_addrcache_create(&addrcache, OPF_DNS_KEEP,
+                                OPF_DNS_KEEP_ERROR)
            != APR_SUCCESS) {
         die("%s", "cannot initialise APR");
     }

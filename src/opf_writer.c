@@ -33,7 +33,6 @@ struct opf_writer {
     pthread_cond_t cond;        /* work, running, or stopping */
     item_t *head, *tail;
     apr_size_t bytes;
-    int count;
     struct { void *what; const char *err; } failed[MAX_FAILURES];
     int nfailed;
     int lost;                   /* failures that did not fit */
@@ -57,7 +56,6 @@ static void drop_all(opf_writer_t *w)
     }
     w->tail = NULL;
     w->bytes = 0;
-    w->count = 0;
 }
 
 static apr_status_t writer_cleanup(void *data)
@@ -127,7 +125,6 @@ static void *writer_main(void *data)
             w->tail = NULL;
         }
         w->bytes -= it->len;
-        w->count--;
         pthread_mutex_unlock(&w->mutex);
 
         /* The disk: outside the fork gate, no lock held. */
@@ -215,7 +212,6 @@ apr_status_t opf_writer_put(opf_writer_t *w, void *what,
     }
     w->tail = it;
     w->bytes += len;
-    w->count++;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->mutex);
     return APR_SUCCESS;
