@@ -250,7 +250,7 @@ static int engine_store(void *ctx, opf_job_t *job, const unsigned char *der,
     if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
         return 0;
     }
-    if (opf_cache_put(g, entry, der, der_len, v, p) == APR_SUCCESS) {
+    if (opf_cache_put(g, entry, der, der_len, v, 1, p) == APR_SUCCESS) {
         stored = 1;
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
                      "%s: stored OCSP response (%s, %" APR_SIZE_T_FMT

@@ -127,10 +127,14 @@ const char *opf_cert_label(apr_pool_t *p, const opf_cert_t *cert);
 
 /* mod_ocsp_prefetch_cache.c: the socache the children staple from. */
 int opf_cache_setup(opf_gen_t *g, apr_pool_t *pconf, apr_pool_t *ptemp);
-/* Stores a validated response under every id of entry. Any thread. */
+/* Stores a validated response under every id of entry. from_thread: the
+ * caller is the prefetch thread (inside the fork gate: the mutex is only
+ * tried, and given up after a second with APR_TIMEUP); else the main
+ * thread, before the generation's children exist. */
 apr_status_t opf_cache_put(opf_gen_t *g, opf_entry_t *entry,
                            const unsigned char *der, apr_size_t der_len,
-                           const opf_validated_t *v, apr_pool_t *p);
+                           const opf_validated_t *v, int from_thread,
+                           apr_pool_t *p);
 /* The handshake lookup: calls cb exactly once. */
 void opf_cache_serve(opf_gen_t *g, server_rec *s, conn_rec *c,
                      const char *id, apr_size_t id_len,

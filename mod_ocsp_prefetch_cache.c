@@ -11,6 +11,7 @@
 #include <apr_strings.h>
 
 #include "mod_ocsp_prefetch.h"
+#include "opf_forkgate.h"
 #include "opf_record.h"
 
 APLOG_USE_MODULE(ocsp_prefetch);
@@ -18,6 +19,43 @@ APLOG_USE_MODULE(ocsp_prefetch);
 static apr_status_t cache_lock(opf_gen_t *g)
 {
     return g->mutex ? apr_global_mutex_lock(g->mutex) : APR_SUCCESS;
+}
+
+/* How long the prefetch thread tries for the mutex before it gives up on
+ * one store (retried on the failure schedule). */
+#define OPF_CACHE_LOCK_PATIENCE apr_time_from_sec(1)
+
+/* From the prefetch thread, which holds the fork gate (opf_forkgate.h):
+ * it must never block on the cross-process mutex there. A child stopped
+ * or wedged while holding it would stop the thread inside the gate, and
+ * with it every fork of the parent (no new children) and every restart
+ * (which joins the thread). So it only tries, and waits between tries
+ * outside the gate. The thread must not hold the mutex across a fork
+ * either (a child would inherit the mutex's thread lock held), which is
+ * why it is taken inside the gate at all. */
+static apr_status_t cache_lock_from_thread(opf_gen_t *g, opf_job_t *job)
+{
+    apr_interval_time_t waited = 0, nap = apr_time_from_msec(1);
+    apr_status_t rv;
+
+    if (!g->mutex) {
+        return APR_SUCCESS;
+    }
+    for (;;) {
+        rv = apr_global_mutex_trylock(g->mutex);
+        if (!APR_STATUS_IS_EBUSY(rv)) {
+            return rv;
+        }
+        if (waited >= OPF_CACHE_LOCK_PATIENCE || opf_job_stopping(job)) {
+            return APR_TIMEUP;
+        }
+        opf_forkgate_leave();
+        apr_sleep(nap);
+        opf_forkgate_enter();
+        waited += nap;
+        nap = nap * 2 > apr_time_from_msec(50) ? apr_time_from_msec(50)
+                                                : nap * 2;
+    }
 }
 
 static void cache_unlock(opf_gen_t *g)
@@ -108,7 +146,8 @@ int opf_cache_setup(opf_gen_t *g, apr_pool_t *pconf, apr_pool_t *ptemp)
 
 apr_status_t opf_cache_put(opf_gen_t *g, opf_entry_t *entry,
                            const unsigned char *der, apr_size_t der_len,
-                           const opf_validated_t *v, apr_pool_t *p)
+                           const opf_validated_t *v, int from_thread,
+                           apr_pool_t *p)
 {
     opf_record_t rec;
     unsigned char *buf;
@@ -129,7 +168,19 @@ apr_status_t opf_cache_put(opf_gen_t *g, opf_entry_t *entry,
     for (i = 0; i < entry->ids->nelts && rv == APR_SUCCESS; i++) {
         opf_id_t *xid = &APR_ARRAY_IDX(entry->ids, i, opf_id_t);
 
-        if ((rv = cache_lock(g)) != APR_SUCCESS) {
+        rv = from_thread ? cache_lock_from_thread(g, entry->job)
+                         : cache_lock(g);
+        if (rv == APR_TIMEUP) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s,
+                         "%s: cannot store the OCSP response: the "
+                         OPF_MUTEX_TYPE " mutex is held by another process "
+                         "for more than %d s (a child stopped or wedged "
+                         "while holding it?); retried on the failure "
+                         "schedule", opf_cert_label(p, entry->cert),
+                         (int)apr_time_sec(OPF_CACHE_LOCK_PATIENCE));
+            return rv;
+        }
+        if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s,
                          "cannot lock the " OPF_MUTEX_TYPE " mutex");
             return rv;

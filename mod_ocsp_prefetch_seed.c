@@ -185,7 +185,7 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
                          err ? err : "unreadable");
         }
     }
-    if (!best || opf_cache_put(g, entry, best, best_len, &best_v, p)
+    if (!best || opf_cache_put(g, entry, best, best_len, &best_v, 0, p)
                  != APR_SUCCESS) {
         return;
     }

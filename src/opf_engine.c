@@ -4,6 +4,11 @@
  * non-blocking, so stopping it (graceful restart) and forking children
  * (see opf_forkgate.h) never wait on a responder. */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pipe2 */
+#endif
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -12,8 +17,10 @@
 #include <unistd.h>
 
 #include <apr_atomic.h>
+#include <apr_portable.h>
 #include <apr_strings.h>
 
+#include "opf_childfd.h"
 #include "opf_engine_int.h"
 #include "opf_forkgate.h"
 #include "opf_log.h"
@@ -66,9 +73,108 @@ static const char *write_item(void *ctx, void *item, const unsigned char *der,
     return e->hooks.persist(e->hooks.ctx, item, der, len);
 }
 
+/* Any thread: makes the prefetch thread's poll return. A full pipe
+ * already holds a wakeup. */
 static void wake_thread(void *ctx)
 {
-    apr_pollset_wakeup(((opf_engine_t *)ctx)->pollset);
+    opf_engine_t *e = ctx;
+    ssize_t n;
+
+    do {
+        n = write(e->wake_fd[1], "", 1);
+    } while (n < 0 && errno == EINTR);
+}
+
+/* The prefetch thread, when the wakeup pipe is readable: bounded, the
+ * pipe holds at most what the writers put (one byte per wakeup). */
+static void drain_wakeups(opf_engine_t *e)
+{
+    char buf[64];
+    int i;
+
+    for (i = 0; i < 16 && read(e->wake_fd[0], buf, sizeof(buf)) > 0; i++)
+        ;
+}
+
+/* In a child forked from the parent (opf_childfd.h): the sockets of the
+ * fetches in flight at fork() are the parent's, not the child's. The
+ * fork gate guarantees that the prefetch thread was in poll (or waiting
+ * for the gate), so e->flight is whole. Each is replaced by /dev/null
+ * rather than closed: APR registered a cleanup that closes the socket's
+ * number before an exec (apr_pool_cleanup_for_exec, when the child runs a
+ * CGI or an SSI exec), and a number closed here would by then belong to
+ * something of the child's own, such as the CGI's pipes. Only
+ * async-signal-safe calls here. */
+static void close_in_child(void *ctx)
+{
+    opf_engine_t *e = ctx;
+    int i, fd, null_fd = -1;
+
+    for (i = 0; i < e->in_flight; i++) {
+        if (!e->flight[i]->http || (fd = opf_http_fd(e->flight[i]->http)) < 0) {
+            continue;
+        }
+        if (null_fd < 0) {
+            null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        }
+        if (null_fd < 0 || dup3(null_fd, fd, O_CLOEXEC) < 0) {
+            close(fd);
+        }
+    }
+    if (null_fd >= 0) {
+        close(null_fd);
+    }
+}
+
+/* After the thread is stopped (a pre-cleanup of the same pool). */
+static apr_status_t engine_fds_cleanup(void *data)
+{
+    opf_engine_t *e = data;
+    int i;
+
+    if (e->owner != getpid()) {
+        return APR_SUCCESS;
+    }
+    opf_childfd_remove_closer(e->closer);
+    e->closer = -1;
+    for (i = 0; i < 2; i++) {
+        opf_childfd_unregister(e->wake_slot[i]);
+        e->wake_slot[i] = -1;
+        if (e->wake_fd[i] >= 0) {
+            close(e->wake_fd[i]);
+            e->wake_fd[i] = -1;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Descriptors the parent's children must not inherit (opf_childfd.h):
+ * the wakeup pipe, and the fetch sockets. The pollset uses poll(), not
+ * epoll: an epoll descriptor would be one more to keep out of every
+ * child, and it watches at most max_parallel + 3 descriptors. */
+static apr_status_t engine_fds_create(opf_engine_t *e)
+{
+    apr_status_t rv;
+
+    e->wake_fd[0] = e->wake_fd[1] = -1;
+    e->wake_slot[0] = e->wake_slot[1] = -1;
+    e->closer = -1;
+    e->owner = getpid();
+    if (pipe2(e->wake_fd, O_CLOEXEC | O_NONBLOCK) != 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    apr_pool_cleanup_register(e->pool, e, engine_fds_cleanup,
+                              apr_pool_cleanup_null);
+    e->wake_slot[0] = opf_childfd_register(e->wake_fd[0]);
+    e->wake_slot[1] = opf_childfd_register(e->wake_fd[1]);
+    e->closer = opf_childfd_add_closer(close_in_child, e);
+    if ((rv = apr_os_pipe_put(&e->wake_file, &e->wake_fd[0], e->pool))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    return apr_pollset_create_ex(&e->pollset,
+                                 (apr_uint32_t)e->cfg.max_parallel + 4,
+                                 e->pool, 0, APR_POLLSET_POLL);
 }
 
 static void log_write_failures(opf_engine_t *e)
@@ -153,10 +259,7 @@ apr_status_t opf_engine_create(opf_engine_t **out,
     if ((rv = apr_thread_mutex_create(&e->mutex, APR_THREAD_MUTEX_DEFAULT,
                                       pool)) != APR_SUCCESS
         || (rv = apr_thread_cond_create(&e->cond, pool)) != APR_SUCCESS
-        || (rv = apr_pollset_create(&e->pollset,
-                                    (apr_uint32_t)e->cfg.max_parallel + 3,
-                                    pool, APR_POLLSET_WAKEABLE))
-           != APR_SUCCESS) {
+        || (rv = engine_fds_create(e)) != APR_SUCCESS) {
         return rv;
     }
     if (hooks->persist
@@ -303,6 +406,11 @@ void opf_engine_set_status(opf_engine_t *e, opf_status_t *status,
 void opf_job_set_status_index(opf_job_t *job, int index)
 {
     job->status_index = index;
+}
+
+int opf_job_stopping(opf_job_t *job)
+{
+    return apr_atomic_read32(&job->engine->stopping) != 0;
 }
 
 void *opf_job_user(const opf_job_t *job)
@@ -800,6 +908,12 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
             }
         }
     }
+    e->wake_pfd.p = e->pool;
+    e->wake_pfd.desc_type = APR_POLL_FILE;
+    e->wake_pfd.desc.f = e->wake_file;
+    e->wake_pfd.reqevents = APR_POLLIN;
+    e->wake_pfd.client_data = &e->wake_pfd;
+    apr_pollset_add(e->pollset, &e->wake_pfd);
     opf_dns_thread_start(e);
     opf_privsep_thread_start(e);
     opf_engine_log(e, OPF_LOG_DEBUG, NULL, "prefetch thread started for %d "
@@ -828,6 +942,10 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
         for (i = 0; i < n; i++) {
             opf_job_t *job;
 
+            if (fired[i].client_data == &e->wake_pfd) {
+                drain_wakeups(e);
+                continue;
+            }
             if (fired[i].client_data == e) {
                 opf_dns_answers(e, now);
                 continue;
@@ -848,6 +966,7 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
     }
     opf_dns_thread_end(e);
     opf_privsep_thread_end(e);
+    apr_pollset_remove(e->pollset, &e->wake_pfd);
     opf_forkgate_leave();
     apr_thread_exit(thread, APR_SUCCESS);
     return NULL;
@@ -918,9 +1037,14 @@ void opf_engine_stop(opf_engine_t *e)
     apr_status_t trv;
     int dropped;
 
+    /* A forked copy of the parent (a child that clears its copy of the
+     * pools) has no thread to stop and no writer of its own. */
+    if (e->owner != getpid()) {
+        return;
+    }
     if (e->thread) {
         apr_atomic_set32(&e->stopping, 1);
-        apr_pollset_wakeup(e->pollset);
+        wake_thread(e);
         apr_thread_join(&trv, e->thread);
         e->thread = NULL;
     }

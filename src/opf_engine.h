@@ -99,6 +99,9 @@ struct opf_helper;
 void opf_engine_set_helper(opf_engine_t *e, struct opf_helper *h);
 
 void *opf_job_user(const opf_job_t *job);
+/* True once the engine is being stopped: a hook that waits for something
+ * (the store hook, for a lock) gives up. Any thread. */
+int opf_job_stopping(opf_job_t *job);
 const opf_cert_t *opf_job_cert(const opf_job_t *job);
 
 /* The job's state to carry over a restart. Only while the thread is not

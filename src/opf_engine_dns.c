@@ -19,6 +19,7 @@
 #include <apr_strings.h>
 
 #include "opf_addrcache.h"   /* OPF_DNS_KEEP */
+#include "opf_childfd.h"
 #include "opf_engine_int.h"
 #include "opf_log.h"
 #include "opf_resolver.h"
@@ -271,7 +272,11 @@ static void answered(opf_engine_t *e, opf_host_t *host,
 
 void opf_dns_answers(opf_engine_t *e, apr_time_t now)
 {
-    for (;;) {
+    int n;
+
+    /* Bounded per wake-up (inside the fork gate): the rest is read at the
+     * next pass of the loop, which polls first. */
+    for (n = 0; n < OPF_CHANNEL_BATCH; n++) {
         apr_uint32_t id = 0;
         apr_sockaddr_t *addrs = NULL;
         const char *err = NULL;

@@ -119,7 +119,16 @@ struct opf_engine {
     struct opf_helper *helper;
     int helper_gone;
     apr_pollfd_t helper_pfd;
+    /* poll()-based (no descriptor of its own to leak into children) */
     apr_pollset_t *pollset;
+    /* Wakes the thread (stop, the writer): a pipe of our own, closed in
+     * every forked child like the rest (opf_childfd.h). */
+    int wake_fd[2];
+    int wake_slot[2];
+    apr_file_t *wake_file;      /* wake_fd[0], for the pollset */
+    apr_pollfd_t wake_pfd;
+    int closer;                 /* opf_childfd closer: fetch sockets */
+    pid_t owner;                /* the process that created it */
     apr_thread_t *thread;
     int running;                /* the thread holds the gate: fork-safe */
     volatile apr_uint32_t stopping;

@@ -21,6 +21,7 @@
 
 #include <apr_strings.h>
 
+#include "opf_childfd.h"
 #include "opf_engine_int.h"
 #include "opf_helper.h"
 #include "opf_log.h"
@@ -155,10 +156,16 @@ static void result(opf_engine_t *e, const opf_proto_result_t *res,
 int opf_privsep_polled(opf_engine_t *e, const apr_pollfd_t *fired,
                        apr_time_t now)
 {
+    int n;
+
     if (!e->helper || fired->client_data != &e->helper_pfd) {
         return 0;
     }
-    for (;;) {
+    /* Bounded per wake-up (inside the fork gate): a flood from a
+     * compromised helper must not pin the thread here; the rest is read
+     * at the next pass of the loop, which polls (and lets forks in)
+     * first. */
+    for (n = 0; n < OPF_CHANNEL_BATCH; n++) {
         opf_proto_result_t res;
         int dropped = 0;
         apr_status_t rv = opf_helper_recv(e->helper, &res, &dropped);
@@ -177,6 +184,7 @@ int opf_privsep_polled(opf_engine_t *e, const apr_pollfd_t *fired,
         }
         return 1;
     }
+    return 1;
 }
 
 void opf_privsep_thread_start(opf_engine_t *e)

@@ -114,6 +114,8 @@ apr_status_t opf_helper_start(opf_helper_t **out, const char *path,
      * children must not keep the helper from seeing EOF. */
     h->slot = opf_childfd_register(h->fd);
     apr_pool_cleanup_register(p, h, helper_cleanup, apr_pool_cleanup_null);
+    /* Its death is reported to us, not logged by the MPM as unknown. */
+    opf_childfd_track(&h->pid, p);
     rv = apr_os_sock_put(&h->sock, &h->fd, p);
     if (rv != APR_SUCCESS) {
         opf_helper_stop(h);
@@ -257,11 +259,14 @@ apr_status_t opf_helper_recv(opf_helper_t *h, opf_proto_result_t *res,
                              int *dropped)
 {
     opf_proto_msg_t m;
+    int tries;
 
     if (!usable_here(h)) {
         return APR_EOF;
     }
-    for (;;) {
+    /* Bounded: malformed messages are dropped, but a flood of them must
+     * not keep the caller here; the rest waits for the next call. */
+    for (tries = 0; tries < OPF_CHANNEL_BATCH; tries++) {
         struct iovec iov = { h->buf, OPF_PROTO_MAX_MSG };
         struct msghdr msg;
         ssize_t n;
@@ -289,6 +294,7 @@ apr_status_t opf_helper_recv(opf_helper_t *h, opf_proto_result_t *res,
             (*dropped)++;
         }
     }
+    return APR_EAGAIN;
 }
 
 void opf_helper_result_validated(const opf_proto_result_t *res,
@@ -334,10 +340,14 @@ apr_status_t opf_helper_check(opf_helper_t *h, apr_uint32_t id,
         apr_time_t now = apr_time_now();
         struct pollfd pfd = { h->fd, POLLIN, 0 };
 
+        if (now >= deadline) {
+            return APR_TIMEUP;
+        }
         rv = opf_helper_recv(h, &res, NULL);
         if (rv == APR_SUCCESS) {
             if (res.seq != seq) {
-                continue;   /* a late answer to an earlier question */
+                continue;   /* a late answer to an earlier question: the
+                             * deadline above still bounds a flood */
             }
             if (res.outcome == OPF_OUTCOME_OK && res.der_len == 0) {
                 opf_helper_result_validated(&res, v);

@@ -544,6 +544,16 @@ apr_socket_t *opf_http_socket(opf_http_t *h)
     return h->sock;
 }
 
+int opf_http_fd(const opf_http_t *h)
+{
+    apr_os_sock_t fd = -1;
+
+    if (h->sock && apr_os_sock_get(&fd, h->sock) != APR_SUCCESS) {
+        fd = -1;
+    }
+    return (int)fd;
+}
+
 apr_int16_t opf_http_events(opf_http_t *h)
 {
     switch (h->state) {

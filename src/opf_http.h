@@ -38,6 +38,10 @@ apr_status_t opf_http_start_addr(opf_http_t **out, const opf_url_t *url,
 apr_socket_t *opf_http_socket(opf_http_t *h);
 apr_int16_t opf_http_events(opf_http_t *h);
 
+/* The socket's descriptor, -1 when none is open (for a forked child's
+ * atfork handler, which takes it out of the child: opf_childfd.h). */
+int opf_http_fd(const opf_http_t *h);
+
 /* Advances the exchange. APR_EAGAIN: poll again. APR_SUCCESS: the
  * response body is complete (HTTP 200 seen). Anything else: failed, *err
  * says why (connect refused, HTTP status 500, body too large, ...). */

@@ -5,14 +5,26 @@
  * and the fork gate) nor wait for a program. So a small notifier process
  * is forked once per generation from the parent's main thread, before the
  * thread starts; the thread writes one line per event into a pipe
- * (non-blocking: a full pipe drops the event rather than wait). The
- * notifier runs the command for each line, each run bounded in time, and
- * exits when the pipe closes. */
+ * (non-blocking: a full pipe drops the event rather than wait).
+ *
+ * The notifier is bounded: a CA outage can fail thousands of certificates
+ * within minutes, and each command runs as root. At most
+ * OPF_NOTIFY_MAX_RUNNING commands run at once, each in a process group of
+ * its own and bounded in time; further events wait in a bounded queue in
+ * the notifier, and events that do not fit are dropped and counted in the
+ * error log (the notifier's stderr). Every event is either run or reported
+ * as dropped. When the pipe closes (stop or restart), or on SIGTERM or
+ * SIGINT (httpd's process group signals), the notifier reports the queued
+ * events it will not run, ends the running commands (SIGTERM, SIGKILL a
+ * second later), reaps them and exits: no command outlives it. */
 #ifndef OPF_NOTIFY_H
 #define OPF_NOTIFY_H
 
 #include <apr_pools.h>
 #include <apr_time.h>
+
+/* Commands running at once; more events wait in the notifier's queue. */
+#define OPF_NOTIFY_MAX_RUNNING 4
 
 typedef struct opf_notify opf_notify_t;
 
@@ -28,9 +40,8 @@ apr_status_t opf_notify_send(opf_notify_t *n, const char *event,
                              const char *subject, const char *serial,
                              const char *key_hex);
 
-/* Closes the pipe and reaps the notifier, which exits at once (commands
- * still running finish on their own, within their time bound). Also run
- * by p's cleanup. */
+/* Closes the pipe and reaps the notifier, which ends its running commands
+ * first: returns within about 1.5 s. Also run by p's cleanup. */
 void opf_notify_stop(opf_notify_t *n);
 
 #endif

@@ -407,6 +407,8 @@ apr_status_t opf_resolver_start(opf_resolver_t **out, uid_t uid, gid_t gid,
     /* Closed in every process forked from ours (opf_childfd.h). */
     r->slot = opf_childfd_register(r->fd);
     apr_pool_cleanup_register(p, r, resolver_cleanup, apr_pool_cleanup_null);
+    /* Its death is reported to us, not logged by the MPM as unknown. */
+    opf_childfd_track(&r->pid, p);
     rv = apr_os_sock_put(&r->sock, &r->fd, p);
     if (rv != APR_SUCCESS) {
         opf_resolver_stop(r);
@@ -543,7 +545,10 @@ apr_status_t opf_resolver_answer(opf_resolver_t *r, apr_uint32_t *id,
     if (!usable_here(r)) {
         return APR_EOF;
     }
-    for (;;) {
+    /* Bounded: a flood of malformed messages must not keep the prefetch
+     * thread here (inside the fork gate); what is left is read at the
+     * next wake-up. */
+    for (i = 0; i < OPF_CHANNEL_BATCH; i++) {
         n = recv_message(r->fd, &a, sizeof(a), MSG_DONTWAIT);
         if (n == 0) {
             return APR_EOF;
@@ -564,6 +569,9 @@ apr_status_t opf_resolver_answer(opf_resolver_t *r, apr_uint32_t *id,
             break;
         }
         /* Malformed: dropped. Its asker's fetch times out. */
+    }
+    if (i == OPF_CHANNEL_BATCH) {
+        return APR_EAGAIN;
     }
 
     *id = a.id;

@@ -11,6 +11,8 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
+#include "opf_childfd.h"
+#include "opf_forkgate.h"
 #include "opf_store.h"
 
 /* File layout: magic (8) | der length (4, big-endian) | reserved (4) | DER */
@@ -176,13 +178,55 @@ static int write_all(int fd, const unsigned char *b, size_t n)
     return 0;
 }
 
+/* The temporary file is open in the parent while it forks children
+ * (opf_store_save runs in the store's writer thread). Its descriptor is
+ * created and closed inside the fork gate, and registered between, so
+ * that every forked child closes it (opf_childfd.h): an httpd child,
+ * where PHP code runs as User, must never hold a writable descriptor of
+ * the store. The writes happen outside the gate: a slow disk delays no
+ * fork. Never called with the gate held. */
+static int open_tmp(const char *tmp, int *slot)
+{
+    int fd, e;
+
+    opf_forkgate_enter();
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+              0600);
+    if (fd < 0 && errno == EEXIST) {
+        /* A stale temporary file from a crash is simply replaced (not
+         * removed beforehand: a lookup per save in a directory of
+         * thousands). */
+        unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0600);
+    }
+    e = errno;
+    *slot = fd >= 0 ? opf_childfd_register(fd) : -1;
+    opf_forkgate_leave();
+    errno = e;
+    return fd;
+}
+
+static int close_tmp(int fd, int slot)
+{
+    int rc, e;
+
+    opf_forkgate_enter();
+    opf_childfd_unregister(slot);
+    rc = close(fd);
+    e = errno;
+    opf_forkgate_leave();
+    errno = e;
+    return rc;
+}
+
 apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
                             const unsigned char *der, apr_size_t len,
                             const char **err)
 {
     char path[PATH_MAX], tmp[PATH_MAX];
     unsigned char header[STORE_HEADER];
-    int fd, e;
+    int fd, e, slot;
 
     if (!key_ok(key_hex) || len == 0 || len > OPF_STORE_MAX_DER
         || !path_of(path, sizeof(path), st, key_hex, STORE_SUFFIX)
@@ -197,16 +241,7 @@ apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
     header[11] = (unsigned char)len;
     memset(header + 12, 0, 4);
 
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-              0600);
-    if (fd < 0 && errno == EEXIST) {
-        /* A stale temporary file from a crash is simply replaced (not
-         * removed beforehand: a lookup per save in a directory of
-         * thousands). */
-        unlink(tmp);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
-    }
+    fd = open_tmp(tmp, &slot);
     if (fd < 0) {
         *err = "cannot create the temporary file";
         return APR_FROM_OS_ERROR(errno);
@@ -217,12 +252,12 @@ apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
     if (write_all(fd, header, STORE_HEADER) != 0
         || write_all(fd, der, len) != 0) {
         e = errno;
-        close(fd);
+        close_tmp(fd, slot);
         unlink(tmp);
         *err = "cannot write the temporary file";
         return APR_FROM_OS_ERROR(e);
     }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
+    if (close_tmp(fd, slot) != 0 || rename(tmp, path) != 0) {
         e = errno;
         unlink(tmp);
         *err = "cannot replace the stored response";

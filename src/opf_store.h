@@ -40,8 +40,10 @@ apr_status_t opf_store_load(opf_store_t *st, const char *key_hex,
                             unsigned char **der, apr_size_t *len,
                             apr_pool_t *p, const char **err);
 
-/* Replaces the response for key_hex. Uses no pool: safe from the prefetch
- * thread. *err is a static string. */
+/* Replaces the response for key_hex. Uses no pool: safe from a thread of
+ * its own (the store's writer). Takes the fork gate around creating and
+ * closing the temporary file (see opf_store.c), so it must not be called
+ * with the gate held. *err is a static string. */
 apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
                             const unsigned char *der, apr_size_t len,
                             const char **err);

@@ -142,7 +142,14 @@ for my $mode (qw(hang exit1)) {
     ok($v->{verify_ok} && ($v->{status} // '') eq 'good' && ($v->{this_epoch} // 0) >= time - 8,
        "$mode: handshakes are stapled with a fresh response") or diag($v->{text} // 'no staple');
     my @e = grep { $_->{args}[0] eq $mode && $_->{args}[1] eq 'renewed' && $_->{args}[3] eq $ser } read_events($out);
-    ok(@e >= @r - 1, "$mode: the program ran for every renewal (" . scalar(@e) . " runs, " . scalar(@r) . " fetches)");
+    if ($mode eq 'hang') {
+        # at most OPF_NOTIFY_MAX_RUNNING (4) runs at once: the others wait
+        # in the notifier's queue (none dropped, below) for a slot
+        is(scalar(@e), 4, "hang: 4 runs at once and no more (" . scalar(@r) . " fetches): the other renewals wait in the queue");
+    }
+    else {
+        ok(@e >= @r - 1, "$mode: the program ran for every renewal (" . scalar(@e) . " runs, " . scalar(@r) . " fetches)");
+    }
     is(scalar($hh->log_lines(qr/notify command busy|event '\w+' dropped/)), 0, "$mode: no event dropped");
 }
 {
@@ -162,7 +169,7 @@ for my $mode (qw(hang exit1)) {
        . join(' ', map { defined $gone{$_->{pid}} ? sprintf('%.1f', $gone{$_->{pid}}) : 'alive' } @old))
         or diag("too late or still alive: " . join(' ', map { "pid $_->{pid} started " . sprintf('%.1f s ago', time - $_->{time}) } @late));
     my @young = grep { $_->{time} >= time - 25 } read_events($out);
-    ok(scalar(grep { alive($_->{pid}) } @young) >= 1, '... while recent runs are still hanging (so they really hang)');
+    ok(scalar(grep { alive($_->{pid}) } @young) >= 1, '... while queued renewals got the freed slots and are hanging in turn (so they really hang)');
 }
 
 # --- expired

@@ -4,7 +4,7 @@
 #   t/bin/fork-stress.pl [--seconds 180] [--clients 4] [--certs 12]
 #                        [--mode big+short|short] [--bound 5] [--stuck 5]
 #                        [--min-spare 2] [--max-spare 8] [--module PATH]
-#                        [--responder-port P] [--name DIR] [--quiet]
+#                        [--responder-port P] [--name DIR] [--cgi N] [--quiet]
 #
 # A private httpd with the prefork MPM and `MaxConnectionsPerChild 1`, so that
 # the parent forks one child per connection, while its prefetch thread is kept
@@ -26,6 +26,13 @@
 #     in accept().
 # Also: no crashed child (error log: "exit signal", "Segmentation", AH00052),
 # and the thread kept fetching (responder log lines in every third of the run).
+# --cgi N (issue 12): mod_cgi is loaded too and N more client processes
+# request, over HTTPS and without pause, a CGI script that forks a child of
+# its own and prints its output: httpd's children fork (mod_cgi forks the
+# script from the worker child) while the parent forks them and the thread
+# fetches.  Each request must answer within --bound seconds with the
+# script's output (a child whose fork() blocks for ever in an inherited
+# atfork handler fails it).  Summary: cgi_requests, cgi_failed, cgi_slow.
 # Everything is on 127.0.0.1; every wait is bounded.  Prints a summary (lines
 # "summary KEY VALUE" for t/21_fork_stress.t), exits 0 on PASS, 1 on FAIL,
 # 2 when it could not run.
@@ -45,9 +52,10 @@ use Net::SSLeay;
 
 $| = 1;
 my %o = (seconds => 180, clients => 4, certs => 12, bound => 5, stuck => 5,
-         name => 'forkstress', 'min-spare' => 2, 'max-spare' => 8, mode => 'big+short');
+         name => 'forkstress', 'min-spare' => 2, 'max-spare' => 8, mode => 'big+short',
+         cgi => 0);
 GetOptions(\%o, 'seconds=i', 'clients=i', 'certs=i', 'bound=f', 'stuck=f',
-           'min-spare=i', 'max-spare=i', 'mode=s',
+           'min-spare=i', 'max-spare=i', 'mode=s', 'cgi=i',
            'module=s', 'responder-port=i', 'name=s', 'quiet', 'help')
     or exit 2;
 if ($o{help}) { print "see the head of $0\n"; exit 0 }
@@ -55,6 +63,10 @@ $ENV{OCSP_PREFETCH_SO} = $o{module} if $o{module};
 die "fork-stress: module " . module_so() . " not found (build first)\n"
     unless -f module_so();
 die "fork-stress: --seconds must be 10..3600\n" if $o{seconds} < 10 || $o{seconds} > 3600;
+die "fork-stress: --cgi must be 0..16\n" if $o{cgi} < 0 || $o{cgi} > 16;
+my $MODDIR = $OCSPTest::Httpd::MODDIR;
+die "fork-stress: --cgi needs $MODDIR/mod_cgi.so and mod_alias.so\n"
+    if $o{cgi} && !(-f "$MODDIR/mod_cgi.so" && -f "$MODDIR/mod_alias.so");
 
 sub say_ { print "fork-stress: @_\n" }
 
@@ -91,8 +103,17 @@ die "fork-stress: --mode must be short or big+short (60-second responses)\n"
 my $url = "http://127.0.0.1:$rport/$o{mode}/";
 my @vhosts = map { { name => $_, port => $port,
                      conf => "OCSPPrefetch on\nOCSPPrefetchResponder $url\n" } } @leaves;
+# --cgi: the script, in ROOT/cgi-bin (ScriptAlias of the main server,
+# inherited by every vhost); readable and executable by the User
+my $root = "$work/servers/$o{name}";
+my $cgi_conf = '';
+if ($o{cgi}) {
+    $cgi_conf = "LoadModule cgi_module $MODDIR/mod_cgi.so\n"
+              . "LoadModule alias_module $MODDIR/mod_alias.so\n"
+              . "ScriptAlias /cgi-bin/ \"$root/cgi-bin/\"\n";
+}
 my $h = OCSPTest::Httpd->new(name => $o{name}, mpm => 'prefork', vhosts => \@vhosts,
-    global => <<"EOC");
+    global => $cgi_conf . <<"EOC");
 StartServers $o{'min-spare'}
 MinSpareServers $o{'min-spare'}
 MaxSpareServers $o{'max-spare'}
@@ -104,6 +125,19 @@ OCSPPrefetchRetryDelay 1s
 OCSPPrefetchTimeout 5
 OCSPPrefetchStartupWait 10
 EOC
+if ($o{cgi}) {
+    mkdir "$root/cgi-bin";
+    chmod 0755, "$root/cgi-bin";
+    open my $fh, '>', "$root/cgi-bin/fork.cgi" or die "fork-stress: $root/cgi-bin/fork.cgi: $!\n";
+    print $fh <<'EOS';
+#!/bin/sh
+out=$(/bin/sh -c 'echo "forked-child-ok-$$"')
+printf 'Content-Type: text/plain\r\n\r\n'
+printf 'cgi-ok %s parent %s\n' "$out" "$$"
+EOS
+    close $fh;
+    chmod 0755, "$root/cgi-bin/fork.cgi";
+}
 my $up = eval { $h->start(timeout => 30) };
 unless (defined $up) {
     print STDERR "fork-stress: httpd did not start: $@";
@@ -111,8 +145,8 @@ unless (defined $up) {
 }
 my $ppid = $h->pid;
 say_(sprintf("httpd %d up in %.2f s (prefork, MaxConnectionsPerChild 1), %d certificates "
-     . "(%s), responder 127.0.0.1:%d /$o{mode}/, %d clients, %d s", $ppid, $up,
-     scalar @leaves, join(',', @leaves), $rport, $o{clients}, $o{seconds}));
+     . "(%s), responder 127.0.0.1:%d /$o{mode}/, %d clients, %d CGI clients, %d s", $ppid, $up,
+     scalar @leaves, join(',', @leaves), $rport, $o{clients}, $o{cgi}, $o{seconds}));
 
 # --- clients ----------------------------------------------------------------
 # Net::SSLeay with one context per client process: a handshake costs a few
@@ -154,9 +188,62 @@ sub handshake {
     return { ok => $r == 1 ? 1 : 0, der => $STAPLE ? 1 : undef, error => $err };
 }
 
+# one HTTPS request for the CGI script: { ok, error } (ok: 200 and the
+# output of the script's forked child)
+sub cgi_request {
+    my ($sni, $bound) = @_;
+    my $t0 = time;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => $bound)
+        or return { ok => 0, error => "connect: $!" };
+    my $tv = pack('l!l!', int($bound), int(($bound - int $bound) * 1e6));
+    setsockopt($s, SOL_SOCKET, SO_RCVTIMEO, $tv);
+    setsockopt($s, SOL_SOCKET, SO_SNDTIMEO, $tv);
+    my $ssl = Net::SSLeay::new($CTX);
+    Net::SSLeay::set_fd($ssl, fileno($s));
+    Net::SSLeay::set_tlsext_host_name($ssl, $sni);
+    my ($err, $resp) = (undef, '');
+    if (Net::SSLeay::connect($ssl) != 1) {
+        $err = time - $t0 >= $bound * 0.95 ? "handshake: no answer within $bound s" : "handshake failed";
+    }
+    else {
+        Net::SSLeay::write($ssl, "GET /cgi-bin/fork.cgi HTTP/1.0\r\nHost: $sni\r\n\r\n");
+        while (length $resp < 65536) {
+            my $b = Net::SSLeay::read($ssl);
+            last unless defined $b && length $b;
+            $resp .= $b;
+        }
+        if ($resp !~ m{^HTTP/1\.\d 200 }) {
+            $err = time - $t0 >= $bound * 0.95 ? "no answer within $bound s"
+                 : "answer: " . (length $resp ? (split /\r?\n/, $resp)[0] : 'none');
+        }
+        elsif ($resp !~ /^cgi-ok forked-child-ok-(\d+) parent (\d+)$/m || $1 == $2) {
+            $err = "unexpected body";
+        }
+        Net::SSLeay::shutdown($ssl);
+    }
+    Net::SSLeay::free($ssl);
+    close $s;
+    return { ok => $err ? 0 : 1, error => $err };
+}
+
 my $t_start = time;
 my $t_end = $t_start + $o{seconds};
 my @kids;
+# One request under a hard alarm (a hung child must not hang the client):
+# its result hash, or { ok => 0, error => ... } when it timed out or died.
+sub bounded {
+    my $code = shift;
+    my $g = eval {
+        local $SIG{ALRM} = sub { die "alarm\n" };
+        alarm($o{bound} + 1);
+        my $r = $code->();
+        alarm(0);
+        $r;
+    };
+    alarm(0);
+    return $g || { ok => 0, error => ($@ =~ /alarm/ ? "hard timeout" : "died: $@") };
+}
 for my $i (0 .. $o{clients} - 1) {
     my $f = "$work/forkstress-client-$i.log";
     unlink $f;
@@ -170,16 +257,8 @@ for my $i (0 .. $o{clients} - 1) {
         while (time < $t_end) {
             my $l = $leaves[$n++ % @leaves];
             my $t0 = time;
-            my $g = eval {
-                local $SIG{ALRM} = sub { die "alarm\n" };
-                alarm($o{bound} + 1);
-                my $r = handshake("$l.test", $o{bound});
-                alarm(0);
-                $r;
-            };
-            alarm(0);
+            my $g = bounded(sub { handshake("$l.test", $o{bound}) });
             my $dt = time - $t0;
-            $g ||= { ok => 0, error => ($@ =~ /alarm/ ? "hard timeout" : "died: $@") };
             (my $err = $g->{error} // '') =~ s/\s+/_/g;
             # time ok stapled seconds leaf error
             printf $out "%.3f %d %d %.3f %s %s\n", $t0, $g->{ok} ? 1 : 0,
@@ -189,6 +268,40 @@ for my $i (0 .. $o{clients} - 1) {
         _exit(0);
     }
     push @kids, [ $pid, $f ];
+}
+my @cgi_kids;
+for my $i (0 .. $o{cgi} - 1) {
+    my $f = "$work/forkstress-cgi-$i.log";
+    unlink $f;
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        open my $out, '>', $f or _exit(3);
+        select((select($out), $| = 1)[0]);
+        client_init();
+        while (time < $t_end) {
+            my $t0 = time;
+            my $g = bounded(sub { cgi_request("$leaves[0].test", $o{bound}) });
+            my $dt = time - $t0;
+            (my $err = $g->{error} // '') =~ s/\s+/_/g;
+            # time ok seconds error
+            printf $out "%.3f %d %.3f %s\n", $t0, $g->{ok} ? 1 : 0, $dt, $err || '-';
+        }
+        close $out;
+        _exit(0);
+    }
+    push @cgi_kids, [ $pid, $f ];
+}
+
+sub cgi_records {
+    my @r;
+    for my $k (@cgi_kids) {
+        for (split /\n/, slurp($k->[1]) // '') {
+            my @f = split ' ';
+            push @r, { t => $f[0], ok => $f[1], dt => $f[2], err => $f[3] } if @f >= 4;
+        }
+    }
+    @r;
 }
 
 sub client_records {
@@ -277,8 +390,12 @@ while (time < $t_end) {
     if (!$o{quiet} && time >= $next_progress) {
         my @r = client_records();
         my $ok = grep { $_->{ok} } @r;
-        say_(sprintf("t=%3d s: %d handshakes (%d failed), children now %d, fetches %d",
-             time - $t_start, scalar @r, @r - $ok, scalar($h->children),
+        my @c = cgi_records();
+        my $cok = grep { $_->{ok} } @c;
+        say_(sprintf("t=%3d s: %d handshakes (%d failed), %s children now %d, fetches %d",
+             time - $t_start, scalar @r, @r - $ok,
+             $o{cgi} ? sprintf("%d CGI requests (%d failed), ", scalar @c, @c - $cok) : '',
+             scalar($h->children),
              OCSPTest::count_requests(log => $rlog, off => $roff, mode => $o{mode})));
         $next_progress += 10;
     }
@@ -286,10 +403,11 @@ while (time < $t_end) {
 }
 
 # clients end by themselves at $t_end (+ one bounded handshake)
+my @all_kids = (@kids, @cgi_kids);
 my $kids_done = wait_until($o{bound} + 5, sub {
-    for (@kids) { waitpid($_->[0], WNOHANG) == $_->[0] and $_->[2] = 1 }
-    !grep { !$_->[2] } @kids }, 0.1);
-unless ($kids_done) { kill 'KILL', map { $_->[0] } grep { !$_->[2] } @kids; waitpid($_->[0], 0) for @kids }
+    for (@all_kids) { waitpid($_->[0], WNOHANG) == $_->[0] and $_->[2] = 1 }
+    !grep { !$_->[2] } @all_kids }, 0.1);
+unless ($kids_done) { kill 'KILL', map { $_->[0] } grep { !$_->[2] } @all_kids; waitpid($_->[0], 0) for @all_kids }
 my $run = time - $t_start;
 
 # Quiet now: every child must go back to accept() within a bounded time.
@@ -314,6 +432,9 @@ my @failed = grep { !$_->{ok} } @r;
 my @slow = grep { $_->{dt} > $o{bound} } @r;
 my @nostaple = grep { $_->{ok} && !$_->{stapled} } @r;
 my @lat = sort { $a <=> $b } map { $_->{dt} } @r;
+my @cgi = cgi_records();
+my @cgi_failed = grep { !$_->{ok} } @cgi;
+my @cgi_slow = grep { $_->{dt} > $o{bound} } @cgi;
 my $p = sub { @lat ? $lat[int($_[0] * $#lat)] : 0 };
 
 # responder activity in each third of the run
@@ -344,6 +465,9 @@ push @fail, scalar(@crash) . " crash line(s) in the error log" if @crash;
 push @fail, "the prefetch thread did not keep fetching (responder requests per third: @thirds)"
     if grep { $_ < @leaves * $o{seconds} / 3 / 4 } @thirds;
 push @fail, "no handshake was made" unless @r;
+push @fail, scalar(@cgi_failed) . " CGI requests failed" if @cgi_failed;
+push @fail, scalar(@cgi_slow) . " CGI requests took more than $o{bound} s" if @cgi_slow;
+push @fail, "no CGI request was made" if $o{cgi} && !@cgi;
 push @fail, "httpd did not stop" unless $stopped || !$parent_alive;
 
 my $min_expected = int(@leaves * $o{seconds} / 3 / 4);
@@ -359,6 +483,11 @@ printf "summary handshakes_per_s %.1f\n", $run ? @r / $run : 0;
 printf "summary latency_p50 %.3f\n", $p->(0.5);
 printf "summary latency_p99 %.3f\n", $p->(0.99);
 printf "summary latency_max %.3f\n", @lat ? $lat[-1] : 0;
+printf "summary cgi_clients %d\n", $o{cgi};
+printf "summary cgi_requests %d\n", scalar @cgi;
+printf "summary cgi_failed %d\n", scalar @cgi_failed;
+printf "summary cgi_slow %d\n", scalar @cgi_slow;
+printf "summary cgi_latency_max %.3f\n", @cgi ? (sort { $b <=> $a } map { $_->{dt} } @cgi)[0] : 0;
 printf "summary children_sampled %d\n", $forked;
 printf "summary children_max %d\n", $max_children;
 printf "summary hung %d\n", scalar @hung_report;
@@ -374,6 +503,8 @@ for (@hung_report) { print "hung: $_\n" }
 for (@crash[0 .. ($#crash < 9 ? $#crash : 9)]) { print "crash: $_\n" }
 my %errs; $errs{$_->{err}}++ for @failed;
 print "failure: $_ x$errs{$_}\n" for sort keys %errs;
+my %cerrs; $cerrs{$_->{err}}++ for @cgi_failed;
+print "cgi failure: $_ x$cerrs{$_}\n" for sort keys %cerrs;
 print "summary result ", (@fail ? "FAIL" : "PASS"), "\n";
 print "fail: $_\n" for @fail;
 print "error log: " . $h->error_log . "\n";
