@@ -7,8 +7,12 @@
  * responder of the seed corpus known (the fast path for every mutation
  * that keeps its certificate bytes: opf_der.c's splitting, the signer
  * search, the window and CertID checks); and again after the input
- * itself was validated once. All three must agree. */
+ * itself was validated once. All three must agree. And whatever is
+ * accepted is canonical DER: rebuilt from its decoding, from scratch by
+ * OpenSSL, it is the same bytes (strict clients refuse anything else). */
 #include <string.h>
+
+#include <openssl/ocsp.h>
 
 #include "fuzz_common.h"
 #include "opf_validate.h"
@@ -39,6 +43,28 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* Accepted implies canonical: the BasicOCSPResponse decoded from data,
+ * packed into a new OCSPResponse, encodes to exactly data. */
+static int canonical(const unsigned char *data, size_t size)
+{
+    const unsigned char *q = data;
+    OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &q, (long)size), *again;
+    OCSP_BASICRESP *bs = resp ? OCSP_response_get1_basic(resp) : NULL;
+    unsigned char *out = NULL;
+    int len = -1, same;
+
+    again = bs ? OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs)
+               : NULL;
+    if (again)
+        len = i2d_OCSP_RESPONSE(again, &out);
+    same = len > 0 && (size_t)len == size && memcmp(out, data, size) == 0;
+    OPENSSL_free(out);
+    OCSP_RESPONSE_free(again);
+    OCSP_BASICRESP_free(bs);
+    OCSP_RESPONSE_free(resp);
+    return same;
+}
+
 static apr_status_t check(const unsigned char *data, size_t size,
                           opf_signers_t *signers, opf_validated_t *v,
                           const char **reason, apr_pool_t *p)
@@ -53,7 +79,8 @@ static apr_status_t check(const unsigned char *data, size_t size,
         if (*reason != NULL || v->next_update <= now
             || v->next_update <= v->this_update
             || v->this_update > now + OPF_MAX_SKEW
-            || (v->status != OPF_CERT_GOOD && v->status != OPF_CERT_REVOKED))
+            || (v->status != OPF_CERT_GOOD && v->status != OPF_CERT_REVOKED)
+            || !canonical(data, size))
             abort();
     } else if (*reason == NULL || strlen(*reason) == 0) {
         abort();  /* every rejection says why */

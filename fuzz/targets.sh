@@ -5,7 +5,7 @@ FUZZ_TARGETS="fuzz_validate fuzz_http fuzz_store fuzz_record fuzz_render fuzz_he
 srcs() {
     case $1 in
     fuzz_validate) echo opf_validate.c opf_der.c opf_signers.c ;;
-    fuzz_http)     echo opf_http.c ;;
+    fuzz_http)     echo opf_http.c opf_chunked.c ;;
     fuzz_store)    echo opf_store.c opf_childfd.c opf_forkgate.c opf_validate.c opf_der.c opf_signers.c ;;
     fuzz_record)   echo opf_record.c ;;
     fuzz_render)   echo opf_status_render.c opf_status_names.c ;;

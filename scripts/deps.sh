@@ -17,12 +17,14 @@
 #   perl                       prove, t/TEST, the responder script
 #   libapache2-mod-perl2       Apache-Test (Apache::Test, Apache::TestRun)
 #   libio-socket-ssl-perl libnet-ssleay-perl   TLS client reading the staple
+#   gnutls-bin                 a strict TLS client and DER parser (gnutls-cli,
+#                              ocsptool): staples must be canonical DER
 #   debhelper dpkg-dev fakeroot lintian git   the Debian package and its test
 #                              (scripts/test-package.sh)
 OPF_DEPS="build-essential autoconf automake libtool pkg-config
 apache2 apache2-dev libssl-dev libapr1-dev libaprutil1-dev
 openssl faketime perl
-libapache2-mod-perl2 libio-socket-ssl-perl libnet-ssleay-perl
+libapache2-mod-perl2 libio-socket-ssl-perl libnet-ssleay-perl gnutls-bin
 debhelper dpkg-dev fakeroot lintian git"
 
 # Prints the packages of OPF_DEPS that are not installed.

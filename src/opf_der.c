@@ -96,11 +96,14 @@ int opf_der_split_basic(const unsigned char *der, size_t len,
     if (!read_tlv(&p, end, TAG_OID, NULL, &oid)
         || oid.len != sizeof(ocsp_basic_oid)
         || memcmp(oid.data, ocsp_basic_oid, sizeof(ocsp_basic_oid)) != 0
-        || !only_tlv(p, end, TAG_OCTET_STRING, &v)
-        /* BasicOCSPResponse ::= SEQUENCE { tbsResponseData,
-         *     signatureAlgorithm, signature BIT STRING,
-         *     certs [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL } */
-        || !only_tlv(v.data, v.data + v.len, TAG_SEQUENCE, &v)) {
+        || !only_tlv(p, end, TAG_OCTET_STRING, &v)) {
+        return 0;
+    }
+    out->basic = v;
+    /* BasicOCSPResponse ::= SEQUENCE { tbsResponseData,
+     *     signatureAlgorithm, signature BIT STRING,
+     *     certs [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL } */
+    if (!only_tlv(v.data, v.data + v.len, TAG_SEQUENCE, &v)) {
         return 0;
     }
     p = signed_start = v.data;

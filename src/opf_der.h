@@ -26,6 +26,9 @@ typedef struct opf_der_span {
 } opf_der_span_t;
 
 typedef struct opf_der_basic {
+    /* The whole BasicOCSPResponse TLV: exactly the content of the
+     * responseBytes OCTET STRING (nothing may follow it there). */
+    opf_der_span_t basic;
     /* tbsResponseData, signatureAlgorithm and signature: three whole,
      * adjacent TLVs, the content of a BasicOCSPResponse without certs. */
     opf_der_span_t signed_part;

@@ -26,11 +26,18 @@
  *   checked even when nbio succeeds.
  * - The max response length only checks Content-Length, and in 3.0 an
  *   excess only queues an error without failing; the cap is enforced here
- *   on Content-Length and on the bytes actually read. */
+ *   on Content-Length and on the bytes actually read.
+ * - The client decodes no transfer coding, and reports "Content-Length:
+ *   0" like no Content-Length at all (then the body is read until the
+ *   server closes). The read callback also notes those two header fields
+ *   as the header passes: "Content-Length: 0" is an empty body at once, a
+ *   chunked body is decoded here (opf_chunked.h), any other transfer
+ *   coding is refused with its own reason. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 
@@ -43,6 +50,7 @@
 #include <openssl/http.h>
 #include <openssl/httperr.h>
 
+#include "opf_chunked.h"
 #include "opf_http.h"
 
 enum opf_http_state {
@@ -57,6 +65,10 @@ enum opf_http_state {
 /* OpenSSL 3.0's client caps each header line (4 KiB) but not their
  * number: bound the bytes read before the header is complete. */
 #define OPF_HTTP_MAX_HEADER      (16 * 1024)
+/* Of a header line, what is kept to read the fields we act on. */
+#define OPF_HTTP_FIELD_MAX       96
+/* A chunked body may take this much more than max_body on the wire. */
+#define OPF_HTTP_CHUNK_OVERHEAD  (16 * 1024)
 
 struct opf_http {
     apr_pool_t *pool;
@@ -86,6 +98,14 @@ struct opf_http {
     char status_line[OPF_HTTP_STATUS_LINE_MAX + 1];
     apr_size_t status_len;
     int status_complete;
+    /* header fields after it, noted as they are read (field_line()) */
+    char field[OPF_HTTP_FIELD_MAX + 1];
+    apr_size_t field_len;
+    int header_complete;
+    int cl_seen, cl_bad;       /* Content-Length: seen; unusable */
+    apr_size_t cl_value;
+    const char *te;            /* Transfer-Encoding value, or NULL */
+    int chunked;               /* the body is chunked: decode at the end */
     apr_size_t bytes_read;     /* response bytes read from the socket */
     int read_errno;            /* errno of a failed (non-retry) read, 0 on EOF */
     int read_failed;
@@ -290,6 +310,61 @@ static apr_status_t nbio_failed(opf_http_t *h)
 
 /* ---- socket BIO callback: keep the status line, remember read errors ---- */
 
+/* A complete header line after the status line (no line end; at most
+ * OPF_HTTP_FIELD_MAX bytes of it). Only two fields matter here. */
+static void field_line(opf_http_t *h)
+{
+    const char *v;
+
+    h->field[h->field_len] = '\0';
+    if (strncasecmp(h->field, "Content-Length:", 15) == 0) {
+        apr_size_t n = 0;
+        int digits = 0;
+
+        for (v = h->field + 15; *v == ' ' || *v == '\t'; v++)
+            ;
+        for (; *v >= '0' && *v <= '9' && digits < 12; v++, digits++)
+            n = n * 10 + (apr_size_t)(*v - '0');
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (digits == 0 || *v != '\0' || (h->cl_seen && n != h->cl_value))
+            h->cl_bad = 1;
+        h->cl_seen = 1;
+        h->cl_value = n;
+    }
+    else if (strncasecmp(h->field, "Transfer-Encoding:", 18) == 0) {
+        char *t, *c;
+
+        for (v = h->field + 18; *v == ' ' || *v == '\t'; v++)
+            ;
+        /* printable, for the log line that may name it */
+        t = apr_pstrdup(h->pool, v);
+        for (c = t + strlen(t); c > t && (c[-1] == ' ' || c[-1] == '\t'); c--)
+            c[-1] = '\0';
+        for (c = t; *c != '\0'; c++)
+            if (*c < 0x20 || *c > 0x7e)
+                *c = '?';
+        /* several fields combine: anything but one "chunked" is refused */
+        h->te = h->te ? "(several Transfer-Encoding fields)" : t;
+    }
+}
+
+static void header_byte(opf_http_t *h, char c)
+{
+    if (c != '\n') {
+        if (h->field_len < OPF_HTTP_FIELD_MAX)
+            h->field[h->field_len++] = c;
+        return;
+    }
+    if (h->field_len > 0 && h->field[h->field_len - 1] == '\r')
+        h->field_len--;
+    if (h->field_len == 0)
+        h->header_complete = 1;
+    else
+        field_line(h);
+    h->field_len = 0;
+}
+
 static long sock_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
                     long argl, int ret, size_t *processed)
 {
@@ -316,10 +391,12 @@ static long sock_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
         size_t i;
 
         h->bytes_read += *processed;
-        for (i = 0; i < *processed && !h->status_complete; i++) {
+        for (i = 0; i < *processed && !h->header_complete; i++) {
             char c = argp[i];
 
-            if (c == '\n')
+            if (h->status_complete)
+                header_byte(h, c);
+            else if (c == '\n')
                 h->status_complete = 1;
             else if (h->status_len < OPF_HTTP_STATUS_LINE_MAX)
                 h->status_line[h->status_len++] = c;
@@ -612,6 +689,16 @@ static apr_status_t step_connect(opf_http_t *h)
 
 static apr_status_t finish(opf_http_t *h)
 {
+    if (h->chunked) {
+        const char *err;
+        size_t n;
+
+        if (opf_chunked_decode(h->body, h->body_len, h->body, h->max_body,
+                               &n, &err) != 1)
+            return fail(h, APR_EGENERAL, err ? err : "chunked body ends "
+                        "before its last chunk");
+        h->body_len = n;
+    }
     h->state = OPF_HTTP_DONE;
     h->result = APR_SUCCESS;
     h->want = 0;
@@ -624,19 +711,33 @@ static apr_status_t finish(opf_http_t *h)
 /* Reads the body from rbio (which may already hold its start). */
 static apr_status_t step_body(opf_http_t *h)
 {
+    /* what may be read: the body, or its chunked coding */
+    apr_size_t wire_max = h->chunked ? h->max_body + OPF_HTTP_CHUNK_OVERHEAD
+                                     : h->max_body;
+
     for (;;) {
         int n;
         apr_size_t room;
 
         if (h->content_length != 0 && h->body_len >= h->content_length)
             return finish(h);
+        if (h->chunked && h->body_len > 0) {
+            /* complete (or broken) before the server closes? */
+            const char *err;
+            size_t dlen;
+            int c = opf_chunked_decode(h->body, h->body_len, NULL,
+                                       h->max_body, &dlen, &err);
+
+            if (c != 0)
+                return c > 0 ? finish(h) : fail(h, APR_EGENERAL, err);
+        }
         if (h->body_len == h->body_cap) {
-            /* no Content-Length: grow up to max_body + 1 (to see excess) */
+            /* no Content-Length: grow up to wire_max + 1 (to see excess) */
             apr_size_t cap = h->body_cap ? h->body_cap * 2 : 8192;
             unsigned char *nb;
 
-            if (cap > h->max_body + 1)
-                cap = h->max_body + 1;
+            if (cap > wire_max + 1)
+                cap = wire_max + 1;
             if (cap <= h->body_cap)
                 return fail(h, APR_ENOSPC, too_large(h));
             nb = apr_palloc(h->pool, cap);
@@ -651,12 +752,14 @@ static apr_status_t step_body(opf_http_t *h)
         n = BIO_read(h->rbio, h->body + h->body_len, (int)room);
         if (n > 0) {
             h->body_len += (apr_size_t)n;
-            if (h->body_len > h->max_body)
+            if (h->body_len > wire_max)
                 return fail(h, APR_ENOSPC, too_large(h));
             continue;
         }
         if (BIO_should_retry(h->rbio))
             return APR_EAGAIN;
+        if (h->chunked && h->read_errno == 0)
+            return finish(h);  /* says what is missing */
         if (h->content_length == 0 && h->read_errno == 0)
             return finish(h);  /* HTTP/1.0 without Content-Length: EOF */
         return fail(h, h->read_errno ? APR_FROM_OS_ERROR(h->read_errno)
@@ -686,6 +789,19 @@ static apr_status_t step_exchange(opf_http_t *h)
     /* header complete: a 3.0 context with asn1 == 0 is in "stream" state */
     if ((msg = status_error(h)) != NULL)
         return fail(h, APR_EGENERAL, msg);
+    if (h->te != NULL) {
+        if (strcasecmp(h->te, "chunked") != 0)
+            return fail(h, APR_EGENERAL, apr_psprintf(h->pool, "unsupported "
+                        "Transfer-Encoding: %s", h->te));
+        /* Content-Length, if any, does not count (RFC 9112, 6.3) */
+        h->chunked = 1;
+        h->state = OPF_HTTP_BODY;
+        return step_body(h);
+    }
+    if (h->cl_bad)
+        return fail(h, APR_EGENERAL, "invalid Content-Length");
+    if (h->cl_seen && h->cl_value == 0)
+        return finish(h);   /* empty: not "read until the server closes" */
     cl = OSSL_HTTP_REQ_CTX_get_resp_len(h->rctx);  /* Content-Length or 0 */
     if (cl > h->max_body)
         return fail(h, APR_ENOSPC, too_large(h));

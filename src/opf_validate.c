@@ -189,6 +189,64 @@ static int ids_name_issuer(OCSP_BASICRESP *bs, X509 *issuer)
     return 1;
 }
 
+/* Only canonical DER is ever stapled. OpenSSL decodes BER, ignores bytes
+ * left inside the responseBytes OCTET STRING, and checks the signature
+ * over a re-encoding of tbsResponseData, so such a response validates;
+ * but strict clients (GnuTLS, mozilla::pkix, python-cryptography) refuse
+ * the staple and the whole handshake with it. Anyone on the plain-HTTP
+ * path to the responder could turn a genuine response into an outage for
+ * them. So the bytes must be what their decoding re-encodes to. */
+#define NOT_CANONICAL "not canonical DER: "
+
+/* 1 if what i2d writes for obj is exactly the n bytes at want. */
+static int encodes_to(int (*i2d)(const void *, unsigned char **),
+                      const void *obj, const unsigned char *want, size_t n)
+{
+    unsigned char *buf = NULL;
+    int len = i2d(obj, &buf), same;
+
+    same = len > 0 && (size_t)len == n && memcmp(buf, want, n) == 0;
+    OPENSSL_free(buf);
+    return same;
+}
+
+static int i2d_resp(const void *o, unsigned char **out)
+{
+    return i2d_OCSP_RESPONSE((OCSP_RESPONSE *)o, out);
+}
+
+static int i2d_basic(const void *o, unsigned char **out)
+{
+    return i2d_OCSP_BASICRESP((OCSP_BASICRESP *)o, out);
+}
+
+/* The outer OCSPResponse (its OCTET STRING is re-encoded as it is). */
+static const char *check_outer_canonical(const OCSP_RESPONSE *resp,
+                                         const unsigned char *der,
+                                         apr_size_t len)
+{
+    return encodes_to(i2d_resp, resp, der, len) ? NULL
+        : NOT_CANONICAL "the OCSPResponse does not re-encode to its bytes";
+}
+
+/* The BasicOCSPResponse: exactly the OCTET STRING's content (no trailing
+ * bytes, shortest lengths: opf_der_split_basic), and what it decoded to
+ * re-encodes to it. */
+static const char *check_basic_canonical(const OCSP_BASICRESP *bs,
+                                         const unsigned char *der,
+                                         apr_size_t len)
+{
+    opf_der_basic_t parts;
+
+    if (!opf_der_split_basic(der, len, &parts))
+        return NOT_CANONICAL "the responseBytes do not hold exactly one "
+                             "BasicOCSPResponse in shortest-form lengths";
+    return encodes_to(i2d_basic, bs, parts.basic.data, parts.basic.len)
+        ? NULL
+        : NOT_CANONICAL "the BasicOCSPResponse does not re-encode to its "
+                        "bytes";
+}
+
 /* Checks the response's signature alone when everything it embeds is
  * known and its signer is a verified one still inside its window: the
  * rest of what OCSP_basic_verify() checks (the signer's chain to the
@@ -228,8 +286,13 @@ static int check_known_signer(vstate_t *v, const unsigned char *der,
     blen = opf_der_basic_without_certs(&parts, basic,
                                        parts.signed_part.len + 8);
     q = basic;
+    /* Canonical, as the full path requires: the containers were read in
+     * shortest form by opf_der_split_basic, the certificates are byte for
+     * byte ones accepted before, and the signed part re-encodes to its
+     * bytes (else the full path decides, and gives the reason). */
     if (blen == 0 || (v->bs = d2i_OCSP_BASICRESP(NULL, &q, (long)blen)) == NULL
-        || q != basic + blen || OCSP_resp_count(v->bs) > MAX_SINGLE_RESPONSES)
+        || q != basic + blen || OCSP_resp_count(v->bs) > MAX_SINGLE_RESPONSES
+        || !encodes_to(i2d_basic, v->bs, basic, blen))
         goto out;
     if ((v->extra = sk_X509_new_null()) == NULL
         || !sk_X509_push(v->extra, issuer))
@@ -426,6 +489,8 @@ static const char *validate(vstate_t *v, const unsigned char *der,
     if (q != der + len)
         return apr_psprintf(p, "%" APR_SIZE_T_FMT " trailing bytes after the "
                             "OCSPResponse", (apr_size_t)(der + len - q));
+    if ((why = check_outer_canonical(v->resp, der, len)) != NULL)
+        return why;
 
     status = OCSP_response_status(v->resp);
     if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL)
@@ -449,6 +514,8 @@ static const char *validate(vstate_t *v, const unsigned char *der,
     if (sk_X509_num(certs) > MAX_EMBEDDED_CERTS)
         return apr_psprintf(p, "too many embedded certificates (%d, limit %d)",
                             sk_X509_num(certs), MAX_EMBEDDED_CERTS);
+    if ((why = check_basic_canonical(v->bs, der, len)) != NULL)
+        return why;
 
     if ((why = check_signature(v, issuer, now, out, p)) != NULL)
         return why;

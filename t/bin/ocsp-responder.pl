@@ -13,6 +13,12 @@
 # good, short, big, huge and delay=N combine with '+' (e.g. big+short: a
 # ~2.6 KB response valid 60 s); 'big' embeds extra certificates (-rother);
 # 'huge' embeds PKI/bigcert.pem (a response of about 18 KB, more than 16 KiB).
+# padded and berlen (combinable too) take the genuine response and change its
+# encoding, not its content, as an on-path attacker could without touching the
+# signature: padded adds two zero bytes inside the responseBytes OCTET STRING
+# (after the BasicOCSPResponse); berlen writes the outer SEQUENCE's length in
+# a non-minimal long form. OpenSSL still accepts both; strict DER parsers
+# (GnuTLS) refuse them.
 # past: made an hour ago (faketime -1h), still valid for 23 h: an older
 #   thisUpdate than a fresh response (a stale CDN copy).
 # switch=NAME: the mode is read from the file TMP/switch-NAME at every request
@@ -202,6 +208,48 @@ sub read_request {
     return ($method, $path, $body);
 }
 
+# DER length octets of $n
+sub der_len {
+    my $n = shift;
+    return chr($n) if $n < 0x80;
+    my $b = '';
+    while ($n) { $b = chr($n & 0xff) . $b; $n >>= 8 }
+    return chr(0x80 | length $b) . $b;
+}
+# (tag, header length, value length) of the TLV at the start of $d
+sub tlv_at {
+    my $d = shift;
+    my ($tag, $l) = unpack 'CC', $d;
+    return ($tag, 2, $l) unless $l & 0x80;
+    my $k = $l & 0x7f;
+    my $n = 0;
+    $n = ($n << 8) | $_ for unpack "x2C$k", $d;
+    return ($tag, 2 + $k, $n);
+}
+sub tlv { my ($tag, $v) = @_; chr($tag) . der_len(length $v) . $v }
+# OCSPResponse ::= SEQUENCE { ENUMERATED, [0] { SEQUENCE { OID, OCTET STRING } } }
+sub padded {
+    my $r = shift;
+    my (undef, $h) = tlv_at($r);
+    my $body = substr $r, $h;                                  # ENUM, [0]
+    my (undef, $eh, $el) = tlv_at($body);
+    my $enum = substr $body, 0, $eh + $el;
+    my (undef, $xh) = tlv_at(substr $body, $eh + $el);
+    my $rb = substr $body, $eh + $el + $xh;                    # SEQUENCE
+    my (undef, $sh) = tlv_at($rb);
+    my $seq = substr $rb, $sh;                                 # OID, OCTET
+    my (undef, $oh, $ol) = tlv_at($seq);
+    my $oid = substr $seq, 0, $oh + $ol;
+    my (undef, $ch) = tlv_at(substr $seq, $oh + $ol);
+    my $basic = substr $seq, $oh + $ol + $ch;
+    return tlv(0x30, $enum . tlv(0xa0, tlv(0x30, $oid . tlv(0x04, $basic . "\0\0"))));
+}
+sub berlen {
+    my $r = shift;
+    my (undef, $h, $n) = tlv_at($r);
+    return "\x30\x84" . pack('N', $n) . substr($r, $h);
+}
+
 sub run_openssl {
     my ($reqder, %a) = @_;
     my $dir = tempdir('r-XXXXXX', DIR => $o{tmp}, CLEANUP => 1);
@@ -264,12 +312,14 @@ sub handle {
     }
 
     my %a;
-    my $combinable = qr/good|short|big|huge|delay=\d+(?:\.\d+)?/;
+    my $combinable = qr/good|short|big|huge|padded|berlen|delay=\d+(?:\.\d+)?/;
     if ($mode =~ /^(?:$combinable)(?:\+(?:$combinable))*$/) {
         for my $m (split /\+/, $mode) {
             if    ($m eq 'short') { $a{validity} = ['-nmin', '1'] }
             elsif ($m eq 'big')   { $a{big} = 1 }
             elsif ($m eq 'huge')  { $a{huge} = 1 }
+            elsif ($m eq 'padded') { $a{padded} = 1 }
+            elsif ($m eq 'berlen') { $a{berlen} = 1 }
             elsif ($m =~ /^delay=(.+)$/) { sleep($1 > 50 ? 50 : $1) }
         }
     }
@@ -321,6 +371,8 @@ sub handle {
         reply($c, 500, 'text/plain', "openssl failed\n"); logline($method, $label, '500-openssl'); return;
     }
     $resp = substr($resp, 0, int(length($resp) / 2)) if $a{truncate};
+    $resp = padded($resp) if $a{padded};
+    $resp = berlen($resp) if $a{berlen};
     reply($c, 200, 'application/ocsp-response', $resp);
     logline($method, $label, 200);
 }

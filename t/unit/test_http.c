@@ -36,7 +36,13 @@ enum behaviour {
     B_CLOSE_MID,   /* Content-Length 1000, 500 sent, close */
     B_CLOSE_HDR,   /* close inside the header */
     B_HANG,        /* read the request, never answer, wait for close */
-    B_SINK         /* read a large request body slowly, then 200 */
+    B_SINK,        /* read a large request body slowly, then 200 */
+    B_CHUNKED,     /* 200, body300 chunked (with an extension and a
+                    * trailer), then the connection stays open */
+    B_CHUNKED_BAD, /* 200, chunked, a chunk size that is not hex */
+    B_CHUNKED_CUT, /* 200, chunked, closed inside a chunk */
+    B_TE_GZIP,     /* 200, Transfer-Encoding: gzip */
+    B_CL0_OPEN     /* 200, Content-Length: 0, the connection stays open */
 };
 
 #define SRV_WAIT_MS 3000
@@ -229,6 +235,33 @@ static void *server_main(void *arg)
     case B_CLOSE_HDR:
         send_str(cfd, "HTTP/1.0 200 OK\r\nContent-Le");
         break;
+    case B_CHUNKED:
+        send_str(cfd, "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                 "Content-Length: 5\r\n\r\n64;name=value\r\n");
+        send_all(cfd, body300, 100);
+        send_str(cfd, "\r\nC8\r\n");
+        send_all(cfd, body300 + 100, 200);
+        send_str(cfd, "\r\n0\r\nX-Trailer: yes\r\n\r\n");
+        while (wait_fd(cfd, POLLIN, SRV_WAIT_MS)
+               && recv(cfd, buf, sizeof buf, 0) > 0)
+            ;
+        break;
+    case B_CHUNKED_BAD:
+        send_str(cfd, "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                 "\r\nzz\r\nabc\r\n0\r\n\r\n");
+        break;
+    case B_CHUNKED_CUT:
+        send_str(cfd, "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                 "\r\n64\r\n");
+        send_all(cfd, body300, 50);
+        break;
+    case B_TE_GZIP:
+        send_str(cfd, "HTTP/1.0 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n");
+        send_all(cfd, body300, 50);
+        break;
+    case B_CL0_OPEN:
+        send_str(cfd, "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+        /* fall through: keep it open until the client closes */
     case B_HANG:
         /* until the client closes, bounded */
         while (wait_fd(cfd, POLLIN, SRV_WAIT_MS)
@@ -486,7 +519,7 @@ int main(void)
         body300[i] = (unsigned char)(i * 7 + 13);  /* includes \0 \r \n */
     memset(big, 'x', sizeof big);
 
-    plan(47);
+    plan(57);
 
     /* GET 200 */
     on_loopback(&r, &s, B_OK, "/path/MEUwQzBB%2Bx%3D", NULL, 0, FIVE_S, p);
@@ -531,6 +564,36 @@ int main(void)
     ok(r.rv == APR_SUCCESS && r.body_len == sizeof body300
        && memcmp(r.body, body300, sizeof body300) == 0,
        "200 without Content-Length: body read to EOF");
+
+    /* Transfer-Encoding: chunked is decoded (its Content-Length does not
+     * count), and the end of the last chunk ends the exchange: the
+     * server keeps the connection open. */
+    on_loopback(&r, &s, B_CHUNKED, "/x", NULL, 0, FIVE_S, p);
+    is_int(r.rv, APR_SUCCESS, "chunked: success");
+    ok(r.body_len == sizeof body300
+       && memcmp(r.body, body300, sizeof body300) == 0,
+       "chunked: decoded body intact (chunk extension, trailer skipped)");
+    ok(r.elapsed < apr_time_from_sec(2),
+       "chunked: done at the last chunk, not when the server closes");
+    on_loopback(&r, &s, B_CHUNKED_BAD, "/x", NULL, 0, FIVE_S, p);
+    ok(r.rv != APR_SUCCESS && r.rv != APR_EAGAIN
+       && contains(r.err, "malformed chunked body"),
+       "chunked, bad chunk size: refused as malformed");
+    on_loopback(&r, &s, B_CHUNKED_CUT, "/x", NULL, 0, FIVE_S, p);
+    ok(r.rv != APR_SUCCESS && r.rv != APR_EAGAIN
+       && contains(r.err, "before its last chunk"),
+       "chunked, closed inside a chunk: refused as incomplete");
+    on_loopback(&r, &s, B_TE_GZIP, "/x", NULL, 0, FIVE_S, p);
+    ok(r.rv != APR_SUCCESS && r.rv != APR_EAGAIN,
+       "Transfer-Encoding: gzip: refused");
+    is_str(r.err, "unsupported Transfer-Encoding: gzip",
+           "Transfer-Encoding: gzip: says so");
+    /* Content-Length: 0 is an empty body, not "read until EOF" */
+    on_loopback(&r, &s, B_CL0_OPEN, "/x", NULL, 0, FIVE_S, p);
+    is_int(r.rv, APR_SUCCESS, "Content-Length: 0: success");
+    is_int((long long)r.body_len, 0, "Content-Length: 0: empty body");
+    ok(r.elapsed < apr_time_from_sec(2),
+       "Content-Length: 0: done at once, not when the server closes");
 
     /* one byte at a time */
     on_loopback(&r, &s, B_CHUNKS, "/x", NULL, 0, FIVE_S, p);

@@ -333,6 +333,228 @@ static void test_encoding(void)
     OPENSSL_free(der);
 }
 
+/* DER (or, with ber, a long-form length where the short or a shorter one
+ * would do) TLV of content c; malloc'ed. */
+static unsigned char *tlv(unsigned char tag, const unsigned char *c,
+                          size_t n, int ber, size_t *out)
+{
+    unsigned char *b = malloc(n + 8);
+    size_t h = 0;
+
+    b[h++] = tag;
+    if (ber) {
+        b[h++] = 0x84;   /* four length bytes, leading zeros: BER only */
+        b[h++] = (unsigned char)(n >> 24);
+        b[h++] = (unsigned char)(n >> 16);
+        b[h++] = (unsigned char)(n >> 8);
+        b[h++] = (unsigned char)n;
+    }
+    else if (n < 0x80) {
+        b[h++] = (unsigned char)n;
+    }
+    else if (n < 0x100) {
+        b[h++] = 0x81;
+        b[h++] = (unsigned char)n;
+    }
+    else {
+        b[h++] = 0x82;
+        b[h++] = (unsigned char)(n >> 8);
+        b[h++] = (unsigned char)n;
+    }
+    memcpy(b + h, c, n);
+    *out = h + n;
+    return b;
+}
+
+/* An OCSPResponse around basic (the responseBytes OCTET STRING's
+ * content, whatever it is), its outer SEQUENCE in BER if ber_outer. */
+static unsigned char *wrap_basic(const unsigned char *basic, size_t n,
+                                 int ber_outer, size_t *out)
+{
+    static const unsigned char oid[] = {
+        0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01
+    };
+    static const unsigned char status[] = { 0x0a, 0x01, 0x00 };
+    unsigned char *oct, *seq, *rb, *ex, *body, *resp;
+    size_t on, sn, xn, bn;
+
+    oct = tlv(0x04, basic, n, 0, &on);
+    seq = malloc(sizeof(oid) + on);
+    memcpy(seq, oid, sizeof(oid));
+    memcpy(seq + sizeof(oid), oct, on);
+    rb = tlv(0x30, seq, sizeof(oid) + on, 0, &sn);
+    ex = tlv(0xa0, rb, sn, 0, &xn);
+    body = malloc(sizeof(status) + xn);
+    memcpy(body, status, sizeof(status));
+    memcpy(body + sizeof(status), ex, xn);
+    bn = sizeof(status) + xn;
+    resp = tlv(0x30, body, bn, ber_outer, out);
+    free(oct);
+    free(seq);
+    free(rb);
+    free(ex);
+    free(body);
+    return resp;
+}
+
+/* The header length and the value length of the DER TLV at b. */
+static size_t tlv_header(const unsigned char *b, size_t *value_len)
+{
+    size_t h = 2, n = b[1], i;
+
+    if (n & 0x80) {
+        h = 2 + (n & 0x7f);
+        for (n = 0, i = 2; i < h; i++)
+            n = (n << 8) | b[i];
+    }
+    *value_len = n;
+    return h;
+}
+
+/* basic with its producedAt (the GeneralizedTime directly inside
+ * tbsResponseData) in BER: every container around it re-encoded in DER,
+ * so that only a decode and re-encode of the content can tell. */
+static unsigned char *ber_produced_at(const unsigned char *basic,
+                                      size_t *out)
+{
+    size_t bv, th, tv, h, vn, ln, rest, pos, tn, nn;
+    size_t bh = tlv_header(basic, &bv);
+    const unsigned char *tbs = basic + bh, *p;
+    unsigned char *ntbs, *gt, *body, *res;
+
+    th = tlv_header(tbs, &tv);
+    ntbs = malloc(tv + 16);
+    tn = 0;
+    for (pos = 0; pos < tv; pos += h + vn) {
+        p = tbs + th + pos;
+        h = tlv_header(p, &vn);
+        if (p[0] == 0x18) {
+            gt = tlv(0x18, p + h, vn, 1, &ln);
+            memcpy(ntbs + tn, gt, ln);
+            tn += ln;
+            free(gt);
+        }
+        else {
+            memcpy(ntbs + tn, p, h + vn);
+            tn += h + vn;
+        }
+    }
+    gt = tlv(0x30, ntbs, tn, 0, &ln);          /* the new tbsResponseData */
+    rest = bv - (th + tv);                     /* signature and the rest */
+    body = malloc(ln + rest);
+    memcpy(body, gt, ln);
+    memcpy(body + ln, tbs + th + tv, rest);
+    res = tlv(0x30, body, ln + rest, 0, &nn);
+    free(ntbs);
+    free(gt);
+    free(body);
+    *out = nn;
+    return res;
+}
+
+/* A genuine response, taken apart and put together again in the ways an
+ * on-path attacker could without touching the signature: every variant
+ * that is not exactly DER is refused with its own reason (strict clients
+ * refuse such a staple, and the handshake with it). */
+static void test_canonical_with(const pki_resp_opts_t *o, const char *what)
+{
+    unsigned char *der, *basic = NULL, *v, *padded, *ber_basic;
+    const unsigned char *q;
+    OCSP_RESPONSE *resp;
+    OCSP_BASICRESP *bs;
+    int len, blen;
+    size_t vn, hdr;
+    result_t r;
+
+    der = pki_response(k, o, &len);
+    q = der;
+    resp = d2i_OCSP_RESPONSE(NULL, &q, len);
+    bs = resp ? OCSP_response_get1_basic(resp) : NULL;
+    blen = bs ? i2d_OCSP_BASICRESP(bs, &basic) : -1;
+    if (blen <= 0) {
+        ok(0, "test setup: a BasicOCSPResponse");
+        return;
+    }
+
+    v = wrap_basic(basic, (size_t)blen, 0, &vn);
+    r = run_der(v, vn);
+    if (!ok(r.rv == APR_SUCCESS && vn == (size_t)len
+            && memcmp(v, der, vn) == 0,
+            apr_psprintf(pool, "%s: rebuilt exactly, accepted", what)))
+        diag("  reason: %s", r.reason ? r.reason : "(accepted)");
+    free(v);
+
+    /* Two bytes after the BasicOCSPResponse, inside the OCTET STRING. */
+    padded = malloc((size_t)blen + 2);
+    memcpy(padded, basic, (size_t)blen);
+    padded[blen] = padded[blen + 1] = 0;
+    v = wrap_basic(padded, (size_t)blen + 2, 0, &vn);
+    r = run_der(v, vn);
+    ok(r.rv != APR_SUCCESS,
+       apr_psprintf(pool, "%s: two bytes added inside responseBytes: "
+                    "rejected", what));
+    like_prefix(r.reason, "not canonical DER",
+                apr_psprintf(pool, "%s: ... as not canonical DER", what));
+    free(v);
+    free(padded);
+
+    /* The BasicOCSPResponse's length in BER (long form, leading zeros). */
+    hdr = basic[1] < 0x80 ? 2 : 2 + (size_t)(basic[1] & 0x7f);
+    ber_basic = tlv(0x30, basic + hdr, (size_t)blen - hdr, 1, &vn);
+    v = wrap_basic(ber_basic, vn, 0, &vn);
+    r = run_der(v, vn);
+    ok(r.rv != APR_SUCCESS,
+       apr_psprintf(pool, "%s: BER length in the BasicOCSPResponse: "
+                    "rejected", what));
+    like_prefix(r.reason, "not canonical DER",
+                apr_psprintf(pool, "%s: ... as not canonical DER", what));
+    free(v);
+    free(ber_basic);
+
+    /* BER deep inside the signed data (producedAt's length): the
+     * signature still verifies, OpenSSL checks it over a re-encoding. */
+    ber_basic = ber_produced_at(basic, &vn);
+    v = wrap_basic(ber_basic, vn, 0, &vn);
+    r = run_der(v, vn);
+    ok(r.rv != APR_SUCCESS,
+       apr_psprintf(pool, "%s: BER length inside tbsResponseData: "
+                    "rejected", what));
+    like_prefix(r.reason, "not canonical DER",
+                apr_psprintf(pool, "%s: ... as not canonical DER", what));
+    free(v);
+    free(ber_basic);
+
+    /* The outer OCSPResponse's length in BER. */
+    v = wrap_basic(basic, (size_t)blen, 1, &vn);
+    r = run_der(v, vn);
+    ok(r.rv != APR_SUCCESS,
+       apr_psprintf(pool, "%s: BER length in the OCSPResponse: rejected",
+                    what));
+    like_prefix(r.reason, "not canonical DER",
+                apr_psprintf(pool, "%s: ... as not canonical DER", what));
+    free(v);
+
+    OPENSSL_free(basic);
+    OCSP_BASICRESP_free(bs);
+    OCSP_RESPONSE_free(resp);
+    OPENSSL_free(der);
+}
+
+static void test_canonical(void)
+{
+    pki_resp_opts_t o;
+
+    pki_resp_defaults(k, &o);
+    test_canonical_with(&o, "signed by the issuer");
+    /* A delegated responder with its certificate embedded: in the second
+     * pass it is a known signer, and the fast path decides. */
+    pki_resp_defaults(k, &o);
+    o.signer = k->resp;
+    o.key = k->resp_key;
+    o.flags = 0;
+    test_canonical_with(&o, "signed by a delegated responder");
+}
+
 static void test_time_conv(void)
 {
     ASN1_TIME *t = ASN1_TIME_set(NULL, NOW);
@@ -486,6 +708,7 @@ int main(void)
         test_signature();
         test_content();
         test_encoding();
+        test_canonical();
     }
     test_known_signer();
     test_time_conv();
