@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -26,6 +27,7 @@
 #include <openssl/crypto.h>
 
 #include "opf_cert.h"
+#include "opf_childfd.h"
 #include "opf_engine.h"
 #include "opf_helper.h"
 #include "opf_log.h"
@@ -267,7 +269,7 @@ int main(void)
     apr_initialize();
     OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
     apr_pool_create(&p, NULL);
-    plan(25);
+    plan(26);
 
     pki = pki_new(time(NULL));
     pki_resp_defaults(pki, &o);
@@ -394,6 +396,59 @@ int main(void)
     }
     ok(opf_helper_start(&h, "/nonexistent/helper", uid, gid, p)
        != APR_SUCCESS, "a missing helper binary is an error at start");
+
+    /* A compromised helper that floods its channel with malformed
+     * messages: each read takes at most OPF_CHANNEL_BATCH of them and
+     * returns (the prefetch thread reads inside the fork gate). */
+    {
+        char script[] = "/tmp/opf-flood-XXXXXX";
+        int sfd = mkstemp(script), calls = 0, most = 0, total = 0;
+        opf_helper_t *fl = NULL;
+        static const char flood[] =
+            "#!/usr/bin/perl\n"
+            "open(my $s, '+<&=', 3) or exit 1;\n"
+            "syswrite($s, \"garbage $_\") for 1 .. 1000;\n"
+            "sleep 20;\n";
+
+        if (sfd >= 0) {
+            if (write(sfd, flood, sizeof(flood) - 1) < 0) {
+                diag("cannot write %s", script);
+            }
+            fchmod(sfd, 0755);
+            close(sfd);
+        }
+        opf_helper_start(&fl, script, (uid_t)-1, (gid_t)-1, p);
+        t0 = now_ms();
+        while (fl && total < 1000 && now_ms() - t0 < 10000) {
+            struct pollfd pfd;
+            int dropped = 0;
+            apr_os_sock_t fd;
+
+            apr_os_sock_get(&fd, opf_helper_socket(fl));
+            pfd.fd = fd;
+            pfd.events = POLLIN;
+            pfd.revents = 0;
+            poll(&pfd, 1, 200);
+            usleep(20 * 1000);   /* let the queue fill between reads */
+            rv = opf_helper_recv(fl, &res, &dropped);
+            if (rv != APR_EAGAIN && rv != APR_SUCCESS) {
+                break;
+            }
+            calls++;
+            total += dropped;
+            if (dropped > most) {
+                most = dropped;
+            }
+        }
+        ok(total == 1000 && most == OPF_CHANNEL_BATCH,
+           apr_psprintf(p, "a flood of malformed messages is read %d at a "
+                        "time, never more (%d in %d reads, at most %d at "
+                        "once)", OPF_CHANNEL_BATCH, total, calls, most));
+        if (fl) {
+            opf_helper_stop(fl);
+        }
+        unlink(script);
+    }
 
     /* ---- the engine with the helper ---- */
     {
