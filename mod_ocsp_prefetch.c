@@ -93,6 +93,7 @@ static int opf_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     gen->told = apr_hash_make(pconf);
     gen->nourl = apr_array_make(pconf, 4, sizeof(opf_nourl_t *));
     gen->nourl_by_key = apr_hash_make(pconf);
+    opf_files_init(gen);
     gen->issuers = opf_cert_cache_make(pconf);
     apr_pool_cleanup_register(pconf, gen, gen_cleanup, apr_pool_cleanup_null);
     return OK;
@@ -490,6 +491,9 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     gen->s = s;
+    /* mod_ssl has primed every certificate it could: say which it did not
+     * (before the status table, which lists them). */
+    opf_files_check_unoffered(gen, ptemp);
     if ((rv = opf_status_setup(gen, pconf)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "cannot create the shared "
                      "status table: the status page will be empty");
@@ -622,6 +626,7 @@ static void opf_register_hooks(apr_pool_t *p)
     ap_hook_ssl_ocsp_get_resp_hook(opf_ocsp_get_resp, NULL, before_md,
                                    APR_HOOK_MIDDLE);
     opf_status_register_hooks();
+    opf_files_register_hooks();
 }
 
 AP_DECLARE_MODULE(ocsp_prefetch) = {

@@ -102,6 +102,12 @@ typedef struct opf_gen {
     apr_hash_t *told;            /* what was already logged */
     apr_array_header_t *nourl;   /* opf_nourl_t *, by key in nourl_by_key */
     apr_hash_t *nourl_by_key;
+    /* mod_ocsp_prefetch_files.c: the certificate files of vhosts with
+     * OCSPPrefetch on, and those of their certificates mod_ssl never
+     * offered (no issuer found): listed like nourl. */
+    apr_array_header_t *configured;
+    apr_array_header_t *unoffered;
+    apr_hash_t *unoffered_by_key;
 
     const ap_socache_provider_t *provider;
     ap_socache_instance_t *cache;
@@ -161,6 +167,13 @@ const char *opf_seed_persist(void *ctx, opf_job_t *job,
 /* Creates the table for this generation's certificates and fills in what
  * does not change. Before any child exists. */
 apr_status_t opf_status_setup(opf_gen_t *g, apr_pool_t *pconf);
+
+/* mod_ocsp_prefetch_files.c: after mod_ssl primed the certificates, warns
+ * about (and lists in g->unoffered) each configured certificate of a vhost
+ * with OCSPPrefetch on that was never offered for stapling. */
+void opf_files_init(opf_gen_t *g);
+void opf_files_check_unoffered(opf_gen_t *g, apr_pool_t *ptemp);
+void opf_files_register_hooks(void);
 void opf_status_register_hooks(void);
 
 extern const command_rec opf_cmds[];

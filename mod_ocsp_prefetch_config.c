@@ -160,7 +160,8 @@ static const char *set_window(cmd_parms *cmd, void *dc, const char *arg)
         return err;
     }
     if ((err = opf_window_parse(arg, &sc->window))) {
-        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+        return apr_psprintf(cmd->pool, "%s '%s': %s", cmd->cmd->name, arg,
+                            err);
     }
     sc->window_set = 1;
     return NULL;
@@ -220,6 +221,8 @@ static const char *set_keep(cmd_parms *cmd, void *dc, const char *arg)
     if ((err = global_only(cmd))) {
         return err;
     }
+    /* 0: the response of a certificate no longer configured is removed
+     * at the next start or restart (docs/directives.md). */
     return parse_seconds(cmd, arg, 1, 3650L * 86400,
                          &opf_srv_conf(cmd->server)->keep);
 }
@@ -357,7 +360,8 @@ const command_rec opf_cmds[] = {
         "across full restarts, or 'off' (default " OPF_DEFAULT_STORE_DIR ")"),
     AP_INIT_TAKE1("OCSPPrefetchKeepResponse", set_keep, NULL, RSRC_CONF,
         "how long the store keeps the responses of certificates no longer "
-        "configured (default 7d)"),
+        "configured, 0 to 3650d; 0 removes them at the next start or "
+        "restart (default 7d)"),
     AP_INIT_TAKE_ARGV("OCSPPrefetchNotifyCmd", set_notify_cmd, NULL,
         RSRC_CONF, "program [args]: run on the events renewed, failed, "
         "revoked and expired, with the event, subject, serial and key as "
@@ -374,7 +378,7 @@ const command_rec opf_cmds[] = {
     AP_INIT_TAKE12("OCSPPrefetchPrivsep", set_privsep, NULL, RSRC_CONF,
         "on|off [helper-path]: fetch and validate OCSP responses in an "
         "unprivileged helper process running as User/Group instead of in "
-        "the (root) parent (default off; helper default "
+        "the (root) parent (default on; helper default "
         OPF_HELPER_PATH ")"),
     { NULL }
 };

@@ -48,7 +48,7 @@ static void fill_static(opf_status_rec_t *r, const opf_cert_t *cert,
 
 apr_status_t opf_status_setup(opf_gen_t *g, apr_pool_t *pconf)
 {
-    int n = g->entries->nelts + g->nourl->nelts, i;
+    int n = g->entries->nelts + g->nourl->nelts + g->unoffered->nelts, i;
     opf_status_totals_t *t;
     apr_status_t rv;
 
@@ -77,6 +77,15 @@ apr_status_t opf_status_setup(opf_gen_t *g, apr_pool_t *pconf)
 
         fill_static(r, nu->cert, nu->vhosts, NULL, pconf);
         r->state = OPF_STATE_NO_URL;
+        opf_status_end(g->status, k);
+    }
+    for (i = 0; i < g->unoffered->nelts; i++) {
+        opf_nourl_t *un = APR_ARRAY_IDX(g->unoffered, i, opf_nourl_t *);
+        int k = g->entries->nelts + g->nourl->nelts + i;
+        opf_status_rec_t *r = opf_status_begin(g->status, k);
+
+        fill_static(r, un->cert, un->vhosts, NULL, pconf);
+        r->state = OPF_STATE_NO_ISSUER;
         opf_status_end(g->status, k);
     }
     t = opf_status_totals_begin(g->status);

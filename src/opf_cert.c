@@ -222,6 +222,46 @@ static apr_status_t read_chain(opf_cert_t *c, const char *pem,
     return APR_SUCCESS;
 }
 
+/* What a leaf says of itself (everything but the issuer and CertID). */
+static apr_status_t describe_leaf(opf_cert_t *c, apr_pool_t *p,
+                                  const char **err)
+{
+    if (!key_of(c->leaf, c->key))
+        return fail(err, "cannot hash the certificate", APR_EGENERAL);
+    c->key_hex = hex(c->key, OPF_KEY_LEN, p);
+    c->subject = subject_of(c->leaf, p);
+    c->serial = serial_of(c->leaf, p);
+    if (c->subject == NULL || c->serial == NULL)
+        return fail(err, "cannot read the certificate subject or serial",
+                    APR_EGENERAL);
+    c->ocsp_urls = ocsp_urls_of(c->leaf, p);
+    c->must_staple = must_staple_of(c->leaf);
+    return APR_SUCCESS;
+}
+
+apr_status_t opf_cert_leaf_from_file(opf_cert_t **out, const char *path,
+                                     apr_pool_t *p, const char **err)
+{
+    opf_cert_t *c = apr_pcalloc(p, sizeof(*c));
+    BIO *b;
+    apr_status_t rv;
+
+    *out = NULL;
+    *err = NULL;
+    apr_pool_cleanup_register(p, c, cert_cleanup, apr_pool_cleanup_null);
+    if ((b = BIO_new_file(path, "r")) == NULL)
+        return fail(err, "cannot read the file", APR_ENOENT);
+    c->leaf = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    if (c->leaf == NULL)
+        return fail(err, "no PEM certificate in the file", APR_EINVAL);
+    if ((rv = describe_leaf(c, p, err)) != APR_SUCCESS)
+        return rv;
+    ERR_clear_error();
+    *out = c;
+    return APR_SUCCESS;
+}
+
 apr_status_t opf_cert_from_pem(opf_cert_t **out, const char *pem,
                                apr_pool_t *p, const char **err)
 {
@@ -241,18 +281,9 @@ apr_status_t opf_cert_from_pem_cached(opf_cert_t **out, const char *pem,
         return fail(err, "no certificate in the PEM data", APR_EINVAL);
     apr_pool_cleanup_register(p, c, cert_cleanup, apr_pool_cleanup_null);
 
-    if ((rv = read_chain(c, pem, cache, p, err)) != APR_SUCCESS)
+    if ((rv = read_chain(c, pem, cache, p, err)) != APR_SUCCESS
+        || (rv = describe_leaf(c, p, err)) != APR_SUCCESS)
         return rv;
-    if (!key_of(c->leaf, c->key))
-        return fail(err, "cannot hash the certificate", APR_EGENERAL);
-    c->key_hex = hex(c->key, OPF_KEY_LEN, p);
-    c->subject = subject_of(c->leaf, p);
-    c->serial = serial_of(c->leaf, p);
-    if (c->subject == NULL || c->serial == NULL)
-        return fail(err, "cannot read the certificate subject or serial",
-                    APR_EGENERAL);
-    c->ocsp_urls = ocsp_urls_of(c->leaf, p);
-    c->must_staple = must_staple_of(c->leaf);
     c->certid = OCSP_cert_to_id(EVP_sha1(), c->leaf, c->issuer);
     if (c->certid == NULL)
         return fail(err, "cannot build the OCSP CertID", APR_EGENERAL);

@@ -42,4 +42,11 @@ apr_status_t opf_cert_from_pem_cached(opf_cert_t **out, const char *pem,
 apr_status_t opf_cert_from_pem(opf_cert_t **out, const char *pem,
                                apr_pool_t *p, const char **err);
 
+/* The first certificate of a PEM file (a configured SSLCertificateFile),
+ * without its issuer: leaf, key, key_hex, subject, serial, ocsp_urls and
+ * must_staple are set, issuer and certid are NULL. To recognise a
+ * certificate mod_ssl never offered for stapling. */
+apr_status_t opf_cert_leaf_from_file(opf_cert_t **out, const char *path,
+                                     apr_pool_t *p, const char **err);
+
 #endif

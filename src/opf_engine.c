@@ -830,7 +830,10 @@ static apr_time_t run_schedule(opf_engine_t *e, apr_time_t now)
     for (i = e->in_flight - 1; i >= 0; i--) {
         job = e->flight[i];
         if (now >= job->deadline) {
-            fetch_failed(job, now, OPF_FAIL_TIMEOUT, job->resolving
+            /* A lookup without an answer is a DNS failure. */
+            fetch_failed(job, now, job->resolving ? OPF_FAIL_DNS
+                                                  : OPF_FAIL_TIMEOUT,
+                job->resolving
                 ? apr_psprintf(job->fetch_pool, "OCSP fetch failed: cannot "
                                "resolve %s: no answer within %" APR_TIME_T_FMT
                                " s", job->fetch_host->name,

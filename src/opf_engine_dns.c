@@ -82,7 +82,7 @@ static void resolve_here(opf_job_t *job, opf_host_t *host, apr_time_t now)
     rv = apr_sockaddr_info_get(&addrs, host->name, APR_UNSPEC, host->port, 0,
                                job->fetch_pool);
     if (rv != APR_SUCCESS || !addrs) {
-        opf_engine_fetch_failed(job, now, OPF_FAIL_CONNECT,
+        opf_engine_fetch_failed(job, now, OPF_FAIL_DNS,
             apr_psprintf(job->fetch_pool, "OCSP fetch failed: cannot "
                          "resolve %s: %s", host->name,
                          apr_strerror(rv, msg, sizeof(msg))));
@@ -178,7 +178,7 @@ void opf_dns_resolve(opf_job_t *job, opf_host_t *host, apr_time_t now)
             connect_with(job, host->addrs, now);
         }
         else {
-            opf_engine_fetch_failed(job, now, OPF_FAIL_CONNECT,
+            opf_engine_fetch_failed(job, now, OPF_FAIL_DNS,
                 apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s "
                              "(looked up less than %d s ago)",
                              host->dns_error,
@@ -205,7 +205,7 @@ void opf_dns_resolve(opf_job_t *job, opf_host_t *host, apr_time_t now)
         /* A full socket: hundreds of hosts asked at once. Try again with
          * this host's next fetch. */
         opf_dns_cancel(job);
-        opf_engine_fetch_failed(job, now, OPF_FAIL_CONNECT,
+        opf_engine_fetch_failed(job, now, OPF_FAIL_DNS,
             apr_psprintf(job->fetch_pool, "OCSP fetch failed: cannot ask "
                          "the resolver process for %s now", host->name));
     }
@@ -263,7 +263,7 @@ static void answered(opf_engine_t *e, opf_host_t *host,
             connect_with(job, addrs, now);
         }
         else {
-            opf_engine_fetch_failed(job, now, OPF_FAIL_CONNECT,
+            opf_engine_fetch_failed(job, now, OPF_FAIL_DNS,
                 apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s",
                              err ? err : "cannot resolve"));
         }

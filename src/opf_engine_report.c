@@ -183,7 +183,18 @@ void opf_report_success(opf_job_t *job, apr_time_t now, int old_status,
                        "OCSP responder %s now reports the certificate good",
                        job->fetch_url);
     }
-    if (old_status < 0) {
+    if (old_status < 0 && job->failures) {
+        /* The first response after failed rounds at a cold start: their
+         * "failing:" was a warning, so the all-clear is a notice. */
+        opf_engine_log(e, OPF_LOG_NOTICE, job->cert,
+                       "recovered: OCSP responder %s answered after %d "
+                       "failed round%s; stapled: %s, valid until %s",
+                       job->fetch_url, job->failures,
+                       job->failures == 1 ? "" : "s",
+                       revoked ? "revoked" : "good",
+                       date(d1, v->next_update));
+    }
+    else if (old_status < 0) {
         opf_engine_log(e, OPF_LOG_INFO, job->cert,
                        "stapled: %s, valid until %s (responder %s)",
                        revoked ? "revoked" : "good",

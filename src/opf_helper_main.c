@@ -279,7 +279,7 @@ static void do_fetch(const work_t *w, apr_pool_t *p)
     if (rv != APR_SUCCESS) {
         char msg[120];
 
-        answer_failed(w, OPF_FAIL_CONNECT, apr_psprintf(p, "OCSP fetch "
+        answer_failed(w, OPF_FAIL_DNS, apr_psprintf(p, "OCSP fetch "
                       "failed: cannot resolve %s: %s", url.host,
                       apr_strerror(rv, msg, sizeof(msg))));
         return;

@@ -15,6 +15,10 @@
                          "e.g. 50%, or a duration such as 6h or 2d)"
 #define MSG_WINDOW_RANGE "window percentage must be between 1% and 99%"
 #define MSG_WINDOW_ZERO  "window must be longer than 0 seconds"
+#define MSG_WINDOW_UNIT  "a number without a unit is not accepted here " \
+                         "(a percentage or seconds?): use a percentage " \
+                         "from 1% to 99%, e.g. 50%, or a duration with " \
+                         "its unit, e.g. 12h, 30m, 45s or 2d"
 
 /* Largest number of seconds that still fits in apr_interval_time_t. */
 #define MAX_SECONDS (APR_INT64_MAX / APR_USEC_PER_SEC)
@@ -87,6 +91,9 @@ const char *opf_window_parse(const char *arg, opf_window_t *w)
         w->length = 0;
         return NULL;
     }
+    /* "50" could be meant as 50% as well as 50 s: a unit is required. */
+    if (*arg && strspn(arg, "0123456789") == strlen(arg))
+        return MSG_WINDOW_UNIT;
     err = opf_duration_parse(arg, &len);
     if (err != NULL)
         /* Name both accepted forms, unless the number was merely too big. */

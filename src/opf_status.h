@@ -14,18 +14,22 @@
 
 /* Why a fetch failed: the label of the failure counters. */
 typedef enum {
-    OPF_FAIL_CONNECT = 0,   /* DNS, refused, reset */
+    OPF_FAIL_CONNECT = 0,   /* refused, reset, unreachable */
     OPF_FAIL_TIMEOUT,       /* no complete answer in time */
     OPF_FAIL_HTTP,          /* HTTP status, redirect, truncated, too large */
     OPF_FAIL_STATUS,        /* OCSP responseStatus not successful */
     OPF_FAIL_INVALID,       /* rejected by validation (signature, CertID,
                                times, unknown, stale) */
     OPF_FAIL_STORE,         /* accepted but the cache would not take it */
+    OPF_FAIL_DNS,           /* the responder's name did not resolve (error,
+                               no address, no answer in time); last, so
+                               that the values before it keep their
+                               numbers */
     OPF_FAIL_N
 } opf_fail_reason_e;
 
 /* The label of a reason in metrics and JSON: "connect", "timeout", "http",
- * "responder_status", "invalid", "cache". */
+ * "responder_status", "invalid", "cache", "dns". */
 const char *opf_fail_reason_name(opf_fail_reason_e r);
 
 /* What a certificate's staple is now. */
@@ -33,10 +37,13 @@ typedef enum {
     OPF_STATE_NONE = 0,     /* no valid response (never had one or expired) */
     OPF_STATE_GOOD,         /* stapling a valid good response */
     OPF_STATE_REVOKED,      /* stapling a valid revoked response */
-    OPF_STATE_NO_URL        /* no OCSP responder URL: not stapled by us */
+    OPF_STATE_NO_URL,       /* no OCSP responder URL: not stapled by us */
+    OPF_STATE_NO_ISSUER,    /* mod_ssl found no issuer: never offered */
+    OPF_STATE_N
 } opf_state_e;
 
-const char *opf_state_name(opf_state_e s); /* "none" "good" "revoked" "no_url" */
+/* "none" "good" "revoked" "no_url" "no_issuer" */
+const char *opf_state_name(opf_state_e s);
 
 /* Fetch latency histogram bucket bounds, seconds (+Inf is implicit). */
 #define OPF_LATENCY_BUCKETS 9

@@ -19,6 +19,7 @@ const char *opf_fail_reason_name(opf_fail_reason_e r)
     case OPF_FAIL_STATUS:  return "responder_status";
     case OPF_FAIL_INVALID: return "invalid";
     case OPF_FAIL_STORE:   return "cache";
+    case OPF_FAIL_DNS:     return "dns";
     default:               return "unknown";
     }
 }
@@ -30,6 +31,7 @@ const char *opf_state_name(opf_state_e s)
     case OPF_STATE_GOOD:    return "good";
     case OPF_STATE_REVOKED: return "revoked";
     case OPF_STATE_NO_URL:  return "no_url";
+    case OPF_STATE_NO_ISSUER: return "no_issuer";
     default:                return "unknown";
     }
 }

@@ -90,6 +90,7 @@ static opf_state_e rec_state(const opf_status_rec_t *r)
 {
     switch (r->state) {
     case OPF_STATE_GOOD: case OPF_STATE_REVOKED: case OPF_STATE_NO_URL:
+    case OPF_STATE_NO_ISSUER:
         return (opf_state_e)r->state;
     default:
         return OPF_STATE_NONE;
@@ -204,6 +205,7 @@ void opf_status_summarize(const opf_status_view_t *v, opf_status_summary_t *s)
         case OPF_STATE_GOOD:    s->good++; break;
         case OPF_STATE_REVOKED: s->revoked++; break;
         case OPF_STATE_NO_URL:  s->no_url++; break;
+        case OPF_STATE_NO_ISSUER: s->no_issuer++; break;
         default:                s->none++; break;
         }
         if (r->failures > 0)
@@ -394,8 +396,11 @@ static void esc_prom_n(out_t *o, const char *str, apr_size_t n)
 /* HTML */
 
 static const char *const state_label[] = {
-    "no staple", "good", "revoked", "no OCSP URL"
+    "no staple", "good", "revoked", "no OCSP URL", "issuer not found"
 };
+/* One label per state: a state added without its label fails the build. */
+typedef char state_label_complete[
+    sizeof(state_label) / sizeof(state_label[0]) == OPF_STATE_N ? 1 : -1];
 
 static void html_time_cell(out_t *o, apr_time_t t, apr_time_t now,
                            int relative)
@@ -478,6 +483,7 @@ static const char html_head[] =
     ".num{text-align:right}.mono{font-family:monospace}\n"
     "tr.good td.st{background:#cfc}tr.revoked td.st{background:#f99}\n"
     "tr.none td.st{background:#fc9}tr.no_url td.st{background:#ddd}\n"
+    "tr.no_issuer td.st{background:#f99}\n"
     "td.failed{color:#b00;font-weight:bold}\n"
     ".tag{font-size:80%;border:1px solid #888;border-radius:3px;"
     "padding:0 .2em}\n"
@@ -514,6 +520,9 @@ void opf_status_render_html(const opf_status_view_t *v, opf_writer_fn *w,
     out_fmt(&o, "<dt>Revoked</dt><dd>%d</dd>\n", s.revoked);
     out_fmt(&o, "<dt>No staple</dt><dd>%d</dd>\n", s.none);
     out_fmt(&o, "<dt>No OCSP URL</dt><dd>%d</dd>\n", s.no_url);
+    if (s.no_issuer > 0)
+        out_fmt(&o, "<dt>Issuer not found (not offered by mod_ssl)</dt>"
+                "<dd>%d</dd>\n", s.no_issuer);
     out_fmt(&o, "<dt>Failing</dt><dd>%d</dd>\n", s.failing);
     if (s.must_staple_missing > 0)
         out_fmt(&o, "<dt>Must-staple without staple</dt><dd>%d</dd>\n",
@@ -670,10 +679,11 @@ void opf_status_render_json(const opf_status_view_t *v, opf_writer_fn *w,
     out_str(&o, ",\n\"started\": ");
     json_time(&o, t->started);
     out_fmt(&o, ",\n\"summary\": {\"total\": %d, \"good\": %d, "
-            "\"revoked\": %d, \"none\": %d, \"no_url\": %d, \"failing\": %d, "
+            "\"revoked\": %d, \"none\": %d, \"no_url\": %d, "
+            "\"no_issuer\": %d, \"failing\": %d, "
             "\"must_staple_missing\": %d, \"earliest_next_update\": ",
-            s.total, s.good, s.revoked, s.none, s.no_url, s.failing,
-            s.must_staple_missing);
+            s.total, s.good, s.revoked, s.none, s.no_url, s.no_issuer,
+            s.failing, s.must_staple_missing);
     json_time(&o, s.earliest_next_update);
     out_str(&o, ", \"earliest_expiry_seconds\": ");
     if (s.earliest_next_update > 0)
@@ -712,23 +722,36 @@ static void prom_family(out_t *o, const char *name, const char *type,
     out_fmt(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* name{serial="..",subject=".."} */
-static void prom_cert_series(out_t *o, const char *name,
-                             const opf_status_rec_t *r)
+/* name{serial="..",subject="..",key=".."[,state=".."]}: key is the
+ * certificate's SHA-256 in hex, as in the JSON and the notify command. */
+static void prom_cert_labels(out_t *o, const char *name,
+                             const opf_status_rec_t *r, const char *state)
 {
     out_fmt(o, "%s{serial=\"", name);
     esc_prom_n(o, r->serial, FLEN(r->serial));
     out_str(o, "\",subject=\"");
     esc_prom_n(o, r->subject, FLEN(r->subject));
+    out_str(o, "\",key=\"");
+    esc_prom_n(o, r->key_hex, FLEN(r->key_hex));
+    if (state)
+        out_fmt(o, "\",state=\"%s", state);
     out_str(o, "\"} ");
+}
+
+static void prom_cert_series(out_t *o, const char *name,
+                             const opf_status_rec_t *r)
+{
+    prom_cert_labels(o, name, r, NULL);
 }
 
 void opf_status_render_prometheus(const opf_status_view_t *v,
                                   opf_writer_fn *w, void *ctx, apr_pool_t *p)
 {
     static const opf_state_e states[] = {
-        OPF_STATE_GOOD, OPF_STATE_REVOKED, OPF_STATE_NONE, OPF_STATE_NO_URL
+        OPF_STATE_GOOD, OPF_STATE_REVOKED, OPF_STATE_NONE, OPF_STATE_NO_URL,
+        OPF_STATE_NO_ISSUER
     };
+    const int nstates = (int)(sizeof(states) / sizeof(states[0]));
     opf_status_summary_t s;
     const opf_status_totals_t *t = view_totals(v);
     apr_uint64_t cum = 0;
@@ -742,10 +765,11 @@ void opf_status_render_prometheus(const opf_status_view_t *v,
 
     prom_family(&o, "ocsp_prefetch_certificates", "gauge",
                 "Certificates handled, by staple state.");
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < nstates; i++) {
         int c = states[i] == OPF_STATE_GOOD ? s.good
               : states[i] == OPF_STATE_REVOKED ? s.revoked
-              : states[i] == OPF_STATE_NONE ? s.none : s.no_url;
+              : states[i] == OPF_STATE_NONE ? s.none
+              : states[i] == OPF_STATE_NO_URL ? s.no_url : s.no_issuer;
         out_fmt(&o, "ocsp_prefetch_certificates{state=\"%s\"} %d\n",
                 opf_state_name(states[i]), c);
     }
@@ -761,6 +785,21 @@ void opf_status_render_prometheus(const opf_status_view_t *v,
         out_fmt(&o, "ocsp_prefetch_earliest_expiry_seconds %"
                 APR_INT64_T_FMT "\n",
                 secs_until(s.earliest_next_update, v->now));
+
+    prom_family(&o, "ocsp_prefetch_certificate_state", "gauge",
+                "Staple state per certificate: 1 for the state it is in, "
+                "0 for the others.");
+    for (i = 0; i < v->n; i++) {
+        const opf_status_rec_t *r = &v->recs[i];
+        opf_state_e st = rec_state(r);
+        int k;
+
+        for (k = 0; k < nstates; k++) {
+            prom_cert_labels(&o, "ocsp_prefetch_certificate_state", r,
+                             opf_state_name(states[k]));
+            out_fmt(&o, "%d\n", st == states[k]);
+        }
+    }
 
     prom_family(&o, "ocsp_prefetch_staple_expiry_seconds", "gauge",
                 "Seconds until the nextUpdate of the stapled response, "
@@ -841,6 +880,7 @@ void opf_status_render_server_status(const opf_status_view_t *v, int automatic,
         out_fmt(&o, "OCSPPrefetchRevoked: %d\n", s.revoked);
         out_fmt(&o, "OCSPPrefetchNoStaple: %d\n", s.none);
         out_fmt(&o, "OCSPPrefetchNoURL: %d\n", s.no_url);
+        out_fmt(&o, "OCSPPrefetchNoIssuer: %d\n", s.no_issuer);
         out_fmt(&o, "OCSPPrefetchFailing: %d\n", s.failing);
         if (s.earliest_next_update > 0)
             out_fmt(&o, "OCSPPrefetchEarliestExpirySeconds: %"
@@ -852,8 +892,8 @@ void opf_status_render_server_status(const opf_status_view_t *v, int automatic,
 
     out_str(&o, "<hr />\n<h2>OCSP stapling (mod_ocsp_prefetch)</h2>\n<dl>\n");
     out_fmt(&o, "<dt>Certificates: %d (stapled good %d, revoked %d, "
-            "no staple %d, no OCSP URL %d)</dt>\n",
-            s.total, s.good, s.revoked, s.none, s.no_url);
+            "no staple %d, no OCSP URL %d, issuer not found %d)</dt>\n",
+            s.total, s.good, s.revoked, s.none, s.no_url, s.no_issuer);
     out_fmt(&o, "<dt>Failing: %d</dt>\n", s.failing);
     if (fmt_time(b, sizeof(b), s.earliest_next_update) == 0) {
         fmt_relative(rel, sizeof(rel), s.earliest_next_update, v->now);

@@ -19,7 +19,8 @@ typedef struct opf_status_view {
 
 /* Summary counts derived from a view. */
 typedef struct opf_status_summary {
-    int total, good, revoked, none, no_url, failing, must_staple_missing;
+    int total, good, revoked, none, no_url, no_issuer, failing,
+        must_staple_missing;
     apr_time_t earliest_next_update;  /* over stapled ones; 0: none */
 } opf_status_summary_t;
 

@@ -15,6 +15,7 @@ my @bad = (
     [ 'OCSPPrefetchRenewWindow', '100%',           'global' ],
     [ 'OCSPPrefetchRenewWindow', '0%',             'global' ],
     [ 'OCSPPrefetchRenewWindow', '5x',             'global' ],
+    [ 'OCSPPrefetchRenewWindow', '50',             'global' ],   # % or s? a unit is required
     [ 'OCSPPrefetchStartupWait', '-1',             'global' ],
     [ 'OCSPPrefetchResponder',   'https://127.0.0.1:9/good/', 'vhost' ],
     [ 'OCSPPrefetchResponder',   'not-a-url',      'vhost'  ],
@@ -40,7 +41,7 @@ my @bad = (
     [ 'OCSPPrefetchPrivsep',     'off',            'vhost'  ],   # global only
 );
 
-plan tests => 2 * @bad + 2, need { 'module not built (stand-in run)' => module_built() };
+plan tests => 2 * @bad + 4, need { 'module not built (stand-in run)' => module_built() };
 
 my $good = <<'EOC';
 OCSPPrefetchTimeout 5
@@ -69,4 +70,18 @@ for my $b (@bad) {
     my ($rc, $out) = $t->configtest;
     isnt($rc, 0, "apache2 -t fails for '$dir $arg' ($where)") or diag($out);
     like($out, qr/\Q$dir\E/i, "... and the message names $dir") or diag($out);
+}
+
+# A bare number is ambiguous (50% or 50 s?): the message says which forms
+# are accepted.
+{
+    my $t = OCSPTest::Httpd->new(name => 'configtest', global => "OCSPPrefetchRenewWindow 50\n",
+        vhosts => [ { name => 'good', port => 9, conf => "OCSPPrefetch on\n" } ]);
+    my ($rc, $out) = $t->configtest;
+    like($out, qr/OCSPPrefetchRenewWindow '50': .*without a unit.*\b50%.*\b12h\b.*\b30m\b.*\b45s\b/,
+         "'OCSPPrefetchRenewWindow 50': the message names the accepted forms (50%, 12h, 30m, 45s)") or diag($out);
+    $t = OCSPTest::Httpd->new(name => 'configtest', global => "OCSPPrefetchRenewWindow 45s\nOCSPPrefetchKeepResponse 0\n",
+        vhosts => [ { name => 'good', port => 9, conf => "OCSPPrefetch on\n" } ]);
+    ($rc, $out) = $t->configtest;
+    is($rc, 0, "'OCSPPrefetchRenewWindow 45s' and 'OCSPPrefetchKeepResponse 0' (documented range 0 to 3650 d) pass") or diag($out);
 }

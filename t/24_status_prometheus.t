@@ -7,11 +7,16 @@
 #   garbage   responder garbage mode     -> "invalid"
 #   http500   responder http500 mode     -> "http"
 #   nourl     no OCSP URL
+#   nodns     responder host ocsp-prefetch-test.invalid -> "dns"
 # ?prometheus and ?metrics are parsed strictly (every sample line
 # `name{labels} value`, # TYPE before a family's samples, one group per
 # family, label escapes), the gauges per state and the per-certificate
 # series match ?json, fetches_total{result="ok"} and each failure reason
 # grow over time, the latency histogram is cumulative with +Inf = _count.
+# Per-certificate series carry key (the certificate's SHA-256, as in the
+# JSON) besides serial and subject; certificate_state has, per certificate,
+# one series per state, 1 for the JSON status; DNS failures have a reason
+# of their own ("dns", an unresolvable .invalid responder host).
 # /server-status shows the module's section; /server-status?auto has the
 # OCSPPrefetch* lines with the same numbers.
 use strict;
@@ -25,18 +30,20 @@ use OCSPTest::Httpd;
 use OCSPTest::Status qw(status_vhost status_preload http_get status_json
                         parse_prometheus prom_value prom_samples html_escape);
 
-plan tests => 30, need { 'module not built (stand-in run)' => module_built() };
+plan tests => 32, need { 'module not built (stand-in run)' => module_built() };
 
 my $rp = responder_port();
 my $dead = free_port();
 my $sport = free_port();
-my @NAMES = qw(good xss revoked short down garbage http500 nourl);
+my @NAMES = qw(good xss revoked short down garbage http500 nourl nodns);
 my %URL = (short => "http://127.0.0.1:$rp/short/", down => "http://127.0.0.1:$dead/good/",
-           garbage => "http://127.0.0.1:$rp/garbage/", http500 => "http://127.0.0.1:$rp/http500/");
+           garbage => "http://127.0.0.1:$rp/garbage/", http500 => "http://127.0.0.1:$rp/http500/",
+           nodns => "http://ocsp-prefetch-test.invalid:$rp/good/");
+my %LEAF = (nodns => 'dflt');
 my $h = OCSPTest::Httpd->new(name => 't24-prom', preload => status_preload(),
     global => status_vhost($sport)
             . "OCSPPrefetchRenewWindow 58s\nOCSPPrefetchRetryDelay 1s 2s\nOCSPPrefetchTimeout 3\n",
-    vhosts => [ map { { name => $_, conf => "OCSPPrefetch on\n"
+    vhosts => [ map { { name => $_, ($LEAF{$_} ? (leaf => $LEAF{$_}) : ()), conf => "OCSPPrefetch on\n"
                         . ($URL{$_} ? "OCSPPrefetchResponder $URL{$_}\n" : '') } } @NAMES ]);
 $h->start;
 
@@ -59,6 +66,7 @@ ok(!@{ $p->{errors} } && @{ $p->{samples} } > 20, 'strictly valid text expositio
 my %TYPES = (ocsp_prefetch_certificates => 'gauge', ocsp_prefetch_failing_certificates => 'gauge',
              ocsp_prefetch_earliest_expiry_seconds => 'gauge', ocsp_prefetch_staple_expiry_seconds => 'gauge',
              ocsp_prefetch_consecutive_failures => 'gauge', ocsp_prefetch_fetches_total => 'counter',
+             ocsp_prefetch_certificate_state => 'gauge',
              ocsp_prefetch_fetch_duration_seconds => 'histogram');
 is_deeply($p->{types}, \%TYPES, '# TYPE of each documented metric, as documented, and no other');
 ok(!grep({ !defined $p->{help}{$_} || !length $p->{help}{$_} } keys %TYPES), '# HELP for each');
@@ -75,8 +83,8 @@ my $s = $j->{summary};
 is_deeply({ map { $_ => prom_value($p, 'ocsp_prefetch_certificates', state => $_) } qw(good revoked none no_url) },
           { map { $_ => $s->{$_} } qw(good revoked none no_url) },
           "certificates{state}: all four, equal to the JSON summary ($s->{good} good, $s->{revoked} revoked, $s->{none} none, $s->{no_url} no_url)");
-is_deeply([ map { $s->{$_} } qw(good revoked none no_url) ], [3, 1, 3, 1], '... which is the real state: 3 good, 1 revoked, 3 none, 1 no_url');
-is(scalar(prom_samples($p, 'ocsp_prefetch_certificates')), 4, '... exactly four state series');
+is_deeply([ map { $s->{$_} } qw(good revoked none no_url) ], [3, 1, 4, 1], '... which is the real state: 3 good, 1 revoked, 4 none, 1 no_url');
+is(scalar(prom_samples($p, 'ocsp_prefetch_certificates')), 5, '... exactly five state series (no_issuer too)');
 is(prom_value($p, 'ocsp_prefetch_failing_certificates'), $s->{failing}, "failing_certificates = JSON failing ($s->{failing})");
 {
     my $e = prom_value($p, 'ocsp_prefetch_earliest_expiry_seconds');
@@ -104,37 +112,59 @@ my %cert = map { $_->{serial} => $_ } @{ $j->{certificates} };
     my %got = map { $_->{labels}{serial} => $_->{value} } @cf;
     is_deeply([ sort keys %got ], [ sort keys %cert ], 'consecutive_failures: one series per certificate');
     my @bad = grep { my $n = $_; my $v = $got{leaf_serial($n)} // -1;
-                     $n =~ /^(?:down|garbage|http500)$/ ? $v < 1 : $v != 0 } @NAMES;
-    ok(!@bad, '... 0 for good/xss/revoked/short/nourl, >= 1 for down/garbage/http500') or diag("bad: @bad " . explain(\%got));
+                     $n =~ /^(?:down|garbage|http500|dflt)$/ ? $v < 1 : $v != 0 } map { $LEAF{$_} // $_ } @NAMES;
+    ok(!@bad, '... 0 for good/xss/revoked/short/nourl, >= 1 for down/garbage/http500/nodns') or diag("bad: @bad " . explain(\%got));
+}
+# --- per-certificate series: the key label, the state
+{
+    my %key = map { $_->{serial} => $_->{key} } values %cert;
+    my @per = map { prom_samples($p, $_) } qw(ocsp_prefetch_staple_expiry_seconds ocsp_prefetch_consecutive_failures ocsp_prefetch_certificate_state);
+    my @wrong = grep { !defined $_->{labels}{key} || !defined $key{$_->{labels}{serial}}
+                       || $_->{labels}{key} ne $key{$_->{labels}{serial}} } @per;
+    ok(@per && !@wrong && !grep({ $_->{labels}{key} !~ /^[0-9a-f]{64}$/ } @per),
+       'per-certificate series (' . scalar(@per) . '): key label = JSON key (64 hex digits), besides serial and subject')
+        or diag(join "\n", map { $_->{line} } @wrong);
+    my @st = prom_samples($p, 'ocsp_prefetch_certificate_state');
+    my %one; my @bad;
+    for my $x (@st) {
+        my $c = $cert{$x->{labels}{serial}} or do { push @bad, $x->{line}; next };
+        push @bad, $x->{line} unless $x->{value} == ($x->{labels}{state} eq $c->{status} ? 1 : 0);
+        $one{$x->{labels}{serial}} += $x->{value};
+    }
+    ok(@st == 5 * keys(%cert) && !@bad && !grep({ ($one{$_} // 0) != 1 } keys %cert),
+       'certificate_state{key,serial,subject,state}: five states per certificate, 1 for its JSON status, 0 for the others')
+        or diag(join "\n", @bad, map { $_->{line} } @st);
 }
 
 # --- counters
-my @REASONS = qw(connect timeout http responder_status invalid cache);
+my @REASONS = qw(connect timeout http responder_status invalid cache dns);
 sub counters {
     my $q = shift;
     return { ok => prom_value($q, 'ocsp_prefetch_fetches_total', result => 'ok'),
              map { $_ => prom_value($q, 'ocsp_prefetch_fetches_total', result => 'failed', reason => $_) } @REASONS };
 }
 my $c0 = counters($p);
-ok(!grep({ !defined $c0->{$_} } 'ok', @REASONS) && scalar(prom_samples($p, 'ocsp_prefetch_fetches_total')) == 7,
-   'fetches_total: result="ok" and result="failed" with each of the six reasons');
-ok($c0->{connect} >= 1 && $c0->{invalid} >= 1 && $c0->{http} >= 1
+ok(!grep({ !defined $c0->{$_} } 'ok', @REASONS) && scalar(prom_samples($p, 'ocsp_prefetch_fetches_total')) == 8,
+   'fetches_total: result="ok" and result="failed" with each of the seven reasons');
+ok($c0->{connect} >= 1 && $c0->{invalid} >= 1 && $c0->{http} >= 1 && $c0->{dns} >= 1
    && $c0->{timeout} == 0 && $c0->{responder_status} == 0 && $c0->{cache} == 0,
-   "failures by reason: connect $c0->{connect} (dead port), invalid $c0->{invalid} (garbage), http $c0->{http} (http500), no others")
+   "failures by reason: connect $c0->{connect} (dead port), invalid $c0->{invalid} (garbage), http $c0->{http} (http500), dns $c0->{dns} (.invalid host), no others")
     or diag(explain($c0));
 ok(($cert{leaf_serial('down')}{fetches}{failed}{connect} // 0) >= 1
    && ($cert{leaf_serial('garbage')}{fetches}{failed}{invalid} // 0) >= 1
-   && ($cert{leaf_serial('http500')}{fetches}{failed}{http} // 0) >= 1,
-   'JSON per certificate: down counts connect, garbage invalid, http500 http');
+   && ($cert{leaf_serial('http500')}{fetches}{failed}{http} // 0) >= 1
+   && ($cert{leaf_serial('dflt')}{fetches}{failed}{dns} // 0) >= 1
+   && ($cert{leaf_serial('dflt')}{fetches}{failed}{connect} // -1) == 0,
+   'JSON per certificate: down counts connect, garbage invalid, http500 http, nodns dns (and no connect)');
 
 my $c1;
 my $grew = wait_until(20, sub {
     $c1 = counters(prom());
     ($c1->{ok} // 0) >= $c0->{ok} + 2 && $c1->{connect} > $c0->{connect}
-        && $c1->{invalid} > $c0->{invalid} && $c1->{http} > $c0->{http};
+        && $c1->{invalid} > $c0->{invalid} && $c1->{http} > $c0->{http} && $c1->{dns} > $c0->{dns};
 }, 0.5);
 ok($grew, "over time: ok $c0->{ok} -> $c1->{ok} (60 s responses renewed), connect $c0->{connect} -> $c1->{connect}, "
-   . "invalid $c0->{invalid} -> $c1->{invalid}, http $c0->{http} -> $c1->{http}") or diag(explain($c1));
+   . "invalid $c0->{invalid} -> $c1->{invalid}, http $c0->{http} -> $c1->{http}, dns $c0->{dns} -> $c1->{dns}") or diag(explain($c1));
 
 # --- histogram
 sub hist_ok {
@@ -176,20 +206,20 @@ sub hist_ok {
     my $sm = $jj->{summary};
     like($sec, qr/Certificates: $sm->{total}\b.*good $sm->{good}\b.*revoked $sm->{revoked}\b.*no staple $sm->{none}\b.*no OCSP URL $sm->{no_url}\b/s,
          '... with the counts (certificates, good, revoked, no staple, no OCSP URL)');
-    my @want = map { leaf_serial($_) } qw(down garbage http500 revoked);
+    my @want = map { leaf_serial($_) } qw(down garbage http500 revoked dflt);
     my @miss = grep { $sec !~ /\(serial \Q$_\E\)/ } @want;
     my @extra = grep { $sec =~ /\(serial \Q$_\E\)/ } map { leaf_serial($_) } qw(good xss short nourl);
     ok(!@miss && !@extra && $sec =~ /\Q${\ html_escape($cert{leaf_serial('down')}{last_error})}\E/,
-       '... one line per failing/unstapled/revoked certificate (down, garbage, http500, revoked) with its last error; none for the others')
+       '... one line per failing/unstapled/revoked certificate (down, garbage, http500, nodns, revoked) with its last error; none for the others')
         or diag("missing @miss extra @extra\n$sec");
 
     my $a = http_get($sport, '/server-status?auto');
     my %auto = ($a->{content} // '') =~ /^(OCSPPrefetch\w+): (-?\d+)$/mg;
     my $sa = status_json($sport)->{summary};
     is_deeply({ map { $_ => $auto{$_} } qw(OCSPPrefetchCertificates OCSPPrefetchGood OCSPPrefetchRevoked OCSPPrefetchNoStaple OCSPPrefetchNoURL OCSPPrefetchFailing) },
-              { OCSPPrefetchCertificates => 8, OCSPPrefetchGood => 3, OCSPPrefetchRevoked => 1,
-                OCSPPrefetchNoStaple => 3, OCSPPrefetchNoURL => 1, OCSPPrefetchFailing => 3 },
-              '/server-status?auto: OCSPPrefetchCertificates 8, Good 3, Revoked 1, NoStaple 3, NoURL 1, Failing 3')
+              { OCSPPrefetchCertificates => 9, OCSPPrefetchGood => 3, OCSPPrefetchRevoked => 1,
+                OCSPPrefetchNoStaple => 4, OCSPPrefetchNoURL => 1, OCSPPrefetchFailing => 4 },
+              '/server-status?auto: OCSPPrefetchCertificates 9, Good 3, Revoked 1, NoStaple 4, NoURL 1, Failing 4')
         or diag($a->{content});
     ok(defined $auto{OCSPPrefetchEarliestExpirySeconds} && defined $sa->{earliest_expiry_seconds}
        && abs($auto{OCSPPrefetchEarliestExpirySeconds} - $sa->{earliest_expiry_seconds}) <= 3,

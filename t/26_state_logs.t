@@ -22,6 +22,10 @@
 # after a full stop/start "started: ... 4 from ... the store".  Every
 # ocsp_prefetch line that is not about the whole server names its
 # certificate: "certificate 'SUBJECT' (serial SERIAL)", both right.
+# Cold start (a server of its own): a certificate whose first fetches fail
+# (HTTP 500) gets one "failing:" (warn); when its responder answers, one
+# "recovered:" at notice (not a "stapled:" at info, which LogLevel warn
+# would hide), and nothing more.
 use strict;
 use warnings;
 use FindBin; use lib "$FindBin::Bin/lib";
@@ -33,12 +37,12 @@ use OCSPTest::Httpd;
 use OCSPTest::Client qw(verify_staple);
 use OCSPTest::Persist qw(set_switch responder_tmp);
 
-plan tests => 34, need { 'module not built (stand-in run)' => module_built() };
+plan tests => 38, need { 'module not built (stand-in run)' => module_built() };
 
 my $rp = responder_port();
 my $dead = free_port();
 my $T0 = time;
-my %SW = (flaky => "t26f$$", expiry => "t26x$$");
+my %SW = (flaky => "t26f$$", expiry => "t26x$$", cold => "t26c$$");
 my $main_pid = $$;
 END { unlink map { responder_tmp() . "/switch-$_" } values %SW if $$ == ($main_pid // 0) }
 set_switch($_, 'short') for values %SW;
@@ -191,4 +195,29 @@ my $fser = leaf_serial('failpol');
     my @st = grep { /: stapled: / } opf_lines($h->{log_off});
     is(scalar(@st), 0, '... and no "stapled:" line for the responses from the store (2 renewals of flaky later)') or diag(join "\n", @st);
     $h->stop;
+}
+
+# --- cold start: failing from the first fetch, then the responder answers
+{
+    set_switch($SW{cold}, 'http500');
+    my $c = OCSPTest::Httpd->new(name => 't26-cold', loglevel => 'info ssl:warn ocsp_prefetch:info',
+        global => "OCSPPrefetchRetryDelay 1s 2s\nOCSPPrefetchStartupWait 1\nOCSPPrefetchTimeout 3\n",
+        vhosts => [ { name => 'cold', leaf => 'failpol', conf => sw($SW{cold}) } ]);
+    $c->start;
+    my $id = $ID{flaky};    # same leaf
+    my $clines = sub { grep { index($_, $id) >= 0 } grep { /\[ocsp_prefetch:/ } split /\n/, log_since($c->error_log, $c->{log_off}) };
+    ok(wait_until(15, sub { grep { /: failing: / } $clines->() }, 0.2), 'cold: its first round fails (HTTP 500): "failing:"');
+    my $roff = -s responder_log();
+    wait_until(10, sub { responder_requests(off => $roff, serial => $fser, mode => "switch=$SW{cold}:http500") >= 2 }, 0.2);
+    set_switch($SW{cold}, 'short');
+    wait_until(15, sub { grep { /: recovered: / } $clines->() }, 0.2);
+    wait_until(10, sub { responder_requests(off => $roff, serial => $fser, mode => "switch=$SW{cold}:short", status => 200) >= 2 }, 0.2);
+    my @l = $clines->();
+    my @rec = grep { /: recovered: / } @l;
+    is(scalar(@rec), 1, 'cold: the responder answers: exactly one "recovered:" line') or diag(join "\n", @l);
+    like($rec[0] // '', qr/\[ocsp_prefetch:notice\].*: recovered: OCSP responder http:\S+ answered after \d+ failed rounds?; stapled: good, valid until /,
+         '... at notice, with the responder, the failed rounds and what is stapled now');
+    ok(@l == 2 && !grep({ /: stapled: / } @l), 'cold: two lines in all (failing, recovered), no "stapled:" at info')
+        or diag(join "\n", @l);
+    $c->stop;
 }

@@ -85,7 +85,14 @@ static void test_parse(void)
     win_ok("99%", 99, 0);
     win_ok("2d", 0, 2 * D);
     win_ok("6h", 0, 6 * H);
-    win_ok("3600", 0, 3600);
+    win_ok("3600s", 0, 3600);
+    win_bad("3600");
+    win_bad("50");
+    is_str(opf_window_parse("50", &(opf_window_t){ 0, 0 }),
+           "a number without a unit is not accepted here (a percentage or "
+           "seconds?): use a percentage from 1% to 99%, e.g. 50%, or a "
+           "duration with its unit, e.g. 12h, 30m, 45s or 2d",
+           "window without a unit: the message names both forms");
     win_bad("0%");
     win_bad("100%");
     win_bad("150%");

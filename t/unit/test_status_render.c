@@ -429,6 +429,7 @@ static void fixture(opf_status_view_t *v)
     totals.fetch_ok = 6;
     totals.fetch_failed[OPF_FAIL_CONNECT] = 3;
     totals.fetch_failed[OPF_FAIL_TIMEOUT] = 1;
+    totals.fetch_failed[OPF_FAIL_DNS] = 2;
     totals.started = AT(-86400);
 
     v->recs = recs;
@@ -448,6 +449,8 @@ static void test_names(void)
     is_str(opf_state_name(OPF_STATE_REVOKED), "revoked", "state name revoked");
     is_str(opf_state_name(OPF_STATE_NONE), "none", "state name none");
     is_str(opf_state_name(OPF_STATE_NO_URL), "no_url", "state name no_url");
+    is_str(opf_state_name(OPF_STATE_NO_ISSUER), "no_issuer",
+           "state name no_issuer");
     is_str(opf_fail_reason_name(OPF_FAIL_CONNECT), "connect", "reason connect");
     is_str(opf_fail_reason_name(OPF_FAIL_TIMEOUT), "timeout", "reason timeout");
     is_str(opf_fail_reason_name(OPF_FAIL_HTTP), "http", "reason http");
@@ -455,6 +458,9 @@ static void test_names(void)
            "reason responder_status");
     is_str(opf_fail_reason_name(OPF_FAIL_INVALID), "invalid", "reason invalid");
     is_str(opf_fail_reason_name(OPF_FAIL_STORE), "cache", "reason cache");
+    is_str(opf_fail_reason_name(OPF_FAIL_DNS), "dns", "reason dns");
+    ok(OPF_FAIL_CONNECT == 0 && OPF_FAIL_STORE == 5 && OPF_FAIL_DNS == 6,
+       "reason values before dns unchanged (helper protocol, counters)");
     ok(opf_latency_bounds[0] == 0.05 && opf_latency_bounds[4] == 1
        && opf_latency_bounds[OPF_LATENCY_BUCKETS - 1] == 30,
        "latency bounds");
@@ -543,7 +549,7 @@ static void test_json(const opf_status_view_t *v)
     has(j, "{\"version\": \"0.3.0\",\n\"generated\": \"2023-11-14T22:13:20Z\"",
         "json: version and generated");
     has(j, "\"summary\": {\"total\": 4, \"good\": 1, \"revoked\": 1, "
-        "\"none\": 1, \"no_url\": 1, \"failing\": 1, "
+        "\"none\": 1, \"no_url\": 1, \"no_issuer\": 0, \"failing\": 1, "
         "\"must_staple_missing\": 1, "
         "\"earliest_next_update\": \"2023-11-15T01:18:20Z\", "
         "\"earliest_expiry_seconds\": 11100}", "json: summary");
@@ -563,7 +569,7 @@ static void test_json(const opf_status_view_t *v)
         "\"next_refresh\": \"2023-11-15T03:13:20Z\", "
         "\"fetches\": {\"ok\": 1, \"failed\": {\"connect\": 0, "
         "\"timeout\": 0, \"http\": 0, \"responder_status\": 0, "
-        "\"invalid\": 0, \"cache\": 0}}}", NULL),
+        "\"invalid\": 0, \"cache\": 0, \"dns\": 0}}}", NULL),
         "json: revoked certificate, hostile subject escaped");
     has(j, "\"vhosts\": [\"a.example\", \"b.example\"]", "json: vhosts split");
     has(j, "\"must_staple\": true, \"status\": \"good\"", "json: good");
@@ -579,12 +585,19 @@ static void test_json(const opf_status_view_t *v)
     has(j, "\"last_attempt\": null, \"last_result\": null", "json: never tried");
     has(j, "\"fetches\": {\"ok\": 6, \"failed\": {\"connect\": 3, "
         "\"timeout\": 1, \"http\": 0, \"responder_status\": 0, "
-        "\"invalid\": 0, \"cache\": 0},\n  \"latency_seconds\": "
+        "\"invalid\": 0, \"cache\": 0, \"dns\": 2},\n  \"latency_seconds\": "
         "{\"buckets\": {\"0.05\": 1, \"0.1\": 3, \"0.25\": 3, \"0.5\": 6, "
         "\"1\": 6, \"2.5\": 6, \"5\": 6, \"10\": 6, \"30\": 6, \"+Inf\": 7}, "
         "\"sum\": 12.500000, \"count\": 7}}", "json: totals and histogram");
     is_int(count_of(j, "{\"key\": "), 4, "json: four certificates");
 }
+
+#define KEY64(c) c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
+                 c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
+                 c c c c
+#define KEY_A KEY64("a")
+#define KEY_C KEY64("c")
+#define KEY_D KEY64("d")
 
 static void test_prometheus(const opf_status_view_t *v)
 {
@@ -677,9 +690,34 @@ static void test_prometheus(const opf_status_view_t *v)
     has(out, "\nocsp_prefetch_earliest_expiry_seconds 11100\n",
         "prom: earliest expiry");
     has(out, "\nocsp_prefetch_staple_expiry_seconds{serial=\"01AB\","
-        "subject=\"CN=good.example\"} 11100\n", "prom: staple expiry");
+        "subject=\"CN=good.example\",key=\"" KEY_A "\"} 11100\n",
+        "prom: staple expiry, with the key label");
     has(out, "\nocsp_prefetch_consecutive_failures{serial=\"03\","
-        "subject=\"CN=down.example\"} 3\n", "prom: consecutive failures");
+        "subject=\"CN=down.example\",key=\"" KEY_C "\"} 3\n",
+        "prom: consecutive failures, with the key label");
+    has(out, "# TYPE ocsp_prefetch_certificate_state gauge\n",
+        "prom: per-certificate state family");
+    has(out, "\nocsp_prefetch_certificate_state{serial=\"01AB\","
+        "subject=\"CN=good.example\",key=\"" KEY_A "\",state=\"good\"} 1\n"
+        "ocsp_prefetch_certificate_state{serial=\"01AB\","
+        "subject=\"CN=good.example\",key=\"" KEY_A "\",state=\"revoked\"} 0\n"
+        "ocsp_prefetch_certificate_state{serial=\"01AB\","
+        "subject=\"CN=good.example\",key=\"" KEY_A "\",state=\"none\"} 0\n"
+        "ocsp_prefetch_certificate_state{serial=\"01AB\","
+        "subject=\"CN=good.example\",key=\"" KEY_A "\",state=\"no_url\"} 0\n"
+        "ocsp_prefetch_certificate_state{serial=\"01AB\","
+        "subject=\"CN=good.example\",key=\"" KEY_A "\",state=\"no_issuer\"} 0\n",
+        "prom: certificate_state: 1 for good, 0 for the other states");
+    has(out, "\nocsp_prefetch_certificate_state{serial=\"03\","
+        "subject=\"CN=down.example\",key=\"" KEY_C "\",state=\"none\"} 1\n",
+        "prom: certificate_state none for the failing one");
+    has(out, "\nocsp_prefetch_certificate_state{serial=\"04\","
+        "subject=\"CN=nourl.example\",key=\"" KEY_D "\",state=\"no_url\"} 1\n",
+        "prom: certificate_state no_url");
+    is_int(count_of(out, "\nocsp_prefetch_certificate_state{"), 20,
+           "prom: certificate_state: five states for each of 4 certificates");
+    has(out, "\nocsp_prefetch_fetches_total{result=\"failed\","
+        "reason=\"dns\"} 2\n", "prom: DNS failures apart from connect");
     has(out, "\nocsp_prefetch_fetches_total{result=\"ok\"} 6\n",
         "prom: fetches ok");
     has(out, "\nocsp_prefetch_fetches_total{result=\"failed\","
@@ -707,12 +745,13 @@ static void test_server_status(const opf_status_view_t *v)
            "OCSPPrefetchRevoked: 1\n"
            "OCSPPrefetchNoStaple: 1\n"
            "OCSPPrefetchNoURL: 1\n"
+           "OCSPPrefetchNoIssuer: 0\n"
            "OCSPPrefetchFailing: 1\n"
            "OCSPPrefetchEarliestExpirySeconds: 11100\n", "?auto lines");
 
     has(h, "<h2>", "server-status: heading");
     has(h, "Certificates: 4 (stapled good 1, revoked 1, no staple 1, "
-        "no OCSP URL 1)", "server-status: counts");
+        "no OCSP URL 1, issuer not found 0)", "server-status: counts");
     has(h, "Failing: 1", "server-status: failing");
     has(h, "Earliest expiry: 2023-11-15T01:18:20Z (in 3 h 5 min)",
         "server-status: earliest expiry");

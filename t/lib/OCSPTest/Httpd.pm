@@ -10,7 +10,8 @@ package OCSPTest::Httpd;
 #
 # mpm => 'prefork' loads the prefork MPM (default: event) with small prefork
 # settings; the test's `global` text can override them (later lines win).
-# Vhosts may share a port (name-based, by SNI): one Listen per port.
+# Vhosts may share a port (name-based, by SNI): one Listen per port. A vhost's
+# certfile replaces its leaf's chain file in SSLCertificateFile.
 use strict;
 use warnings;
 use POSIX qw(:sys_wait_h);
@@ -137,7 +138,7 @@ sub vhost_config {
 <VirtualHost 127.0.0.1:$v->{port}>
     ServerName $v->{servername}
     SSLEngine on
-    SSLCertificateFile "$l->{chain}"
+    SSLCertificateFile "${\ ($v->{certfile} // $l->{chain}) }"
     SSLCertificateKeyFile "$l->{key}"
 $extra
 </VirtualHost>
