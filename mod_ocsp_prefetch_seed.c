@@ -304,16 +304,19 @@ void opf_seed_carry_over(opf_gen_t *g)
 const char *opf_seed_persist(void *ctx, opf_job_t *job,
                              const unsigned char *der, apr_size_t der_len)
 {
+    /* The writer copies the message before it calls us again (opf_writer.h),
+     * and there is one writer thread: one buffer is enough. */
+    static char err[OPF_STORE_ERRLEN];
     opf_gen_t *g = ctx;
     opf_entry_t *entry = opf_job_user(job);
-    const char *err = NULL;
 
     if (!g->store) {
         return NULL;
     }
-    if (opf_store_save(g->store, entry->cert->key_hex, der, der_len, &err)
-        != APR_SUCCESS) {
-        return err ? err : "write failed";
+    err[0] = '\0';
+    if (opf_store_save(g->store, entry->cert->key_hex, der, der_len, err,
+                       sizeof(err)) != APR_SUCCESS) {
+        return err[0] ? err : "write failed";
     }
     return NULL;
 }

@@ -180,10 +180,10 @@ static apr_status_t engine_fds_create(opf_engine_t *e)
 static void log_write_failures(opf_engine_t *e)
 {
     void *item;
-    const char *err;
+    char err[OPF_WRITER_ERRLEN];
     int lost = 0;
 
-    while (opf_writer_failure(e->writer, &item, &err, &lost)) {
+    while (opf_writer_failure(e->writer, &item, err, sizeof(err), &lost)) {
         opf_engine_log(e, OPF_LOG_ERR, ((opf_job_t *)item)->cert, "cannot "
                        "save the OCSP response in the store: %s; it will be "
                        "fetched again after a full restart", err);

@@ -35,8 +35,8 @@ typedef struct opf_engine_hooks {
                  apr_size_t der_len, const opf_validated_t *v);
     /* Optional: writes an accepted response to disk, after store, in the
      * engine's writer thread (opf_writer.h), outside the fork gate: must
-     * take no lock and allocate nothing. Returns NULL or a static error
-     * message, logged by the engine. */
+     * take no lock and allocate nothing. Returns NULL or an error message
+     * valid until its next call (copied at once), logged by the engine. */
     const char *(*persist)(void *ctx, opf_job_t *job,
                            const unsigned char *der, apr_size_t der_len);
     /* Optional: an event for the admin's notify command: "renewed",

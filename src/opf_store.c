@@ -1,14 +1,15 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <apr_file_info.h>
-#include <apr_file_io.h>
+#include <apr_errno.h>
 #include <apr_strings.h>
 
 #include "opf_childfd.h"
@@ -19,14 +20,24 @@
 #define STORE_MAGIC  "OPFSTOR1"
 #define STORE_HEADER 16
 #define STORE_SUFFIX ".ocsp"
+#define TMP_SUFFIX   ".tmp"
 #define KEY_HEX_LEN  64
+#define NAME_LEN     (KEY_HEX_LEN + 8)   /* key, suffix, NUL */
 
+/* Every file operation is relative to dirfd, opened once with O_NOFOLLOW
+ * after its ancestors were checked: renaming the directory, or replacing
+ * it or one of its ancestors with a symbolic link after the store was
+ * opened, redirects nothing. dir is only the name used in messages. */
 struct opf_store {
     const char *dir;
     uid_t owner;
+    int dirfd;
+    int slot;           /* opf_childfd slot of dirfd */
+    pid_t opener;       /* only this process closes dirfd */
 };
 
-/* Owned by us and not writable by anyone else. */
+/* The store directory and its files: owned by us and not writable by
+ * anyone else. */
 static const char *check_owner(const struct stat *sb, uid_t owner)
 {
     if (sb->st_uid != owner) {
@@ -36,6 +47,27 @@ static const char *check_owner(const struct stat *sb, uid_t owner)
         return "writable by group or others";
     }
     return NULL;
+}
+
+/* An ancestor of the store directory (as sshd's StrictModes): owned by
+ * root or by us, and not writable by group or others unless sticky (in a
+ * sticky directory such as /tmp, others cannot rename or remove what
+ * they do not own). */
+static const char *check_ancestor(const struct stat *sb, uid_t owner)
+{
+    if (sb->st_uid != 0 && sb->st_uid != owner) {
+        return "not owned by root or the server's user";
+    }
+    if ((sb->st_mode & (S_IWGRP | S_IWOTH)) && !(sb->st_mode & S_ISVTX)) {
+        return "writable by group or others and not sticky";
+    }
+    return NULL;
+}
+
+static const char *found(apr_pool_t *p, const struct stat *sb)
+{
+    return apr_psprintf(p, "owner uid %ld, mode %04o", (long)sb->st_uid,
+                        (unsigned)(sb->st_mode & 07777));
 }
 
 static int key_ok(const char *key_hex)
@@ -54,34 +86,152 @@ static int key_ok(const char *key_hex)
     return 1;
 }
 
+/* name: NAME_LEN bytes. key_hex: checked by key_ok. */
+static void name_of(char *name, const char *key_hex, const char *suffix)
+{
+    memcpy(name, key_hex, KEY_HEX_LEN);
+    memcpy(name + KEY_HEX_LEN, suffix, strlen(suffix) + 1);
+}
+
+static apr_status_t store_cleanup(void *data)
+{
+    opf_store_t *st = data;
+
+    /* A forked child that runs pool cleanups closed its copy already
+     * (opf_childfd): the number may be another file of its own now. */
+    if (st->dirfd >= 0 && getpid() == st->opener) {
+        opf_childfd_unregister(st->slot);
+        close(st->dirfd);
+    }
+    st->dirfd = -1;
+    st->slot = -1;
+    return APR_SUCCESS;
+}
+
+/* Opens real (a canonical path: absolute, no symbolic link, no . or ..)
+ * one component at a time from /, each with O_NOFOLLOW and checked as
+ * an ancestor before the next is looked up in it. Returns its
+ * descriptor, or -1 with *err. */
+static int open_ancestors(const char *real, uid_t owner, apr_pool_t *p,
+                          const char **err)
+{
+    char *copy = apr_pstrdup(p, real), *comp, *last;
+    const char *why, *at = "/";
+    struct stat sb;
+    int fd, nfd;
+
+    fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (comp = apr_strtok(copy, "/", &last); ;
+         comp = apr_strtok(NULL, "/", &last)) {
+        if (fd < 0 || fstat(fd, &sb) != 0) {
+            *err = apr_psprintf(p, "cannot open %s: %s", at,
+                                strerror(errno));
+            if (fd >= 0) {
+                close(fd);
+            }
+            return -1;
+        }
+        if ((why = check_ancestor(&sb, owner)) != NULL) {
+            *err = apr_psprintf(p, "%s is %s (found %s)", at, why,
+                                found(p, &sb));
+            close(fd);
+            return -1;
+        }
+        if (!comp) {
+            return fd;
+        }
+        nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+                               | O_CLOEXEC);
+        close(fd);
+        fd = nfd;
+        /* real up to and including comp */
+        at = apr_pstrmemdup(p, real, (apr_size_t)(comp - copy)
+                                     + strlen(comp));
+    }
+}
+
 apr_status_t opf_store_open(opf_store_t **out, const char *dir,
                             apr_pool_t *p, const char **err)
 {
     opf_store_t *st;
     struct stat sb;
-    const char *why;
+    const char *why, *base, *parent, *problem = NULL;
+    char *copy, *slash, *real;
+    int pfd, fd, e;
+    uid_t owner = geteuid();
 
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        *err = apr_psprintf(p, "cannot create %s: %s", dir, strerror(errno));
-        return APR_FROM_OS_ERROR(errno);
+    /* dir is split into the directory that holds it (resolved once,
+     * its symbolic links included: /var/run -> /run is common) and its
+     * last component, which is never followed. */
+    copy = apr_pstrdup(p, dir);
+    while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/') {
+        copy[strlen(copy) - 1] = '\0';
     }
-    if (lstat(dir, &sb) != 0) {
-        *err = apr_psprintf(p, "cannot stat %s: %s", dir, strerror(errno));
-        return APR_FROM_OS_ERROR(errno);
+    slash = strrchr(copy, '/');
+    base = slash ? slash + 1 : copy;
+    parent = !slash ? "." : slash == copy ? "/"
+                          : apr_pstrmemdup(p, copy, (apr_size_t)(slash - copy));
+    if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
+        *err = apr_psprintf(p, "%s: name the store directory itself (not /, "
+                            ". or ..)", dir);
+        return APR_EINVAL;
     }
-    if (!S_ISDIR(sb.st_mode)) {
-        *err = apr_psprintf(p, "%s is not a directory", dir);
+    if ((real = realpath(parent, NULL)) == NULL) {
+        e = errno;
+        *err = apr_psprintf(p, "cannot create %s: its parent directory %s: "
+                            "%s", dir, parent, strerror(e));
+        return APR_FROM_OS_ERROR(e);
+    }
+    parent = apr_pstrdup(p, real);
+    free(real);
+    if ((pfd = open_ancestors(parent, owner, p, &problem)) < 0) {
+        *err = apr_psprintf(p, "refusing to use %s: %s", dir, problem);
+        return APR_EACCES;
+    }
+    if (mkdirat(pfd, base, 0700) != 0 && errno != EEXIST) {
+        e = errno;
+        close(pfd);
+        *err = apr_psprintf(p, "cannot create %s: %s", dir, strerror(e));
+        return APR_FROM_OS_ERROR(e);
+    }
+    fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    e = errno;
+    if (fd < 0 && (e == ENOTDIR || e == ELOOP)) {
+        int link = fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) == 0
+                   && S_ISLNK(sb.st_mode);
+
+        close(pfd);
+        *err = apr_psprintf(p, link ? "%s is a symbolic link (not followed)"
+                                    : "%s is not a directory", dir);
         return APR_ENOTDIR;
     }
-    if ((why = check_owner(&sb, geteuid())) != NULL) {
-        *err = apr_psprintf(p, "refusing to use %s: %s (mode %04o, uid %ld)",
-                            dir, why, (unsigned)(sb.st_mode & 07777),
-                            (long)sb.st_uid);
+    close(pfd);
+    if (fd < 0) {
+        *err = apr_psprintf(p, "cannot open %s: %s", dir, strerror(e));
+        return APR_FROM_OS_ERROR(e);
+    }
+    if (fstat(fd, &sb) != 0) {
+        e = errno;
+        close(fd);
+        *err = apr_psprintf(p, "cannot stat %s: %s", dir, strerror(e));
+        return APR_FROM_OS_ERROR(e);
+    }
+    if ((why = check_owner(&sb, owner)) != NULL) {
+        close(fd);
+        *err = apr_psprintf(p, "refusing to use %s: %s (found %s; the "
+                            "server's user is uid %ld)", dir, why,
+                            found(p, &sb), (long)owner);
         return APR_EACCES;
     }
     st = apr_pcalloc(p, sizeof(*st));
     st->dir = apr_pstrdup(p, dir);
-    st->owner = geteuid();
+    st->owner = owner;
+    st->dirfd = fd;
+    st->opener = getpid();
+    /* Opened in the main thread before the generation's children exist:
+     * none of them may inherit it (httpd's children are not exec'd). */
+    st->slot = opf_childfd_register(fd);
+    apr_pool_cleanup_register(p, st, store_cleanup, apr_pool_cleanup_null);
     *out = st;
     return APR_SUCCESS;
 }
@@ -91,47 +241,82 @@ const char *opf_store_dir(const opf_store_t *st)
     return st->dir;
 }
 
-static int path_of(char *buf, size_t size, const opf_store_t *st,
-                   const char *key_hex, const char *suffix)
+static apr_status_t read_all(int fd, unsigned char *b, size_t n)
 {
-    int n = snprintf(buf, size, "%s/%s%s", st->dir, key_hex, suffix);
-    return n > 0 && (size_t)n < size;
+    while (n > 0) {
+        ssize_t r = read(fd, b, n);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            return APR_FROM_OS_ERROR(errno);
+        }
+        if (r == 0) {
+            return APR_EOF;
+        }
+        b += r;
+        n -= (size_t)r;
+    }
+    return APR_SUCCESS;
 }
 
 apr_status_t opf_store_load(opf_store_t *st, const char *key_hex,
                             unsigned char **der, apr_size_t *len,
                             apr_pool_t *p, const char **err)
 {
-    char path[PATH_MAX];
-    unsigned char header[STORE_HEADER];
+    char name[NAME_LEN];
+    const char *path, *why;
     unsigned char *buf;
     struct stat sb;
     apr_uint32_t n;
-    const char *why;
-    ssize_t got;
-    int fd;
+    apr_status_t rv;
+    int fd, e;
 
-    if (!key_ok(key_hex) || !path_of(path, sizeof(path), st, key_hex,
-                                     STORE_SUFFIX)) {
+    if (!key_ok(key_hex)) {
         *err = "invalid key";
         return APR_EINVAL;
     }
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) {
+    name_of(name, key_hex, STORE_SUFFIX);
+    path = apr_pstrcat(p, st->dir, "/", name, NULL);
+    /* Anything but a regular file is refused before it is opened (a
+     * device may act on open), and checked again once open: O_NONBLOCK,
+     * so that a FIFO swapped in between never blocks the start. */
+    if (fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+        e = errno;
+        if (e == ENOENT) {
             return APR_ENOENT;
         }
-        *err = apr_psprintf(p, "cannot open %s: %s", path, strerror(errno));
-        return APR_FROM_OS_ERROR(errno);
+        *err = apr_psprintf(p, "cannot stat %s: %s", path, strerror(e));
+        return APR_FROM_OS_ERROR(e);
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        *err = apr_psprintf(p, "%s is not a regular file (%s); left alone",
+                            path, S_ISLNK(sb.st_mode) ? "a symbolic link"
+                                  : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                                  : S_ISDIR(sb.st_mode) ? "a directory"
+                                  : S_ISSOCK(sb.st_mode) ? "a socket"
+                                  : "a device");
+        return APR_EINVAL;
+    }
+    fd = openat(st->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK
+                                 | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        e = errno;
+        if (e == ENOENT) {
+            return APR_ENOENT;
+        }
+        *err = apr_psprintf(p, "cannot open %s: %s", path, strerror(e));
+        return APR_FROM_OS_ERROR(e);
     }
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        *err = apr_psprintf(p, "%s is not a regular file", path);
+        *err = apr_psprintf(p, "%s is not a regular file; left alone", path);
         return APR_EINVAL;
     }
     if ((why = check_owner(&sb, st->owner)) != NULL) {
         close(fd);
-        *err = apr_psprintf(p, "refusing %s: %s", path, why);
+        *err = apr_psprintf(p, "refusing %s: %s (found %s)", path, why,
+                            found(p, &sb));
         return APR_EACCES;
     }
     if (sb.st_size < STORE_HEADER
@@ -142,16 +327,19 @@ apr_status_t opf_store_load(opf_store_t *st, const char *key_hex,
         return APR_EINVAL;
     }
     buf = apr_palloc(p, (apr_size_t)sb.st_size);
-    got = read(fd, buf, (size_t)sb.st_size);
+    rv = read_all(fd, buf, (size_t)sb.st_size);
     close(fd);
-    if (got != sb.st_size) {
-        *err = apr_psprintf(p, "%s: short read", path);
-        return APR_EINVAL;
+    if (rv != APR_SUCCESS) {
+        char msg[120];
+
+        *err = apr_psprintf(p, "cannot read %s: %s", path,
+                            rv == APR_EOF ? "short read"
+                            : apr_strerror(rv, msg, sizeof(msg)));
+        return rv == APR_EOF ? APR_EINVAL : rv;
     }
-    memcpy(header, buf, STORE_HEADER);
-    n = ((apr_uint32_t)header[8] << 24) | ((apr_uint32_t)header[9] << 16)
-        | ((apr_uint32_t)header[10] << 8) | (apr_uint32_t)header[11];
-    if (memcmp(header, STORE_MAGIC, 8) != 0
+    n = ((apr_uint32_t)buf[8] << 24) | ((apr_uint32_t)buf[9] << 16)
+        | ((apr_uint32_t)buf[10] << 8) | (apr_uint32_t)buf[11];
+    if (memcmp(buf, STORE_MAGIC, 8) != 0
         || (apr_size_t)n + STORE_HEADER != (apr_size_t)sb.st_size || n == 0) {
         *err = apr_psprintf(p, "%s is not a stored OCSP response (bad header "
                             "or truncated)", path);
@@ -185,20 +373,20 @@ static int write_all(int fd, const unsigned char *b, size_t n)
  * where PHP code runs as User, must never hold a writable descriptor of
  * the store. The writes happen outside the gate: a slow disk delays no
  * fork. Never called with the gate held. */
-static int open_tmp(const char *tmp, int *slot)
+static int open_tmp(int dirfd, const char *tmp, int *slot)
 {
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK
+                      | O_NOCTTY | O_CLOEXEC;
     int fd, e;
 
     opf_forkgate_enter();
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-              0600);
+    fd = openat(dirfd, tmp, flags, 0600);
     if (fd < 0 && errno == EEXIST) {
-        /* A stale temporary file from a crash is simply replaced (not
-         * removed beforehand: a lookup per save in a directory of
-         * thousands). */
-        unlink(tmp);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
+        /* A stale temporary file from a crash (or anything else planted
+         * under its name) is simply replaced (not removed beforehand: a
+         * lookup per save in a directory of thousands). */
+        unlinkat(dirfd, tmp, 0);
+        fd = openat(dirfd, tmp, flags, 0600);
     }
     e = errno;
     *slot = fd >= 0 ? opf_childfd_register(fd) : -1;
@@ -220,20 +408,37 @@ static int close_tmp(int fd, int slot)
     return rc;
 }
 
+/* "WHAT DIR/NAME: OS error" into errbuf, allocation-free. */
+static apr_status_t fail(const opf_store_t *st, char *errbuf,
+                         apr_size_t errlen, const char *what,
+                         const char *name, int e)
+{
+    char os[120];
+    apr_status_t rv = APR_FROM_OS_ERROR(e);
+
+    if (errbuf && errlen) {
+        snprintf(errbuf, errlen, "%s %s/%s: %s", what, st->dir, name,
+                 apr_strerror(rv, os, sizeof(os)));
+    }
+    return rv;
+}
+
 apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
                             const unsigned char *der, apr_size_t len,
-                            const char **err)
+                            char *errbuf, apr_size_t errlen)
 {
-    char path[PATH_MAX], tmp[PATH_MAX];
+    char path[NAME_LEN], tmp[NAME_LEN];
     unsigned char header[STORE_HEADER];
     int fd, e, slot;
 
-    if (!key_ok(key_hex) || len == 0 || len > OPF_STORE_MAX_DER
-        || !path_of(path, sizeof(path), st, key_hex, STORE_SUFFIX)
-        || !path_of(tmp, sizeof(tmp), st, key_hex, ".tmp")) {
-        *err = "invalid key or response size";
+    if (!key_ok(key_hex) || len == 0 || len > OPF_STORE_MAX_DER) {
+        if (errbuf && errlen) {
+            snprintf(errbuf, errlen, "invalid key or response size");
+        }
         return APR_EINVAL;
     }
+    name_of(path, key_hex, STORE_SUFFIX);
+    name_of(tmp, key_hex, TMP_SUFFIX);
     memcpy(header, STORE_MAGIC, 8);
     header[8] = (unsigned char)(len >> 24);
     header[9] = (unsigned char)(len >> 16);
@@ -241,10 +446,9 @@ apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
     header[11] = (unsigned char)len;
     memset(header + 12, 0, 4);
 
-    fd = open_tmp(tmp, &slot);
+    fd = open_tmp(st->dirfd, tmp, &slot);
     if (fd < 0) {
-        *err = "cannot create the temporary file";
-        return APR_FROM_OS_ERROR(errno);
+        return fail(st, errbuf, errlen, "cannot create", tmp, errno);
     }
     /* No fsync (see opf_store.h): a reader never sees a torn file
      * (rename), and what a power loss tears is refused on load and
@@ -253,59 +457,79 @@ apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
         || write_all(fd, der, len) != 0) {
         e = errno;
         close_tmp(fd, slot);
-        unlink(tmp);
-        *err = "cannot write the temporary file";
-        return APR_FROM_OS_ERROR(e);
+        unlinkat(st->dirfd, tmp, 0);
+        return fail(st, errbuf, errlen, "cannot write", tmp, e);
     }
-    if (close_tmp(fd, slot) != 0 || rename(tmp, path) != 0) {
+    if (close_tmp(fd, slot) != 0) {
         e = errno;
-        unlink(tmp);
-        *err = "cannot replace the stored response";
-        return APR_FROM_OS_ERROR(e);
+        unlinkat(st->dirfd, tmp, 0);
+        return fail(st, errbuf, errlen, "cannot write", tmp, e);
+    }
+    if (renameat(st->dirfd, tmp, st->dirfd, path) != 0) {
+        e = errno;
+        unlinkat(st->dirfd, tmp, 0);
+        return fail(st, errbuf, errlen, "cannot replace", path, e);
     }
     return APR_SUCCESS;
 }
 
 void opf_store_touch(opf_store_t *st, const char *key_hex)
 {
-    char path[PATH_MAX];
+    char name[NAME_LEN];
 
-    if (key_ok(key_hex)
-        && path_of(path, sizeof(path), st, key_hex, STORE_SUFFIX)) {
-        utimes(path, NULL);
+    if (key_ok(key_hex)) {
+        name_of(name, key_hex, STORE_SUFFIX);
+        utimensat(st->dirfd, name, NULL, AT_SYMLINK_NOFOLLOW);
     }
 }
 
 int opf_store_prune(opf_store_t *st, apr_hash_t *configured,
                     apr_interval_time_t keep, apr_time_t now, apr_pool_t *p)
 {
-    apr_dir_t *dir;
-    apr_finfo_t fi;
-    int removed = 0;
+    DIR *d;
+    struct dirent *de;
+    struct stat sb;
+    int fd, removed = 0;
     size_t slen = strlen(STORE_SUFFIX);
 
-    if (apr_dir_open(&dir, st->dir, p) != APR_SUCCESS) {
+    (void)p;
+    /* A descriptor of its own for the stream (closedir closes it); it
+     * shares the directory's offset with dirfd, hence the rewind. */
+    if ((fd = fcntl(st->dirfd, F_DUPFD_CLOEXEC, 0)) < 0) {
         return 0;
     }
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_MTIME,
-                        dir) == APR_SUCCESS) {
-        size_t n = strlen(fi.name);
-        const char *key;
+    if ((d = fdopendir(fd)) == NULL) {
+        close(fd);
+        return 0;
+    }
+    rewinddir(d);
+    while ((de = readdir(d)) != NULL) {
+        const char *name = de->d_name;
 
-        if (fi.filetype != APR_REG || n != KEY_HEX_LEN + slen
-            || strcmp(fi.name + KEY_HEX_LEN, STORE_SUFFIX) != 0) {
+        if (strlen(name) != KEY_HEX_LEN + slen
+            || strcmp(name + KEY_HEX_LEN, STORE_SUFFIX) != 0
+            || apr_hash_get(configured, name, KEY_HEX_LEN)) {
             continue;
         }
-        key = apr_pstrmemdup(p, fi.name, KEY_HEX_LEN);
-        if (!key_ok(key) || apr_hash_get(configured, key, KEY_HEX_LEN)) {
+        {
+            char key[KEY_HEX_LEN + 1];
+
+            memcpy(key, name, KEY_HEX_LEN);
+            key[KEY_HEX_LEN] = '\0';
+            if (!key_ok(key)) {
+                continue;
+            }
+        }
+        if (fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0
+            || !S_ISREG(sb.st_mode)) {
             continue;
         }
-        if (now - fi.mtime > keep
-            && apr_file_remove(apr_pstrcat(p, st->dir, "/", fi.name, NULL), p)
-               == APR_SUCCESS) {
+        if (now - (apr_time_from_sec(sb.st_mtim.tv_sec)
+                   + sb.st_mtim.tv_nsec / 1000) > keep
+            && unlinkat(st->dirfd, name, 0) == 0) {
             removed++;
         }
     }
-    apr_dir_close(dir);
+    closedir(d);
     return removed;
 }

@@ -25,28 +25,43 @@
 
 typedef struct opf_store opf_store_t;
 
-/* Creates the directory (0700) if missing. Refuses a directory (or file)
- * not owned by the effective user, or writable by group or others: an
- * attacker who can write there chooses what we staple. */
+/* Creates the directory (0700) if missing and opens it once: every later
+ * operation is relative to that descriptor (openat, renameat, ...), so
+ * replacing the directory or an ancestor by a symbolic link afterwards
+ * redirects nothing. The last component of dir is never followed (a
+ * symbolic link there is refused); the ancestors are resolved once.
+ * Refuses a directory not owned by the effective user, or writable by
+ * group or others, and an ancestor directory up to / not owned by root
+ * or the effective user, or writable by group or others without the
+ * sticky bit (as sshd's StrictModes): an attacker who can write there
+ * chooses what we staple. *err names the offending path and what was
+ * found (owner uid, mode). The descriptor is kept out of forked children
+ * (opf_childfd.h) and closed with p: open from the main thread, before
+ * the children exist. */
 apr_status_t opf_store_open(opf_store_t **out, const char *dir,
                             apr_pool_t *p, const char **err);
 
 const char *opf_store_dir(const opf_store_t *st);
 
 /* The response stored for key_hex. APR_ENOENT when there is none; another
- * error (with *err) when the file is unusable (bad header, too large,
- * wrong owner or mode). */
+ * error (with *err, naming the file) when it is unusable: not a regular
+ * file (a FIFO or a device is neither opened for long nor waited on, and
+ * left in place), bad header, too large, wrong owner or mode. */
 apr_status_t opf_store_load(opf_store_t *st, const char *key_hex,
                             unsigned char **der, apr_size_t *len,
                             apr_pool_t *p, const char **err);
 
-/* Replaces the response for key_hex. Uses no pool: safe from a thread of
- * its own (the store's writer). Takes the fork gate around creating and
- * closing the temporary file (see opf_store.c), so it must not be called
- * with the gate held. *err is a static string. */
+/* Replaces the response for key_hex. Uses no pool and allocates nothing:
+ * safe from a thread of its own (the store's writer). Takes the fork gate
+ * around creating and closing the temporary file (see opf_store.c), so it
+ * must not be called with the gate held. On failure, errbuf (errlen
+ * bytes, OPF_STORE_ERRLEN is enough) receives what failed, the path and
+ * the OS error, e.g. "cannot write DIR/KEY.tmp: No space left on
+ * device"; the old response, if any, is left as it was. */
+#define OPF_STORE_ERRLEN 512
 apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
                             const unsigned char *der, apr_size_t len,
-                            const char **err);
+                            char *errbuf, apr_size_t errlen);
 
 /* Marks key_hex as still configured (its file's mtime is "last seen"). */
 void opf_store_touch(opf_store_t *st, const char *key_hex);

@@ -15,6 +15,8 @@
 
 #include "opf_forkgate.h"
 
+#include <apr_strings.h>
+
 #define MAX_FAILURES 64
 
 typedef struct item {
@@ -33,7 +35,7 @@ struct opf_writer {
     pthread_cond_t cond;        /* work, running, or stopping */
     item_t *head, *tail;
     apr_size_t bytes;
-    struct { void *what; const char *err; } failed[MAX_FAILURES];
+    struct { void *what; char err[OPF_WRITER_ERRLEN]; } failed[MAX_FAILURES];
     int nfailed;
     int lost;                   /* failures that did not fit */
     int stopping;
@@ -134,7 +136,8 @@ static void *writer_main(void *data)
         if (err) {
             if (w->nfailed < MAX_FAILURES) {
                 w->failed[w->nfailed].what = it->what;
-                w->failed[w->nfailed].err = err;
+                apr_cpystrn(w->failed[w->nfailed].err, err,
+                            sizeof(w->failed[w->nfailed].err));
                 w->nfailed++;
             }
             else {
@@ -217,8 +220,8 @@ apr_status_t opf_writer_put(opf_writer_t *w, void *what,
     return APR_SUCCESS;
 }
 
-int opf_writer_failure(opf_writer_t *w, void **what, const char **err,
-                       int *lost)
+int opf_writer_failure(opf_writer_t *w, void **what, char *err,
+                       apr_size_t errlen, int *lost)
 {
     int found = 0;
 
@@ -227,7 +230,7 @@ int opf_writer_failure(opf_writer_t *w, void **what, const char **err,
     w->lost = 0;
     if (w->nfailed > 0) {
         *what = w->failed[0].what;
-        *err = w->failed[0].err;
+        apr_cpystrn(err, w->failed[0].err, errlen);
         memmove(&w->failed[0], &w->failed[1],
                 (size_t)(w->nfailed - 1) * sizeof(w->failed[0]));
         w->nfailed--;

@@ -18,9 +18,10 @@
 
 typedef struct opf_writer opf_writer_t;
 
-/* Writes len bytes for item; NULL, or a static error message. Called from
- * the writer thread: must take no lock a child could need, and allocate
- * nothing. */
+/* Writes len bytes for item; NULL, or an error message that stays valid
+ * until the function's next call (the writer copies it at once, at most
+ * OPF_WRITER_ERRLEN - 1 bytes of it). Called from the writer thread: must
+ * take no lock a child could need, and allocate nothing. */
 typedef const char *opf_writer_fn(void *ctx, void *item,
                                   const unsigned char *der, apr_size_t len);
 /* Wakes the thread that collects failures (from the writer thread). */
@@ -29,6 +30,8 @@ typedef void opf_writer_wake_fn(void *ctx);
 /* Queued responses are bounded by OPF_WRITER_MAX_BYTES; beyond it
  * opf_writer_put() refuses. */
 #define OPF_WRITER_MAX_BYTES (256u * 1024 * 1024)
+/* Room for one failure's message: what failed, the path, the OS error. */
+#define OPF_WRITER_ERRLEN 512
 
 /* A writer with an empty queue and no thread yet: items may be queued
  * before opf_writer_start(). */
@@ -46,10 +49,10 @@ apr_status_t opf_writer_put(opf_writer_t *w, void *item,
                             const unsigned char *der, apr_size_t len);
 
 /* Takes the oldest failure not yet taken: returns 1 with its item and
- * error, 0 when there is none. *lost counts failures that did not fit
- * the list (added to, not set). */
-int opf_writer_failure(opf_writer_t *w, void **item, const char **err,
-                       int *lost);
+ * its message copied into err (errlen bytes), 0 when there is none.
+ * *lost counts failures that did not fit the list (added to, not set). */
+int opf_writer_failure(opf_writer_t *w, void **item, char *err,
+                       apr_size_t errlen, int *lost);
 
 /* Lets the thread write what is queued for at most budget, drops the
  * rest and ends it (waits for the write under way). Returns the number

@@ -6,6 +6,7 @@
 #include "tap.h"
 #include "opf_writer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@ static const char *fail_on;   /* items starting with this byte fail */
 static const char *write_fn(void *ctx, void *item, const unsigned char *der,
                             apr_size_t len)
 {
+    static char msg[64];
+
     (void)ctx;
     (void)item;
     if (slow_ms) {
@@ -28,8 +31,12 @@ static const char *write_fn(void *ctx, void *item, const unsigned char *der,
     if (len && nwritten < (int)sizeof(written) - 1) {
         written[nwritten++] = (char)der[0];
     }
+    /* A message valid until the next call only, as the hook's contract
+     * allows: the writer must have copied it by then. */
+    snprintf(msg, sizeof(msg), "clobbered by the next write");
     if (fail_on && len && der[0] == (unsigned char)fail_on[0]) {
-        return "disk full (test)";
+        snprintf(msg, sizeof(msg), "disk full (test %c)", der[0]);
+        return msg;
     }
     return NULL;
 }
@@ -62,7 +69,7 @@ int main(void)
     apr_pool_t *p;
     opf_writer_t *w;
     void *item;
-    const char *err;
+    char err[OPF_WRITER_ERRLEN];
     int lost = 0, dropped, i, items[4];
     apr_time_t t0;
 
@@ -80,7 +87,7 @@ int main(void)
     opf_writer_put(w, &items[2], (const unsigned char *)"c", 1);
     ok(wait_written(3), "all three written");
     is_str(written, "abc", "... in the order queued");
-    ok(!opf_writer_failure(w, &item, &err, &lost) && lost == 0,
+    ok(!opf_writer_failure(w, &item, err, sizeof(err), &lost) && lost == 0,
        "no failure");
     dropped = opf_writer_stop(w, apr_time_from_sec(1));
     is_int(dropped, 0, "stop with nothing queued drops nothing");
@@ -100,10 +107,11 @@ int main(void)
         usleep(10000);
     }
     is_int(wakes, 1, "the logging thread was woken once, for the failure");
-    ok(opf_writer_failure(w, &item, &err, &lost) && item == &items[1]
-       && err && strcmp(err, "disk full (test)") == 0,
-       "the failure comes back with its item and its error");
-    ok(!opf_writer_failure(w, &item, &err, &lost), "... once");
+    ok(opf_writer_failure(w, &item, err, sizeof(err), &lost) && item == &items[1]
+       && strcmp(err, "disk full (test x)") == 0,
+       "the failure comes back with its item and its error (copied: the "
+       "message was reused by the next write)");
+    ok(!opf_writer_failure(w, &item, err, sizeof(err), &lost), "... once");
     opf_writer_stop(w, 0);
 
     /* a stop waits for the disk for its budget only */
