@@ -241,7 +241,7 @@ EOC
         # the peer lookup below sees them
         my ($ino) = $t =~ /^socket:\[(\d+)\]$/;
         my $peer = $class eq 'unix' && $ino ? $peers->{$ino} : undef;
-        push @{ $r{parent_to_module} }, "fd $_ -> $t: " . ($mod_object{"socket:[$peer]"} // $mod_object{$t})
+        push @{ $r{parent_to_module} }, "fd $_ -> $t: " . (($peer ? $mod_object{"socket:[$peer]"} : undef) // $mod_object{$t})
             if ($peer && $mod_object{"socket:[$peer]"}) || ($class eq 'pipe' && $mod_object{$t});
     }
     for my $w (@workers) {
