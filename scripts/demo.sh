@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# mod_ocsp_prefetch demo, one command on Debian 12:
+# mod_ocsp_prefetch demo, one command on Debian 12 or 13:
 #   scripts/demo.sh
 #
 # 1. scripts/build.sh: installs missing packages (as root only), builds the

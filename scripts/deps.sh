@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Debian 12 packages that building mod_ocsp_prefetch, its demo and its test
-# suite need. One list, used by scripts/demo.sh, scripts/test.sh and .ci/run.
+# Debian 12 and 13 packages that building mod_ocsp_prefetch, its demo and
+# its test suite need. One list, used by scripts/demo.sh, scripts/test.sh,
+# .ci/run and scripts/test-trixie.sh (inside its Debian 13 chroot).
 #
 #   . scripts/deps.sh; deps_ensure     install what is missing (root only)
 #   . scripts/deps.sh; deps_install    apt-get update + install all (CI)
 #   sh scripts/deps.sh                 print the list
 #
 # Why each one is here:
-#   build-essential autoconf automake libtool pkg-config   autoreconf, cc, make
+#   build-essential autoconf automake libtool pkgconf   autoreconf, cc, make
+#                              (pkgconf: pkg-config is only a transitional
+#                              package for it on 12 and 13)
 #   apache2 apache2-dev        httpd (/usr/sbin/apache2, mod_ssl, socache_shmcb,
 #                              mod_macro) and apxs + headers
 #   libssl-dev libapr1-dev libaprutil1-dev   OpenSSL 3, APR, APR-util
@@ -21,7 +24,7 @@
 #                              ocsptool): staples must be canonical DER
 #   debhelper dpkg-dev fakeroot lintian git   the Debian package and its test
 #                              (scripts/test-package.sh)
-OPF_DEPS="build-essential autoconf automake libtool pkg-config
+OPF_DEPS="build-essential autoconf automake libtool pkgconf
 apache2 apache2-dev libssl-dev libapr1-dev libaprutil1-dev
 openssl faketime perl
 libapache2-mod-perl2 libio-socket-ssl-perl libnet-ssleay-perl gnutls-bin

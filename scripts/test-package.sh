@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Packaging test of libapache2-mod-ocsp-prefetch, on this Debian 12 machine,
-# as root:
+# Packaging test of libapache2-mod-ocsp-prefetch, on this Debian 12 or 13
+# machine (scripts/test-trixie.sh runs it in a Debian 13 chroot), as root:
 #
 #   scripts/test-package.sh
 #
 #  1. copies the working tree (tracked and untracked, not ignored files) to a
 #     temporary directory and builds the package there with
-#     `dpkg-buildpackage -us -uc -b` (nothing is written into the checkout);
-#     runs lintian on the .changes when lintian is installed;
+#     `dpkg-buildpackage -us -uc -b` (nothing is written into the checkout),
+#     and the source package (an orig tarball of the tree without debian/,
+#     then `dpkg-source -b`); runs lintian on both (.dsc and .changes) when
+#     lintian is installed: no errors, no warnings;
 #  2. installs the .deb with apt-get, `a2enmod ocsp_prefetch` (which enables
 #     ssl and socache_shmcb when they are not enabled yet);
 #  3. makes a test PKI (t/pki/mkpki.sh) and starts the test OCSP responder
@@ -35,7 +37,9 @@
 # (t/pki/mkpki.sh backdates the PKI with it).
 #
 # Environment: OPF_PKGTEST_TIMEOUT (seconds), OPF_PKGTEST_KEEP=1 (keep the
-# temporary directory), OPF_PKGTEST_PORT (TLS port, default: a free one).
+# temporary directory), OPF_PKGTEST_PORT (TLS port, default: a free one),
+# OPF_PKGTEST_DEB=<path of a .deb> (skip step 1: test that package instead,
+# e.g. one built on Debian 12, installed on 13 by scripts/test-trixie.sh).
 set -euo pipefail
 
 if [ -z "${OPF_PKGTEST_TIMED:-}" ]; then
@@ -79,7 +83,11 @@ if pkg_present; then
 fi
 [ ! -e "$STORE" ] || die "$STORE exists but $PKG is not installed: not touching it"
 [ ! -e "$SITE_CONF" ] || die "$SITE_CONF exists: left over from an interrupted run? remove it first"
-if ! (cd "$TOP" && dpkg-checkbuilddeps); then
+PREBUILT=${OPF_PKGTEST_DEB:-}
+if [ -n "$PREBUILT" ]; then
+    [ -f "$PREBUILT" ] || die "OPF_PKGTEST_DEB=$PREBUILT: no such file"
+    PREBUILT=$(cd "$(dirname "$PREBUILT")" && pwd)/$(basename "$PREBUILT")
+elif ! (cd "$TOP" && dpkg-checkbuilddeps); then
     die "build dependencies missing (see above; apt-get install them)"
 fi
 
@@ -218,29 +226,49 @@ free_port() {
 }
 
 # ------------------------------------------------------------------ 1. build
-say "build (dpkg-buildpackage -us -uc -b) in $WORK/build"
-SRC="$WORK/build/$PKG-0.1.0"
-mkdir -p "$SRC"
-(cd "$TOP" && git ls-files -z --cached --others --exclude-standard \
-    | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
-    | tar --null -T - -cf -) | tar -xf - -C "$SRC"
-if ! (cd "$SRC" && timeout 900 dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1; then
-    tail -40 "$WORK/build.log" >&2
-    die "dpkg-buildpackage failed"
-fi
-DEB=$(ls "$WORK"/build/${PKG}_*.deb)
-CHANGES=$(ls "$WORK"/build/${PKG}_*.changes)
-ok "built $(basename "$DEB")"
-
-if command -v lintian >/dev/null; then
-    say "lintian $(basename "$CHANGES")"
-    lrc=0
-    timeout 300 lintian --fail-on error,warning -I "$CHANGES" >"$WORK/lintian.log" 2>&1 || lrc=$?
-    grep -v '^running with root privileges' "$WORK/lintian.log" | sed 's/^/  /' || echo "  (no tags)"
-    [ "$lrc" = 0 ] || die "lintian reports errors or warnings (exit $lrc)"
-    ok "lintian: no errors or warnings"
+if [ -n "$PREBUILT" ]; then
+    say "OPF_PKGTEST_DEB: testing $PREBUILT (not building)"
+    cp "$PREBUILT" "$WORK/"
+    DEB=$WORK/$(basename "$PREBUILT")
+    chmod 644 "$DEB"
+    ok "package $(basename "$DEB") ($(dpkg-deb -f "$DEB" Version), $(dpkg-deb -f "$DEB" Architecture))"
 else
-    say "lintian not installed: skipped"
+    VERSION=$(dpkg-parsechangelog -l "$TOP/debian/changelog" -S Version)
+    UPSTREAM=${VERSION%-*}
+    say "build (dpkg-buildpackage -us -uc -b) in $WORK/build"
+    SRC="$WORK/build/$PKG-$UPSTREAM"
+    mkdir -p "$SRC"
+    (cd "$TOP" && git ls-files -z --cached --others --exclude-standard \
+        | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
+        | tar --null -T - -cf -) | tar -xf - -C "$SRC"
+    # The source package first, from the pristine copy: 3.0 (quilt) wants an
+    # orig tarball, here the same tree without debian/.
+    tar -C "$WORK/build" --exclude="$PKG-$UPSTREAM/debian" \
+        -czf "$WORK/build/${PKG}_$UPSTREAM.orig.tar.gz" "$PKG-$UPSTREAM"
+    if ! (cd "$WORK/build" && timeout 300 dpkg-source -b "$PKG-$UPSTREAM") >"$WORK/source.log" 2>&1; then
+        cat "$WORK/source.log" >&2
+        die "dpkg-source -b failed"
+    fi
+    DSC=$(ls "$WORK"/build/${PKG}_*.dsc)
+    ok "source package $(basename "$DSC")"
+    if ! (cd "$SRC" && timeout 900 dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1; then
+        tail -40 "$WORK/build.log" >&2
+        die "dpkg-buildpackage failed"
+    fi
+    DEB=$(ls "$WORK"/build/${PKG}_*.deb)
+    CHANGES=$(ls "$WORK"/build/${PKG}_*.changes)
+    ok "built $(basename "$DEB")"
+
+    if command -v lintian >/dev/null; then
+        say "lintian $(basename "$DSC") $(basename "$CHANGES") ($(lintian --version))"
+        lrc=0
+        timeout 300 lintian --fail-on error,warning -I "$DSC" "$CHANGES" >"$WORK/lintian.log" 2>&1 || lrc=$?
+        grep -v '^running with root privileges' "$WORK/lintian.log" | sed 's/^/  /' || echo "  (no tags)"
+        [ "$lrc" = 0 ] || die "lintian reports errors or warnings (exit $lrc)"
+        ok "lintian: no errors or warnings (source and binary packages)"
+    else
+        say "lintian not installed: skipped"
+    fi
 fi
 
 # ------------------------------------------------------------------ 2. install

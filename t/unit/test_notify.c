@@ -453,12 +453,21 @@ static void test_inherit(void)
     else {
         ok(1, "# skip fd 1500: the descriptor limit is below it here");
     }
-    /* Perl ignores SIGFPE itself when it starts (bit 8 - 1). */
-    ok(strstr(sig, "SigBlk:") && strstr(sig, "SigIgn:")
-       && sscanf(strstr(sig, "SigBlk:"), "SigBlk: %llx", &blocked) == 1
-       && sscanf(strstr(sig, "SigIgn:"), "SigIgn: %llx", &ignored) == 1
-       && blocked == 0 && (ignored & ~(1ULL << (SIGFPE - 1))) == 0,
-       "inherit: the command starts with no signal blocked or ignored");
+    /* Perl ignores SIGFPE itself when it starts (bit 8 - 1). Signals 32
+     * and 33 are glibc's own (thread cancellation, setxid): no program can
+     * change them, and GNU make 4.3 starts its children with them
+     * ignored, so the notifier cannot reset them either. */
+    if (!ok(strstr(sig, "SigBlk:") && strstr(sig, "SigIgn:")
+            && sscanf(strstr(sig, "SigBlk:"), "SigBlk: %llx", &blocked) == 1
+            && sscanf(strstr(sig, "SigIgn:"), "SigIgn: %llx", &ignored) == 1
+            && blocked == 0
+            && (ignored & ~((1ULL << (SIGFPE - 1)) | (1ULL << (32 - 1))
+                            | (1ULL << (33 - 1)))) == 0,
+            "inherit: the command starts with no signal blocked or ignored")) {
+        /* on stderr: prove shows it without -v */
+        fprintf(stderr, "# the command's signals: %s\n",
+                *sig ? sig : "(nothing read)");
+    }
     for (c = cmdfds; *c; c++) {
         *c = *c == '\n' ? ' ' : *c;
     }
