@@ -144,7 +144,7 @@ static apr_array_header_t *responder_urls(server_rec *s, opf_srv_conf_t *sc,
     return urls;
 }
 
-static void add_vhost(apr_array_header_t *vhosts, server_rec *s)
+void opf_add_vhost(apr_array_header_t *vhosts, server_rec *s)
 {
     const char *name = s->server_hostname ? s->server_hostname : "-";
     int i;
@@ -170,7 +170,7 @@ static void note_no_url(server_rec *s, opf_cert_t *cert, apr_pool_t *p)
         apr_hash_set(gen->nourl_by_key, cert->key, OPF_KEY_LEN, nu);
         APR_ARRAY_PUSH(gen->nourl, opf_nourl_t *) = nu;
     }
-    add_vhost(nu->vhosts, s);
+    opf_add_vhost(nu->vhosts, s);
     if (tell_once(cert, "nourl")) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      "%s of %s has no OCSP responder URL (and no "
@@ -201,7 +201,7 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
     /* mod_ssl primes the same certificate once per vhost, in both
      * startup passes: recognise it without parsing anything. */
     if ((entry = apr_hash_get(gen->by_id, id, (apr_ssize_t)id_len))) {
-        add_vhost(entry->vhosts, s);
+        opf_add_vhost(entry->vhosts, s);
         return OK;
     }
     if (opf_cert_from_pem_cached(&cert, pem, gen->issuers, gen->pconf, &err)
@@ -228,7 +228,7 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
         apr_hash_set(gen->by_key, cert->key, OPF_KEY_LEN, entry);
         APR_ARRAY_PUSH(gen->entries, opf_entry_t *) = entry;
     }
-    add_vhost(entry->vhosts, s);
+    opf_add_vhost(entry->vhosts, s);
     /* The id is opaque and only valid during this call: keep a copy. */
     xid = apr_array_push(entry->ids);
     xid->bytes = apr_pmemdup(gen->pconf, id, id_len);

@@ -131,6 +131,9 @@ opf_gen_t *opf_current_gen(void);
 
 const char *opf_cert_label(apr_pool_t *p, const opf_cert_t *cert);
 
+/* Adds s's ServerName to a certificate's list of vhosts (once). */
+void opf_add_vhost(apr_array_header_t *vhosts, server_rec *s);
+
 /* mod_ocsp_prefetch_cache.c: the socache the children staple from. */
 int opf_cache_setup(opf_gen_t *g, apr_pool_t *pconf, apr_pool_t *ptemp);
 /* Stores a validated response under every id of entry. from_thread: the

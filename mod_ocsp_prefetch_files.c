@@ -54,20 +54,6 @@ static int opf_add_cert_files(server_rec *s, apr_pool_t *p,
     return DECLINED;
 }
 
-static void add_vhost_name(apr_array_header_t *vhosts, server_rec *s,
-                           apr_pool_t *p)
-{
-    const char *name = s->server_hostname ? s->server_hostname : "-";
-    int i;
-
-    for (i = 0; i < vhosts->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(vhosts, i, const char *), name)) {
-            return;
-        }
-    }
-    APR_ARRAY_PUSH(vhosts, const char *) = apr_pstrdup(p, name);
-}
-
 void opf_files_init(opf_gen_t *g)
 {
     g->configured = apr_array_make(g->pconf, 4, sizeof(configured_t));
@@ -119,7 +105,7 @@ void opf_files_check_unoffered(opf_gen_t *g, apr_pool_t *ptemp)
                          c->s->server_hostname ? c->s->server_hostname : "-",
                          c->file);
         }
-        add_vhost_name(un->vhosts, c->s, g->pconf);
+        opf_add_vhost(un->vhosts, c->s);
     }
 }
 
