@@ -18,8 +18,6 @@
 
 #include <apr_strings.h>
 
-#include <string.h>
-
 #include "mod_ocsp_prefetch.h"
 
 APLOG_USE_MODULE(ocsp_prefetch);

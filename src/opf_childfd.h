@@ -10,8 +10,9 @@
  * channel keeps the helper from seeing EOF at a graceful restart. A
  * pthread_atfork child handler closes, in every forked child:
  *   - the registered descriptors (slots), and
- *   - what the registered closers close (descriptors that come and go too
- *     often for slots: the engine's fetch sockets).
+ *   - what the registered closers take out of the child (descriptors that
+ *     come and go too often for slots: the engine's fetch sockets, which
+ *     it covers with /dev/null, see close_in_child() in opf_engine.c).
  * A fork runs with the fork gate held exclusively (opf_forkgate.h), so the
  * module's threads are at a safe point: a slot or a closer's state
  * changed under the gate (or by the forking thread itself) is never seen
