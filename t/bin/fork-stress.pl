@@ -446,6 +446,9 @@ for (@req) {
 }
 my $ok200 = grep { $_->{status} eq '200' } @req;
 
+# a stop timed while prefork is still starting children would time an httpd
+# race (see wait_quiet), not this module
+$h->wait_quiet(15) if $parent_alive;
 my $stop_t0 = time;
 my $stopped = $parent_alive ? $h->stop : 0;
 my $stop_took = time - $stop_t0;

@@ -241,6 +241,22 @@ sub stop {
     return $gone;
 }
 
+# Waits (at most $timeout s) until the MPM has stopped starting children:
+# the set of the parent's children unchanged for 2 s.  Tests that time a
+# stop call it first after heavy forking (MaxConnectionsPerChild 1): a
+# prefork child that gets SIGTERM while it is still starting (inside malloc,
+# e.g. in initgroups) deadlocks in httpd's own signal handler (exit() ->
+# OPENSSL_cleanup -> free) until the SIGKILL 10 s later, with or without
+# this module.  True when quiet.
+sub wait_quiet {
+    my ($self, $timeout) = @_;
+    return wait_until($timeout // 15, sub {
+        my $before = join ',', $self->children;
+        sleep 2;
+        $before eq join(',', $self->children);
+    }, 0.01);
+}
+
 sub threads {
     my ($self) = @_;
     my $pid = $self->pid or return undef;
