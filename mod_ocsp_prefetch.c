@@ -13,6 +13,7 @@
 #include <http_log.h>
 #include <http_main.h>
 #include <http_ssl.h>
+#include <mpm_common.h>
 #include <util_mutex.h>
 #include <unixd.h>
 
@@ -26,6 +27,7 @@
 #include <apr_strings.h>
 
 #include "mod_ocsp_prefetch.h"
+#include "mod_ocsp_prefetch_fleet.h"
 #include "opf_cert.h"
 #include "opf_engine.h"
 #include "opf_helper.h"
@@ -448,13 +450,18 @@ static void log_startup(opf_gen_t *g, int cold)
         }
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s,
-                 "%s: %d certificate%s: %d from the previous generation or "
-                 "the store, %d fetched, %d without a staple yet, %d without "
-                 "OCSP URL (cache %s, store %s)",
+                 "%s: %d certificate%s: %d from the previous generation "
+                 "or the store%s, %d fetched, %d without a staple yet, %d "
+                 "without OCSP URL (cache %s%s%s, store %s)",
                  cold ? "started" : "restarted", g->entries->nelts,
                  g->entries->nelts == 1 ? "" : "s", seeded,
+                 g->fleet ? apr_psprintf(g->pconf, " or the fleet cache (%d "
+                                         "from the fleet)", g->adopted)
+                          : "",
                  g->entries->nelts - seeded - missing, missing,
                  g->nourl->nelts, g->cache_name,
+                 g->fleet ? ", fleet cache " : "",
+                 g->fleet ? opf_fleet_name(g->fleet) : "",
                  g->store ? opf_store_dir(g->store) : "off");
 }
 
@@ -583,6 +590,17 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* The MPM's maintenance, in the parent's main thread, about every 10 s. */
+static int opf_monitor(apr_pool_t *p, server_rec *s)
+{
+    (void)p;
+    (void)s;
+    if (gen && gen->fleet) {
+        opf_fleet_watch(gen->fleet);
+    }
+    return DECLINED;
+}
+
 static void opf_child_init(apr_pool_t *p, server_rec *s)
 {
     if (gen) {
@@ -621,6 +639,7 @@ static void opf_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(opf_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(opf_post_config, after_ssl, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(opf_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(opf_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_ssl_ocsp_prime_hook(opf_ocsp_prime, NULL, before_md,
                                 APR_HOOK_MIDDLE);
     ap_hook_ssl_ocsp_get_resp_hook(opf_ocsp_get_resp, NULL, before_md,

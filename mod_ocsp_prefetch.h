@@ -77,6 +77,7 @@ typedef struct opf_entry {
     apr_size_t der_len;
     int told_too_large;        /* logged that it does not fit the cache */
     int persist_seed;          /* starts with a response the store lacks */
+    int from_fleet;            /* ... adopted from the fleet cache */
 } opf_entry_t;
 
 /* A certificate we cannot staple for want of a responder URL: listed on
@@ -112,6 +113,9 @@ typedef struct opf_gen {
     const ap_socache_provider_t *provider;
     ap_socache_instance_t *cache;
     const char *cache_name;      /* for log lines */
+    struct opf_fleet *fleet;     /* NULL: no fleet cache
+                                  * (mod_ocsp_prefetch_fleet.h) */
+    int adopted;                 /* certificates seeded from the fleet */
     apr_global_mutex_t *mutex;   /* only for providers that need one */
     struct opf_store *store;     /* NULL: OCSPPrefetchStore off or unusable */
     struct opf_status *status;   /* shared status table, NULL: no certs */
@@ -135,6 +139,7 @@ const char *opf_cert_label(apr_pool_t *p, const opf_cert_t *cert);
 void opf_add_vhost(apr_array_header_t *vhosts, server_rec *s);
 
 /* mod_ocsp_prefetch_cache.c: the socache the children staple from. */
+int opf_cache_is_network(const ap_socache_provider_t *provider);
 int opf_cache_setup(opf_gen_t *g, apr_pool_t *pconf, apr_pool_t *ptemp);
 /* Stores a validated response under every id of entry. from_thread: the
  * caller is the prefetch thread (inside the fork gate: the mutex is only

@@ -12,6 +12,7 @@
 
 #include "mod_ocsp_prefetch.h"
 #include "opf_forkgate.h"
+#include "mod_ocsp_prefetch_fleet.h"
 #include "opf_record.h"
 
 APLOG_USE_MODULE(ocsp_prefetch);
@@ -65,6 +66,14 @@ static void cache_unlock(opf_gen_t *g)
     }
 }
 
+/* Shared memory and file caches need the mutex and are read by every
+ * child; the others (redis, memcache) talk to a server over the network
+ * and keep their own connections. */
+int opf_cache_is_network(const ap_socache_provider_t *provider)
+{
+    return !(provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE);
+}
+
 static apr_status_t cache_destroy(void *data)
 {
     opf_gen_t *g = data;
@@ -93,18 +102,30 @@ int opf_cache_setup(opf_gen_t *g, apr_pool_t *pconf, apr_pool_t *ptemp)
     apr_status_t rv;
     const char *err;
 
-    if (sc->cache) {
+    if (sc->cache && !opf_cache_is_network(sc->cache_provider)) {
         g->provider = sc->cache_provider;
         g->cache = sc->cache;
         g->cache_name = sc->cache_spec;
     }
     else {
+        if (sc->cache) {
+            /* A network cache (redis, memcache) is the fleet's: the
+             * children never read it (opf_fleet.h). They staple from a
+             * shmcb of this server, written only by this parent. */
+            if (opf_fleet_create(&g->fleet, s, sc->cache_provider,
+                                 sc->cache_spec, pconf) != APR_SUCCESS) {
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
         g->provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb",
                                          AP_SOCACHE_PROVIDER_VERSION);
         if (!g->provider) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                          "OCSPPrefetch needs a shared cache: load "
-                         "mod_socache_shmcb or set OCSPPrefetchCache");
+                         "mod_socache_shmcb%s", sc->cache
+                         ? " (the children staple from a shmcb; a redis "
+                           "or memcache OCSPPrefetchCache is the fleet's)"
+                         : " or set OCSPPrefetchCache");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         g->cache_name = apr_psprintf(pconf, "shmcb(%" APR_SIZE_T_FMT ")",
@@ -163,11 +184,17 @@ apr_status_t opf_cache_put(opf_gen_t *g, opf_entry_t *entry,
     rec.next_update = v->next_update;
     rec.der = der;
     rec.der_len = der_len;
-    buf = apr_palloc(p, OPF_RECORD_HEADER + der_len);
-    len = opf_record_encode(buf, &rec);
+    buf = apr_palloc(p, OPF_RECORD_HEADER + OPF_RECORD_MAX_KEY + der_len);
     for (i = 0; i < entry->ids->nelts && rv == APR_SUCCESS; i++) {
         opf_id_t *xid = &APR_ARRAY_IDX(entry->ids, i, opf_id_t);
 
+        if (xid->len > OPF_RECORD_MAX_KEY) {
+            continue;   /* never from mod_ssl (a SHA-1): not served */
+        }
+        /* Each record carries the id it is stored under. */
+        rec.key = (const unsigned char *)xid->bytes;
+        rec.key_len = xid->len;
+        len = opf_record_encode(buf, &rec);
         rv = from_thread ? cache_lock_from_thread(g, entry->job)
                          : cache_lock(g);
         if (rv == APR_TIMEUP) {
@@ -205,6 +232,12 @@ apr_status_t opf_cache_put(opf_gen_t *g, opf_entry_t *entry,
         return rv;
     }
     entry->told_too_large = 0;
+    if (g->fleet && from_thread) {
+        /* Handed over, never waited for: the fleet cache's I/O runs in
+         * its own thread, outside the fork gate (opf_fleet.h). */
+        opf_fleet_publish(g->fleet, entry->cert->key, OPF_KEY_LEN, der,
+                          der_len, v);
+    }
     return APR_SUCCESS;
 }
 
@@ -251,12 +284,14 @@ void opf_cache_serve(opf_gen_t *g, server_rec *s, conn_rec *c,
     if (!len) {
         /* Absent, or larger than the stack buffer: ask with room for the
          * largest record we ever store. */
-        len = OPF_RECORD_HEADER + OPF_RECORD_MAX_DER;
+        len = OPF_RECORD_MAX;
         buf = apr_palloc(p, len);
         cache_lookup(g, s, id, id_len, buf, &len, p);
     }
-    /* Never staple what has expired, whatever the cache kept. */
-    if (len && opf_record_decode(buf, len, &rec) == APR_SUCCESS
+    /* Only a record stored under this very id, and never what has
+     * expired, whatever the cache kept. */
+    if (len && opf_record_decode(buf, len, (const unsigned char *)id, id_len,
+                                 &rec) == APR_SUCCESS
         && rec.next_update > apr_time_now()) {
         cb(rec.der, rec.der_len, userdata);
     }

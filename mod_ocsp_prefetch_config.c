@@ -343,7 +343,9 @@ const command_rec opf_cmds[] = {
         "the certificate"),
     AP_INIT_TAKE1("OCSPPrefetchCache", set_cache, NULL, RSRC_CONF,
         "provider[:args] of the socache the children read staples from "
-        "(default: shmcb sized from the number of certificates)"),
+        "(default: shmcb sized from the number of certificates); redis or "
+        "memcache: a fleet cache this server publishes its responses to, "
+        "the children staple from a shmcb all the same"),
     AP_INIT_TAKE1("OCSPPrefetchTimeout", set_timeout, NULL, RSRC_CONF,
         "bound in seconds on one whole fetch: connect, send, receive "
         "(default 10)"),

@@ -16,7 +16,9 @@
 #include <apr_strings.h>
 
 #include "mod_ocsp_prefetch.h"
+#include "mod_ocsp_prefetch_fleet.h"
 #include "opf_helper.h"
+#include "opf_record.h"
 #include "opf_store.h"
 #include "opf_validate.h"
 
@@ -134,6 +136,30 @@ void opf_entry_keep_der(opf_entry_t *entry, const unsigned char *der,
     }
 }
 
+/* Starts entry with a validated response: in the cache now, kept for
+ * the next generation, written to the store by the engine when persist. */
+static int seed_with(opf_gen_t *g, opf_entry_t *entry,
+                     const unsigned char *der, apr_size_t len,
+                     const opf_validated_t *v, const char *source,
+                     int persist, apr_time_t now, apr_pool_t *p)
+{
+    if (opf_cache_put(g, entry, der, len, v, 0, p) != APR_SUCCESS) {
+        return 0;
+    }
+    opf_entry_keep_der(entry, der, len);
+    entry->persist_seed = persist;
+    entry->seed.this_update = v->this_update;
+    entry->seed.valid_until = v->next_update;
+    entry->seed.status = v->status;
+    entry->seed.der_len = len;
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
+                 "%s: stapling the OCSP response from %s (%s, valid for "
+                 "%" APR_TIME_T_FMT " s more)", opf_cert_label(p, entry->cert),
+                 source, v->status == OPF_CERT_REVOKED ? "revoked" : "good",
+                 apr_time_sec(v->next_update - now));
+    return 1;
+}
+
 static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
                        carry_item_t *item, apr_time_t now, apr_pool_t *p)
 {
@@ -185,26 +211,66 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
                          err ? err : "unreadable");
         }
     }
-    if (!best || opf_cache_put(g, entry, best, best_len, &best_v, 0, p)
-                 != APR_SUCCESS) {
-        return;
+    if (best) {
+        /* The store lacks the previous generation's response (it was not
+         * written before that generation ended, or could not be): the
+         * engine writes it. */
+        seed_with(g, entry, best, best_len, &best_v, best_source,
+                  g->store && !stored_same && item && best == item->der,
+                  now, p);
     }
-    opf_entry_keep_der(entry, best, best_len);
-    /* The store lacks the previous generation's response (it was not
-     * written before that generation ended, or could not be): the engine
-     * writes it. */
-    entry->persist_seed = g->store && !stored_same
-                          && best != NULL && item && best == item->der;
-    entry->seed.this_update = best_v.this_update;
-    entry->seed.valid_until = best_v.next_update;
-    entry->seed.status = best_v.status;
-    entry->seed.der_len = best_len;
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
-                 "%s: stapling the OCSP response from %s (%s, valid for "
-                 "%" APR_TIME_T_FMT " s more)", opf_cert_label(p, entry->cert),
-                 best_source,
-                 best_v.status == OPF_CERT_REVOKED ? "revoked" : "good",
-                 apr_time_sec(best_v.next_update - now));
+}
+
+/* Certificates that start with nothing (a server joining a fleet, a new
+ * certificate): a response a peer published to the fleet cache is used
+ * when it validates here, like a stored one (in the helper with privsep:
+ * the fleet cache is not trusted). Returns how many. */
+static int seed_from_fleet(opf_gen_t *g, apr_time_t now, apr_pool_t *p)
+{
+    const unsigned char **keys;
+    unsigned char **recs;
+    apr_size_t *lens;
+    int *index;
+    int i, n = 0, adopted = 0;
+
+    keys = apr_palloc(p, sizeof(*keys) * (apr_size_t)g->entries->nelts);
+    index = apr_palloc(p, sizeof(*index) * (apr_size_t)g->entries->nelts);
+    for (i = 0; i < g->entries->nelts; i++) {
+        opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
+
+        if (!entry->seed.der_len) {
+            keys[n] = entry->cert->key;
+            index[n++] = i;
+        }
+    }
+    if (!n) {
+        return 0;
+    }
+    recs = apr_pcalloc(p, sizeof(*recs) * (apr_size_t)n);
+    lens = apr_pcalloc(p, sizeof(*lens) * (apr_size_t)n);
+    if (!opf_fleet_read_many(g->fleet, keys, OPF_KEY_LEN, n,
+                             OPF_FLEET_JOIN_WAIT, recs, lens)) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        opf_entry_t *entry = APR_ARRAY_IDX(g->entries, index[i],
+                                           opf_entry_t *);
+        opf_record_t rec;
+        opf_validated_t v;
+
+        if (recs[i]
+            && opf_record_decode(recs[i], lens[i], keys[i], OPF_KEY_LEN,
+                                 &rec) == APR_SUCCESS
+            && candidate_ok(g, entry, index[i], "the fleet cache", rec.der,
+                            rec.der_len, now, &v, p)
+            && seed_with(g, entry, rec.der, rec.der_len, &v,
+                         "the fleet cache", g->store != NULL, now, p)) {
+            entry->from_fleet = 1;
+            adopted++;
+        }
+        free(recs[i]);
+    }
+    return adopted;
 }
 
 void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
@@ -239,6 +305,9 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
 
         apr_hash_set(configured, key, APR_HASH_KEY_STRING, "");
         seed_entry(g, entry, i, item, now, ptemp);
+    }
+    if (g->fleet) {
+        g->adopted = seed_from_fleet(g, now, ptemp);
     }
     g->seed_signers = NULL; /* goes with ptemp */
     if (g->store) {
