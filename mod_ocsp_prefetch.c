@@ -269,6 +269,25 @@ static int engine_store(void *ctx, opf_job_t *job, const unsigned char *der,
     return stored;
 }
 
+/* The fleet thread's answer to a peek: to the engine. */
+static void fleet_answer(void *baton, apr_uint32_t seq,
+                         const unsigned char *der, apr_size_t len)
+{
+    opf_engine_offer(baton, seq, der, len);
+}
+
+/* Called from the prefetch thread before a round of fetches: does a peer
+ * hold a newer response? Asked of the fleet cache, never waited for. */
+static int engine_peek(void *ctx, opf_job_t *job, apr_uint32_t seq,
+                       apr_time_t held_this)
+{
+    opf_gen_t *g = ctx;
+    opf_entry_t *entry = opf_job_user(job);
+
+    return opf_fleet_peek(g->fleet, entry->cert->key, OPF_KEY_LEN,
+                          held_this, fleet_answer, job, seq);
+}
+
 /* Called from the prefetch thread: hand the event to the notifier. */
 static void engine_event(void *ctx, opf_job_t *job, const char *event)
 {
@@ -310,6 +329,7 @@ static apr_status_t engine_pre_cleanup(void *data)
     /* Before pconf's sub-pools (the engine's own) and its cleanups (the
      * cache, the certificates, the DSO) go away. Stopping never waits on
      * the network. */
+    opf_fleet_answers_off(g->fleet);   /* no offer to a stopped engine */
     opf_engine_stop(g->engine);
     opf_seed_carry_over(g);
     return APR_SUCCESS;
@@ -525,6 +545,7 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     hooks.store = engine_store;
     hooks.persist = opf_seed_persist;
     hooks.event = engine_event;
+    hooks.peek = gen->fleet ? engine_peek : NULL;
     if ((rv = opf_engine_create(&gen->engine, &cfg, &hooks, pconf))
         != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,

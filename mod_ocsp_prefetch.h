@@ -77,7 +77,6 @@ typedef struct opf_entry {
     apr_size_t der_len;
     int told_too_large;        /* logged that it does not fit the cache */
     int persist_seed;          /* starts with a response the store lacks */
-    int from_fleet;            /* ... adopted from the fleet cache */
 } opf_entry_t;
 
 /* A certificate we cannot staple for want of a responder URL: listed on

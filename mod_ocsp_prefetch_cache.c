@@ -232,7 +232,7 @@ apr_status_t opf_cache_put(opf_gen_t *g, opf_entry_t *entry,
         return rv;
     }
     entry->told_too_large = 0;
-    if (g->fleet && from_thread) {
+    if (g->fleet && from_thread && !opf_job_adopting(entry->job)) {
         /* Handed over, never waited for: the fleet cache's I/O runs in
          * its own thread, outside the fork gate (opf_fleet.h). */
         opf_fleet_publish(g->fleet, entry->cert->key, OPF_KEY_LEN, der,

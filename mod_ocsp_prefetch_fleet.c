@@ -36,11 +36,16 @@ APLOG_USE_MODULE(ocsp_prefetch);
 #define OPF_FLEET_MAX_TTL apr_time_from_sec(30 * 24 * 3600 - 3600)
 
 typedef struct fleet_item {
-    unsigned char *rec;        /* malloc'd encoded record */
+    unsigned char *rec;        /* publish: malloc'd encoded record */
     apr_size_t len;
     unsigned char key[OPF_RECORD_MAX_KEY];
     apr_size_t key_len;
     opf_validated_t v;
+    /* peek (rec NULL): what is held, whom to answer */
+    apr_time_t held_this;
+    opf_fleet_answer_fn *answer;
+    void *baton;
+    apr_uint32_t seq;
 } fleet_item_t;
 
 /* A batch of reads the main thread waits for (opf_fleet_read_many). */
@@ -77,6 +82,8 @@ struct opf_fleet {
     int head, count;
     fleet_batch_t *batch;      /* reads to do first, NULL: none */
     int stopping, done;
+    int answers_off;           /* no peek is answered any more */
+    int in_answer;             /* the thread is in an answer callback */
     int dropping;              /* dropped since the last logged drop */
     apr_time_t op_started;     /* 0: no cache call running (atomic) */
     int stuck_told;            /* this call was reported stuck */
@@ -130,7 +137,7 @@ static void outage(opf_fleet_t *f, apr_status_t rv, const char *what)
 {
     f->failed++;
     if (!f->down) {
-        f->down = 1;
+        __atomic_store_n(&f->down, 1, __ATOMIC_SEQ_CST);
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, f->s,
                      "the fleet cache %s cannot be used (%s failed): "
                      "responses are not shared with the fleet until it "
@@ -142,7 +149,7 @@ static void outage(opf_fleet_t *f, apr_status_t rv, const char *what)
 static void recovered(opf_fleet_t *f)
 {
     if (f->down) {
-        f->down = 0;
+        __atomic_store_n(&f->down, 0, __ATOMIC_SEQ_CST);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, f->s,
                      "the fleet cache %s answers again", f->name);
     }
@@ -245,6 +252,47 @@ static void read_one(opf_fleet_t *f, fleet_batch_t *b, int i,
     }
 }
 
+/* A peek: the record, if it holds a response newer than the one held
+ * and still valid (the engine validates it); the answer in any case. */
+static void peek_one(opf_fleet_t *f, fleet_item_t *it, unsigned char *buf,
+                     apr_pool_t *p)
+{
+    unsigned int len = OPF_RECORD_MAX;
+    const unsigned char *der = NULL;
+    apr_size_t der_len = 0;
+    opf_record_t rec;
+    apr_status_t rv;
+
+    __atomic_store_n(&f->op_started, apr_time_now(), __ATOMIC_SEQ_CST);
+    rv = f->provider->retrieve(f->inst, f->s, it->key,
+                               (unsigned int)it->key_len, buf, &len, p);
+    __atomic_store_n(&f->op_started, 0, __ATOMIC_SEQ_CST);
+    if (rv == APR_SUCCESS
+        && opf_record_decode(buf, len, it->key, it->key_len, &rec)
+           == APR_SUCCESS
+        && rec.next_update > apr_time_now()
+        && rec.this_update > it->held_this) {
+        der = rec.der;
+        der_len = rec.der_len;
+    }
+    if (rv == APR_SUCCESS || APR_STATUS_IS_NOTFOUND(rv)) {
+        recovered(f);
+    }
+    else if (rv != APR_ENOSPC && rv != APR_ENOMEM) {
+        outage(f, rv, "a read");
+    }
+    pthread_mutex_lock(&f->mutex);
+    if (!f->answers_off) {
+        f->in_answer = 1;
+        pthread_mutex_unlock(&f->mutex);
+        it->answer(it->baton, it->seq, der, der_len);
+        pthread_mutex_lock(&f->mutex);
+        f->in_answer = 0;
+        pthread_cond_broadcast(&f->cond);
+    }
+    pthread_mutex_unlock(&f->mutex);
+}
+
 static void *fleet_main(void *data)
 {
     opf_fleet_t *f = data;
@@ -300,8 +348,13 @@ static void *fleet_main(void *data)
                          "next refresh)", f->name, dropped,
                          dropped == 1 ? "" : "s");
         }
-        if (p) {
+        if (p && it.rec) {
             publish_one(f, &it, buf, p);
+        }
+        else if (p) {
+            peek_one(f, &it, buf, p);
+        }
+        if (p) {
             apr_pool_clear(p);
         }
         free(it.rec);
@@ -579,6 +632,49 @@ int opf_fleet_read_many(opf_fleet_t *f, const unsigned char *const *keys,
                      (int)apr_time_sec(max));
     }
     return found;
+}
+
+int opf_fleet_peek(opf_fleet_t *f, const unsigned char *key,
+                   apr_size_t key_len, apr_time_t held_this,
+                   opf_fleet_answer_fn *answer, void *baton,
+                   apr_uint32_t seq)
+{
+    fleet_item_t *it;
+
+    if (!f || key_len > OPF_RECORD_MAX_KEY
+        || __atomic_load_n(&f->down, __ATOMIC_SEQ_CST)) {
+        return 0;   /* an outage: fetch at once, do not wait on it */
+    }
+    pthread_mutex_lock(&f->mutex);
+    if (f->stopping || f->answers_off || f->count == OPF_FLEET_QUEUE) {
+        pthread_mutex_unlock(&f->mutex);
+        return 0;
+    }
+    it = &f->queue[(f->head + f->count) % OPF_FLEET_QUEUE];
+    memset(it, 0, sizeof(*it));
+    memcpy(it->key, key, key_len);
+    it->key_len = key_len;
+    it->held_this = held_this;
+    it->answer = answer;
+    it->baton = baton;
+    it->seq = seq;
+    f->count++;
+    pthread_cond_signal(&f->cond);
+    pthread_mutex_unlock(&f->mutex);
+    return 1;
+}
+
+void opf_fleet_answers_off(opf_fleet_t *f)
+{
+    if (!f || !f->started || f->owner != getpid()) {
+        return;
+    }
+    pthread_mutex_lock(&f->mutex);
+    f->answers_off = 1;
+    while (f->in_answer) {
+        pthread_cond_wait(&f->cond, &f->mutex);
+    }
+    pthread_mutex_unlock(&f->mutex);
 }
 
 void opf_fleet_watch(opf_fleet_t *f)

@@ -8,7 +8,11 @@
  * handshake. Every response the prefetch thread accepts is handed over
  * (never waited for) and published under the certificate's key, unless
  * the shared record already holds a newer response (newer thisUpdate, or
- * as new and revoked).
+ * as new and revoked). Before a round of fetches the prefetch thread
+ * peeks at the certificate's record (opf_fleet_peek): a newer response a
+ * peer published is validated and adopted instead of fetching
+ * (src/opf_engine_peek.c), so a fleet asks its CA about once per
+ * certificate and window.
  *
  * No cache connection crosses a fork: the parent's connections are
  * covered with /dev/null in every forked child (opf_peerfd.h), and the
@@ -54,6 +58,25 @@ void opf_fleet_publish(opf_fleet_t *fleet, const unsigned char *key,
 int opf_fleet_read_many(opf_fleet_t *fleet, const unsigned char *const *keys,
                         apr_size_t key_len, int n, apr_interval_time_t max,
                         unsigned char **out, apr_size_t *out_len);
+
+/* The answer to a peek, from the fleet thread: der is the DER of the
+ * certificate's record when it holds a response newer than the one held
+ * and not expired (not validated: the caller must), else NULL. */
+typedef void opf_fleet_answer_fn(void *baton, apr_uint32_t seq,
+                                 const unsigned char *der, apr_size_t len);
+
+/* From the prefetch thread, before a round of fetches: reads the record
+ * in the fleet thread and answers there. held_this: thisUpdate of the
+ * valid response held (0: none). Returns 0 when it does not ask (the
+ * cache is down, the queue full, stopping): then there is no answer. */
+int opf_fleet_peek(opf_fleet_t *fleet, const unsigned char *key,
+                   apr_size_t key_len, apr_time_t held_this,
+                   opf_fleet_answer_fn *answer, void *baton,
+                   apr_uint32_t seq);
+
+/* Before the prefetch thread stops: no answer is given once this
+ * returns. Main thread. */
+void opf_fleet_answers_off(opf_fleet_t *fleet);
 
 /* From the parent's main thread: unblocks a cache call that has run for
  * more than OPF_FLEET_OP_TIMEOUT. */

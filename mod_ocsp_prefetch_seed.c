@@ -19,6 +19,7 @@
 #include "mod_ocsp_prefetch_fleet.h"
 #include "opf_helper.h"
 #include "opf_record.h"
+#include "opf_status.h"
 #include "opf_store.h"
 #include "opf_validate.h"
 
@@ -140,9 +141,13 @@ void opf_entry_keep_der(opf_entry_t *entry, const unsigned char *der,
  * the next generation, written to the store by the engine when persist. */
 static int seed_with(opf_gen_t *g, opf_entry_t *entry,
                      const unsigned char *der, apr_size_t len,
-                     const opf_validated_t *v, const char *source,
+                     const opf_validated_t *v, opf_source_e from,
                      int persist, apr_time_t now, apr_pool_t *p)
 {
+    const char *source = from == OPF_SOURCE_FLEET ? "the fleet cache"
+                       : from == OPF_SOURCE_STORE ? "the store"
+                       : "the previous generation";
+
     if (opf_cache_put(g, entry, der, len, v, 0, p) != APR_SUCCESS) {
         return 0;
     }
@@ -152,6 +157,7 @@ static int seed_with(opf_gen_t *g, opf_entry_t *entry,
     entry->seed.valid_until = v->next_update;
     entry->seed.status = v->status;
     entry->seed.der_len = len;
+    entry->seed.source = from;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
                  "%s: stapling the OCSP response from %s (%s, valid for "
                  "%" APR_TIME_T_FMT " s more)", opf_cert_label(p, entry->cert),
@@ -166,7 +172,7 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
     const char *key = entry->cert->key_hex;
     const unsigned char *best = NULL;
     apr_size_t best_len = 0;
-    const char *best_source = NULL;
+    opf_source_e best_source = OPF_SOURCE_NONE;
     opf_validated_t v, best_v;
     int stored_same = 0;
 
@@ -178,7 +184,7 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
             best = item->der;
             best_len = item->der_len;
             best_v = v;
-            best_source = "the previous generation";
+            best_source = OPF_SOURCE_PREVIOUS;
         }
     }
     if (g->store) {
@@ -200,7 +206,7 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
                 best = der;
                 best_len = len;
                 best_v = v;
-                best_source = "the store";
+                best_source = OPF_SOURCE_STORE;
             }
             opf_store_touch(g->store, key);
         }
@@ -264,8 +270,7 @@ static int seed_from_fleet(opf_gen_t *g, apr_time_t now, apr_pool_t *p)
             && candidate_ok(g, entry, index[i], "the fleet cache", rec.der,
                             rec.der_len, now, &v, p)
             && seed_with(g, entry, rec.der, rec.der_len, &v,
-                         "the fleet cache", g->store != NULL, now, p)) {
-            entry->from_fleet = 1;
+                         OPF_SOURCE_FLEET, g->store != NULL, now, p)) {
             adopted++;
         }
         free(recs[i]);

@@ -85,6 +85,11 @@ static void wake_thread(void *ctx)
     } while (n < 0 && errno == EINTR);
 }
 
+void opf_engine_wake(opf_engine_t *e)
+{
+    wake_thread(e);
+}
+
 /* The prefetch thread, when the wakeup pipe is readable: bounded, the
  * pipe holds at most what the writers put (one byte per wakeup). */
 static void drain_wakeups(opf_engine_t *e)
@@ -337,6 +342,7 @@ opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
         job->valid_until = seed->valid_until;
         job->held_status = seed->status;
         job->held_size = seed->der_len;
+        job->held_source = seed->source;
         job->next_run = opf_renew_at(&e->cfg.window, seed->this_update,
                                      seed->valid_until, jitter(e));
     }
@@ -369,6 +375,7 @@ void opf_job_get_seed(const opf_job_t *job, opf_job_seed_t *seed)
     seed->valid_until = job->valid_until;
     seed->status = job->held_status;
     seed->der_len = job->held_size;
+    seed->source = job->held_source;
     seed->failures = job->failures;
     seed->retry_at = job->failures ? job->next_run : 0;
 }
@@ -521,6 +528,7 @@ static void end_fetch(opf_job_t *job)
     }
     opf_dns_cancel(job);
     opf_privsep_cancel(job);
+    opf_peek_cancel(job);
     release_slots(job);
     if (job->polled_events) {
         apr_pollset_remove(job->engine->pollset, &job->pfd);
@@ -569,6 +577,7 @@ static void fetch_failed(opf_job_t *job, apr_time_t now,
         return;
     }
     job->url_index = 0;
+    job->peeked = 0;    /* the next round asks again */
     job->failures++;
     delay = opf_retry_delay(job->failures, e->cfg.retry_floor,
                             e->cfg.retry_ceil, now, job->valid_until,
@@ -617,6 +626,15 @@ void opf_engine_fetch_accepted(opf_job_t *job, apr_time_t now,
     accept_response(job, now, der, len, v);
 }
 
+void opf_engine_adopt(opf_job_t *job, apr_time_t now,
+                      const unsigned char *der, apr_size_t len,
+                      opf_validated_t *v)
+{
+    job->adopting = 1;
+    accept_response(job, now, der, len, v);
+    job->adopting = 0;
+}
+
 /* A valid response (validated here or by the helper process). */
 static void accept_response(opf_job_t *job, apr_time_t now,
                             const unsigned char *der, apr_size_t len,
@@ -646,11 +664,14 @@ static void accept_response(opf_job_t *job, apr_time_t now,
     }
 
     if (!e->hooks.store(e->hooks.ctx, job, der, len, &v)) {
+        job->adopting = 0;
         fetch_failed(job, now, OPF_FAIL_STORE,
                      "the OCSP response could not be put in the cache");
         return;
     }
-    record_latency(job, now);
+    if (!job->adopting) {
+        record_latency(job, now);
+    }
     /* To the disk in the writer's thread: this one never waits on it. */
     if (e->writer && opf_writer_put(e->writer, job, der, len) != APR_SUCCESS) {
         opf_engine_log(e, OPF_LOG_ERR, job->cert, "cannot save the OCSP "
@@ -662,11 +683,13 @@ static void accept_response(opf_job_t *job, apr_time_t now,
 
     job->held_status = v.status;
     job->held_size = len;
+    job->held_source = job->adopting ? OPF_SOURCE_FLEET : OPF_SOURCE_FETCHED;
     job->this_update = v.this_update;
     apr_thread_mutex_lock(e->mutex);
     job->valid_until = valid_until;
     apr_thread_mutex_unlock(e->mutex);
     job->url_index = 0;
+    job->peeked = 0;
     next = opf_renew_at(&e->cfg.window, v.this_update, valid_until,
                         jitter(e));
     /* A renew window longer than the response lifetime must not turn
@@ -677,6 +700,7 @@ static void accept_response(opf_job_t *job, apr_time_t now,
     }
     job->next_run = next;   /* reported below; queued after end_fetch */
     opf_report_success(job, now, old_status, old_valid_until, &v, len);
+    job->adopting = 0;
     job->failures = 0;
     opf_heap_set(&e->expiry, job);
     end_fetch(job);
@@ -772,10 +796,18 @@ static void start_fetch(opf_job_t *job, opf_host_t *host, apr_time_t now)
                                   "%s", job->url_errors[job->url_index]));
         return;
     }
+    if (opf_peek_start(job, now)) {
+        return;   /* a peer may hold a newer response: ask first */
+    }
+    opf_engine_go_fetch(job, now);
+}
+
+void opf_engine_go_fetch(opf_job_t *job, apr_time_t now)
+{
     if (opf_privsep_fetch(job, now)) {
         return;   /* the helper process fetches and validates */
     }
-    opf_dns_resolve(job, host, now);
+    opf_dns_resolve(job, job->fetch_host, now);
 }
 
 void opf_engine_fetch_failed(opf_job_t *job, apr_time_t now,
@@ -826,9 +858,14 @@ static apr_time_t run_schedule(opf_engine_t *e, apr_time_t now)
     opf_job_t *job;
     int i;
 
+    /* Answers to peeks: adopt, validate, or fetch. */
+    opf_peek_offers(e, now);
     /* fetch_failed() takes the job out of e->flight: walk backwards. */
     for (i = e->in_flight - 1; i >= 0; i--) {
         job = e->flight[i];
+        if (now >= job->deadline && opf_peek_deadline(job, now)) {
+            continue;   /* it waited for a peek: now it fetches */
+        }
         if (now >= job->deadline) {
             /* A lookup without an answer is a DNS failure. */
             fetch_failed(job, now, job->resolving ? OPF_FAIL_DNS
@@ -969,6 +1006,7 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
     }
     opf_dns_thread_end(e);
     opf_privsep_thread_end(e);
+    opf_peek_thread_end(e);
     apr_pollset_remove(e->pollset, &e->wake_pfd);
     opf_forkgate_leave();
     apr_thread_exit(thread, APR_SUCCESS);

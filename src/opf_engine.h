@@ -33,6 +33,14 @@ typedef struct opf_engine_hooks {
      * nonzero if the response can now be stapled. */
     int (*store)(void *ctx, opf_job_t *job, const unsigned char *der,
                  apr_size_t der_len, const opf_validated_t *v);
+    /* Optional: before a round of fetches, asks whether a peer holds a
+     * newer response (the fleet cache). Called from the engine thread;
+     * held_this is the thisUpdate of the valid response held (0: none).
+     * Returns nonzero if it asked: the answer comes through
+     * opf_engine_offer() with the same seq, from any thread, and the
+     * fetch waits for it at most OPF_PEEK_WAIT. Must not block. */
+    int (*peek)(void *ctx, opf_job_t *job, apr_uint32_t seq,
+                apr_time_t held_this);
     /* Optional: writes an accepted response to disk, after store, in the
      * engine's writer thread (opf_writer.h), outside the fork gate: must
      * take no lock and allocate nothing. Returns NULL or an error message
@@ -53,6 +61,7 @@ typedef struct opf_job_seed {
     apr_time_t valid_until;     /* > now: a valid response is held */
     int status;                 /* opf_cert_status_e of that response */
     apr_size_t der_len;         /* size of that response */
+    int source;                 /* opf_source_e: where it came from */
     int failures;               /* consecutive failed rounds so far */
     apr_time_t retry_at;        /* with failures: when to try again */
 } opf_job_seed_t;
@@ -72,6 +81,21 @@ apr_status_t opf_engine_create(opf_engine_t **out,
 opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
                           apr_array_header_t *urls,
                           const opf_job_seed_t *seed, void *user);
+
+/* How long a fetch waits for the answer to a peek. */
+#define OPF_PEEK_WAIT apr_time_from_sec(2)
+
+/* The answer to a peek (hooks.peek): der is a candidate response (copied
+ * here), validated like a fetched one (in the helper with privilege
+ * separation) and adopted instead of fetching when it is newer than the
+ * response held and not itself due for renewal; NULL: nothing, fetch.
+ * From any thread, until opf_engine_stop(). */
+void opf_engine_offer(opf_job_t *job, apr_uint32_t seq,
+                      const unsigned char *der, apr_size_t len);
+
+/* From hooks.store: whether the response being stored was adopted from a
+ * peer (an offer), not fetched. */
+int opf_job_adopting(const opf_job_t *job);
 
 /* Optional, before start: the shared status table the thread keeps up
  * to date, and after how many consecutive failed rounds the "failed"

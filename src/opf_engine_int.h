@@ -11,6 +11,7 @@
 
 #include "opf_engine.h"
 #include "opf_heap.h"
+#include "opf_helper_proto.h"
 #include "opf_http.h"
 #include "opf_signers.h"
 #include "opf_writer.h"
@@ -57,6 +58,7 @@ struct opf_job {
     apr_time_t valid_until;     /* 0: nothing valid held */
     int held_status;            /* opf_cert_status_e, -1 before the first */
     apr_size_t held_size;       /* DER bytes of the response held */
+    int held_source;            /* opf_source_e: where it came from */
 
     /* Scheduling. */
     apr_time_t next_run;
@@ -89,6 +91,19 @@ struct opf_job {
     /* Privilege separation (opf_engine_privsep.c). */
     apr_uint32_t helper_id;     /* the certificate's id in the helper */
     apr_uint32_t helper_seq;    /* FETCH out, waiting for its RESULT; or 0 */
+
+    /* Peeks (opf_engine_peek.c): a fetch in flight may first wait for a
+     * peer's response, then for its validation. */
+    int peeked;                 /* asked in this round already */
+    apr_uint32_t peek_seq;      /* the question out, 0: none */
+    int offer_checking;         /* the helper validates the offer */
+    const unsigned char *offer_der; /* the offer, in fetch_pool */
+    apr_size_t offer_der_len;
+    int adopting;               /* storing an adopted offer */
+    /* Handed over by opf_engine_offer(), under engine->mutex. */
+    unsigned char *offer;       /* malloc'd; NULL with offer_seq: none */
+    apr_size_t offer_len;
+    apr_uint32_t offer_seq;     /* the answer's seq, 0: no answer */
 };
 
 struct opf_engine {
@@ -147,6 +162,10 @@ struct opf_engine {
 
     opf_status_t *status;       /* NULL: no status table */
     int notify_failures;        /* "failed" event after this many rounds */
+
+    /* Peeks (opf_engine_peek.c). */
+    apr_uint32_t peek_counter;
+    volatile apr_uint32_t offers_pending; /* an answer waits: scan flight */
 };
 
 /* The two ends of a fetch, for opf_engine_dns.c: addresses are known,
@@ -175,6 +194,36 @@ void opf_dns_host_init(opf_engine_t *e, opf_host_t *host, const opf_url_t *url);
 void opf_engine_fetch_accepted(opf_job_t *job, apr_time_t now,
                                const unsigned char *der, apr_size_t len,
                                opf_validated_t *v);
+
+/* The fetch proper, once the job has its slot, URL and deadline: to the
+ * helper process, or resolved and fetched here. */
+void opf_engine_go_fetch(opf_job_t *job, apr_time_t now);
+/* The response held is replaced by an adopted offer (v validated). */
+void opf_engine_adopt(opf_job_t *job, apr_time_t now,
+                      const unsigned char *der, apr_size_t len,
+                      opf_validated_t *v);
+/* Whether the engine would adopt a response with these times now: newer
+ * than the one held (or none valid held), not itself due for renewal. */
+int opf_engine_would_adopt(const opf_job_t *job, apr_time_t now,
+                           const opf_validated_t *v);
+void opf_engine_wake(opf_engine_t *e);
+
+/* Peeks (opf_engine_peek.c). Asks hooks.peek before the round's first
+ * fetch: returns 1 if the fetch now waits for the answer. */
+int opf_peek_start(opf_job_t *job, apr_time_t now);
+/* The answers handed over since the last call: each adopted (validated
+ * here, or sent to the helper) or the fetch goes ahead. */
+void opf_peek_offers(opf_engine_t *e, apr_time_t now);
+/* The job's deadline passed while it waited for a peek or its check:
+ * returns 1 if it did (the fetch goes ahead), 0 for a fetch's deadline. */
+int opf_peek_deadline(opf_job_t *job, apr_time_t now);
+/* A RESULT for the job's offer check: returns 1 if it was one. */
+int opf_peek_checked(opf_job_t *job, const opf_proto_result_t *res,
+                     apr_time_t now);
+/* The job's fetch ends: its peek state is cleared. */
+void opf_peek_cancel(opf_job_t *job);
+/* Thread end: offers not taken are freed. */
+void opf_peek_thread_end(opf_engine_t *e);
 
 /* Privilege separation (opf_engine_privsep.c). Hands the job's fetch to
  * the helper process: returns 1 if it did (or failed the attempt), 0 when

@@ -59,6 +59,8 @@ static void helper_lost(opf_engine_t *e, apr_time_t now)
     for (i = 0; i < e->in_flight; i++) {
         if (e->flight[i]->helper_seq) {
             e->flight[i]->helper_seq = 0;
+            /* A peer's response it was checking: fetch instead. */
+            e->flight[i]->offer_checking = 0;
             handed[n++] = e->flight[i];
         }
     }
@@ -130,6 +132,9 @@ static void result(opf_engine_t *e, const opf_proto_result_t *res,
         return;   /* late: the attempt has already timed out */
     }
     job->helper_seq = 0;
+    if (opf_peek_checked(job, res, now)) {
+        return;   /* the check of a peer's response, not a fetch */
+    }
     if (res->outcome != OPF_OUTCOME_OK) {
         /* Printable and at most 256 bytes (checked by the decoder). */
         opf_engine_fetch_failed(job, now, (opf_fail_reason_e)res->fail_class,

@@ -85,6 +85,7 @@ void opf_report_init(opf_job_t *job, apr_time_t now)
         r->this_update = job->this_update;
         r->next_update = job->valid_until;
         r->response_size = (apr_uint32_t)job->held_size;
+        r->source = job->held_source;
     }
     r->failures = job->failures;
     r->next_refresh = job->next_run > now ? job->next_run : now;
@@ -183,7 +184,19 @@ void opf_report_success(opf_job_t *job, apr_time_t now, int old_status,
                        "OCSP responder %s now reports the certificate good",
                        job->fetch_url);
     }
-    if (old_status < 0 && job->failures) {
+    if (job->adopting) {
+        /* A peer fetched it (the fleet cache): no responder was asked. */
+        opf_engine_log(e, (old_valid_until <= now || job->failures)
+                          ? OPF_LOG_NOTICE : OPF_LOG_DEBUG, job->cert,
+                       "%s with a peer's response from the fleet cache "
+                       "(%s, valid until %s); no fetch",
+                       old_status < 0 ? "stapled" : job->failures
+                       ? "recovered" : old_valid_until <= now
+                       ? "renewed late" : "renewed",
+                       revoked ? "revoked" : "good",
+                       date(d1, v->next_update));
+    }
+    else if (old_status < 0 && job->failures) {
         /* The first response after failed rounds at a cold start: their
          * "failing:" was a warning, so the all-clear is a notice. */
         opf_engine_log(e, OPF_LOG_NOTICE, job->cert,
@@ -229,15 +242,21 @@ void opf_report_success(opf_job_t *job, apr_time_t now, int old_status,
         r->this_update = v->this_update;
         r->next_update = v->next_update;
         r->response_size = (apr_uint32_t)der_len;
+        r->source = job->held_source;
         r->last_attempt = now;
         r->last_ok = 1;
         r->last_error[0] = '\0';
         r->failures = 0;
         r->next_refresh = job->next_run;
-        r->fetch_ok++;
+        if (job->adopting) {
+            r->adopted++;
+        }
+        else {
+            r->fetch_ok++;
+        }
         rec_end(job);
     }
-    if (e->status) {
+    if (e->status && !job->adopting) {
         opf_status_totals_t *t = opf_status_totals_begin(e->status);
         t->fetch_ok++;
         opf_status_totals_end(e->status);

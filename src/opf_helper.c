@@ -255,6 +255,25 @@ apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
     return send_msg(h, &m, 0);
 }
 
+apr_status_t opf_helper_send_check(opf_helper_t *h, apr_uint32_t seq,
+                                   apr_uint32_t id, const unsigned char *der,
+                                   apr_size_t len, apr_interval_time_t skew)
+{
+    opf_proto_msg_t m;
+
+    if (len < 1 || len > OPF_PROTO_MAX_DER) {
+        return APR_EINVAL;
+    }
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_CHECK;
+    m.u.check.seq = seq;
+    m.u.check.id = id;
+    m.u.check.skew_s = skew_secs(skew);
+    m.u.check.der = der;
+    m.u.check.der_len = (uint32_t)len;
+    return send_msg(h, &m, 0);
+}
+
 apr_status_t opf_helper_recv(opf_helper_t *h, opf_proto_result_t *res,
                              int *dropped)
 {

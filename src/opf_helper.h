@@ -53,6 +53,13 @@ apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
                                    apr_interval_time_t timeout,
                                    apr_interval_time_t skew);
 
+/* Sends a CHECK (validate these bytes for certificate id) from the
+ * prefetch thread; never blocks; the RESULT comes like a FETCH's, under
+ * seq. APR_EAGAIN: no room now; APR_EOF: gone; APR_EINVAL: too large. */
+apr_status_t opf_helper_send_check(opf_helper_t *h, apr_uint32_t seq,
+                                   apr_uint32_t id, const unsigned char *der,
+                                   apr_size_t len, apr_interval_time_t skew);
+
 /* Reads one RESULT if one is there, never blocks. APR_SUCCESS: *res is
  * filled, pointing into a buffer of h valid until the next call.
  * APR_EAGAIN: nothing (malformed messages are dropped, counted in

@@ -45,6 +45,19 @@ typedef enum {
 /* "none" "good" "revoked" "no_url" "no_issuer" */
 const char *opf_state_name(opf_state_e s);
 
+/* Where the response a certificate holds came from. */
+typedef enum {
+    OPF_SOURCE_NONE = 0,    /* none held */
+    OPF_SOURCE_FETCHED,     /* fetched from its responder by this server */
+    OPF_SOURCE_PREVIOUS,    /* carried over from the previous generation */
+    OPF_SOURCE_STORE,       /* read from OCSPPrefetchStore at start-up */
+    OPF_SOURCE_FLEET,       /* adopted from the fleet cache (a peer's) */
+    OPF_SOURCE_N
+} opf_source_e;
+
+/* "none" "fetched" "previous_generation" "store" "fleet" */
+const char *opf_source_name(opf_source_e s);
+
 /* Fetch latency histogram bucket bounds, seconds (+Inf is implicit). */
 #define OPF_LATENCY_BUCKETS 9
 extern const double opf_latency_bounds[OPF_LATENCY_BUCKETS];
@@ -65,11 +78,13 @@ typedef struct opf_status_rec {
     apr_time_t this_update;          /* of the response stapled, 0: none */
     apr_time_t next_update;
     apr_uint32_t response_size;      /* bytes of DER, 0: none */
+    int source;                      /* opf_source_e of that response */
     apr_time_t last_attempt;         /* 0: never */
     int last_ok;                     /* result of the last attempt */
     char last_error[OPF_STATUS_TEXT];/* "" after a success */
     int failures;                    /* consecutive failed rounds */
     apr_time_t next_refresh;         /* scheduled next attempt */
+    apr_uint64_t adopted;            /* peers' responses adopted */
     apr_uint64_t fetch_ok;           /* counters of this generation */
     apr_uint64_t fetch_failed[OPF_FAIL_N];
 } opf_status_rec_t;

@@ -36,6 +36,18 @@ const char *opf_state_name(opf_state_e s)
     }
 }
 
+const char *opf_source_name(opf_source_e s)
+{
+    switch (s) {
+    case OPF_SOURCE_NONE:     return "none";
+    case OPF_SOURCE_FETCHED:  return "fetched";
+    case OPF_SOURCE_PREVIOUS: return "previous_generation";
+    case OPF_SOURCE_STORE:    return "store";
+    case OPF_SOURCE_FLEET:    return "fleet";
+    default:                  return "unknown";
+    }
+}
+
 void opf_status_set_text(char *field, apr_size_t size, const char *s)
 {
     apr_size_t n;

@@ -637,6 +637,12 @@ static void json_cert(out_t *o, const opf_status_rec_t *r, apr_time_t now)
         out_fmt(o, "%lu", (unsigned long)r->response_size);
     else
         out_str(o, "null");
+    out_str(o, ", \"source\": ");
+    if (rec_stapled(r))
+        out_fmt(o, "\"%s\"", opf_source_name((opf_source_e)r->source));
+    else
+        out_str(o, "null");
+    out_fmt(o, ", \"adopted\": %" APR_UINT64_T_FMT, r->adopted);
     out_str(o, ", \"last_attempt\": ");
     json_time(o, r->last_attempt);
     out_str(o, ", \"last_result\": ");
@@ -772,6 +778,30 @@ void opf_status_render_prometheus(const opf_status_view_t *v,
               : states[i] == OPF_STATE_NO_URL ? s.no_url : s.no_issuer;
         out_fmt(&o, "ocsp_prefetch_certificates{state=\"%s\"} %d\n",
                 opf_state_name(states[i]), c);
+    }
+
+    prom_family(&o, "ocsp_prefetch_certificates_by_source", "gauge",
+                "Certificates stapled, by where their response came from "
+                "(fleet: adopted from the fleet cache).");
+    for (i = OPF_SOURCE_FETCHED; i < OPF_SOURCE_N; i++) {
+        int k, c = 0;
+
+        for (k = 0; k < v->n; k++)
+            c += rec_stapled(&v->recs[k]) && v->recs[k].source == i;
+        out_fmt(&o, "ocsp_prefetch_certificates_by_source{source=\"%s\"} "
+                "%d\n", opf_source_name((opf_source_e)i), c);
+    }
+
+    prom_family(&o, "ocsp_prefetch_adoptions_total", "counter",
+                "Peers' responses adopted from the fleet cache at a "
+                "renewal instead of fetching.");
+    {
+        apr_uint64_t adopted = 0;
+
+        for (i = 0; i < v->n; i++)
+            adopted += v->recs[i].adopted;
+        out_fmt(&o, "ocsp_prefetch_adoptions_total %" APR_UINT64_T_FMT "\n",
+                adopted);
     }
 
     prom_family(&o, "ocsp_prefetch_failing_certificates", "gauge",

@@ -19,7 +19,8 @@
 #     of it does;
 #   - the cache stopped (SIGSTOP: memcache reads never time out) or killed
 #     and restarted under load: stapling goes on, the outage is logged
-#     once and its end once, a graceful restart and the stop stay fast.
+#     once and its end once, a graceful restart and the stop stay fast;
+#   - ten graceful restarts leave no thread or descriptor behind.
 # Teeth: with the children reading the network cache (the code before),
 # the wrong-key record is stapled (test "attacker records") and children
 # hold the parent's connection; with the thread's cache I/O in the fork
@@ -40,7 +41,7 @@ use OCSPTest::KV;
 use OCSPTest::Client qw(get_staple verify_staple);
 
 my @KINDS = grep { OCSPTest::KV::have($_) } qw(redis memcache);
-my $PER_KIND = 20;
+my $PER_KIND = 22;
 plan tests => 2 * $PER_KIND, need {
     'module not built (stand-in run)' => module_built(),
     'redis-server and memcached (Debian packages) both needed' => @KINDS == 2,
@@ -252,7 +253,22 @@ for my $kind (qw(redis memcache)) {
     my $again = wait_until(20, sub { decode_record($kv->get($skey)) }, 0.25);
     ok($again, "$label: after the cache's restart, responses are published there again");
 
-    # --- 9. stop while the cache is paused -----------------------------------
+    # --- 9. graceful restarts: no thread, descriptor or closer left behind ---
+    sub fd_count { my @f = glob("/proc/$_[0]/fd/*"); scalar @f }
+    my $pp = $h->pid;
+    my ($t0, $f0) = ($h->threads, fd_count($pp));
+    my $restarts_ok = 1;
+    for (1 .. 10) { $restarts_ok &&= eval { $h->graceful(timeout => 15); 1 } }
+    # the thread reconnects on its next publish: compare with that in place
+    wait_until(10, sub { holds_conn($pp, conn_inodes($kv->port)) }, 0.1);
+    my ($t1, $f1) = ($h->threads, fd_count($pp));
+    ok($restarts_ok && $t1 == $t0 && $f1 <= $f0 + 1,
+       "$label: 10 graceful restarts: the parent's threads ($t0 -> $t1) and descriptors ($f0 -> $f1) do not grow")
+        or diag($h->log_tail);
+    my $g9 = $h->staple('good', timeout => 3);
+    ok(($g9->{der} // '') eq $want{good}, "$label: ... and it still staples");
+
+    # --- 10. stop while the cache is paused ----------------------------------
     $kv->pause;
     sleep 1.5;
     $h->wait_quiet(10) if $mpm eq 'prefork';

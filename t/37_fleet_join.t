@@ -10,7 +10,8 @@
 # that answers HTTP 500 (every fetch would fail, and be logged), starts
 # cold: all eleven stapled byte for byte as A staples them at the first
 # handshake, zero requests to its responder, "11 from the fleet" in the
-# startup line, no "failing" line.  Server C, after an attacker replaced
+# startup line, no "failing" line, source "fleet" for each on the status
+# page and 11 in ocsp_prefetch_certificates_by_source{source="fleet"}.  Server C, after an attacker replaced
 # one record: ten adopted, the eleventh refused ("not using the OCSP
 # response from the fleet cache"), fetched (and failing: no staple).
 # Teeth: without seed_from_fleet, B asks the responder for each name and
@@ -28,9 +29,10 @@ use OCSPTest::KV;
 *decode_record = \&OCSPTest::KV::decode_record;
 *encode_record = \&OCSPTest::KV::encode_record;
 use OCSPTest::Client qw(get_staple verify_staple);
+use OCSPTest::Status qw(status_vhost http_get status_json);
 
 my @KINDS = grep { OCSPTest::KV::have($_) } qw(redis memcache);
-my $PER_KIND = 11;
+my $PER_KIND = 13;
 plan tests => 2 * $PER_KIND, need {
     'module not built (stand-in run)' => module_built(),
     'redis-server and memcached (Debian packages) both needed' => @KINDS == 2,
@@ -40,10 +42,10 @@ my $rp = responder_port();
 my @NAMES = qw(good dflt get post shared persist store1 store2 mda mdb msplain);
 
 sub server {
-    my ($name, $kv, $mode, $port) = @_;
+    my ($name, $kv, $mode, $port, $extra) = @_;
     return OCSPTest::Httpd->new(name => $name, mpm => 'event',
         preload => "LoadModule socache_${\ $kv->kind }_module $OCSPTest::Httpd::MODDIR/mod_socache_${\ $kv->kind }.so\n",
-        global => "OCSPPrefetchCache " . $kv->spec . "\nOCSPPrefetchStartupWait 20s\n",
+        global => "OCSPPrefetchCache " . $kv->spec . "\nOCSPPrefetchStartupWait 20s\n" . ($extra // ''),
         vhosts => [ map { { name => $_, port => $port,
             conf => "OCSPPrefetch on\nOCSPPrefetchResponder http://127.0.0.1:$rp/$mode/\n" } } @NAMES ]);
 }
@@ -75,7 +77,8 @@ for my $kind (qw(redis memcache)) {
 
     # --- B joins cold, its responder failing --------------------------------
     my $roff = log_size(responder_log());
-    my $b = server("fleet-join-$kind-b", $kv, 'http500', free_port());
+    my $sport = free_port();
+    my $b = server("fleet-join-$kind-b", $kv, 'http500', free_port(), status_vhost($sport));
     my $secs = $b->start;
     ok($secs < 8, sprintf("$label: server B starts without waiting for fetches (%.1f s)", $secs));
     my %got = map { my $g = $b->staple($_, timeout => 3); ($_ => $g->{der} // '') } @NAMES;
@@ -92,6 +95,13 @@ for my $kind (qw(redis memcache)) {
     my @fail = $b->log_lines(qr/failing:|not using the OCSP response/);
     ok(@adopt == 11 && !@fail, "$label: server B logs 11 adoptions and no failure")
         or diag(join "\n", @fail[0 .. ($#fail < 4 ? $#fail : 4)]);
+    my $j = eval { status_json($sport) } || {};
+    my @src = map { $_->{source} // 'null' } @{ $j->{certificates} || [] };
+    ok(@src == 11 && !grep({ $_ ne 'fleet' } @src),
+       "$label: server B's status page: source \"fleet\" for each") or diag("sources: @src");
+    my $prom = http_get($sport, '/ocsp-status?prometheus');
+    like($prom->{content} // '', qr/^ocsp_prefetch_certificates_by_source\{source="fleet"\} 11$/m,
+         "$label: ... and its metrics count 11 adoptions");
     $b->stop;
 
     # --- C: a record someone replaced is validated, refused ------------------

@@ -8,6 +8,7 @@
 int main(void)
 {
     unsigned char der[100], key[20], other[20];
+    static const unsigned char zeros[OPF_RECORD_MAX_KEY];
     unsigned char buf[OPF_RECORD_HEADER + sizeof(key) + sizeof(der)], *big;
     opf_record_t in, out;
     apr_size_t n, i;
@@ -105,7 +106,7 @@ int main(void)
 
     big = calloc(1, OPF_RECORD_MAX + 1);
     in.key_len = OPF_RECORD_MAX_KEY;
-    in.key = big;                      /* content unused: zeros */
+    in.key = zeros;
     in.der = big + OPF_RECORD_MAX;     /* content unused */
     in.der_len = 0;
     opf_record_encode(big, &in);

@@ -385,6 +385,8 @@ static void fixture(opf_status_view_t *v)
     r->this_update = AT(-3600);
     r->next_update = AT(3 * 3600 + 5 * 60);
     r->response_size = 1234;
+    r->source = OPF_SOURCE_FLEET;
+    r->adopted = 2;
     r->last_attempt = AT(-3600);
     r->last_ok = 1;
     r->next_refresh = AT(3600);
@@ -399,6 +401,7 @@ static void fixture(opf_status_view_t *v)
     r->this_update = AT(-7200);
     r->next_update = AT(10 * 3600);
     r->response_size = 999;
+    r->source = OPF_SOURCE_FETCHED;
     r->last_attempt = AT(-7200);
     r->last_ok = 1;
     r->next_refresh = AT(5 * 3600);
@@ -564,6 +567,7 @@ static void test_json(const opf_status_view_t *v)
         "\"this_update\": \"2023-11-14T20:13:20Z\", "
         "\"next_update\": \"2023-11-15T08:13:20Z\", "
         "\"seconds_to_expiry\": 36000, \"response_size\": 999, "
+        "\"source\": \"fetched\", \"adopted\": 0, "
         "\"last_attempt\": \"2023-11-14T20:13:20Z\", \"last_result\": \"ok\", "
         "\"last_error\": null, \"failures\": 0, "
         "\"next_refresh\": \"2023-11-15T03:13:20Z\", "
@@ -573,9 +577,12 @@ static void test_json(const opf_status_view_t *v)
         "json: revoked certificate, hostile subject escaped");
     has(j, "\"vhosts\": [\"a.example\", \"b.example\"]", "json: vhosts split");
     has(j, "\"must_staple\": true, \"status\": \"good\"", "json: good");
+    has(j, "\"response_size\": 1234, \"source\": \"fleet\", \"adopted\": 2",
+        "json: where the response came from (adopted from the fleet)");
     has(j, "\"status\": \"none\", \"this_update\": null, "
         "\"next_update\": null, \"seconds_to_expiry\": null, "
-        "\"response_size\": null, \"last_attempt\": \"2023-11-14T22:12:20Z\", "
+        "\"response_size\": null, \"source\": null, \"adopted\": 0, "
+        "\"last_attempt\": \"2023-11-14T22:12:20Z\", "
         "\"last_result\": \"failed\", \"last_error\": \"connect to "
         "ocsp.example:80: Connection refused \\\"x\\\"\", \"failures\": 3, "
         "\"next_refresh\": \"2023-11-14T22:18:20Z\", \"fetches\": {\"ok\": 0, "
@@ -687,6 +694,13 @@ static void test_prometheus(const opf_status_view_t *v)
         "ocsp_prefetch_certificates{state=\"no_url\"} 1\n",
         "prom: certificates per state");
     has(out, "\nocsp_prefetch_failing_certificates 1\n", "prom: failing");
+    has(out, "\nocsp_prefetch_certificates_by_source{source=\"fetched\"} 1\n"
+        "ocsp_prefetch_certificates_by_source{source=\"previous_generation\"} 0\n"
+        "ocsp_prefetch_certificates_by_source{source=\"store\"} 0\n"
+        "ocsp_prefetch_certificates_by_source{source=\"fleet\"} 1\n",
+        "prom: certificates stapled, by source (adoptions from the fleet)");
+    has(out, "\nocsp_prefetch_adoptions_total 2\n",
+        "prom: adoptions at renewals, summed over certificates");
     has(out, "\nocsp_prefetch_earliest_expiry_seconds 11100\n",
         "prom: earliest expiry");
     has(out, "\nocsp_prefetch_staple_expiry_seconds{serial=\"01AB\","
