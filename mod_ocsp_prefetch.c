@@ -346,6 +346,9 @@ static void engine_config(server_rec *s, opf_engine_config_t *cfg)
     if (sc->window_set) {
         cfg->window = sc->window;
     }
+    if (sc->status_refetch == 1) {
+        cfg->refetch_poll = OPF_REFETCH_POLL;
+    }
     if (sc->retry_floor != OPF_UNSET_TIME) {
         cfg->retry_floor = sc->retry_floor;
         cfg->retry_ceil = sc->retry_ceil;

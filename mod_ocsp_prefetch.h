@@ -41,6 +41,7 @@ typedef struct opf_srv_conf {
     int privsep;                     /* OCSPPrefetchPrivsep, -1: unset (on
                                       * if the helper is installed) */
     const char *helper_path;         /* its program, NULL: OPF_HELPER_PATH */
+    int status_refetch;              /* OCSPPrefetchStatusRefetch, -1 */
 } opf_srv_conf_t;
 
 #define OPF_UNSET_TIME ((apr_interval_time_t)-1)
@@ -56,6 +57,9 @@ typedef struct opf_srv_conf {
 #define OPF_MAX_PARALLEL_LIMIT    1024
 #define OPF_NOTIFY_TIMEOUT        apr_time_from_sec(30)
 #define OPF_STATUS_HANDLER        "ocsp-prefetch-status"
+/* With OCSPPrefetchStatusRefetch on: how often the prefetch thread looks
+ * for refetch requests made on the status page. */
+#define OPF_REFETCH_POLL          apr_time_from_sec(1)
 #ifndef OPF_HELPER_PATH
 #define OPF_HELPER_PATH           "/usr/lib/apache2/modules/ocsp-prefetch-helper"
 #endif

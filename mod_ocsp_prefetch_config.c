@@ -29,6 +29,7 @@ void *opf_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->max_parallel = -1;
     sc->max_per_host = -1;
     sc->privsep = -1;
+    sc->status_refetch = -1;
     return sc;
 }
 
@@ -334,10 +335,26 @@ static const char *set_privsep(cmd_parms *cmd, void *dc, const char *flag,
     return NULL;
 }
 
+static const char *set_status_refetch(cmd_parms *cmd, void *dc, int flag)
+{
+    const char *err;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    opf_srv_conf(cmd->server)->status_refetch = flag;
+    return NULL;
+}
+
 const command_rec opf_cmds[] = {
     AP_INIT_FLAG("OCSPPrefetch", set_enabled, NULL, RSRC_CONF,
         "on|off: prefetch OCSP responses for this server's certificates "
         "and staple them from a shared cache (default off)"),
+    AP_INIT_FLAG("OCSPPrefetchStatusRefetch", set_status_refetch, NULL,
+        RSRC_CONF,
+        "on|off: a POST to the status page with ?refetch=all or "
+        "?refetch=KEY makes those certificates due at once (default off)"),
     AP_INIT_TAKE1("OCSPPrefetchResponder", set_responder, NULL, RSRC_CONF,
         "http URL of the OCSP responder to use instead of the one named in "
         "the certificate"),

@@ -244,10 +244,13 @@ static void read_one(opf_fleet_t *f, fleet_batch_t *b, int i,
         memcpy(b->out[i], buf, len);
         b->out_len[i] = len;
     }
-    if (rv == APR_SUCCESS || APR_STATUS_IS_NOTFOUND(rv)) {
+    /* NOTFOUND is no news: apr_redis and apr_memcache also say it when
+     * no server is up. */
+    if (rv == APR_SUCCESS) {
         recovered(f);
     }
-    else if (rv != APR_ENOSPC && rv != APR_ENOMEM) {
+    else if (!APR_STATUS_IS_NOTFOUND(rv) && rv != APR_ENOSPC
+             && rv != APR_ENOMEM) {
         outage(f, rv, "a read");
     }
 }
@@ -275,10 +278,13 @@ static void peek_one(opf_fleet_t *f, fleet_item_t *it, unsigned char *buf,
         der = rec.der;
         der_len = rec.der_len;
     }
-    if (rv == APR_SUCCESS || APR_STATUS_IS_NOTFOUND(rv)) {
+    /* NOTFOUND is no news: apr_redis and apr_memcache also say it when
+     * no server is up. */
+    if (rv == APR_SUCCESS) {
         recovered(f);
     }
-    else if (rv != APR_ENOSPC && rv != APR_ENOMEM) {
+    else if (!APR_STATUS_IS_NOTFOUND(rv) && rv != APR_ENOSPC
+             && rv != APR_ENOMEM) {
         outage(f, rv, "a read");
     }
     pthread_mutex_lock(&f->mutex);

@@ -7,6 +7,7 @@
 #include <http_config.h>
 #include <http_core.h>
 #include <http_log.h>
+#include <http_main.h>
 #include <http_protocol.h>
 #include <http_request.h>
 #include <mod_status.h>
@@ -138,6 +139,109 @@ static int has_arg(const request_rec *r, const char *name)
     return 0;
 }
 
+/* The value of ?name=VALUE (NULL: absent or empty), in r's pool. */
+static const char *arg_value(const request_rec *r, const char *name)
+{
+    const char *a = r->args;
+    apr_size_t n = strlen(name);
+
+    while (a && *a) {
+        if (!strncmp(a, name, n) && a[n] == '=') {
+            const char *v = a + n + 1;
+            apr_size_t len = strcspn(v, "&");
+
+            return len ? apr_pstrmemdup(r->pool, v, len) : NULL;
+        }
+        a = strchr(a, '&');
+        a = a ? a + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* Whether a browser sent this from another site's page (CSRF): it names
+ * that page's origin. curl and scripts send none. */
+static int cross_origin(request_rec *r)
+{
+    const char *origin = apr_table_get(r->headers_in, "Origin");
+    const char *host = apr_table_get(r->headers_in, "Host");
+    const char *o;
+
+    if (!origin) {
+        return 0;
+    }
+    o = ap_strstr_c(origin, "://");
+    return !o || !host || strcasecmp(o + 3, host) != 0;
+}
+
+static int refetch_reply(request_rec *r, int status, const char *text)
+{
+    r->status = status;
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_type(r, "text/plain; charset=utf-8");
+    if (!r->header_only) {
+        ap_rputs(text, r);
+    }
+    return OK;
+}
+
+/* POST ?refetch=all|KEY (OCSPPrefetchStatusRefetch on): those
+ * certificates become due at once in the prefetch thread, which polls the
+ * shared status table for such requests; the usual parallel and per-host
+ * limits apply. The page's own access control (Require ...) guards it. */
+static int refetch(request_rec *r)
+{
+    opf_srv_conf_t *sc = opf_srv_conf(ap_server_conf);
+    opf_gen_t *g = opf_current_gen();
+    const char *what = arg_value(r, "refetch");
+    int i, n = 0;
+
+    if (sc->status_refetch != 1) {
+        return refetch_reply(r, HTTP_FORBIDDEN, "refetching from the status "
+                             "page is off: OCSPPrefetchStatusRefetch on\n");
+    }
+    if (cross_origin(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "refused a refetch "
+                      "request sent from another site's page (Origin %s)",
+                      apr_table_get(r->headers_in, "Origin"));
+        return refetch_reply(r, HTTP_FORBIDDEN, "refused: sent from another "
+                             "site's page\n");
+    }
+    if (ap_discard_request_body(r) != OK) {
+        return HTTP_BAD_REQUEST;
+    }
+    if (!g || !g->status || !g->engine || !what) {
+        return refetch_reply(r, !what ? HTTP_BAD_REQUEST : HTTP_NOT_FOUND,
+                             !what ? "?refetch=all or ?refetch=KEY (the "
+                                     "certificate's key on this page)\n"
+                                   : "no certificate to refetch\n");
+    }
+    if (!strcmp(what, "all")) {
+        opf_status_request_refetch(g->status, OPF_REFETCH_ALL);
+        n = g->entries->nelts;
+    }
+    else {
+        for (i = 0; i < g->entries->nelts; i++) {
+            opf_entry_t *e = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
+
+            if (!strcasecmp(e->cert->key_hex, what)) {
+                opf_status_request_refetch(g->status, i);
+                n = 1;
+                break;
+            }
+        }
+        if (!n) {
+            return refetch_reply(r, HTTP_NOT_FOUND, "no certificate with "
+                                 "that key is fetched here\n");
+        }
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "refetch of %s requested "
+                  "(%d certificate%s)", what, n, n == 1 ? "" : "s");
+    return refetch_reply(r, HTTP_ACCEPTED,
+                         apr_psprintf(r->pool, "refetch requested: %d "
+                                      "certificate%s\n", n,
+                                      n == 1 ? "" : "s"));
+}
+
 static int status_handler(request_rec *r)
 {
     opf_status_view_t v;
@@ -147,6 +251,12 @@ static int status_handler(request_rec *r)
         return DECLINED;
     }
     r->allowed = (AP_METHOD_BIT << M_GET);
+    if (opf_srv_conf(ap_server_conf)->status_refetch == 1) {
+        r->allowed |= (AP_METHOD_BIT << M_POST);
+    }
+    if (r->method_number == M_POST && has_arg(r, "refetch")) {
+        return refetch(r);
+    }
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }

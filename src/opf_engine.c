@@ -848,6 +848,74 @@ static opf_host_t *job_host(const opf_job_t *job)
                                              : NULL;
 }
 
+/* Refetch on demand: the certificates asked for since the last look are
+ * due now (those fetching already are left alone; the per-host and
+ * parallel limits apply as to any due job). The responder is asked, not
+ * the fleet cache. */
+static void check_refetch(opf_engine_t *e, apr_time_t now)
+{
+    apr_uint32_t any, all;
+    int i, all_asked, n = 0;
+
+    if (!e->status || !e->cfg.refetch_poll) {
+        return;
+    }
+    any = opf_status_refetch_seq(e->status, OPF_REFETCH_ANY);
+    if (any == e->refetch_any_seen) {
+        return;
+    }
+    e->refetch_any_seen = any;
+    all = opf_status_refetch_seq(e->status, OPF_REFETCH_ALL);
+    all_asked = all != e->refetch_all_seen;
+    e->refetch_all_seen = all;
+    for (i = 0; i < e->jobs->nelts; i++) {
+        opf_job_t *job = APR_ARRAY_IDX(e->jobs, i, opf_job_t *);
+        apr_uint32_t seen;
+
+        if (job->status_index < 0) {
+            continue;
+        }
+        seen = opf_status_refetch_seq(e->status, job->status_index);
+        if (seen == job->refetch_seen && !all_asked) {
+            continue;
+        }
+        job->refetch_seen = seen;
+        if (job->run_pos < 0) {
+            continue;   /* fetching now, or waiting for its host */
+        }
+        job->peeked = 1;
+        job->url_index = 0;
+        opf_engine_log(e, OPF_LOG_DEBUG, job->cert, "refetch requested: due "
+                       "now");
+        schedule(job, now);
+        n++;
+    }
+    if (n) {
+        opf_engine_log(e, OPF_LOG_NOTICE, NULL, "refetch requested on the "
+                       "status page: %d certificate%s due now", n,
+                       n == 1 ? "" : "s");
+    }
+}
+
+static void refetch_init(opf_engine_t *e)
+{
+    int i;
+
+    if (!e->status) {
+        return;
+    }
+    e->refetch_any_seen = opf_status_refetch_seq(e->status, OPF_REFETCH_ANY);
+    e->refetch_all_seen = opf_status_refetch_seq(e->status, OPF_REFETCH_ALL);
+    for (i = 0; i < e->jobs->nelts; i++) {
+        opf_job_t *job = APR_ARRAY_IDX(e->jobs, i, opf_job_t *);
+
+        if (job->status_index >= 0) {
+            job->refetch_seen = opf_status_refetch_seq(e->status,
+                                                       job->status_index);
+        }
+    }
+}
+
 /* One pass over the schedule: time out stuck fetches, tell expiries,
  * start due jobs while there are free slots. Costs O(max_parallel) plus
  * O(log n) per job that changes state, however many certificates there
@@ -858,6 +926,7 @@ static apr_time_t run_schedule(opf_engine_t *e, apr_time_t now)
     opf_job_t *job;
     int i;
 
+    check_refetch(e, now);
     /* Answers to peeks: adopt, validate, or fetch. */
     opf_peek_offers(e, now);
     /* fetch_failed() takes the job out of e->flight: walk backwards. */
@@ -948,6 +1017,7 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
             }
         }
     }
+    refetch_init(e);
     e->wake_pfd.p = e->pool;
     e->wake_pfd.desc_type = APR_POLL_FILE;
     e->wake_pfd.desc.f = e->wake_file;
@@ -962,6 +1032,10 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
         apr_time_t now = apr_time_now();
         apr_time_t wake = run_schedule(e, now);
         apr_interval_time_t timeout = wake > now ? wake - now : 0;
+
+        if (e->cfg.refetch_poll && timeout > e->cfg.refetch_poll) {
+            timeout = e->cfg.refetch_poll;   /* requests come by polling */
+        }
         const apr_pollfd_t *fired = NULL;
         apr_int32_t n = 0, i;
         apr_status_t rv;

@@ -21,6 +21,9 @@ typedef struct opf_engine_config {
     apr_interval_time_t skew;         /* clock skew for thisUpdate */
     int max_parallel;                 /* fetches in flight at once */
     int max_per_host;                 /* of those, to one responder host */
+    /* Refetch on demand (opf_status_request_refetch): how often the
+     * thread looks for requests; 0: never. */
+    apr_interval_time_t refetch_poll;
 } opf_engine_config_t;
 
 typedef struct opf_engine_hooks {

@@ -94,7 +94,9 @@ struct opf_job {
 
     /* Peeks (opf_engine_peek.c): a fetch in flight may first wait for a
      * peer's response, then for its validation. */
-    int peeked;                 /* asked in this round already */
+    int peeked;                 /* asked in this round already (or a
+                                 * refetch on demand: ask the responder) */
+    apr_uint32_t refetch_seen;  /* its refetch counter, last seen */
     apr_uint32_t peek_seq;      /* the question out, 0: none */
     int offer_checking;         /* the helper validates the offer */
     const unsigned char *offer_der; /* the offer, in fetch_pool */
@@ -162,6 +164,9 @@ struct opf_engine {
 
     opf_status_t *status;       /* NULL: no status table */
     int notify_failures;        /* "failed" event after this many rounds */
+
+    /* Refetch requests: the counters last seen ("any", "all"). */
+    apr_uint32_t refetch_any_seen, refetch_all_seen;
 
     /* Peeks (opf_engine_peek.c). */
     apr_uint32_t peek_counter;

@@ -13,6 +13,9 @@ struct opf_status {
     apr_shm_t *shm;
     opf_status_totals_t *totals;
     opf_status_rec_t *recs;
+    /* Refetch requests (opf_status_request_refetch): one counter per
+     * record, then "all", then "any"; atomic, outside the records. */
+    apr_uint32_t *refetch;
     int n;
 };
 
@@ -30,8 +33,11 @@ static apr_status_t status_cleanup(void *data)
 apr_status_t opf_status_create(opf_status_t **out, int n, apr_pool_t *p)
 {
     opf_status_t *st = apr_pcalloc(p, sizeof(*st));
+    apr_size_t recs_size = (apr_size_t)(n > 0 ? n : 1)
+                           * sizeof(opf_status_rec_t);
     apr_size_t size = APR_ALIGN_DEFAULT(sizeof(opf_status_totals_t))
-                      + (apr_size_t)(n > 0 ? n : 1) * sizeof(opf_status_rec_t);
+                      + APR_ALIGN_DEFAULT(recs_size)
+                      + (apr_size_t)(n + 2) * sizeof(apr_uint32_t);
     apr_status_t rv;
     char *base;
 
@@ -44,6 +50,9 @@ apr_status_t opf_status_create(opf_status_t **out, int n, apr_pool_t *p)
     st->totals = (opf_status_totals_t *)base;
     st->recs = (opf_status_rec_t *)(base
                + APR_ALIGN_DEFAULT(sizeof(opf_status_totals_t)));
+    st->refetch = (apr_uint32_t *)(base
+                  + APR_ALIGN_DEFAULT(sizeof(opf_status_totals_t))
+                  + APR_ALIGN_DEFAULT(recs_size));
     st->n = n;
     /* Our own cleanup, before pconf's sub-pools go. */
     apr_pool_cleanup_register(p, st, status_cleanup, apr_pool_cleanup_null);
@@ -121,4 +130,20 @@ void opf_status_read_totals(const opf_status_t *st, opf_status_totals_t *out)
 {
     read_consistent(&st->totals->seq, (const void *)st->totals, out,
                     sizeof(*out));
+}
+
+void opf_status_request_refetch(opf_status_t *st, int i)
+{
+    int idx = (i < 0 || i >= st->n) ? st->n : i;
+
+    __atomic_add_fetch(&st->refetch[idx], 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&st->refetch[st->n + 1], 1, __ATOMIC_SEQ_CST);
+}
+
+apr_uint32_t opf_status_refetch_seq(const opf_status_t *st, int i)
+{
+    int idx = i == OPF_REFETCH_ANY ? st->n + 1
+            : (i < 0 || i >= st->n) ? st->n : i;
+
+    return __atomic_load_n(&st->refetch[idx], __ATOMIC_SEQ_CST);
 }

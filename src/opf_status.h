@@ -119,6 +119,15 @@ void opf_status_totals_end(opf_status_t *st);
 void opf_status_read(const opf_status_t *st, int i, opf_status_rec_t *out);
 void opf_status_read_totals(const opf_status_t *st, opf_status_totals_t *out);
 
+/* Refetch on demand: any process (a child answering the status page)
+ * asks for record i (i < 0: all) to be fetched now; the prefetch thread
+ * compares the counters with what it last saw. i == OPF_REFETCH_ANY
+ * reads a counter that moves with every request. */
+#define OPF_REFETCH_ALL -1
+#define OPF_REFETCH_ANY -2
+void opf_status_request_refetch(opf_status_t *st, int i);
+apr_uint32_t opf_status_refetch_seq(const opf_status_t *st, int i);
+
 /* Copies a string into a fixed field, truncating, always terminated. */
 void opf_status_set_text(char *field, apr_size_t size, const char *s);
 

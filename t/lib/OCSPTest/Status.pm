@@ -53,7 +53,8 @@ sub http_get {
     my ($port, $path, %a) = @_;
     my $ua = HTTP::Tiny->new(timeout => $a{timeout} || 10, keep_alive => 0);
     my $method = $a{method} || 'GET';
-    return $ua->request($method, "http://127.0.0.1:$port$path");
+    return $ua->request($method, "http://127.0.0.1:$port$path",
+                        $a{headers} ? { headers => $a{headers} } : ());
 }
 
 # ?json decoded; dies unless 200 application/json and strictly valid UTF-8
