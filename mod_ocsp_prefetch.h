@@ -42,6 +42,7 @@ typedef struct opf_srv_conf {
                                       * if the helper is installed) */
     const char *helper_path;         /* its program, NULL: OPF_HELPER_PATH */
     int status_refetch;              /* OCSPPrefetchStatusRefetch, -1 */
+    const char *export_dir;          /* OCSPPrefetchExport, NULL: off */
 } opf_srv_conf_t;
 
 #define OPF_UNSET_TIME ((apr_interval_time_t)-1)
@@ -81,6 +82,10 @@ typedef struct opf_entry {
     apr_size_t der_len;
     int told_too_large;        /* logged that it does not fit the cache */
     int persist_seed;          /* starts with a response the store lacks */
+    /* OCSPPrefetchExport: the file's name in that directory (the
+     * certificate file's name + ".ocsp", or KEY.ocsp) and its path. */
+    const char *export_name;
+    const char *export_path;
 } opf_entry_t;
 
 /* A certificate we cannot staple for want of a responder URL: listed on
@@ -121,6 +126,7 @@ typedef struct opf_gen {
     int adopted;                 /* certificates seeded from the fleet */
     apr_global_mutex_t *mutex;   /* only for providers that need one */
     struct opf_store *store;     /* NULL: OCSPPrefetchStore off or unusable */
+    struct opf_store *export;    /* NULL: OCSPPrefetchExport off or unusable */
     struct opf_status *status;   /* shared status table, NULL: no certs */
     struct opf_notify *notify;   /* NULL: no OCSPPrefetchNotifyCmd */
     struct opf_resolver *resolver; /* NULL: no responder named by name */
@@ -157,6 +163,10 @@ void opf_cache_serve(opf_gen_t *g, server_rec *s, conn_rec *c,
                      const char *id, apr_size_t id_len,
                      ap_ssl_ocsp_copy_resp *cb, void *userdata);
 void opf_cache_child_init(opf_gen_t *g, apr_pool_t *p, server_rec *s);
+
+/* mod_ocsp_prefetch_files.c: each entry's OCSPPrefetchExport file name,
+ * from the certificate files mod_ssl was configured with. */
+void opf_files_export_names(opf_gen_t *g, apr_pool_t *ptemp);
 
 /* mod_ocsp_prefetch_seed.c: what survives restarts. */
 /* Opens the store, and for every entry picks the newest valid response

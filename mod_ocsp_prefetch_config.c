@@ -214,6 +214,26 @@ static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static const char *set_export(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    if (!strcasecmp(arg, "off")) {
+        opf_srv_conf(cmd->server)->export_dir = NULL;
+        return NULL;
+    }
+    if (!*arg || !ap_server_root_relative(cmd->temp_pool, arg)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable directory "
+                            "path", cmd->cmd->name, arg);
+    }
+    opf_srv_conf(cmd->server)->export_dir = arg;
+    return NULL;
+}
+
 static const char *set_keep(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err;
@@ -355,6 +375,9 @@ const command_rec opf_cmds[] = {
         RSRC_CONF,
         "on|off: a POST to the status page with ?refetch=all or "
         "?refetch=KEY makes those certificates due at once (default off)"),
+    AP_INIT_TAKE1("OCSPPrefetchExport", set_export, NULL, RSRC_CONF,
+        "directory|off: write each certificate's newest accepted OCSP "
+        "response there as DER, for other TLS servers (default off)"),
     AP_INIT_TAKE1("OCSPPrefetchResponder", set_responder, NULL, RSRC_CONF,
         "http URL of the OCSP responder to use instead of the one named in "
         "the certificate"),

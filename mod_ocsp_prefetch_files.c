@@ -19,6 +19,7 @@
 #include <apr_strings.h>
 
 #include "mod_ocsp_prefetch.h"
+#include "opf_store.h"
 
 APLOG_USE_MODULE(ocsp_prefetch);
 
@@ -104,6 +105,60 @@ void opf_files_check_unoffered(opf_gen_t *g, apr_pool_t *ptemp)
                          c->file);
         }
         opf_add_vhost(un->vhosts, c->s);
+    }
+}
+
+/* The name an admin finds from the certificate: the file it was
+ * configured in (SSLCertificateFile), + ".ocsp", as HAProxy looks for it
+ * next to a certificate. Two certificates from files of the same name in
+ * different directories (mod_md's pubcert.pem), a name outside the
+ * portable set, or a certificate from no file: KEY.ocsp. */
+void opf_files_export_names(opf_gen_t *g, apr_pool_t *ptemp)
+{
+    apr_hash_t *claimed = apr_hash_make(ptemp);   /* name -> entry */
+    apr_hash_t *clash = apr_hash_make(ptemp);     /* name -> "" */
+    int i;
+
+    for (i = 0; i < g->configured->nelts; i++) {
+        configured_t *c = &APR_ARRAY_IDX(g->configured, i, configured_t);
+        const char *base = ap_strrchr_c(c->file, '/');
+        opf_entry_t *entry, *other;
+        const char *name;
+        opf_cert_t *cert;
+        const char *err;
+
+        if (opf_cert_leaf_from_file(&cert, c->file, ptemp, &err)
+            != APR_SUCCESS
+            || !(entry = apr_hash_get(g->by_key, cert->key, OPF_KEY_LEN))) {
+            continue;
+        }
+        name = apr_pstrcat(g->pconf, base ? base + 1 : c->file, ".ocsp",
+                           NULL);
+        if (!opf_store_name_ok(name)) {
+            continue;
+        }
+        other = apr_hash_get(claimed, name, APR_HASH_KEY_STRING);
+        if (other && other != entry) {
+            apr_hash_set(clash, name, APR_HASH_KEY_STRING, "");
+        }
+        else if (!entry->export_name) {
+            apr_hash_set(claimed, name, APR_HASH_KEY_STRING, entry);
+            entry->export_name = name;
+        }
+    }
+    for (i = 0; i < g->entries->nelts; i++) {
+        opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
+
+        if (!entry->export_name
+            || apr_hash_get(clash, entry->export_name, APR_HASH_KEY_STRING)) {
+            entry->export_name = apr_pstrcat(g->pconf, entry->cert->key_hex,
+                                             ".ocsp", NULL);
+        }
+        if (g->export) {
+            entry->export_path = apr_pstrcat(g->pconf,
+                                             opf_store_dir(g->export), "/",
+                                             entry->export_name, NULL);
+        }
     }
 }
 

@@ -18,6 +18,7 @@
 #include "mod_ocsp_prefetch.h"
 #include "mod_ocsp_prefetch_fleet.h"
 #include "opf_helper.h"
+#include "opf_notify.h"
 #include "opf_record.h"
 #include "opf_status.h"
 #include "opf_store.h"
@@ -158,6 +159,19 @@ static int seed_with(opf_gen_t *g, opf_entry_t *entry,
     entry->seed.status = v->status;
     entry->seed.der_len = len;
     entry->seed.source = from;
+    /* The export holds it already when the previous generation wrote it;
+     * else (a cold start, export just turned on) it is written now. */
+    if (g->export && (from != OPF_SOURCE_PREVIOUS
+                      || !opf_store_has_file(g->export, entry->export_name))) {
+        char err[OPF_STORE_ERRLEN];
+
+        if (opf_store_write_file(g->export, entry->export_name, der, len, err,
+                                 sizeof(err)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s, "%s: cannot export "
+                         "its OCSP response (OCSPPrefetchExport): %s",
+                         opf_cert_label(p, entry->cert), err);
+        }
+    }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
                  "%s: stapling the OCSP response from %s (%s, valid for "
                  "%" APR_TIME_T_FMT " s more)", opf_cert_label(p, entry->cert),
@@ -297,6 +311,19 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
                          "not survive a full restart", err ? err : dir);
         }
     }
+    if (sc->export_dir) {
+        const char *err = NULL;
+        const char *edir = ap_server_root_relative(g->pconf, sc->export_dir);
+
+        if (opf_store_open_mode(&g->export, edir, 0755, 0644, g->pconf, &err)
+            != APR_SUCCESS) {
+            g->export = NULL;
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s,
+                         "OCSPPrefetchExport: %s; not exporting",
+                         err ? err : edir);
+        }
+    }
+    opf_files_export_names(g, ptemp);
     /* Thousands of stored responses from a few responders: each
      * responder certificate is verified once. */
     if (opf_signers_create(&g->seed_signers, ptemp) != APR_SUCCESS) {
@@ -380,17 +407,38 @@ const char *opf_seed_persist(void *ctx, opf_job_t *job,
 {
     /* The writer copies the message before it calls us again (opf_writer.h),
      * and there is one writer thread: one buffer is enough. */
-    static char err[OPF_STORE_ERRLEN];
+    static char err[OPF_STORE_ERRLEN], msg[2 * OPF_STORE_ERRLEN + 64];
     opf_gen_t *g = ctx;
     opf_entry_t *entry = opf_job_user(job);
+    const opf_cert_t *cert = entry->cert;
+    int failed = 0;
 
-    if (!g->store) {
-        return NULL;
+    msg[0] = '\0';
+    err[0] = '\0';
+    if (g->store && opf_store_save(g->store, cert->key_hex, der, der_len, err,
+                                   sizeof(err)) != APR_SUCCESS) {
+        failed = 1;
+        snprintf(msg, sizeof(msg), "in the store (it is fetched again after "
+                 "a full restart): %s", err[0] ? err : "write failed");
     }
     err[0] = '\0';
-    if (opf_store_save(g->store, entry->cert->key_hex, der, der_len, err,
-                       sizeof(err)) != APR_SUCCESS) {
-        return err[0] ? err : "write failed";
+    if (g->export && entry->export_name) {
+        if (opf_store_write_file(g->export, entry->export_name, der, der_len,
+                                 err, sizeof(err)) != APR_SUCCESS) {
+            size_t used = strlen(msg);
+
+            snprintf(msg + used, sizeof(msg) - used, "%sas its "
+                     "OCSPPrefetchExport file (which keeps the previous "
+                     "response): %s", failed ? "; and " : "",
+                     err[0] ? err : "write failed");
+            failed = 1;
+        }
+        else if (g->notify) {
+            /* After the rename: the command finds the new file. */
+            opf_notify_send_file(g->notify, "exported", cert->subject,
+                                 cert->serial, cert->key_hex,
+                                 entry->export_path);
+        }
     }
-    return NULL;
+    return failed ? msg : NULL;
 }

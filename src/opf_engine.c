@@ -189,14 +189,15 @@ static void log_write_failures(opf_engine_t *e)
     int lost = 0;
 
     while (opf_writer_failure(e->writer, &item, err, sizeof(err), &lost)) {
+        /* err says where: the store, the export (the persist hook's) */
         opf_engine_log(e, OPF_LOG_ERR, ((opf_job_t *)item)->cert, "cannot "
-                       "save the OCSP response in the store: %s; it will be "
-                       "fetched again after a full restart", err);
+                       "save the OCSP response %s", err);
     }
     if (lost > 0) {
         opf_engine_log(e, OPF_LOG_ERR, NULL, "cannot save %d more OCSP "
-                       "response%s in the store; they will be fetched again "
-                       "after a full restart", lost, lost == 1 ? "" : "s");
+                       "response%s (store, export); a stored one is fetched "
+                       "again after a full restart", lost,
+                       lost == 1 ? "" : "s");
     }
 }
 
@@ -804,6 +805,8 @@ static void start_fetch(opf_job_t *job, opf_host_t *host, apr_time_t now)
 
 void opf_engine_go_fetch(opf_job_t *job, apr_time_t now)
 {
+    /* The latency histogram times the responder, not a peek before it. */
+    job->fetch_started = now;
     if (opf_privsep_fetch(job, now)) {
         return;   /* the helper process fetches and validates */
     }

@@ -628,6 +628,13 @@ apr_status_t opf_notify_send(opf_notify_t *n, const char *event,
                              const char *subject, const char *serial,
                              const char *key_hex)
 {
+    return opf_notify_send_file(n, event, subject, serial, key_hex, NULL);
+}
+
+apr_status_t opf_notify_send_file(opf_notify_t *n, const char *event,
+                                  const char *subject, const char *serial,
+                                  const char *key_hex, const char *file)
+{
     char line[LINE_MAX_LEN];
     size_t used = 0;
     ssize_t w;
@@ -639,6 +646,9 @@ apr_status_t opf_notify_send(opf_notify_t *n, const char *event,
     append_field(line, sizeof(line) - 1, &used, subject);
     append_field(line, sizeof(line) - 1, &used, serial);
     append_field(line, sizeof(line) - 1, &used, key_hex);
+    if (file) {
+        append_field(line, sizeof(line) - 1, &used, file);
+    }
     line[used++] = '\n';
     w = write(n->fd, line, used);
     return w == (ssize_t)used ? APR_SUCCESS : APR_EAGAIN;

@@ -40,6 +40,13 @@ apr_status_t opf_notify_send(opf_notify_t *n, const char *event,
                              const char *subject, const char *serial,
                              const char *key_hex);
 
+/* The same with a fifth argument, a file's path (the "exported" event of
+ * OCSPPrefetchExport). Takes no lock and allocates nothing: callable from
+ * the store's writer thread, outside the fork gate. */
+apr_status_t opf_notify_send_file(opf_notify_t *n, const char *event,
+                                  const char *subject, const char *serial,
+                                  const char *key_hex, const char *file);
+
 /* Closes the pipe and reaps the notifier, which ends its running commands
  * first: returns within about 1.5 s. Also run by p's cleanup. */
 void opf_notify_stop(opf_notify_t *n);

@@ -31,6 +31,7 @@
 struct opf_store {
     const char *dir;
     uid_t owner;
+    mode_t file_mode;   /* of the files written: 0600, 0644 to export */
     int dirfd;
     int slot;           /* opf_childfd slot of dirfd */
     pid_t opener;       /* only this process closes dirfd */
@@ -153,11 +154,18 @@ static int open_ancestors(const char *real, uid_t owner, apr_pool_t *p,
 apr_status_t opf_store_open(opf_store_t **out, const char *dir,
                             apr_pool_t *p, const char **err)
 {
+    return opf_store_open_mode(out, dir, 0700, 0600, p, err);
+}
+
+apr_status_t opf_store_open_mode(opf_store_t **out, const char *dir,
+                                 mode_t dir_mode, mode_t file_mode,
+                                 apr_pool_t *p, const char **err)
+{
     opf_store_t *st;
     struct stat sb;
     const char *why, *base, *parent, *problem = NULL;
     char *copy, *slash, *real;
-    int pfd, fd, e;
+    int pfd, fd, e, created;
     uid_t owner = geteuid();
 
     /* dir is split into the directory that holds it (resolved once,
@@ -188,7 +196,8 @@ apr_status_t opf_store_open(opf_store_t **out, const char *dir,
         *err = apr_psprintf(p, "refusing to use %s: %s", dir, problem);
         return APR_EACCES;
     }
-    if (mkdirat(pfd, base, 0700) != 0 && errno != EEXIST) {
+    created = mkdirat(pfd, base, dir_mode) == 0;
+    if (!created && errno != EEXIST) {
         e = errno;
         close(pfd);
         *err = apr_psprintf(p, "cannot create %s: %s", dir, strerror(e));
@@ -210,6 +219,11 @@ apr_status_t opf_store_open(opf_store_t **out, const char *dir,
         *err = apr_psprintf(p, "cannot open %s: %s", dir, strerror(e));
         return APR_FROM_OS_ERROR(e);
     }
+    /* One we made gets its mode whatever the umask; one that exists
+     * keeps the admin's. */
+    if (created) {
+        fchmod(fd, dir_mode);
+    }
     if (fstat(fd, &sb) != 0) {
         e = errno;
         close(fd);
@@ -226,6 +240,7 @@ apr_status_t opf_store_open(opf_store_t **out, const char *dir,
     st = apr_pcalloc(p, sizeof(*st));
     st->dir = apr_pstrdup(p, dir);
     st->owner = owner;
+    st->file_mode = file_mode;
     st->dirfd = fd;
     st->opener = getpid();
     /* Opened in the main thread before the generation's children exist:
@@ -373,20 +388,20 @@ static int write_all(int fd, const unsigned char *b, size_t n)
  * where PHP code runs as User, must never hold a writable descriptor of
  * the store. The writes happen outside the gate: a slow disk delays no
  * fork. Never called with the gate held. */
-static int open_tmp(int dirfd, const char *tmp, int *slot)
+static int open_tmp(int dirfd, const char *tmp, mode_t mode, int *slot)
 {
     const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK
                       | O_NOCTTY | O_CLOEXEC;
     int fd, e;
 
     opf_forkgate_enter();
-    fd = openat(dirfd, tmp, flags, 0600);
+    fd = openat(dirfd, tmp, flags, mode);
     if (fd < 0 && errno == EEXIST) {
         /* A stale temporary file from a crash (or anything else planted
          * under its name) is simply replaced (not removed beforehand: a
          * lookup per save in a directory of thousands). */
         unlinkat(dirfd, tmp, 0);
-        fd = openat(dirfd, tmp, flags, 0600);
+        fd = openat(dirfd, tmp, flags, mode);
     }
     e = errno;
     *slot = fd >= 0 ? opf_childfd_register(fd) : -1;
@@ -423,13 +438,50 @@ static apr_status_t fail(const opf_store_t *st, char *errbuf,
     return rv;
 }
 
+/* Writes head (hlen bytes, may be 0) and der to tmp, then renames it to
+ * name: a reader sees the old file or the new one, whole. */
+static apr_status_t write_atomic(opf_store_t *st, const char *tmp,
+                                 const char *name, const unsigned char *head,
+                                 apr_size_t hlen, const unsigned char *der,
+                                 apr_size_t len, char *errbuf,
+                                 apr_size_t errlen)
+{
+    int fd, e, slot;
+
+    fd = open_tmp(st->dirfd, tmp, st->file_mode, &slot);
+    if (fd < 0) {
+        return fail(st, errbuf, errlen, "cannot create", tmp, errno);
+    }
+    /* No fsync (see opf_store.h): a reader never sees a torn file
+     * (rename), and what a power loss tears is refused on load and
+     * fetched again. */
+    if ((hlen && write_all(fd, head, hlen) != 0)
+        || write_all(fd, der, len) != 0) {
+        e = errno;
+        close_tmp(fd, slot);
+        unlinkat(st->dirfd, tmp, 0);
+        return fail(st, errbuf, errlen, "cannot write", tmp, e);
+    }
+    /* umask may have taken bits off: readers of an export need them. */
+    if (fchmod(fd, st->file_mode) != 0 || close_tmp(fd, slot) != 0) {
+        e = errno;
+        unlinkat(st->dirfd, tmp, 0);
+        return fail(st, errbuf, errlen, "cannot write", tmp, e);
+    }
+    if (renameat(st->dirfd, tmp, st->dirfd, name) != 0) {
+        e = errno;
+        unlinkat(st->dirfd, tmp, 0);
+        return fail(st, errbuf, errlen, "cannot replace", name, e);
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
                             const unsigned char *der, apr_size_t len,
                             char *errbuf, apr_size_t errlen)
 {
     char path[NAME_LEN], tmp[NAME_LEN];
     unsigned char header[STORE_HEADER];
-    int fd, e, slot;
 
     if (!key_ok(key_hex) || len == 0 || len > OPF_STORE_MAX_DER) {
         if (errbuf && errlen) {
@@ -445,32 +497,55 @@ apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
     header[10] = (unsigned char)(len >> 8);
     header[11] = (unsigned char)len;
     memset(header + 12, 0, 4);
+    return write_atomic(st, tmp, path, header, STORE_HEADER, der, len, errbuf,
+                        errlen);
+}
 
-    fd = open_tmp(st->dirfd, tmp, &slot);
-    if (fd < 0) {
-        return fail(st, errbuf, errlen, "cannot create", tmp, errno);
+/* A name for opf_store_write_file: a plain file name of the portable
+ * set, no leading dot (never a temporary or hidden file). */
+int opf_store_name_ok(const char *name)
+{
+    size_t i, n = strlen(name);
+
+    if (n == 0 || n > 200 || name[0] == '.') {
+        return 0;
     }
-    /* No fsync (see opf_store.h): a reader never sees a torn file
-     * (rename), and what a power loss tears is refused on load and
-     * fetched again. */
-    if (write_all(fd, header, STORE_HEADER) != 0
-        || write_all(fd, der, len) != 0) {
-        e = errno;
-        close_tmp(fd, slot);
-        unlinkat(st->dirfd, tmp, 0);
-        return fail(st, errbuf, errlen, "cannot write", tmp, e);
+    for (i = 0; i < n; i++) {
+        char c = name[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'
+              || c == '+' || c == '@')) {
+            return 0;
+        }
     }
-    if (close_tmp(fd, slot) != 0) {
-        e = errno;
-        unlinkat(st->dirfd, tmp, 0);
-        return fail(st, errbuf, errlen, "cannot write", tmp, e);
+    return 1;
+}
+
+apr_status_t opf_store_write_file(opf_store_t *st, const char *name,
+                                  const unsigned char *der, apr_size_t len,
+                                  char *errbuf, apr_size_t errlen)
+{
+    char tmp[256];
+
+    if (!opf_store_name_ok(name) || len == 0 || len > OPF_STORE_MAX_DER) {
+        if (errbuf && errlen) {
+            snprintf(errbuf, errlen, "invalid file name or response size");
+        }
+        return APR_EINVAL;
     }
-    if (renameat(st->dirfd, tmp, st->dirfd, path) != 0) {
-        e = errno;
-        unlinkat(st->dirfd, tmp, 0);
-        return fail(st, errbuf, errlen, "cannot replace", path, e);
-    }
-    return APR_SUCCESS;
+    /* ".NAME.tmp": hidden from whoever globs NAME's directory for *.ocsp */
+    snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+    return write_atomic(st, tmp, name, NULL, 0, der, len, errbuf, errlen);
+}
+
+int opf_store_has_file(opf_store_t *st, const char *name)
+{
+    struct stat sb;
+
+    return opf_store_name_ok(name)
+           && fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0
+           && S_ISREG(sb.st_mode);
 }
 
 void opf_store_touch(opf_store_t *st, const char *key_hex)

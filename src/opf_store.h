@@ -18,6 +18,8 @@
 #define OPF_STORE_H
 
 #include <apr_hash.h>
+#include <sys/types.h>
+
 #include <apr_pools.h>
 #include <apr_time.h>
 
@@ -41,6 +43,14 @@ typedef struct opf_store opf_store_t;
 apr_status_t opf_store_open(opf_store_t **out, const char *dir,
                             apr_pool_t *p, const char **err);
 
+/* The same checks, another use (OCSPPrefetchExport): dir created with
+ * dir_mode if missing, files written with file_mode (e.g. 0755/0644, so
+ * that other daemons read them; the directory must still be owned by the
+ * server's user or root and not writable by others). */
+apr_status_t opf_store_open_mode(opf_store_t **out, const char *dir,
+                                 mode_t dir_mode, mode_t file_mode,
+                                 apr_pool_t *p, const char **err);
+
 const char *opf_store_dir(const opf_store_t *st);
 
 /* The response stored for key_hex. APR_ENOENT when there is none; another
@@ -62,6 +72,17 @@ apr_status_t opf_store_load(opf_store_t *st, const char *key_hex,
 apr_status_t opf_store_save(opf_store_t *st, const char *key_hex,
                             const unsigned char *der, apr_size_t len,
                             char *errbuf, apr_size_t errlen);
+
+/* Replaces the file name (opf_store_name_ok) with the raw DER, atomically
+ * (a temporary ".name.tmp", then rename), like opf_store_save: no pool, no
+ * allocation, the fork gate around the temporary file's open and close. */
+int opf_store_name_ok(const char *name);
+apr_status_t opf_store_write_file(opf_store_t *st, const char *name,
+                                  const unsigned char *der, apr_size_t len,
+                                  char *errbuf, apr_size_t errlen);
+
+/* Whether name is a regular file there. */
+int opf_store_has_file(opf_store_t *st, const char *name);
 
 /* Marks key_hex as still configured (its file's mtime is "last seen"). */
 void opf_store_touch(opf_store_t *st, const char *key_hex);

@@ -115,7 +115,7 @@ int main(void)
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    plan(27 + 7 + 9 + 1 + 3 + 6 + 6);
+    plan(27 + 7 + 9 + 1 + 3 + 6 + 6 + 9);
 
     if (!mkdtemp(tmpl)) {
         return 1;
@@ -441,6 +441,45 @@ int main(void)
     }
 
     free(big);
+
+    /* OCSPPrefetchExport: raw DER under a chosen name, 0755/0644 */
+    {
+        opf_store_t *ex;
+        const char *edir = apr_pstrcat(p, tmpl, "/export", NULL);
+        const char *f = apr_pstrcat(p, edir, "/site.pem.ocsp", NULL);
+        const unsigned char resp[] = "\x30\x03\x0a\x01\x00";
+        char buf[16];
+        int fd, n = -1;
+
+        umask(077);   /* the files get their mode all the same */
+        ok(opf_store_open_mode(&ex, edir, 0755, 0644, p, &err) == APR_SUCCESS
+           && stat(edir, &sb) == 0 && (sb.st_mode & 07777) == 0755,
+           "export directory created 0755, whatever the umask");
+        umask(022);
+        ok(opf_store_name_ok("site.pem.ocsp") && opf_store_name_ok("a+b@c_d-1")
+           && !opf_store_name_ok("") && !opf_store_name_ok(".hidden")
+           && !opf_store_name_ok("a/b") && !opf_store_name_ok("a b")
+           && !opf_store_name_ok("..") && !opf_store_name_ok("\xc3\xa9"),
+           "export names: the portable set, no slash, no leading dot");
+        ok(opf_store_write_file(ex, "site.pem.ocsp", resp, 5, ebuf,
+                                sizeof(ebuf)) == APR_SUCCESS,
+           "write an export file");
+        if ((fd = open(f, O_RDONLY)) >= 0) {
+            n = (int)read(fd, buf, sizeof(buf));
+            close(fd);
+        }
+        ok(n == 5 && memcmp(buf, resp, 5) == 0, "it holds the raw DER, nothing else");
+        ok(stat(f, &sb) == 0 && (sb.st_mode & 07777) == 0644,
+           "mode 0644 whatever the umask (read by other daemons)");
+        ok(opf_store_has_file(ex, "site.pem.ocsp") && !opf_store_has_file(ex, "none.ocsp"),
+           "has_file");
+        ok(opf_store_write_file(ex, "../escape", resp, 5, ebuf, sizeof(ebuf))
+           == APR_EINVAL, "a name with a slash is refused");
+        ok(opf_store_write_file(ex, "site.pem.ocsp", resp, 0, ebuf, sizeof(ebuf))
+           == APR_EINVAL, "an empty response is refused");
+        ok(access(apr_pstrcat(p, edir, "/.site.pem.ocsp.tmp", NULL), F_OK) != 0,
+           "no temporary file left");
+    }
     {
         char *cmd = apr_psprintf(p, "rm -rf '%s'", tmpl);
         if (system(cmd) != 0) {
