@@ -330,6 +330,7 @@ LogLevel ocsp_prefetch:debug
     SSLCertificateKeyFile $PKI/leaves/good.key
     OCSPPrefetch on
 </VirtualHost>
+OCSPPrefetchExport $WORK/export
 EOF
 a2ensite -q "$SITE"
 if ! timeout 30 apache2ctl configtest >"$WORK/configtest.out" 2>&1; then
@@ -398,6 +399,31 @@ tail -c +"$((ERRLOG_OFFSET + 1))" "$ERRLOG" \
     || die "the installed privsep helper did not run (OCSPPrefetchPrivsep is on by default)"
 ok "fetched and validated by the installed privsep helper, the default"
 
+# OCSPPrefetchExport (issue 16, item 2): the staple, as DER, named after
+# the certificate file, for the host's other TLS servers.
+EXPORTED=$WORK/export/good.chain.pem.ocsp
+for _ in $(seq 1 20); do [ -f "$EXPORTED" ] && break; sleep 0.25; done
+[ -f "$EXPORTED" ] || die "OCSPPrefetchExport: $EXPORTED not written"
+[ "$(stat -c %a "$EXPORTED")" = 644 ] || die "$EXPORTED is not mode 0644"
+cmp -s "$EXPORTED" "$WORK/staple.der" || die "$EXPORTED differs from the staple"
+ok "OCSPPrefetchExport: $(basename "$EXPORTED") (0644) holds the response stapled"
+
+# Documents (issue 16, item 6): what README points to is installed,
+# uncompressed, and the shipped example configuration is wrapped in
+# <IfModule>: with the module disabled it still passes a configuration
+# test (so a2dismod or removing the package does not break apache2).
+DOC=/usr/share/doc/$PKG
+for f in README.md SECURITY.md BENCHMARKS.md docs/directives.md docs/status.md \
+         docs/troubleshooting.md docs/migrating.md; do
+    [ -f "$DOC/$f" ] || die "$DOC/$f not installed (README.md points to it)"
+done
+missing=
+for f in $(grep -o '\(docs/[a-z]*\.md\|SECURITY\.md\|BENCHMARKS\.md\)' "$DOC/README.md" | sort -u); do
+    [ -f "$DOC/$f" ] || missing="$missing $f"
+done
+[ -z "$missing" ] || die "README.md points to$missing, not installed"
+ok "documents installed uncompressed in $DOC, every one README.md points to"
+
 # ------------------------------------------------------------------ 5. remove, purge
 say "apache2ctl stop, a2dissite $SITE, a2dismod $MOD"
 apache_stop
@@ -406,6 +432,15 @@ a2dissite -q "$SITE"
 rm -f "$SITE_CONF"
 a2dismod -q "$MOD"
 [ ! -e /etc/apache2/mods-enabled/$MOD.load ] || die "a2dismod left mods-enabled/$MOD.load"
+EXAMPLE=$DOC/examples/example-vhost.conf
+[ -f "$EXAMPLE" ] || EXAMPLE=$EXAMPLE.gz
+zcat -f "$EXAMPLE" | sed -e "s|^\( *SSLCertificateFile\) .*|\1 $PKI/leaves/good.chain.pem|" \
+    -e "s|^\( *SSLCertificateKeyFile\) .*|\1 $PKI/leaves/good.key|" >"$WORK/example.conf"
+if ! timeout 30 apache2ctl -t -c "Include $WORK/example.conf" >"$WORK/configtest.out" 2>&1; then
+    cat "$WORK/configtest.out" >&2
+    die "with the module disabled, the shipped example-vhost.conf fails apache2ctl -t (not in <IfModule>?)"
+fi
+ok "module disabled: the shipped example-vhost.conf still passes apache2ctl -t"
 
 if [ -d "$STORE" ]; then
     ok "the module created its store $STORE ($(find "$STORE" -type f | wc -l) file(s))"

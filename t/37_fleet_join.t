@@ -21,7 +21,7 @@ use warnings;
 use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(time sleep);
-use OCSPTest qw(module_built wait_until responder_port responder_log free_port log_size);
+use OCSPTest qw(module_built wait_until responder_port responder_log free_port log_size leaf_serial);
 use OCSPTest::Httpd;
 use OCSPTest::KV;
 *cert_key = \&OCSPTest::KV::cert_key;
@@ -86,8 +86,11 @@ for my $kind (qw(redis memcache)) {
     is(scalar @same, scalar @NAMES, "$label: server B staples every name at once, as A did")
         or diag('not: ' . join ' ', grep { $got{$_} ne $want{$_} } @NAMES);
     sleep 1;
-    is(OCSPTest::count_requests(off => $roff, mode => 'http500'), 0,
-       "$label: server B sent no OCSP request");
+    # its certificates' serials: the suite's main server has an http500
+    # vhost of its own that retries now and then
+    my $asked_b = 0;
+    $asked_b += OCSPTest::count_requests(off => $roff, mode => 'http500', serial => leaf_serial($_)) for @NAMES;
+    is($asked_b, 0, "$label: server B sent no OCSP request");
     my @summary = $b->log_lines(qr/started: 11 certificates: 11 from the previous generation or the store or the fleet cache \(11 from the fleet\)/);
     ok(scalar @summary, "$label: server B's startup line: 11 from the fleet")
         or diag(join "\n", $b->log_lines(qr/started:/));
