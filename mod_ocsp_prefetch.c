@@ -225,6 +225,11 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
         entry = apr_pcalloc(gen->pconf, sizeof(*entry));
         entry->cert = cert;
         entry->urls = urls;
+        /* The proxy of the vhost that registers it first. */
+        if (sc->proxy_url && *sc->proxy_url) {
+            entry->proxy_url = sc->proxy_url;
+            entry->proxy_auth = sc->proxy_auth;
+        }
         entry->ids = apr_array_make(gen->pconf, 1, sizeof(opf_id_t));
         entry->vhosts = apr_array_make(gen->pconf, 1, sizeof(const char *));
         apr_hash_set(gen->by_key, cert->key, OPF_KEY_LEN, entry);
@@ -562,6 +567,15 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         opf_entry_t *entry = APR_ARRAY_IDX(gen->entries, i, opf_entry_t *);
         entry->job = opf_engine_add(gen->engine, entry->cert, entry->urls,
                                     &entry->seed, entry);
+        if (entry->proxy_url
+            && opf_engine_set_proxy(entry->job, entry->proxy_url,
+                                    entry->proxy_auth, sc->noproxy)
+               != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "%s: unusable "
+                         "OCSPPrefetchProxy %s: fetching directly",
+                         opf_cert_label(ptemp, entry->cert),
+                         entry->proxy_url);
+        }
         /* Status records: the entries first, in this order. */
         opf_job_set_status_index(entry->job, i);
         if (entry->persist_seed && entry->der) {

@@ -21,6 +21,11 @@ extern module AP_MODULE_DECLARE_DATA ocsp_prefetch_module;
 typedef struct opf_srv_conf {
     int enabled;                     /* OCSPPrefetch */
     const char *responder;           /* OCSPPrefetchResponder */
+    /* OCSPPrefetchProxy, per vhost: its URL without credentials
+     * ("http://host:port/"), "" for off, NULL unset; and the
+     * Proxy-Authorization value from its user:password, or NULL. */
+    const char *proxy_url;
+    const char *proxy_auth;
 
     /* Global only (main server). */
     const char *cache_spec;          /* OCSPPrefetchCache, as written */
@@ -43,6 +48,7 @@ typedef struct opf_srv_conf {
     const char *helper_path;         /* its program, NULL: OPF_HELPER_PATH */
     int status_refetch;              /* OCSPPrefetchStatusRefetch, -1 */
     const char *export_dir;          /* OCSPPrefetchExport, NULL: off */
+    apr_array_header_t *noproxy;     /* OCSPPrefetchNoProxy: const char * */
 } opf_srv_conf_t;
 
 #define OPF_UNSET_TIME ((apr_interval_time_t)-1)
@@ -82,6 +88,8 @@ typedef struct opf_entry {
     apr_size_t der_len;
     int told_too_large;        /* logged that it does not fit the cache */
     int persist_seed;          /* starts with a response the store lacks */
+    const char *proxy_url;     /* OCSPPrefetchProxy of its first vhost */
+    const char *proxy_auth;
     /* OCSPPrefetchExport: the file's name in that directory (the
      * certificate file's name + ".ocsp", or KEY.ocsp) and its path. */
     const char *export_name;

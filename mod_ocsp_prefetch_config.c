@@ -42,6 +42,10 @@ void *opf_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
      * main server; the global settings live in the main server only. */
     sc->enabled = add->enabled != -1 ? add->enabled : base->enabled;
     sc->responder = add->responder ? add->responder : base->responder;
+    if (!add->proxy_url) {
+        sc->proxy_url = base->proxy_url;
+        sc->proxy_auth = base->proxy_auth;
+    }
     return sc;
 }
 
@@ -234,6 +238,85 @@ static const char *set_export(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* http://[user:password@]host[:port][/]: the credentials (%-escapes
+ * decoded) become a Basic Proxy-Authorization value, kept out of the URL
+ * that is logged and shown. */
+static const char *set_proxy(cmd_parms *cmd, void *dc, const char *arg)
+{
+    opf_srv_conf_t *sc = opf_srv_conf(cmd->server);
+    const char *rest, *at, *hostport, *slash;
+    char *user = NULL, *pass = NULL, *colon;
+    opf_url_t url;
+    const char *err;
+
+    (void)dc;
+    if (!strcasecmp(arg, "off")) {
+        sc->proxy_url = "";
+        sc->proxy_auth = NULL;
+        return NULL;
+    }
+    if (strncasecmp(arg, "http://", 7) != 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s': give http://[user:password@]"
+                            "host:port (an http:// proxy; https:// proxies "
+                            "are not supported)", cmd->cmd->name, arg);
+    }
+    rest = arg + 7;
+    slash = ap_strchr_c(rest, '/');
+    at = ap_strrchr_c(rest, '@');
+    if (at && (!slash || at < slash)) {
+        user = apr_pstrmemdup(cmd->pool, rest, (apr_size_t)(at - rest));
+        if ((colon = strchr(user, ':')) != NULL) {
+            *colon = '\0';
+            pass = colon + 1;
+        }
+        if (!*user || ap_unescape_url(user) != OK
+            || (pass && ap_unescape_url(pass) != OK)) {
+            return apr_psprintf(cmd->pool, "%s: the user:password part of the "
+                                "proxy URL is not valid", cmd->cmd->name);
+        }
+        rest = at + 1;
+    }
+    hostport = slash ? apr_pstrmemdup(cmd->temp_pool, rest,
+                                      (apr_size_t)(slash - rest))
+                     : rest;
+    if (slash && slash[1] != '\0') {
+        return apr_psprintf(cmd->pool, "%s: the proxy URL names a path; give "
+                            "http://host:port", cmd->cmd->name);
+    }
+    sc->proxy_url = apr_pstrcat(cmd->pool, "http://", hostport, "/", NULL);
+    if (opf_url_parse(&url, sc->proxy_url, cmd->temp_pool, &err)
+        != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name,
+                            err ? err : "invalid proxy URL");
+    }
+    sc->proxy_auth = NULL;
+    if (user) {
+        const char *cred = apr_pstrcat(cmd->temp_pool, user, ":",
+                                       pass ? pass : "", NULL);
+
+        sc->proxy_auth = apr_pstrcat(cmd->pool, "Basic ",
+                                     ap_pbase64encode(cmd->pool,
+                                                      (char *)cred), NULL);
+    }
+    return NULL;
+}
+
+static const char *add_noproxy(cmd_parms *cmd, void *dc, const char *arg)
+{
+    opf_srv_conf_t *sc = opf_srv_conf(cmd->server);
+    const char *err;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    if (!sc->noproxy) {
+        sc->noproxy = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(sc->noproxy, const char *) = arg;
+    return NULL;
+}
+
 static const char *set_keep(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err;
@@ -375,6 +458,12 @@ const command_rec opf_cmds[] = {
         RSRC_CONF,
         "on|off: a POST to the status page with ?refetch=all or "
         "?refetch=KEY makes those certificates due at once (default off)"),
+    AP_INIT_TAKE1("OCSPPrefetchProxy", set_proxy, NULL, RSRC_CONF,
+        "http://[user:password@]host:port of an HTTP proxy for the fetches "
+        "of this server's certificates, or off (default: direct)"),
+    AP_INIT_ITERATE("OCSPPrefetchNoProxy", add_noproxy, NULL, RSRC_CONF,
+        "responder hosts fetched directly despite OCSPPrefetchProxy: a name, "
+        ".domain for the names under it, or *"),
     AP_INIT_TAKE1("OCSPPrefetchExport", set_export, NULL, RSRC_CONF,
         "directory|off: write each certificate's newest accepted OCSP "
         "response there as DER, for other TLS servers (default off)"),

@@ -316,6 +316,49 @@ static void parse_urls(opf_job_t *job)
     }
 }
 
+/* Whether host is exempt from the proxy (OCSPPrefetchNoProxy). */
+static int no_proxy(const char *host, const apr_array_header_t *noproxy)
+{
+    size_t hl = strlen(host);
+    int i;
+
+    for (i = 0; noproxy && i < noproxy->nelts; i++) {
+        const char *n = APR_ARRAY_IDX(noproxy, i, const char *);
+        size_t nl = strlen(n);
+
+        if (!strcmp(n, "*") || !strcasecmp(n, host)
+            || (n[0] == '.' && hl > nl && !strcasecmp(host + hl - nl, n))
+            || (n[0] == '.' && !strcasecmp(host, n + 1))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+apr_status_t opf_engine_set_proxy(opf_job_t *job, const char *proxy_url,
+                                  const char *auth,
+                                  const apr_array_header_t *noproxy)
+{
+    opf_engine_t *e = job->engine;
+    const char *err = NULL;
+    opf_url_t *via = apr_pcalloc(e->pool, sizeof(*via));
+    int i, n = job->urls->nelts;
+
+    if (opf_url_parse(via, proxy_url, e->pool, &err) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    job->via = via;
+    job->via_auth = auth ? apr_pstrdup(e->pool, auth) : NULL;
+    job->proxied = apr_pcalloc(e->pool, (apr_size_t)(n + 1));
+    for (i = 0; i < n; i++) {
+        if (job->hosts[i] && !no_proxy(job->parsed[i].host, noproxy)) {
+            job->proxied[i] = 1;
+            job->hosts[i] = host_for(e, via);
+        }
+    }
+    return APR_SUCCESS;
+}
+
 opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
                           apr_array_header_t *urls,
                           const opf_job_seed_t *seed, void *user)
@@ -749,9 +792,7 @@ static void step_fetch(opf_job_t *job, apr_time_t now)
     if (rv != APR_SUCCESS) {
         /* opf_http: connect errors keep their socket error code; HTTP-level
          * failures are EGENERAL (status), ENOSPC (too large), EOF. */
-        fetch_failed(job, now,
-                     (rv == APR_EGENERAL || rv == APR_ENOSPC || rv == APR_EOF)
-                     ? OPF_FAIL_HTTP : OPF_FAIL_CONNECT,
+        fetch_failed(job, now, (opf_fail_reason_e)opf_http_fail_reason(rv),
                      apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s",
                                   err ? err : "error"));
         return;
@@ -824,16 +865,23 @@ void opf_engine_connect(opf_job_t *job, apr_sockaddr_t *addrs,
 {
     opf_engine_t *e = job->engine;
     const char *get_url, *err = NULL;
+    opf_http_via_t via;
+    int proxied = job->proxied && job->proxied[job->url_index];
 
     /* RFC 5019: GET when the encoded request fits in 255 bytes, so that
      * responders and their CDNs can cache it; POST otherwise. */
     get_url = opf_request_get_url(job->fetch_url, job->req_der, job->req_len,
                                   job->fetch_pool);
     opf_engine_log(e, OPF_LOG_DEBUG, job->cert, "fetching OCSP response by "
-                   "%s from %s", get_url ? "GET" : "POST", job->fetch_url);
-    if (opf_http_start_addr(&job->http, &job->parsed[job->url_index], addrs,
-                            get_url, job->req_der, job->req_len,
-                            OPF_HTTP_MAX_BODY, job->fetch_pool, &err)
+                   "%s from %s%s%s", get_url ? "GET" : "POST", job->fetch_url,
+                   proxied ? " through the proxy " : "",
+                   proxied ? job->via->url : "");
+    via.proxy = job->via;
+    via.auth = job->via_auth;
+    if (opf_http_start_via(&job->http, &job->parsed[job->url_index],
+                           proxied ? &via : NULL, addrs, get_url,
+                           job->req_der, job->req_len, OPF_HTTP_MAX_BODY,
+                           job->fetch_pool, &err)
         != APR_SUCCESS) {
         job->http = NULL;
         fetch_failed(job, now, OPF_FAIL_CONNECT,

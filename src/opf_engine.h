@@ -85,6 +85,17 @@ opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
                           apr_array_header_t *urls,
                           const opf_job_seed_t *seed, void *user);
 
+/* Before opf_engine_start(): fetch the job's responder URLs through the
+ * HTTP proxy proxy_url ("http://host:port/", no credentials), sending
+ * auth (a Proxy-Authorization value, e.g. "Basic ...") when not NULL,
+ * except those whose host is in noproxy (const char *: a host name, or
+ * ".domain" for the names under it, or "*"). The proxy's name is looked up
+ * like a responder's, and OCSPPrefetchMaxPerHost counts the proxy as the
+ * host. APR_EINVAL: an unusable proxy URL. */
+apr_status_t opf_engine_set_proxy(opf_job_t *job, const char *proxy_url,
+                                  const char *auth,
+                                  const apr_array_header_t *noproxy);
+
 /* How long a fetch waits for the answer to a peek. */
 #define OPF_PEEK_WAIT apr_time_from_sec(2)
 

@@ -88,6 +88,12 @@ struct opf_job {
     apr_int16_t polled_events;
     apr_pollfd_t pfd;
 
+    /* An HTTP proxy (opf_engine_set_proxy): NULL, or its URL, with the
+     * URLs (by index) fetched through it; hosts[i] is then the proxy's. */
+    opf_url_t *via;
+    const char *via_auth;       /* Proxy-Authorization value, or NULL */
+    char *proxied;              /* per URL: 1 through the proxy */
+
     /* Privilege separation (opf_engine_privsep.c). */
     apr_uint32_t helper_id;     /* the certificate's id in the helper */
     apr_uint32_t helper_seq;    /* FETCH out, waiting for its RESULT; or 0 */

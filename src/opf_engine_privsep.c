@@ -83,14 +83,20 @@ int opf_privsep_fetch(opf_job_t *job, apr_time_t now)
     seq = opf_helper_next_seq(e->helper);
     rv = opf_helper_send_fetch(e->helper, seq, job->helper_id,
                                job->fetch_url, job->req_der, job->req_len,
-                               job->deadline - now, e->cfg.skew);
+                               job->deadline - now, e->cfg.skew,
+                               job->proxied && job->proxied[job->url_index]
+                               ? job->via->url : NULL, job->via_auth);
     if (rv == APR_SUCCESS) {
         job->helper_seq = seq;
+        int proxied = job->proxied && job->proxied[job->url_index];
+
         opf_engine_log(e, OPF_LOG_DEBUG, job->cert, "fetching OCSP response "
-                       "by %s from %s (in the helper process)",
+                       "by %s from %s%s%s (in the helper process)",
                        opf_request_get_url(job->fetch_url, job->req_der,
                                            job->req_len, job->fetch_pool)
-                       ? "GET" : "POST", job->fetch_url);
+                       ? "GET" : "POST", job->fetch_url,
+                       proxied ? " through the proxy " : "",
+                       proxied ? job->via->url : "");
         return 1;
     }
     if (rv == APR_EOF) {

@@ -232,13 +232,17 @@ apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
                                    const unsigned char *req,
                                    apr_size_t req_len,
                                    apr_interval_time_t timeout,
-                                   apr_interval_time_t skew)
+                                   apr_interval_time_t skew,
+                                   const char *proxy, const char *proxy_auth)
 {
     opf_proto_msg_t m;
     apr_time_t ms = apr_time_as_msec(timeout);
     size_t url_len = strlen(url);
+    size_t proxy_len = proxy ? strlen(proxy) : 0;
+    size_t auth_len = proxy_auth ? strlen(proxy_auth) : 0;
 
-    if (url_len > OPF_PROTO_MAX_URL || req_len > OPF_PROTO_MAX_REQ) {
+    if (url_len > OPF_PROTO_MAX_URL || req_len > OPF_PROTO_MAX_REQ
+        || proxy_len > OPF_PROTO_MAX_URL || auth_len > OPF_PROTO_MAX_AUTH) {
         return APR_EINVAL;
     }
     memset(&m, 0, sizeof(m));
@@ -252,6 +256,10 @@ apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
     m.u.fetch.url_len = (uint16_t)url_len;
     m.u.fetch.req = req;
     m.u.fetch.req_len = (uint32_t)req_len;
+    m.u.fetch.proxy = proxy;
+    m.u.fetch.proxy_len = (uint16_t)proxy_len;
+    m.u.fetch.proxy_auth = proxy_auth;
+    m.u.fetch.proxy_auth_len = (uint16_t)auth_len;
     return send_msg(h, &m, 0);
 }
 

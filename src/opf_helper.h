@@ -44,14 +44,17 @@ apr_uint32_t opf_helper_next_seq(opf_helper_t *h);
 apr_status_t opf_helper_send_cert(opf_helper_t *h, apr_uint32_t id,
                                   X509 *leaf, X509 *issuer, int wait_ms);
 
-/* Sends a FETCH; never blocks. APR_EAGAIN: no room now; APR_EOF: gone;
- * APR_EINVAL: a field out of bounds (URL or request too long). */
+/* Sends a FETCH; never blocks. proxy ("http://host:port/") and
+ * proxy_auth (a Proxy-Authorization value) may be NULL: direct.
+ * APR_EAGAIN: no room now; APR_EOF: gone; APR_EINVAL: a field out of
+ * bounds (URL or request too long). */
 apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
                                    apr_uint32_t id, const char *url,
                                    const unsigned char *req,
                                    apr_size_t req_len,
                                    apr_interval_time_t timeout,
-                                   apr_interval_time_t skew);
+                                   apr_interval_time_t skew,
+                                   const char *proxy, const char *proxy_auth);
 
 /* Sends a CHECK (validate these bytes for certificate id) from the
  * prefetch thread; never blocks; the RESULT comes like a FETCH's, under

@@ -164,6 +164,8 @@ typedef struct work {
     uint32_t seq, id, skew_s;
     apr_time_t deadline;        /* FETCH */
     char *url;                  /* FETCH, NUL-terminated */
+    char *proxy;                /* FETCH through a proxy, or NULL */
+    char *proxy_auth;           /* its Proxy-Authorization, or NULL */
     unsigned char *data;        /* request (FETCH) or response (CHECK) */
     size_t len;
 } work_t;
@@ -255,7 +257,9 @@ static void validate_and_answer(const work_t *w, const unsigned char *der,
 
 static void do_fetch(const work_t *w, apr_pool_t *p)
 {
-    opf_url_t url;
+    opf_url_t url, proxy;
+    const opf_url_t *connect_to;
+    opf_http_via_t via;
     opf_http_t *http = NULL;
     apr_sockaddr_t *addrs = NULL;
     const char *err = NULL, *get_url;
@@ -273,20 +277,31 @@ static void do_fetch(const work_t *w, apr_pool_t *p)
                       "responder URL: %s", err ? err : "invalid"));
         return;
     }
-    rv = opf_addrcache_get(addrcache, url.host,
-                           (apr_port_t)atoi(url.port), apr_time_now(), p,
-                           &addrs);
+    /* Through a proxy, its name is the one looked up. */
+    if (w->proxy && opf_url_parse(&proxy, w->proxy, p, &err) != APR_SUCCESS) {
+        answer_failed(w, OPF_FAIL_PROXY, apr_psprintf(p, "unusable proxy "
+                      "URL: %s", err ? err : "invalid"));
+        return;
+    }
+    connect_to = w->proxy ? &proxy : &url;
+    via.proxy = &proxy;
+    via.auth = w->proxy_auth;
+    rv = opf_addrcache_get(addrcache, connect_to->host,
+                           (apr_port_t)atoi(connect_to->port), apr_time_now(),
+                           p, &addrs);
     if (rv != APR_SUCCESS) {
         char msg[120];
 
         answer_failed(w, OPF_FAIL_DNS, apr_psprintf(p, "OCSP fetch "
-                      "failed: cannot resolve %s: %s", url.host,
+                      "failed: cannot resolve %s%s: %s", w->proxy
+                      ? "the proxy " : "", connect_to->host,
                       apr_strerror(rv, msg, sizeof(msg))));
         return;
     }
     get_url = opf_request_get_url(w->url, w->data, w->len, p);
-    if (opf_http_start_addr(&http, &url, addrs, get_url, w->data, w->len,
-                            OPF_HTTP_MAX_BODY, p, &err) != APR_SUCCESS) {
+    if (opf_http_start_via(&http, &url, w->proxy ? &via : NULL, addrs,
+                           get_url, w->data, w->len, OPF_HTTP_MAX_BODY, p,
+                           &err) != APR_SUCCESS) {
         answer_failed(w, OPF_FAIL_CONNECT, apr_psprintf(p, "OCSP fetch "
                       "failed: %s", err ? err : "error"));
         return;
@@ -326,9 +341,7 @@ static void do_fetch(const work_t *w, apr_pool_t *p)
     if (rv != APR_SUCCESS) {
         /* opf_http: connect errors keep their socket error code; HTTP-level
          * failures are EGENERAL (status), ENOSPC (too large), EOF. */
-        answer_failed(w, (rv == APR_EGENERAL || rv == APR_ENOSPC
-                          || rv == APR_EOF) ? OPF_FAIL_HTTP
-                                            : OPF_FAIL_CONNECT,
+        answer_failed(w, opf_http_fail_reason(rv),
                       apr_psprintf(p, "OCSP fetch failed: %s",
                                    err ? err : "error"));
         opf_http_close(http);
@@ -358,6 +371,8 @@ static void run(const work_t *w, apr_pool_t *p)
 static void work_free(work_t *w)
 {
     free(w->url);
+    free(w->proxy);
+    free(w->proxy_auth);
     free(w->data);
     free(w);
 }
@@ -509,7 +524,13 @@ static void handle(const opf_proto_msg_t *m, apr_time_t received)
     case OPF_MSG_FETCH:
         w = work_new(OPF_MSG_FETCH, m->u.fetch.seq, m->u.fetch.id,
                      m->u.fetch.skew_s, m->u.fetch.req, m->u.fetch.req_len);
-        if (w && !(w->url = strndup(m->u.fetch.url, m->u.fetch.url_len))) {
+        if (w && (!(w->url = strndup(m->u.fetch.url, m->u.fetch.url_len))
+                  || (m->u.fetch.proxy_len
+                      && !(w->proxy = strndup(m->u.fetch.proxy,
+                                              m->u.fetch.proxy_len)))
+                  || (m->u.fetch.proxy_auth_len
+                      && !(w->proxy_auth = strndup(m->u.fetch.proxy_auth,
+                                                   m->u.fetch.proxy_auth_len))))) {
             work_free(w);
             w = NULL;
         }

@@ -169,7 +169,9 @@ long opf_proto_encode(const opf_proto_msg_t *m, unsigned char *buf,
         if (!in(f->timeout_ms, 1, OPF_PROTO_MAX_TIMEOUT_MS)
             || f->skew_s > OPF_PROTO_MAX_SKEW_S
             || !in(f->url_len, 1, OPF_PROTO_MAX_URL)
-            || !in(f->req_len, 1, OPF_PROTO_MAX_REQ)) {
+            || !in(f->req_len, 1, OPF_PROTO_MAX_REQ)
+            || f->proxy_len > OPF_PROTO_MAX_URL
+            || f->proxy_auth_len > OPF_PROTO_MAX_AUTH) {
             return OPF_PROTO_EBOUND;
         }
         put_u32(&w, f->seq);
@@ -180,6 +182,10 @@ long opf_proto_encode(const opf_proto_msg_t *m, unsigned char *buf,
         put(&w, f->url, f->url_len);
         put_u32(&w, f->req_len);
         put(&w, f->req, f->req_len);
+        put_u16(&w, f->proxy_len);
+        put(&w, f->proxy, f->proxy_len);
+        put_u16(&w, f->proxy_auth_len);
+        put(&w, f->proxy_auth, f->proxy_auth_len);
         break;
     }
     case OPF_MSG_CHECK: {
@@ -266,6 +272,17 @@ int opf_proto_decode(const unsigned char *buf, size_t len,
             r.err = OPF_PROTO_EBOUND;
         }
         f->req = get_blob(&r, 4, 1, OPF_PROTO_MAX_REQ, &f->req_len);
+        f->proxy = (const char *)get_blob(&r, 2, 0, OPF_PROTO_MAX_URL, &n);
+        f->proxy_len = (uint16_t)n;
+        if (!r.err && !printable(f->proxy, n)) {
+            r.err = OPF_PROTO_EBOUND;
+        }
+        f->proxy_auth = (const char *)get_blob(&r, 2, 0, OPF_PROTO_MAX_AUTH,
+                                               &n);
+        f->proxy_auth_len = (uint16_t)n;
+        if (!r.err && !printable(f->proxy_auth, n)) {
+            r.err = OPF_PROTO_EBOUND;
+        }
         break;
     }
     case OPF_MSG_CHECK: {

@@ -27,10 +27,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OPF_PROTO_MAGIC       0x4f504801u   /* "OPH" + version 1 */
+#define OPF_PROTO_MAGIC       0x4f504802u   /* "OPH" + version 2 */
 
 #define OPF_PROTO_MAX_CERT    (32 * 1024)   /* one certificate's DER */
 #define OPF_PROTO_MAX_URL     2048
+#define OPF_PROTO_MAX_AUTH    1024          /* Proxy-Authorization value */
 #define OPF_PROTO_MAX_REQ     4096          /* OCSP request DER */
 #define OPF_PROTO_MAX_DER     (64 * 1024)   /* OCSP response DER */
 #define OPF_PROTO_MAX_TEXT    256           /* RESULT message */
@@ -77,6 +78,13 @@ typedef struct opf_proto_fetch {
     uint16_t url_len;         /* 1 .. OPF_PROTO_MAX_URL */
     const unsigned char *req;
     uint32_t req_len;         /* 1 .. OPF_PROTO_MAX_REQ */
+    /* Through an HTTP proxy (OCSPPrefetchProxy): its URL, "http://host:port/"
+     * without credentials, and the Proxy-Authorization value; both
+     * printable, 0 bytes: direct / none. */
+    const char *proxy;
+    uint16_t proxy_len;       /* 0 .. OPF_PROTO_MAX_URL */
+    const char *proxy_auth;
+    uint16_t proxy_auth_len;  /* 0 .. OPF_PROTO_MAX_AUTH */
 } opf_proto_fetch_t;
 
 typedef struct opf_proto_check {

@@ -52,6 +52,7 @@
 
 #include "opf_chunked.h"
 #include "opf_http.h"
+#include "opf_status.h"
 
 enum opf_http_state {
     OPF_HTTP_CONNECTING,
@@ -77,7 +78,10 @@ struct opf_http {
 
     /* request */
     const char *hostport;
-    const char *path;          /* request-line path (+query) */
+    const char *path;          /* request-line path (+query), or the whole
+                                * URL (absolute form) through a proxy */
+    const char *proxy_auth;    /* Proxy-Authorization value, or NULL */
+    int via_proxy;
     const unsigned char *req_body;
     apr_size_t req_len;
     int post;
@@ -236,9 +240,25 @@ static const char *status_error(opf_http_t *h)
     if (code == 301 || code == 302 || code == 303 || code == 307
         || code == 308)
         return apr_psprintf(h->pool, "redirect not followed (HTTP %d)", code);
+    if (code == 407 && h->via_proxy)
+        return apr_psprintf(h->pool, "the proxy refused the request: HTTP "
+                            "status 407 (%s): check the credentials in "
+                            "OCSPPrefetchProxy", *reason ? reason
+                            : "Proxy Authentication Required");
     if (*reason != '\0')
         return apr_psprintf(h->pool, "HTTP status %d (%s)", code, reason);
     return apr_psprintf(h->pool, "HTTP status %d", code);
+}
+
+/* The failure code of a non-200 status: OPF_HTTP_EPROXY for a proxy's 407
+ * (its own failure reason), APR_EGENERAL for the others. */
+static apr_status_t status_rv(opf_http_t *h)
+{
+    const char *reason;
+
+    return h->via_proxy && h->status_complete
+           && response_status(h, &reason) == 407 ? OPF_HTTP_EPROXY
+                                                  : APR_EGENERAL;
 }
 
 static const char *too_large(opf_http_t *h)
@@ -277,7 +297,7 @@ static apr_status_t nbio_failed(opf_http_t *h)
     /* a status other than 200 is the best explanation (3.0 queues
      * "code=500, reason=..." for it, and nothing for a 301/302 to a GET) */
     if ((msg = status_error(h)) != NULL)
-        return fail(h, APR_EGENERAL, msg);
+        return fail(h, status_rv(h), msg);
 
     if (first != 0 && ERR_GET_LIB(first) == ERR_LIB_HTTP) {
         switch (ERR_GET_REASON(first)) {
@@ -496,7 +516,10 @@ static apr_status_t setup_request(opf_http_t *h)
                                 0 /* not asn1: we read the body */,
                                 h->max_body, 0 /* the caller's deadline */,
                                 0 /* no keep-alive */)
-         && OSSL_HTTP_REQ_CTX_add1_header(h->rctx, "Host", h->hostport);
+         && OSSL_HTTP_REQ_CTX_add1_header(h->rctx, "Host", h->hostport)
+         && (!h->proxy_auth
+             || OSSL_HTTP_REQ_CTX_add1_header(h->rctx, "Proxy-Authorization",
+                                              h->proxy_auth));
     BIO_free(req);  /* the context holds its own reference */
     if (!ok) {
         ERR_clear_error();
@@ -546,6 +569,21 @@ apr_status_t opf_http_start_addr(opf_http_t **out, const opf_url_t *url,
                                  apr_size_t body_len, apr_size_t max_body,
                                  apr_pool_t *p, const char **err)
 {
+    return opf_http_start_via(out, url, NULL, addrs, get_url, body, body_len,
+                              max_body, p, err);
+}
+
+apr_status_t opf_http_start_via(opf_http_t **out, const opf_url_t *url,
+                                const opf_http_via_t *via,
+                                apr_sockaddr_t *addrs, const char *get_url,
+                                const unsigned char *body,
+                                apr_size_t body_len, apr_size_t max_body,
+                                apr_pool_t *p, const char **err)
+{
+    /* Through a proxy: the connection goes to it, the request line names
+     * the whole URL (OpenSSL writes an absolute "http://..." path as
+     * is), the Host header stays the responder's. */
+    const opf_url_t *target = via ? via->proxy : url;
     opf_http_t *h;
     apr_status_t rv;
     apr_int64_t port;
@@ -561,20 +599,23 @@ apr_status_t opf_http_start_addr(opf_http_t **out, const opf_url_t *url,
     h->state = OPF_HTTP_CONNECTING;
     h->max_body = max_body != 0 ? max_body : OPF_HTTP_MAX_BODY;
     h->hostport = url->hostport;
+    h->via_proxy = via != NULL;
+    h->proxy_auth = via ? via->auth : NULL;
     if (get_url != NULL) {
-        h->path = url_path(p, get_url);
+        h->path = via ? apr_pstrdup(p, get_url) : url_path(p, get_url);
     } else {
         h->post = 1;
-        h->path = url->path != NULL && *url->path != '\0' ? url->path : "/";
+        h->path = via ? apr_pstrdup(p, url->url)
+                : url->path != NULL && *url->path != '\0' ? url->path : "/";
         h->req_body = body_len ? apr_pmemdup(p, body, body_len)
                                : (const unsigned char *)"";
         h->req_len = body_len;
     }
     apr_pool_cleanup_register(p, h, http_cleanup, apr_pool_cleanup_null);
 
-    port = apr_strtoi64(url->port, &end, 10);
-    if (end == url->port || *end != '\0' || port < 1 || port > 65535) {
-        *err = apr_psprintf(p, "invalid port \"%s\"", url->port);
+    port = apr_strtoi64(target->port, &end, 10);
+    if (end == target->port || *end != '\0' || port < 1 || port > 65535) {
+        *err = apr_psprintf(p, "invalid port \"%s\"", target->port);
         opf_http_close(h);
         return APR_EINVAL;
     }
@@ -585,11 +626,11 @@ apr_status_t opf_http_start_addr(opf_http_t **out, const opf_url_t *url,
     } else {
         /* Blocking name resolution (getaddrinfo): for callers without a
          * resolver process (tests, tools). */
-        rv = apr_sockaddr_info_get(&h->addr, url->host, APR_UNSPEC,
+        rv = apr_sockaddr_info_get(&h->addr, target->host, APR_UNSPEC,
                                    (apr_port_t)port, 0, p);
     }
     if (rv != APR_SUCCESS) {
-        *err = apr_psprintf(p, "cannot resolve %s: %s", url->host,
+        *err = apr_psprintf(p, "cannot resolve %s: %s", target->host,
                             apr_err(p, rv));
         opf_http_close(h);
         return rv;
@@ -614,6 +655,15 @@ apr_status_t opf_http_start_addr(opf_http_t **out, const opf_url_t *url,
     ERR_clear_error();
     *out = h;
     return APR_SUCCESS;
+}
+
+int opf_http_fail_reason(apr_status_t rv)
+{
+    if (rv == OPF_HTTP_EPROXY) {
+        return OPF_FAIL_PROXY;
+    }
+    return (rv == APR_EGENERAL || rv == APR_ENOSPC || rv == APR_EOF)
+           ? OPF_FAIL_HTTP : OPF_FAIL_CONNECT;
 }
 
 apr_socket_t *opf_http_socket(opf_http_t *h)
@@ -788,7 +838,7 @@ static apr_status_t step_exchange(opf_http_t *h)
 
     /* header complete: a 3.0 context with asn1 == 0 is in "stream" state */
     if ((msg = status_error(h)) != NULL)
-        return fail(h, APR_EGENERAL, msg);
+        return fail(h, status_rv(h), msg);
     if (h->te != NULL) {
         if (strcasecmp(h->te, "chunked") != 0)
             return fail(h, APR_EGENERAL, apr_psprintf(h->pool, "unsupported "

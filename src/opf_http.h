@@ -34,6 +34,30 @@ apr_status_t opf_http_start_addr(opf_http_t **out, const opf_url_t *url,
                                  apr_size_t body_len, apr_size_t max_body,
                                  apr_pool_t *p, const char **err);
 
+/* Through an HTTP proxy (OCSPPrefetchProxy): connect to proxy (addrs are
+ * the proxy's; NULL: resolved here, blocking), send the request for url
+ * in absolute form with url's Host header, and auth (e.g. "Basic ...")
+ * as Proxy-Authorization when not NULL. A 407 from it fails with
+ * OPF_HTTP_EPROXY (other statuses: APR_EGENERAL). */
+#define OPF_HTTP_EPROXY (APR_OS_START_USERERR + 407)
+typedef struct opf_http_via {
+    const opf_url_t *proxy;
+    const char *auth;
+} opf_http_via_t;
+
+apr_status_t opf_http_start_via(opf_http_t **out, const opf_url_t *url,
+                                const opf_http_via_t *via,
+                                apr_sockaddr_t *addrs, const char *get_url,
+                                const unsigned char *body,
+                                apr_size_t body_len, apr_size_t max_body,
+                                apr_pool_t *p, const char **err);
+
+/* The failure reason (opf_fail_reason_e) of an opf_http_step() or start
+ * error: connect errors keep their socket error code; HTTP-level failures
+ * are EGENERAL (status), ENOSPC (too large), EOF; a proxy's 407
+ * OPF_HTTP_EPROXY. */
+int opf_http_fail_reason(apr_status_t rv);
+
 /* The socket to poll and the events (APR_POLLIN / APR_POLLOUT) wanted now. */
 apr_socket_t *opf_http_socket(opf_http_t *h);
 apr_int16_t opf_http_events(opf_http_t *h);

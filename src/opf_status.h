@@ -22,14 +22,15 @@ typedef enum {
                                times, unknown, stale) */
     OPF_FAIL_STORE,         /* accepted but the cache would not take it */
     OPF_FAIL_DNS,           /* the responder's name did not resolve (error,
-                               no address, no answer in time); last, so
-                               that the values before it keep their
-                               numbers */
+                               no address, no answer in time) */
+    OPF_FAIL_PROXY,         /* the HTTP proxy refused (407) or is unusable;
+                               new ones go last, so that the values before
+                               keep their numbers */
     OPF_FAIL_N
 } opf_fail_reason_e;
 
 /* The label of a reason in metrics and JSON: "connect", "timeout", "http",
- * "responder_status", "invalid", "cache", "dns". */
+ * "responder_status", "invalid", "cache", "dns", "proxy". */
 const char *opf_fail_reason_name(opf_fail_reason_e r);
 
 /* What a certificate's staple is now. */

@@ -67,6 +67,7 @@ my %TYPES = (ocsp_prefetch_certificates => 'gauge', ocsp_prefetch_failing_certif
              ocsp_prefetch_earliest_expiry_seconds => 'gauge', ocsp_prefetch_staple_expiry_seconds => 'gauge',
              ocsp_prefetch_consecutive_failures => 'gauge', ocsp_prefetch_fetches_total => 'counter',
              ocsp_prefetch_certificate_state => 'gauge',
+             ocsp_prefetch_certificates_by_source => 'gauge', ocsp_prefetch_adoptions_total => 'counter',
              ocsp_prefetch_fetch_duration_seconds => 'histogram');
 is_deeply($p->{types}, \%TYPES, '# TYPE of each documented metric, as documented, and no other');
 ok(!grep({ !defined $p->{help}{$_} || !length $p->{help}{$_} } keys %TYPES), '# HELP for each');
@@ -137,17 +138,18 @@ my %cert = map { $_->{serial} => $_ } @{ $j->{certificates} };
 }
 
 # --- counters
-my @REASONS = qw(connect timeout http responder_status invalid cache dns);
+my @REASONS = qw(connect timeout http responder_status invalid cache dns proxy);
 sub counters {
     my $q = shift;
     return { ok => prom_value($q, 'ocsp_prefetch_fetches_total', result => 'ok'),
              map { $_ => prom_value($q, 'ocsp_prefetch_fetches_total', result => 'failed', reason => $_) } @REASONS };
 }
 my $c0 = counters($p);
-ok(!grep({ !defined $c0->{$_} } 'ok', @REASONS) && scalar(prom_samples($p, 'ocsp_prefetch_fetches_total')) == 8,
-   'fetches_total: result="ok" and result="failed" with each of the seven reasons');
+ok(!grep({ !defined $c0->{$_} } 'ok', @REASONS) && scalar(prom_samples($p, 'ocsp_prefetch_fetches_total')) == 9,
+   'fetches_total: result="ok" and result="failed" with each of the eight reasons');
 ok($c0->{connect} >= 1 && $c0->{invalid} >= 1 && $c0->{http} >= 1 && $c0->{dns} >= 1
-   && $c0->{timeout} == 0 && $c0->{responder_status} == 0 && $c0->{cache} == 0,
+   && $c0->{timeout} == 0 && $c0->{responder_status} == 0 && $c0->{cache} == 0
+   && $c0->{proxy} == 0,
    "failures by reason: connect $c0->{connect} (dead port), invalid $c0->{invalid} (garbage), http $c0->{http} (http500), dns $c0->{dns} (.invalid host), no others")
     or diag(explain($c0));
 ok(($cert{leaf_serial('down')}{fetches}{failed}{connect} // 0) >= 1

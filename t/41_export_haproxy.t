@@ -96,7 +96,7 @@ if (!$hpid) {
     exec $haproxy, '-db', '-f', "$root/haproxy.cfg";
     exit 127;
 }
-END { if ($hpid && $$ != ($hpid // 0)) { kill 'TERM', $hpid; waitpid $hpid, 0 } }
+END { local $?; if ($hpid && $$ != ($hpid // 0)) { kill 'TERM', $hpid; waitpid $hpid, 0 } }
 my $up = wait_until(10, sub { get_staple(port => $hport, sni => 'short.test', timeout => 2)->{ok} }, 0.1);
 my $g0 = get_staple(port => $hport, sni => 'short.test', timeout => 3);
 my $v0 = $g0->{der} ? verify_staple($g0->{der}, 'short') : {};

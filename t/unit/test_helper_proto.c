@@ -45,7 +45,7 @@ int main(void)
     static const unsigned char req[] = { 0x30, 0x02, 5, 6 };
     const char *url = "http://ocsp.example.test/";
 
-    plan(38);
+    plan(42);
     memset(big, 'A', sizeof(big));
 
     /* ---- CERT ---- */
@@ -139,6 +139,29 @@ int main(void)
     m.u.fetch.req_len = OPF_PROTO_MAX_REQ + 1;
     is_int(opf_proto_encode(&m, buf, sizeof(buf)), OPF_PROTO_EBOUND,
            "encoding a FETCH with too large a request is refused");
+
+    /* through a proxy: its URL and Proxy-Authorization travel too */
+    m.u.fetch.req = req;
+    m.u.fetch.req_len = sizeof(req);
+    m.u.fetch.proxy = "http://127.0.0.1:3128/";
+    m.u.fetch.proxy_len = (uint16_t)strlen(m.u.fetch.proxy);
+    m.u.fetch.proxy_auth = "Basic b3BmOnNlY3JldA==";
+    m.u.fetch.proxy_auth_len = (uint16_t)strlen(m.u.fetch.proxy_auth);
+    len = opf_proto_encode(&m, buf, sizeof(buf));
+    rc = opf_proto_decode(buf, (size_t)len, &d);
+    ok(rc == OPF_PROTO_OK && d.u.fetch.proxy_len == 22
+       && !memcmp(d.u.fetch.proxy, "http://127.0.0.1:3128/", 22)
+       && d.u.fetch.proxy_auth_len == 22
+       && !memcmp(d.u.fetch.proxy_auth, "Basic b3BmOnNlY3JldA==", 22),
+       "FETCH through a proxy round-trips its URL and authorization");
+    ok(prefixes_refused((size_t)len), "every truncated proxied FETCH is refused");
+    buf[len - 3] = '\r';   /* in the authorization */
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a control character in Proxy-Authorization is refused");
+    m.u.fetch.proxy_auth_len = OPF_PROTO_MAX_AUTH + 1;
+    m.u.fetch.proxy_auth = (const char *)big;
+    is_int(opf_proto_encode(&m, buf, sizeof(buf)), OPF_PROTO_EBOUND,
+           "encoding too long a Proxy-Authorization is refused");
 
     /* ---- CHECK ---- */
     memset(&m, 0, sizeof(m));

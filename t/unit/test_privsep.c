@@ -308,7 +308,7 @@ int main(void)
     seq = opf_helper_next_seq(h);
     opf_helper_send_fetch(h, seq, 0, apr_psprintf(p, "http://127.0.0.1:%d"
                           "/good/", port), req, req_len,
-                          apr_time_from_sec(5), apr_time_from_sec(300));
+                          apr_time_from_sec(5), apr_time_from_sec(300), NULL, NULL);
     rv = wait_result(h, &res, 5000);
     ok(rv == APR_SUCCESS && res.seq == seq && res.outcome == OPF_OUTCOME_OK,
        "FETCH of a valid response: RESULT ok");
@@ -337,7 +337,7 @@ int main(void)
     seq = opf_helper_next_seq(h);
     opf_helper_send_fetch(h, seq, 0, apr_psprintf(p, "http://127.0.0.1:%d"
                           "/garbage/", port), req, req_len,
-                          apr_time_from_sec(5), apr_time_from_sec(300));
+                          apr_time_from_sec(5), apr_time_from_sec(300), NULL, NULL);
     rv = wait_result(h, &res, 5000);
     ok(rv == APR_SUCCESS && res.seq == seq
        && res.outcome == OPF_OUTCOME_FAILED
@@ -350,7 +350,7 @@ int main(void)
     seq = opf_helper_next_seq(h);
     opf_helper_send_fetch(h, seq, 5, apr_psprintf(p, "http://127.0.0.1:%d"
                           "/good/", port), req, req_len,
-                          apr_time_from_sec(5), apr_time_from_sec(300));
+                          apr_time_from_sec(5), apr_time_from_sec(300), NULL, NULL);
     rv = wait_result(h, &res, 5000);
     ok(rv == APR_SUCCESS && res.seq == seq
        && res.outcome == OPF_OUTCOME_FAILED
@@ -360,7 +360,7 @@ int main(void)
     seq = opf_helper_next_seq(h);
     opf_helper_send_fetch(h, seq, 0, apr_psprintf(p, "http://127.0.0.1:%d"
                           "/hang/", port), req, req_len,
-                          apr_time_from_sec(20), apr_time_from_sec(300));
+                          apr_time_from_sec(20), apr_time_from_sec(300), NULL, NULL);
     rv = wait_result(h, &res, 1000);
     ok(rv == APR_EAGAIN, "FETCH from a responder that hangs: no RESULT "
        "within a second");
