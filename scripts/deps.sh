@@ -24,15 +24,16 @@
 #                              ocsptool): staples must be canonical DER
 #   redis-server memcached     real fleet caches for t/36-38 (the suite
 #                              starts and stops its own instances)
-#   haproxy socat              t/41: HAProxy stapling OCSPPrefetchExport's
-#                              file, updated through its runtime API
+#   haproxy socat nginx        t/41, t/43: HAProxy and nginx stapling
+#                              OCSPPrefetchExport's file, updated by the
+#                              docs' notify scripts
 #   debhelper dpkg-dev fakeroot lintian git   the Debian package and its test
 #                              (scripts/test-package.sh)
 OPF_DEPS="build-essential autoconf automake libtool pkgconf
 apache2 apache2-dev libssl-dev libapr1-dev libaprutil1-dev
 openssl faketime perl
 libapache2-mod-perl2 libio-socket-ssl-perl libnet-ssleay-perl gnutls-bin
-redis-server memcached haproxy socat
+redis-server memcached haproxy socat nginx
 debhelper dpkg-dev fakeroot lintian git"
 
 # Prints the packages of OPF_DEPS that are not installed.
