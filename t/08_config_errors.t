@@ -39,6 +39,15 @@ my @bad = (
     [ 'OCSPPrefetchPrivsep',     'on /nonexistent/ocsp-prefetch-helper', 'global' ],
     [ 'OCSPPrefetchPrivsep',     'off /bin/true',  'global' ],
     [ 'OCSPPrefetchPrivsep',     'off',            'vhost'  ],   # global only
+    [ 'OCSPPrefetchStatusRefetch', 'maybe',        'global' ],
+    [ 'OCSPPrefetchStatusRefetch', 'on',           'vhost'  ],   # global only
+    [ 'OCSPPrefetchExport',      '""',             'global' ],
+    [ 'OCSPPrefetchExport',      '/tmp/x',         'vhost'  ],   # global only
+    [ 'OCSPPrefetchProxy',       'https://127.0.0.1:3128', 'vhost' ],
+    [ 'OCSPPrefetchProxy',       'ftp://127.0.0.1:21',     'global' ],
+    [ 'OCSPPrefetchProxy',       'http://127.0.0.1:3128/path', 'global' ],
+    [ 'OCSPPrefetchProxy',       'http://127.0.0.1:99999', 'global' ],  # port
+    [ 'OCSPPrefetchNoProxy',     'localhost',      'vhost'  ],   # global only
 );
 
 plan tests => 2 * @bad + 4, need { 'module not built (stand-in run)' => module_built() };
@@ -52,6 +61,10 @@ OCSPPrefetchCache shmcb
 OCSPPrefetchKeepResponse 2d
 OCSPPrefetchMaxParallel 32
 OCSPPrefetchMaxPerHost 4
+OCSPPrefetchStatusRefetch on
+OCSPPrefetchExport /tmp/opf-configtest-export
+OCSPPrefetchProxy http://user:p%40ss@127.0.0.1:3128
+OCSPPrefetchNoProxy localhost .example.org
 EOC
 
 my $h = OCSPTest::Httpd->new(name => 'configtest', global => $good,
