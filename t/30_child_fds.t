@@ -226,7 +226,10 @@ EOC
     $pt = fd_targets($ppid);
     my $peers = unix_peers();
     my %is_w = map { $_ => 1 } @workers;
-    my @modprocs = grep { !$is_w{$_} } $h->children;   # helper, resolver, notifier
+    # helper, resolver, notifier: children that do not hold the listener
+    # (asked again: a worker the MPM forked since the list above holds it,
+    # and its MPM pipes must not pass for a module process's)
+    my @modprocs = grep { !$is_w{$_} && !$is_worker->($_) } $h->children;
     $r{modprocs} = [ map { comm($_) . "[$_]" } @modprocs ];
     my %mod_object;   # socket inode / pipe text => process holding it
     for my $m (@modprocs) {
