@@ -9,8 +9,8 @@
 # starts and fetches; server B starts from the shared record (no fetch).
 # Over 45 s every renewal of either server is a fetch or an adoption
 # (counted from the responder's log and the servers' debug lines): at
-# least 3 adoptions, and the fetches are at most 60% of the renewals (2
-# servers: about half, when no two renewals race). Both keep stapling a
+# least 3 adoptions, and the fetches are at most 75% of the renewals (2
+# servers: about half, when no two renewals race; without peeks, 100%). Both keep stapling a
 # good response that verifies; the status page counts the adoptions.
 # Then the peer's record is replaced by a forged one (another certificate's
 # response under this key, dated newer): it is refused by validation, the
@@ -75,14 +75,27 @@ for ([$a, $aoff], [$b, $boff]) {
 }
 my $renewals = $fetches + $adopted;
 ok($adopted >= 3, "renewals adopt the peer's response ($adopted adoptions, $fetches fetches in 45 s)");
-ok($renewals > 0 && $fetches <= 0.6 * $renewals,
+# Two servers: about half; a renewal both fetch happens when their jittered
+# renewal times fall within one fetch-and-publish of each other (a few
+# hundred ms on a loaded machine, against a spread of up to 5 s). Without
+# the peek every renewal is a fetch (100%).
+ok($renewals > 0 && $fetches <= 0.75 * $renewals,
    sprintf('one fetch per fleet: %d of %d renewals were fetches (%.0f%%)', $fetches, $renewals,
            $renewals ? 100 * $fetches / $renewals : 0));
 ok(good_staple($a) && good_staple($b), 'both servers still staple a good response that verifies');
-my ($ja, $jb) = map { eval { status_json($_) } || {} } $sa, $sb;
-my $counted = 0;
-$counted += $_->{adopted} // 0 for map { @{ $_->{certificates} || [] } } $ja, $jb;
-is($counted, $adopted, "the status pages count the adoptions ($counted)");
+# the status pages count every adoption of the generation: compare with
+# the logs' whole count, read back to back (one may happen in between)
+my ($counted, $logged) = (-1, -2);
+wait_until(10, sub {
+    my ($ja, $jb) = map { eval { status_json($_) } || {} } $sa, $sb;
+    $counted = 0;
+    $counted += $_->{adopted} // 0 for map { @{ $_->{certificates} || [] } } $ja, $jb;
+    $logged = 0;
+    $logged += () = OCSPTest::log_lines($_->error_log, qr/with a peer's response from the fleet cache/, 0)
+        for $a, $b;
+    $counted == $logged;
+}, 0.1);
+is($counted, $logged, "the status pages count the adoptions at renewals ($counted)");
 
 # --- a forged, newer record is validated and refused -------------------------
 my $key = OCSPTest::KV::fleet_key('short');
