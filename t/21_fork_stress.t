@@ -59,7 +59,10 @@ for my $privsep (0, 1) {
     # response held stays valid and stapled): reported, not counted against.
     ok(($s{stored} // 0) >= ($s{fetches_min_per_third} // 1) * 3,
        "... responses accepted and stored: $s{stored} (failed or rejected fetches: $s{fetch_failures})");
-    ok(defined $s{stop_seconds} && $s{stop_seconds} < 5, "... httpd stops after the run ($s{stop_seconds} s)");
+    # < 15: a prefork child caught by SIGTERM while still starting can hang
+    # in httpd's own handler until httpd's SIGKILL 10 s later (see
+    # OCSPTest::Httpd::wait_quiet); a stop held up by the module takes more
+    ok(defined $s{stop_seconds} && $s{stop_seconds} < 15, "... httpd stops after the run ($s{stop_seconds} s)");
     # about 1/s on a loaded 2-CPU machine (each waits for a fresh child, as
     # the handshakes do, then forks twice): a third of that at least
     my $cgi_min = int($SECONDS / 3);

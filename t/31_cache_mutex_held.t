@@ -56,7 +56,7 @@ my $h = OCSPTest::Httpd->new(name => $name, mpm => 'prefork',
 MaxConnectionsPerChild 1
 StartServers 1
 MinSpareServers 1
-MaxSpareServers 2
+MaxSpareServers 32
 Mutex fcntl:$root/logs ocsp-prefetch-cache
 OCSPPrefetchRenewWindow 59s
 OCSPPrefetchRetryDelay 1s 2s
@@ -220,10 +220,15 @@ ok($v1->{verify_ok} && ($v1->{status} // '') eq 'good', 'lock released: a good s
     or diag($v1->{text} // 'no staple');
 
 # Stop only once the MPM has stopped spawning (see wait_quiet): the GETs
-# above made prefork start up to 32 children a second.
-$h->wait_quiet(15) or diag('the MPM was still starting children when the server was stopped');
+# above made prefork start up to 32 children a second (MaxSpareServers 32:
+# it does not kill the idle ones one a second afterwards either). Even
+# so, a child caught by SIGTERM while it is still starting can deadlock in
+# httpd's own handler until httpd's SIGKILL 10 s later (wait_quiet): the
+# bound allows that, and still catches a stop held up by the module (the
+# old code's held mutex stopped the parent for good).
+$h->wait_quiet(30) or diag('the MPM was still starting children when the server was stopped');
 my $s_t0 = time;
 my ($stopped) = with_alarm(25, sub { $h->stop });
 my $s_secs = time - $s_t0;
-ok($stopped && $s_secs < 5, sprintf('the server stops (%.1f s)', $s_secs))
+ok($stopped && $s_secs < 15, sprintf('the server stops (%.1f s)', $s_secs))
     or diag($h->log_tail);
