@@ -176,6 +176,13 @@ for my $kind (qw(redis memcache)) {
     my @kids = $h->children;
     my $ino = conn_inodes($kv->port);
     my @holding = grep { holds_conn($_, $ino) } @kids;
+    # a child forked this very instant may still be in its atfork handler,
+    # the one that covers the parent's connections: look again at those
+    # a moment later (a real leak stays)
+    if (@holding) {
+        sleep 0.5;
+        @holding = grep { alive($_) && holds_conn($_, $ino) } @holding;
+    }
     ok(@kids && !@holding, "$label: none of the parent's " . scalar(@kids) . " children holds a cache connection")
         or diag("holding: @holding");
 
