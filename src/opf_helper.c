@@ -263,9 +263,11 @@ apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
     return send_msg(h, &m, 0);
 }
 
-apr_status_t opf_helper_send_check(opf_helper_t *h, apr_uint32_t seq,
-                                   apr_uint32_t id, const unsigned char *der,
-                                   apr_size_t len, apr_interval_time_t skew)
+/* A CHECK, waiting wait_ms at most for room (0: not at all). */
+static apr_status_t send_check(opf_helper_t *h, apr_uint32_t seq,
+                               apr_uint32_t id, const unsigned char *der,
+                               apr_size_t len, apr_interval_time_t skew,
+                               int wait_ms)
 {
     opf_proto_msg_t m;
 
@@ -279,7 +281,14 @@ apr_status_t opf_helper_send_check(opf_helper_t *h, apr_uint32_t seq,
     m.u.check.skew_s = skew_secs(skew);
     m.u.check.der = der;
     m.u.check.der_len = (uint32_t)len;
-    return send_msg(h, &m, 0);
+    return send_msg(h, &m, wait_ms);
+}
+
+apr_status_t opf_helper_send_check(opf_helper_t *h, apr_uint32_t seq,
+                                   apr_uint32_t id, const unsigned char *der,
+                                   apr_size_t len, apr_interval_time_t skew)
+{
+    return send_check(h, seq, id, der, len, skew, 0);
 }
 
 apr_status_t opf_helper_recv(opf_helper_t *h, opf_proto_result_t *res,
@@ -343,7 +352,6 @@ apr_status_t opf_helper_check(opf_helper_t *h, apr_uint32_t id,
                               opf_validated_t *v, const char **reason,
                               apr_pool_t *p)
 {
-    opf_proto_msg_t m;
     opf_proto_result_t res;
     apr_time_t deadline = apr_time_now() + apr_time_from_msec(wait_ms);
     apr_uint32_t seq = opf_helper_next_seq(h);
@@ -353,14 +361,8 @@ apr_status_t opf_helper_check(opf_helper_t *h, apr_uint32_t id,
         *reason = "too large";
         return APR_EINVAL;
     }
-    memset(&m, 0, sizeof(m));
-    m.type = OPF_MSG_CHECK;
-    m.u.check.seq = seq;
-    m.u.check.id = id;
-    m.u.check.skew_s = skew_secs(skew);
-    m.u.check.der = der;
-    m.u.check.der_len = (uint32_t)len;
-    if ((rv = send_msg(h, &m, wait_ms)) != APR_SUCCESS) {
+    if ((rv = send_check(h, seq, id, der, len, skew, wait_ms))
+        != APR_SUCCESS) {
         return rv == APR_EAGAIN ? APR_TIMEUP : rv;
     }
     for (;;) {
