@@ -31,6 +31,7 @@
 #include "opf_cert.h"
 #include "opf_engine.h"
 #include "opf_helper.h"
+#include "opf_helper_sup.h"
 #include "opf_log.h"
 #include "opf_notify.h"
 #include "opf_resolver.h"
@@ -395,62 +396,74 @@ static void start_resolver(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
 }
 
 /* OCSPPrefetchPrivsep: the helper process that fetches and validates
- * (opf_helper.h), spawned here from the main thread before the prefetch
- * thread exists, running as the server's User. It gets every certificate
- * now, under its index in gen->entries (which is also its index in the
- * engine), and checks the stored responses before it fetches anything.
- * Its pconf cleanup runs after the thread is stopped (a pre-cleanup).
- * If it cannot be started, the parent fetches itself, as with privsep
- * off, and says so. On by default: with the directive unset, a helper
- * that is not installed is a warning, not a configuration error. */
+ * (opf_helper.h), run by a supervisor (opf_helper_sup.h) from the main
+ * thread: the first one here, before the prefetch thread exists, running
+ * as the server's User; replacements from the MPM's monitor hook and its
+ * reaping of a dead helper. Each gets every certificate, under its index
+ * in gen->entries (which is also its index in the engine). The first one
+ * checks the stored responses before it fetches anything. The helpers'
+ * pools are sub-pools of pconf: they end after the thread is stopped (a
+ * pre-cleanup). On by default. There is no fallback: when no helper can
+ * be started, nothing is fetched (and the supervisor keeps trying), the
+ * parent never parses responder bytes. */
+static apr_status_t register_certs(void *ctx, opf_helper_t *h)
+{
+    opf_gen_t *g = ctx;
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    for (i = 0; rv == APR_SUCCESS && i < g->entries->nelts; i++) {
+        opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
+
+        rv = opf_helper_send_cert(h, (apr_uint32_t)i, entry->cert->leaf,
+                                  entry->cert->issuer, 1000);
+    }
+    return rv;
+}
+
+static void sup_log(void *ctx, int level, apr_status_t rv, const char *msg)
+{
+    opf_gen_t *g = ctx;
+
+    ap_log_error(APLOG_MARK, level, rv, g->s, "%s", msg);
+}
+
 static void start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
 {
     opf_srv_conf_t *sc = opf_srv_conf(s);
     const char *path = sc->helper_path ? sc->helper_path : OPF_HELPER_PATH;
+    opf_helper_sup_hooks_t hooks;
     uid_t uid = (uid_t)-1;
     gid_t gid = (gid_t)-1;
     apr_status_t rv;
-    int i;
 
     if (sc->privsep == 0) {
-        return;
-    }
-    if (sc->privsep == -1 && access(path, X_OK) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, APR_FROM_OS_ERROR(errno), s,
-                     "OCSPPrefetchPrivsep: the helper program %s is not "
-                     "installed; OCSP responses are fetched and validated "
-                     "in the parent process itself (say OCSPPrefetchPrivsep "
-                     "off if that is meant)", path);
         return;
     }
     if (geteuid() == 0) {
         uid = ap_unixd_config.user_id;
         gid = ap_unixd_config.group_id;
     }
-    rv = opf_helper_start(&gen->helper, path, uid, gid, pconf);
-    for (i = 0; rv == APR_SUCCESS && i < gen->entries->nelts; i++) {
-        opf_entry_t *entry = APR_ARRAY_IDX(gen->entries, i, opf_entry_t *);
-
-        rv = opf_helper_send_cert(gen->helper, (apr_uint32_t)i,
-                                  entry->cert->leaf, entry->cert->issuer,
-                                  1000);
-    }
+    memset(&hooks, 0, sizeof(hooks));
+    hooks.ctx = gen;
+    hooks.register_certs = register_certs;
+    hooks.log = sup_log;
+    rv = opf_helper_sup_create(&gen->sup, path, uid, gid, &hooks, pconf);
     if (rv != APR_SUCCESS) {
-        if (gen->helper) {
-            opf_helper_stop(gen->helper);
-        }
-        gen->helper = NULL;
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "OCSPPrefetchPrivsep: "
-                     "cannot start the helper process %s; OCSP responses "
-                     "are fetched and validated in the parent process "
-                     "itself", path);
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "OCSPPrefetchPrivsep: "
+                     "cannot create the helper's supervisor");
+        gen->sup = NULL;
         return;
     }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "OCSPPrefetchPrivsep: helper "
-                 "process %ld (%s) fetches and validates OCSP responses%s",
-                 (long)opf_helper_pid(gen->helper), path,
-                 uid != (uid_t)-1 ? apr_psprintf(pconf, " as uid %ld",
-                                                 (long)uid) : "");
+    if (opf_helper_sup_start(gen->sup) != APR_SUCCESS
+        && access(path, X_OK) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(errno), s,
+                     "OCSPPrefetchPrivsep: the helper program %s is not "
+                     "installed: reinstall the module (or, to fetch and "
+                     "parse OCSP responses in the root parent process "
+                     "itself, say OCSPPrefetchPrivsep off)", path);
+    }
+    gen->helper = opf_helper_sup_current(gen->sup);
 }
 
 /* One line saying where this generation's staples stand, and an error
@@ -594,11 +607,13 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                          "OCSPPrefetchNotifyCmd notifier: no events");
         }
     }
-    if (gen->helper) {
-        opf_engine_set_helper(gen->engine, gen->helper);
+    if (gen->sup) {
+        /* The helper resolves names itself: no resolver process. */
+        opf_engine_set_supervisor(gen->engine, gen->sup);
     }
-    /* With a helper, the resolver serves the fallback (the helper died). */
-    start_resolver(s, gen, pconf);
+    else {
+        start_resolver(s, gen, pconf);
+    }
     apr_pool_pre_cleanup_register(pconf, gen, engine_pre_cleanup);
     if ((rv = opf_engine_start(gen->engine)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
@@ -635,6 +650,9 @@ static int opf_monitor(apr_pool_t *p, server_rec *s)
     (void)s;
     if (gen && gen->fleet) {
         opf_fleet_watch(gen->fleet);
+    }
+    if (gen && gen->sup) {
+        opf_helper_sup_maintain(gen->sup, apr_time_now());
     }
     return DECLINED;
 }

@@ -43,8 +43,9 @@ typedef struct opf_srv_conf {
     int notify_failures;             /* OCSPPrefetchNotifyFailures, -1 */
     int max_parallel;                /* OCSPPrefetchMaxParallel, -1 */
     int max_per_host;                /* OCSPPrefetchMaxPerHost, -1 */
-    int privsep;                     /* OCSPPrefetchPrivsep, -1: unset (on
-                                      * if the helper is installed) */
+    int privsep;                     /* OCSPPrefetchPrivsep, -1: unset (on,
+                                      * an error at start if the helper is
+                                      * not installed: never off) */
     const char *helper_path;         /* its program, NULL: OPF_HELPER_PATH */
     int status_refetch;              /* OCSPPrefetchStatusRefetch, -1 */
     const char *export_dir;          /* OCSPPrefetchExport, NULL: off */
@@ -139,8 +140,9 @@ typedef struct opf_gen {
     struct opf_notify *notify;   /* NULL: no OCSPPrefetchNotifyCmd */
     struct opf_resolver *resolver; /* NULL: no responder named by name */
     opf_cert_cache_t *issuers;   /* chain certificates parsed so far */
-    struct opf_helper *helper;   /* NULL: OCSPPrefetchPrivsep off (or the
-                                  * helper could not be started) */
+    struct opf_helper_sup *sup;  /* NULL: OCSPPrefetchPrivsep off */
+    struct opf_helper *helper;   /* the helper at start-up (the seed's
+                                  * checks), NULL: none runs */
     int helper_mute;             /* it did not answer a CHECK: ask no more */
     opf_signers_t *seed_signers; /* while seeding: responder certificates
                                   * verified so far (NULL: none kept) */

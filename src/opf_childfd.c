@@ -100,6 +100,8 @@ void opf_childfd_remove_closer(int handle)
 static struct {
     pid_t *pid;
     apr_proc_t *proc;
+    void (*died)(void *ctx);    /* opf_childfd_on_death, or NULL */
+    void *died_ctx;
 } tracked[TRACKED];
 
 static int tracked_index(const pid_t *pid)
@@ -134,10 +136,19 @@ static void maintenance(int reason, void *data, int status)
     (void)status;
     switch (reason) {
     case APR_OC_REASON_DEATH:   /* the MPM (or APR) has reaped it */
-    case APR_OC_REASON_LOST:    /* cannot be waited for: not ours now */
+    case APR_OC_REASON_LOST: {  /* cannot be waited for: not ours now */
+        int i = tracked_index(pid);
+        void (*died)(void *) = i >= 0 ? tracked[i].died : NULL;
+        void *ctx = i >= 0 ? tracked[i].died_ctx : NULL;
+
         *pid = -1;
         untrack(pid);
+        /* Last: it may free *pid's memory, or start another process. */
+        if (died) {
+            died(ctx);
+        }
         break;
+    }
     case APR_OC_REASON_UNREGISTER: {
         /* The pool's cleanup (or untrack) took it off APR's list. */
         int i = tracked_index(pid);
@@ -164,8 +175,20 @@ void opf_childfd_track(pid_t *pid, apr_pool_t *p)
     tracked[i].proc = apr_pcalloc(p, sizeof(apr_proc_t));
     tracked[i].proc->pid = *pid;
     tracked[i].pid = pid;
+    tracked[i].died = NULL;
+    tracked[i].died_ctx = NULL;
     apr_proc_other_child_register(tracked[i].proc, maintenance, pid, NULL,
                                   p);
+}
+
+void opf_childfd_on_death(pid_t *pid, void (*fn)(void *ctx), void *ctx)
+{
+    int i = tracked_index(pid);
+
+    if (i >= 0) {
+        tracked[i].died = fn;
+        tracked[i].died_ctx = ctx;
+    }
 }
 
 void opf_childfd_close_and_reap(pid_t owner, int *fd, int *slot, pid_t *pid,

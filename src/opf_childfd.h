@@ -60,6 +60,11 @@ void opf_childfd_remove_closer(int handle);
  * the MPM's reaping). */
 void opf_childfd_track(pid_t *pid, apr_pool_t *p);
 
+/* fn(ctx) runs in the main thread after the MPM has reaped the tracked
+ * *pid (and set it to -1): e.g. to start another process at once. fn may
+ * free *pid's memory. Main thread only. */
+void opf_childfd_on_death(pid_t *pid, void (*fn)(void *ctx), void *ctx);
+
 /* Closes the parent's end of a helper's channel (*fd, registered at
  * *slot) and reaps the helper (*pid), which exits when it sees EOF:
  * waits wait_ms at most, then SIGKILL, but never for a *pid that the

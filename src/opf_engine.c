@@ -51,6 +51,8 @@ void opf_engine_config_defaults(opf_engine_config_t *cfg)
     cfg->skew = OPF_MAX_SKEW;
     cfg->max_parallel = 16;
     cfg->max_per_host = 8;
+    cfg->helper_ping = apr_time_from_sec(5);
+    cfg->helper_ping_timeout = apr_time_from_sec(10);
 }
 
 static apr_time_t run_key(const void *item)
@@ -1081,11 +1083,16 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
           "certificate%s", e->jobs->nelts, e->jobs->nelts == 1 ? "" : "s");
     while (!apr_atomic_read32(&e->stopping)) {
         apr_time_t now = apr_time_now();
+        /* First: a new helper serves the fetches that are due now. */
+        apr_time_t tick = e->privsep ? opf_privsep_tick(e, now) : 0;
         apr_time_t wake = run_schedule(e, now);
         apr_interval_time_t timeout = wake > now ? wake - now : 0;
 
         if (e->cfg.refetch_poll && timeout > e->cfg.refetch_poll) {
             timeout = e->cfg.refetch_poll;   /* requests come by polling */
+        }
+        if (e->privsep && tick - now < timeout) {
+            timeout = tick > now ? tick - now : 0;   /* the heartbeat */
         }
         const apr_pollfd_t *fired = NULL;
         apr_int32_t n = 0, i;

@@ -24,6 +24,10 @@ typedef struct opf_engine_config {
     /* Refetch on demand (opf_status_request_refetch): how often the
      * thread looks for requests; 0: never. */
     apr_interval_time_t refetch_poll;
+    /* Privilege separation: the heartbeat's interval, and how long an
+     * unanswered one may wait before the helper counts as hung. */
+    apr_interval_time_t helper_ping;
+    apr_interval_time_t helper_ping_timeout;
 } opf_engine_config_t;
 
 typedef struct opf_engine_hooks {
@@ -127,12 +131,20 @@ void opf_engine_set_resolver(opf_engine_t *e, struct opf_resolver *r);
 /* True if some responder is named by a host name (after every add). */
 int opf_engine_needs_resolver(const opf_engine_t *e);
 
-/* Optional, before start: fetch and validate in this helper process
- * (opf_helper.h, OCSPPrefetchPrivsep) instead of in the thread. The
- * caller has sent the helper every certificate with opf_helper_send_cert()
- * under the index of its opf_engine_add() call (0, 1, ...), and keeps it
- * running until after opf_engine_stop(). If the helper dies, the thread
- * falls back to fetching itself until the next restart. */
+/* Optional, before start: privilege separation (OCSPPrefetchPrivsep).
+ * Every fetch and every validation goes to the helper process
+ * (opf_helper.h) the supervisor runs (opf_helper_sup.h); the supervisor
+ * sends each new helper every certificate under the index of its
+ * opf_engine_add() call (0, 1, ...). The thread takes each new helper,
+ * sends it a heartbeat (cfg.helper_ping) and hands back one that died or
+ * stopped answering; while none runs, fetches fail (reason "helper") and
+ * are retried on their schedule: never fetched in the thread. The caller
+ * keeps the supervisor until after opf_engine_stop(). */
+struct opf_helper_sup;
+void opf_engine_set_supervisor(opf_engine_t *e, struct opf_helper_sup *s);
+
+/* The same with one helper, not supervised (tests): when it goes,
+ * fetches fail until the engine is stopped. */
 struct opf_helper;
 void opf_engine_set_helper(opf_engine_t *e, struct opf_helper *h);
 

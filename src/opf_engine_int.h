@@ -137,11 +137,17 @@ struct opf_engine {
     apr_pollfd_t resolver_pfd;
     apr_pool_t *dns_scratch;
 
-    /* Privilege separation (opf_engine_privsep.c): NULL or gone means
-     * fetching and validating in this thread, the fallback. */
-    struct opf_helper *helper;
-    int helper_gone;
+    /* Privilege separation (opf_engine_privsep.c). With privsep, every
+     * fetch and every validation goes to the helper; with none running,
+     * fetches fail (OPF_FAIL_HELPER): never in this thread. */
+    int privsep;
+    struct opf_helper_sup *sup;  /* NULL: a fixed helper (unit tests) */
+    apr_uint32_t helper_serial;  /* the supervisor's, last seen */
+    struct opf_helper *helper;   /* in use, NULL: none now */
     apr_pollfd_t helper_pfd;
+    apr_uint32_t ping_seq;       /* the heartbeat out, 0: none */
+    apr_time_t ping_sent;
+    apr_time_t next_ping;
     /* poll()-based (no descriptor of its own to leak into children) */
     apr_pollset_t *pollset;
     /* Wakes the thread (stop, the writer): a pipe of our own, closed in
@@ -244,6 +250,9 @@ int opf_privsep_fetch(opf_job_t *job, apr_time_t now);
 void opf_privsep_cancel(opf_job_t *job);
 /* A fired pollfd: if it is the helper's socket, reads its RESULTs and
  * returns 1; else 0. */
+/* Once per pass of the thread's loop: takes a new helper from the
+ * supervisor, runs the heartbeat. Returns when it wants to run next. */
+apr_time_t opf_privsep_tick(opf_engine_t *e, apr_time_t now);
 int opf_privsep_polled(opf_engine_t *e, const apr_pollfd_t *fired,
                        apr_time_t now);
 /* Thread start and end: the helper's socket in and out of the pollset. */

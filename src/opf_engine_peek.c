@@ -125,18 +125,20 @@ static void take_offer(opf_job_t *job, const unsigned char *der,
     }
     job->offer_der = apr_pmemdup(job->fetch_pool, der, len);
     job->offer_der_len = len;
-    if (e->helper && !e->helper_gone) {
-        apr_uint32_t seq = opf_helper_next_seq(e->helper);
+    if (e->privsep) {
+        /* Never validated here: by the helper, or not at all. */
+        apr_uint32_t seq = e->helper ? opf_helper_next_seq(e->helper) : 0;
 
-        if (opf_helper_send_check(e->helper, seq, job->helper_id,
-                                  job->offer_der, len, e->cfg.skew)
-            == APR_SUCCESS) {
+        if (e->helper
+            && opf_helper_send_check(e->helper, seq, job->helper_id,
+                                     job->offer_der, len, e->cfg.skew)
+               == APR_SUCCESS) {
             job->helper_seq = seq;
             job->offer_checking = 1;
             return;
         }
-        /* No room now, or gone: fetch (the helper's trouble is seen by
-         * the fetch). */
+        /* None, no room now, or gone: fetch (the helper's trouble is
+         * seen by the fetch). */
         opf_engine_go_fetch(job, now);
         return;
     }
@@ -224,6 +226,7 @@ int opf_peek_checked(opf_job_t *job, const opf_proto_result_t *res,
                      apr_time_t now)
 {
     opf_validated_t v;
+    const char *why;
 
     if (!job->offer_checking) {
         return 0;
@@ -238,8 +241,11 @@ int opf_peek_checked(opf_job_t *job, const opf_proto_result_t *res,
         opf_engine_go_fetch(job, now);
         return 1;
     }
-    opf_helper_result_validated(res, &v);
-    if (v.next_update <= now || v.this_update > v.next_update) {
+    if (opf_helper_result_validated(res, now, job->engine->cfg.skew, &v,
+                                    &why) != APR_SUCCESS) {
+        opf_engine_log(job->engine, OPF_LOG_INFO, job->cert, "not using the "
+                       "peer's OCSP response: the helper process answered "
+                       "with %s; fetching", why);
         opf_engine_go_fetch(job, now);
         return 1;
     }

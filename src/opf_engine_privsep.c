@@ -11,12 +11,17 @@
  * longer in flight).
  *
  * The helper's DER is never parsed here: it is copied into the cache and
- * the store as it came, with the times of the RESULT.
+ * the store as it came, with the times of the RESULT, which are checked
+ * for sanity first (opf_helper_result_validated): a compromised helper
+ * can choose among responses, not break the schedule.
  *
- * If the helper dies, the thread cannot start another (no fork from this
- * thread, see opf_forkgate.h): it logs an error once and fetches itself,
- * as without OCSPPrefetchPrivsep, until the next restart. The fetches the
- * helper had in hand continue here, under their deadlines. */
+ * There is no fallback: with privsep on, this thread never fetches or
+ * validates itself. The supervisor (opf_helper_sup.h) runs the helper;
+ * this thread takes each new one, sends it a heartbeat (a PING every
+ * cfg.helper_ping) and hands back one that has gone away (EOF) or left a
+ * PING unanswered for cfg.helper_ping_timeout (SIGSTOP, a loop: killed).
+ * The fetches it had in hand fail (reason "helper"), and so do those
+ * started while none runs; all are retried on their schedule. */
 #include <string.h>
 
 #include <apr_strings.h>
@@ -24,51 +29,136 @@
 #include "opf_childfd.h"
 #include "opf_engine_int.h"
 #include "opf_helper.h"
+#include "opf_helper_sup.h"
 #include "opf_log.h"
 #include "opf_request.h"
+
+static void wake(void *ctx)
+{
+    opf_engine_wake(ctx);
+}
+
+void opf_engine_set_supervisor(opf_engine_t *e, opf_helper_sup_t *s)
+{
+    e->sup = s;
+    e->privsep = 1;
+    opf_helper_sup_set_wake(s, wake, e);
+}
 
 void opf_engine_set_helper(opf_engine_t *e, opf_helper_t *h)
 {
     e->helper = h;
+    e->privsep = 1;
 }
 
-static int helper_usable(const opf_engine_t *e)
+static void watch(opf_engine_t *e, opf_helper_t *h, apr_time_t now)
 {
-    return e->helper && !e->helper_gone;
+    e->helper = h;
+    e->ping_seq = 0;
+    e->next_ping = now + e->cfg.helper_ping;
+    e->helper_pfd.p = e->pool;
+    e->helper_pfd.desc_type = APR_POLL_SOCKET;
+    e->helper_pfd.desc.s = opf_helper_socket(h);
+    e->helper_pfd.reqevents = APR_POLLIN;
+    e->helper_pfd.client_data = &e->helper_pfd;   /* tells it apart */
+    if (apr_pollset_add(e->pollset, &e->helper_pfd) != APR_SUCCESS) {
+        /* Its answers would never be read: as good as hung. */
+        e->ping_seq = opf_helper_next_seq(h);
+        e->ping_sent = now - e->cfg.helper_ping_timeout;
+        e->next_ping = now;
+    }
 }
 
-static void helper_lost(opf_engine_t *e, apr_time_t now)
+/* Lets go of the helper in use: the fetches it had in hand fail now.
+ * why NULL: replaced by a newer one (not an incident). */
+static void let_go(opf_engine_t *e, apr_time_t now, int hung, const char *why)
 {
+    opf_helper_t *h = e->helper;
     opf_job_t **handed;
     int i, n = 0;
 
-    if (e->helper_gone) {
+    if (!h) {
         return;
     }
-    e->helper_gone = 1;
     apr_pollset_remove(e->pollset, &e->helper_pfd);
-    opf_engine_log(e, OPF_LOG_ERR, NULL, "the privilege separation helper "
-                   "process (pid %ld) has gone away; OCSP responses are now "
-                   "fetched and validated in the prefetch thread of the "
-                   "parent process itself until the next restart",
-                   (long)opf_helper_pid(e->helper));
-    /* What it had in hand continues here (opf_dns_resolve may end a
-     * fetch, which reorders e->flight: take them out first). */
+    e->helper = NULL;
+    e->ping_seq = 0;
+    if (e->sup) {
+        opf_helper_sup_release(e->sup, h, hung, why);
+    }
+    else if (why) {
+        opf_engine_log(e, OPF_LOG_ERR, NULL, "the privilege separation "
+                       "helper process (pid %ld) %s; OCSP fetches fail",
+                       (long)opf_helper_pid(h), why);
+    }
+    /* Failing a fetch reorders e->flight: take them out first. */
     handed = apr_palloc(e->pool, sizeof(*handed)
                                  * (apr_size_t)(e->in_flight + 1));
     for (i = 0; i < e->in_flight; i++) {
         if (e->flight[i]->helper_seq) {
             e->flight[i]->helper_seq = 0;
-            /* A peer's response it was checking: fetch instead. */
-            e->flight[i]->offer_checking = 0;
             handed[n++] = e->flight[i];
         }
     }
     for (i = 0; i < n; i++) {
-        if (handed[i]->fetch_pool && handed[i]->fetch_host) {
-            opf_dns_resolve(handed[i], handed[i]->fetch_host, now);
+        opf_job_t *job = handed[i];
+
+        if (!job->fetch_pool) {
+            continue;
+        }
+        if (job->offer_checking) {
+            /* A peer's response it was checking: fetch instead (which
+             * fails now, or goes to the next helper). */
+            job->offer_checking = 0;
+            opf_engine_go_fetch(job, now);
+            continue;
+        }
+        opf_engine_fetch_failed(job, now, OPF_FAIL_HELPER, why
+            ? "OCSP fetch failed: the helper process went away during it"
+            : "OCSP fetch failed: the helper process was replaced during it");
+    }
+}
+
+apr_time_t opf_privsep_tick(opf_engine_t *e, apr_time_t now)
+{
+    if (e->sup) {
+        int changed = 0;
+        opf_helper_t *h = opf_helper_sup_take(e->sup, &e->helper_serial,
+                                              &changed);
+
+        if (changed) {
+            let_go(e, now, 0, NULL);
+            if (h) {
+                watch(e, h, now);
+            }
         }
     }
+    if (!e->helper) {
+        return now + e->cfg.helper_ping;
+    }
+    if (e->ping_seq) {
+        if (now - e->ping_sent >= e->cfg.helper_ping_timeout) {
+            let_go(e, now, 1, apr_psprintf(e->pool, "has not answered its "
+                   "heartbeat for %.1f s (stopped or stuck): killed",
+                   (double)(now - e->ping_sent) / APR_USEC_PER_SEC));
+            return now + e->cfg.helper_ping;
+        }
+        return e->ping_sent + e->cfg.helper_ping_timeout;
+    }
+    if (now >= e->next_ping) {
+        apr_uint32_t seq = opf_helper_next_seq(e->helper);
+        apr_status_t rv = opf_helper_send_ping(e->helper, seq);
+
+        if (rv == APR_EOF) {
+            let_go(e, now, 0, "has gone away");
+            return now + e->cfg.helper_ping;
+        }
+        /* Sent, or no room (it does not read): the answer is due. */
+        e->ping_seq = seq;
+        e->ping_sent = now;
+        return now + e->cfg.helper_ping_timeout;
+    }
+    return e->next_ping;
 }
 
 int opf_privsep_fetch(opf_job_t *job, apr_time_t now)
@@ -76,20 +166,25 @@ int opf_privsep_fetch(opf_job_t *job, apr_time_t now)
     opf_engine_t *e = job->engine;
     apr_uint32_t seq;
     apr_status_t rv;
+    int proxied = job->proxied && job->proxied[job->url_index];
 
-    if (!helper_usable(e)) {
-        return 0;
+    if (!e->privsep) {
+        return 0;   /* OCSPPrefetchPrivsep off: in this thread */
+    }
+    if (!e->helper) {
+        opf_engine_fetch_failed(job, now, OPF_FAIL_HELPER, "OCSP fetch "
+                                "failed: no privilege separation helper "
+                                "process is running (a new one is being "
+                                "started; see the error log)");
+        return 1;
     }
     seq = opf_helper_next_seq(e->helper);
     rv = opf_helper_send_fetch(e->helper, seq, job->helper_id,
                                job->fetch_url, job->req_der, job->req_len,
                                job->deadline - now, e->cfg.skew,
-                               job->proxied && job->proxied[job->url_index]
-                               ? job->via->url : NULL, job->via_auth);
+                               proxied ? job->via->url : NULL, job->via_auth);
     if (rv == APR_SUCCESS) {
         job->helper_seq = seq;
-        int proxied = job->proxied && job->proxied[job->url_index];
-
         opf_engine_log(e, OPF_LOG_DEBUG, job->cert, "fetching OCSP response "
                        "by %s from %s%s%s (in the helper process)",
                        opf_request_get_url(job->fetch_url, job->req_der,
@@ -100,8 +195,10 @@ int opf_privsep_fetch(opf_job_t *job, apr_time_t now)
         return 1;
     }
     if (rv == APR_EOF) {
-        helper_lost(e, now);
-        return 0;   /* this one too: here */
+        let_go(e, now, 0, "has gone away");
+        opf_engine_fetch_failed(job, now, OPF_FAIL_HELPER, "OCSP fetch "
+                                "failed: the helper process has gone away");
+        return 1;
     }
     opf_engine_fetch_failed(job, now, OPF_FAIL_CONNECT,
         rv == APR_EAGAIN ? "OCSP fetch failed: cannot hand the fetch to the "
@@ -131,9 +228,16 @@ static opf_job_t *job_for_seq(opf_engine_t *e, apr_uint32_t seq)
 static void result(opf_engine_t *e, const opf_proto_result_t *res,
                    apr_time_t now)
 {
-    opf_job_t *job = res->seq ? job_for_seq(e, res->seq) : NULL;
+    opf_job_t *job;
     opf_validated_t v;
+    const char *why;
 
+    if (res->seq && res->seq == e->ping_seq) {
+        e->ping_seq = 0;   /* the heartbeat: it reads its channel */
+        e->next_ping = now + e->cfg.helper_ping;
+        return;
+    }
+    job = res->seq ? job_for_seq(e, res->seq) : NULL;
     if (!job) {
         return;   /* late: the attempt has already timed out */
     }
@@ -154,11 +258,12 @@ static void result(opf_engine_t *e, const opf_proto_result_t *res,
                                 "response: the helper process sent none");
         return;
     }
-    opf_helper_result_validated(res, &v);
-    if (v.next_update <= now || v.this_update > v.next_update) {
-        opf_engine_fetch_failed(job, now, OPF_FAIL_INVALID, "rejected OCSP "
-                                "response: the helper process sent "
-                                "inconsistent times");
+    if (opf_helper_result_validated(res, now, e->cfg.skew, &v, &why)
+        != APR_SUCCESS) {
+        opf_engine_fetch_failed(job, now, OPF_FAIL_INVALID,
+                                apr_psprintf(job->fetch_pool, "rejected OCSP "
+                                             "response: the helper process "
+                                             "answered with %s", why));
         return;
     }
     opf_engine_fetch_accepted(job, now, res->der, res->der_len, &v);
@@ -170,13 +275,13 @@ int opf_privsep_polled(opf_engine_t *e, const apr_pollfd_t *fired,
     int n;
 
     if (!e->helper || fired->client_data != &e->helper_pfd) {
-        return 0;
+        return fired->client_data == &e->helper_pfd;
     }
     /* Bounded per wake-up (inside the fork gate): a flood from a
      * compromised helper must not pin the thread here; the rest is read
      * at the next pass of the loop, which polls (and lets forks in)
      * first. */
-    for (n = 0; n < OPF_CHANNEL_BATCH; n++) {
+    for (n = 0; n < OPF_CHANNEL_BATCH && e->helper; n++) {
         opf_proto_result_t res;
         int dropped = 0;
         apr_status_t rv = opf_helper_recv(e->helper, &res, &dropped);
@@ -191,7 +296,7 @@ int opf_privsep_polled(opf_engine_t *e, const apr_pollfd_t *fired,
             continue;
         }
         if (rv != APR_EAGAIN) {
-            helper_lost(e, now);
+            let_go(e, now, 0, "has gone away");
         }
         return 1;
     }
@@ -200,25 +305,23 @@ int opf_privsep_polled(opf_engine_t *e, const apr_pollfd_t *fired,
 
 void opf_privsep_thread_start(opf_engine_t *e)
 {
-    if (!e->helper) {
-        return;
+    apr_time_t now = apr_time_now();
+    opf_helper_t *h = e->helper;
+
+    e->helper = NULL;
+    if (e->sup) {
+        int changed;
+
+        h = opf_helper_sup_take(e->sup, &e->helper_serial, &changed);
     }
-    e->helper_pfd.p = e->pool;
-    e->helper_pfd.desc_type = APR_POLL_SOCKET;
-    e->helper_pfd.desc.s = opf_helper_socket(e->helper);
-    e->helper_pfd.reqevents = APR_POLLIN;
-    e->helper_pfd.client_data = &e->helper_pfd;   /* tells it apart */
-    if (apr_pollset_add(e->pollset, &e->helper_pfd) != APR_SUCCESS) {
-        e->helper_gone = 1;
-        opf_engine_log(e, OPF_LOG_ERR, NULL, "cannot poll the privilege "
-                       "separation helper process; fetching in the prefetch "
-                       "thread of the parent process itself");
+    if (h) {
+        watch(e, h, now);
     }
 }
 
 void opf_privsep_thread_end(opf_engine_t *e)
 {
-    if (e->helper && !e->helper_gone) {
+    if (e->helper) {
         apr_pollset_remove(e->pollset, &e->helper_pfd);
     }
 }

@@ -291,6 +291,16 @@ apr_status_t opf_helper_send_check(opf_helper_t *h, apr_uint32_t seq,
     return send_check(h, seq, id, der, len, skew, 0);
 }
 
+apr_status_t opf_helper_send_ping(opf_helper_t *h, apr_uint32_t seq)
+{
+    opf_proto_msg_t m;
+
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_PING;
+    m.u.ping.seq = seq;
+    return send_msg(h, &m, 0);
+}
+
 apr_status_t opf_helper_recv(opf_helper_t *h, opf_proto_result_t *res,
                              int *dropped)
 {
@@ -333,9 +343,47 @@ apr_status_t opf_helper_recv(opf_helper_t *h, opf_proto_result_t *res,
     return APR_EAGAIN;
 }
 
-void opf_helper_result_validated(const opf_proto_result_t *res,
-                                 opf_validated_t *v)
+void opf_helper_on_death(opf_helper_t *h, void (*fn)(void *ctx), void *ctx)
 {
+    opf_childfd_on_death(&h->pid, fn, ctx);
+}
+
+apr_status_t opf_helper_result_validated(const opf_proto_result_t *res,
+                                         apr_time_t now,
+                                         apr_interval_time_t skew,
+                                         opf_validated_t *v,
+                                         const char **why)
+{
+    /* A compromised helper chooses among responses, nothing more: its
+     * times must make sense to the schedule (no overflow, nothing that
+     * pins "never back in time" far into the future). */
+    apr_time_t ahead = now + skew;
+
+    if (res->this_update <= 0 || res->this_update > ahead) {
+        *why = "thisUpdate in the future";
+    }
+    else if (res->next_update <= now) {
+        *why = "expired";
+    }
+    else if (res->next_update < res->this_update
+             || res->next_update - res->this_update > OPF_HELPER_MAX_VALIDITY) {
+        *why = "a validity period beyond a year";
+    }
+    else if (res->produced_at > ahead) {
+        *why = "producedAt in the future";
+    }
+    else if (res->status == 1 && res->revoked_at > ahead) {
+        *why = "a revocation time in the future";
+    }
+    else if (res->revocation_reason < -1 || res->revocation_reason > 10) {
+        *why = "an unknown revocation reason";
+    }
+    else {
+        *why = NULL;
+    }
+    if (*why) {
+        return APR_EINVAL;
+    }
     memset(v, 0, sizeof(*v));
     v->status = res->status == 1 ? OPF_CERT_REVOKED : OPF_CERT_GOOD;
     v->this_update = (apr_time_t)res->this_update;
@@ -344,6 +392,7 @@ void opf_helper_result_validated(const opf_proto_result_t *res,
     v->signer_not_after = (apr_time_t)res->signer_not_after;
     v->revoked_at = (apr_time_t)res->revoked_at;
     v->revocation_reason = res->revocation_reason;
+    return APR_SUCCESS;
 }
 
 apr_status_t opf_helper_check(opf_helper_t *h, apr_uint32_t id,
@@ -379,7 +428,14 @@ apr_status_t opf_helper_check(opf_helper_t *h, apr_uint32_t id,
                              * deadline above still bounds a flood */
             }
             if (res.outcome == OPF_OUTCOME_OK && res.der_len == 0) {
-                opf_helper_result_validated(&res, v);
+                const char *why;
+
+                if (opf_helper_result_validated(&res, apr_time_now(), skew,
+                                                v, &why) != APR_SUCCESS) {
+                    *reason = apr_pstrcat(p, "the helper process answered "
+                                          "with ", why, NULL);
+                    return APR_EINVAL;
+                }
                 return APR_SUCCESS;
             }
             *reason = res.text_len ? apr_pstrndup(p, res.text, res.text_len)

@@ -81,9 +81,26 @@ apr_status_t opf_helper_check(opf_helper_t *h, apr_uint32_t id,
                               opf_validated_t *v, const char **reason,
                               apr_pool_t *p);
 
-/* Fills v from an OK RESULT's fields. */
-void opf_helper_result_validated(const opf_proto_result_t *res,
-                                 opf_validated_t *v);
+/* The longest validity (nextUpdate - thisUpdate) taken from a helper. */
+#define OPF_HELPER_MAX_VALIDITY apr_time_from_sec(366 * 86400)
+
+/* Fills v from an OK RESULT's fields, after checking that they make
+ * sense whatever the helper is (it may be compromised): thisUpdate,
+ * producedAt and a revocation time not beyond now + skew, nextUpdate
+ * after now and at most OPF_HELPER_MAX_VALIDITY after thisUpdate, a known
+ * revocation reason. APR_EINVAL: *why says which (static text). */
+apr_status_t opf_helper_result_validated(const opf_proto_result_t *res,
+                                         apr_time_t now,
+                                         apr_interval_time_t skew,
+                                         opf_validated_t *v,
+                                         const char **why);
+
+/* Sends a PING (the heartbeat) under seq; never blocks. APR_EAGAIN: no
+ * room (a helper that does not read); APR_EOF: gone. */
+apr_status_t opf_helper_send_ping(opf_helper_t *h, apr_uint32_t seq);
+
+/* fn(ctx) runs in the main thread once the MPM has reaped the helper. */
+void opf_helper_on_death(opf_helper_t *h, void (*fn)(void *ctx), void *ctx);
 
 /* Closes our end and reaps the helper, which exits at once on EOF; waits
  * half a second at most, then SIGKILL. Also run by p's cleanup. Does

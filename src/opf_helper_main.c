@@ -543,6 +543,18 @@ static void handle(const opf_proto_msg_t *m, apr_time_t received)
         w = work_new(OPF_MSG_CHECK, m->u.check.seq, m->u.check.id,
                      m->u.check.skew_s, m->u.check.der, m->u.check.der_len);
         break;
+    case OPF_MSG_PING: {
+        /* The parent's heartbeat: answered here, never queued, so that
+         * it says this process reads its channel, whatever the workers
+         * are waiting for. */
+        opf_proto_result_t pong;
+
+        memset(&pong, 0, sizeof(pong));
+        pong.seq = m->u.ping.seq;
+        pong.outcome = OPF_OUTCOME_OK;
+        answer(&pong);
+        return;
+    }
     default:
         return;   /* not for us */
     }

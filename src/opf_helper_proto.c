@@ -202,6 +202,9 @@ long opf_proto_encode(const opf_proto_msg_t *m, unsigned char *buf,
         put(&w, c->der, c->der_len);
         break;
     }
+    case OPF_MSG_PING:
+        put_u32(&w, m->u.ping.seq);
+        break;
     case OPF_MSG_RESULT: {
         const opf_proto_result_t *r = &m->u.result;
         size_t n = r->text_len > OPF_PROTO_MAX_TEXT ? OPF_PROTO_MAX_TEXT
@@ -295,6 +298,9 @@ int opf_proto_decode(const unsigned char *buf, size_t len,
         c->der = get_blob(&r, 4, 1, OPF_PROTO_MAX_DER, &c->der_len);
         break;
     }
+    case OPF_MSG_PING:
+        m->u.ping.seq = get_u32(&r);
+        break;
     case OPF_MSG_RESULT: {
         opf_proto_result_t *res = &m->u.result;
 

@@ -13,21 +13,24 @@
  *   FETCH    seq u32, id u32, timeout_ms u32, skew_s u32,
  *            url (u16 len), request DER (u32 len)
  *   CHECK    seq u32, id u32, skew_s u32, response DER (u32 len)
+ *   PING     seq u32
  *   RESULT   seq u32, outcome u8, fail_class u8, status u8,
  *            this_update, next_update, produced_at, signer_not_after,
  *            revoked_at (i64 each, APR microseconds), revocation_reason
  *            i32, message (u16 len, printable ASCII), DER (u32 len; only
  *            for an accepted FETCH, empty otherwise)
  *
- * Parent -> helper: CERT, FETCH, CHECK. Helper -> parent: RESULT (one per
- * FETCH or CHECK, carrying its seq). */
+ * Parent -> helper: CERT, FETCH, CHECK, PING. Helper -> parent: RESULT
+ * (one per FETCH, CHECK or PING, carrying its seq). A PING is answered at
+ * once by the helper's reading thread, with an OK RESULT and nothing else:
+ * the parent's heartbeat (a helper that stops answering is replaced). */
 #ifndef OPF_HELPER_PROTO_H
 #define OPF_HELPER_PROTO_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define OPF_PROTO_MAGIC       0x4f504802u   /* "OPH" + version 2 */
+#define OPF_PROTO_MAGIC       0x4f504803u   /* "OPH" + version 3 */
 
 #define OPF_PROTO_MAX_CERT    (32 * 1024)   /* one certificate's DER */
 #define OPF_PROTO_MAX_URL     2048
@@ -44,7 +47,8 @@ typedef enum {
     OPF_MSG_CERT = 1,
     OPF_MSG_FETCH = 2,
     OPF_MSG_CHECK = 3,
-    OPF_MSG_RESULT = 4
+    OPF_MSG_RESULT = 4,
+    OPF_MSG_PING = 5
 } opf_msg_type_e;
 
 typedef enum {
@@ -95,6 +99,10 @@ typedef struct opf_proto_check {
     uint32_t der_len;         /* 1 .. OPF_PROTO_MAX_DER */
 } opf_proto_check_t;
 
+typedef struct opf_proto_ping {
+    uint32_t seq;
+} opf_proto_ping_t;
+
 typedef struct opf_proto_result {
     uint32_t seq;
     uint8_t outcome;          /* opf_outcome_e */
@@ -119,6 +127,7 @@ typedef struct opf_proto_msg {
         opf_proto_fetch_t fetch;
         opf_proto_check_t check;
         opf_proto_result_t result;
+        opf_proto_ping_t ping;
     } u;
 } opf_proto_msg_t;
 

@@ -23,9 +23,11 @@ typedef enum {
     OPF_FAIL_STORE,         /* accepted but the cache would not take it */
     OPF_FAIL_DNS,           /* the responder's name did not resolve (error,
                                no address, no answer in time) */
-    OPF_FAIL_PROXY,         /* the HTTP proxy refused (407) or is unusable;
-                               new ones go last, so that the values before
-                               keep their numbers */
+    OPF_FAIL_PROXY,         /* the HTTP proxy refused (407) or is unusable */
+    OPF_FAIL_HELPER,        /* no privilege separation helper process to
+                               fetch (it died or hung, a new one is being
+                               started); new ones go last, so that the
+                               values before keep their numbers */
     OPF_FAIL_N
 } opf_fail_reason_e;
 

@@ -21,6 +21,7 @@ const char *opf_fail_reason_name(opf_fail_reason_e r)
     case OPF_FAIL_STORE:   return "cache";
     case OPF_FAIL_DNS:     return "dns";
     case OPF_FAIL_PROXY:   return "proxy";
+    case OPF_FAIL_HELPER:  return "helper";
     default:               return "unknown";
     }
 }

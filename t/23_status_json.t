@@ -87,7 +87,7 @@ is(scalar(@certs), 5, 'five certificates listed');
 is_deeply([ sort map { $_->{key} // '' } @certs ], [ sort map { store_key($_) } keys %SUBJ ],
           'keys: the SHA-256 of each certificate (lower-case hex)');
 
-my @REASONS = qw(connect timeout http responder_status invalid cache dns proxy);
+my @REASONS = qw(connect timeout http responder_status invalid cache dns proxy helper);
 my %zero = map { $_ => 0 } @REASONS;
 for my $n (qw(good xss revoked)) {
     my $c = $by{$n} || {};
@@ -116,7 +116,7 @@ for my $n (qw(good xss revoked)) {
         ok(defined $nr && $nr > $gen && $nr < ($v->{next_epoch} // 0), 'next_refresh in the future, before next_update')
             or diag("next_refresh " . ($c->{next_refresh} // 'null'));
         ok(($c->{fetches}{ok} // 0) >= 1, 'fetches.ok >= 1');
-        is_deeply($c->{fetches}{failed}, \%zero, 'fetches.failed: all eight reasons (dns and proxy included), 0');
+        is_deeply($c->{fetches}{failed}, \%zero, 'fetches.failed: all nine reasons (dns, proxy and helper included), 0');
         ok($v->{verify_ok}, 'the staple verifies');
         is($c->{key}, store_key($n), 'key');
     };

@@ -138,18 +138,18 @@ my %cert = map { $_->{serial} => $_ } @{ $j->{certificates} };
 }
 
 # --- counters
-my @REASONS = qw(connect timeout http responder_status invalid cache dns proxy);
+my @REASONS = qw(connect timeout http responder_status invalid cache dns proxy helper);
 sub counters {
     my $q = shift;
     return { ok => prom_value($q, 'ocsp_prefetch_fetches_total', result => 'ok'),
              map { $_ => prom_value($q, 'ocsp_prefetch_fetches_total', result => 'failed', reason => $_) } @REASONS };
 }
 my $c0 = counters($p);
-ok(!grep({ !defined $c0->{$_} } 'ok', @REASONS) && scalar(prom_samples($p, 'ocsp_prefetch_fetches_total')) == 9,
-   'fetches_total: result="ok" and result="failed" with each of the eight reasons');
+ok(!grep({ !defined $c0->{$_} } 'ok', @REASONS) && scalar(prom_samples($p, 'ocsp_prefetch_fetches_total')) == 10,
+   'fetches_total: result="ok" and result="failed" with each of the nine reasons');
 ok($c0->{connect} >= 1 && $c0->{invalid} >= 1 && $c0->{http} >= 1 && $c0->{dns} >= 1
    && $c0->{timeout} == 0 && $c0->{responder_status} == 0 && $c0->{cache} == 0
-   && $c0->{proxy} == 0,
+   && $c0->{proxy} == 0 && $c0->{helper} == 0,
    "failures by reason: connect $c0->{connect} (dead port), invalid $c0->{invalid} (garbage), http $c0->{http} (http500), dns $c0->{dns} (.invalid host), no others")
     or diag(explain($c0));
 ok(($cert{leaf_serial('down')}{fetches}{failed}{connect} // 0) >= 1

@@ -1,25 +1,30 @@
 # OCSPPrefetchPrivsep on: OCSP responses are fetched and validated by the
 # ocsp-prefetch-helper process, an exec'd binary (not a fork of apache2)
-# running as the User (nobody), one per generation: the staple is served and
-# valid; a graceful restart replaces the helper without waiting for it; if
-# the helper is killed the parent logs it and keeps renewing staples itself
-# (/short/ responses, valid 60 s); the next generation has a helper again;
-# stop ends it; a full restart staples the stored response, checked by the
-# helper. Left unset, the directive means on with the installed helper
-# (apxs's LIBEXECDIR); when none is installed there, the server starts,
-# warns and fetches in the parent.
+# running unprivileged, supervised by the parent: the staple is served and
+# valid; a graceful restart replaces the helper without waiting for it; a
+# helper that is killed is replaced within seconds and one that is stopped
+# (SIGSTOP) misses its heartbeat, is killed and replaced, while staples
+# (/short/ responses, valid 60 s) keep being renewed; the parent never
+# fetches, parses or verifies a response itself (an LD_PRELOAD shim,
+# t/bin/parsewatch.c, records every call of OpenSSL's OCSP response
+# parsers in httpd: none in the parent with privsep, some without, as a
+# control); a restart or stop with the helper stopped stays fast; stop ends
+# it; a full restart staples the stored response, checked by the helper.
+# Left unset, the directive means on with the installed helper
+# (apxs's LIBEXECDIR); when none is installed there, the server starts and
+# says so, and nothing is fetched (never in the parent).
 use strict;
 use warnings;
 use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Cwd qw(abs_path);
 use Time::HiRes qw(time sleep);
-use OCSPTest qw(module_built wait_until responder_port alive helper_path);
+use OCSPTest qw(module_built wait_until responder_port alive helper_path work_dir t_dir);
 use OCSPTest::Httpd;
 use OCSPTest::Lifecycle qw(timed_graceful);
 use OCSPTest::Client qw(verify_staple);
 
-plan tests => 24, need { 'module not built (stand-in run)' => module_built(),
+plan tests => 35, need { 'module not built (stand-in run)' => module_built(),
                          'helper not built' => -x helper_path() };
 
 my $rp = responder_port();
@@ -49,12 +54,29 @@ sub staple_ok {
     return ($v->{verify_ok} && ($v->{status} // '') eq 'good') ? $v : undef;
 }
 
+# Every call of an OCSP response parser in httpd, by PID (t/bin/parsewatch.c).
+my $shim = work_dir() . "/parsewatch.so";
+my $watch = work_dir() . "/parsewatch-28.log";
+unlink $shim, $watch;
+system("cc -shared -fPIC -o '$shim' '" . t_dir() . "/bin/parsewatch.c' -ldl") == 0
+    or BAIL_OUT("cannot build t/bin/parsewatch.c");
+chmod 0644, $shim;
+sub parses_by {
+    my (@pids) = @_;
+    my %want = map { $_ => 1 } grep { defined } @pids;
+    open my $fh, '<', $watch or return 0;
+    return scalar grep { /^(\d+) / && $want{$1} } <$fh>;
+}
+my @parents;   # every parent PID of the privsep server
+
 my $h = OCSPTest::Httpd->new(name => 'privsep',
+    env => { LD_PRELOAD => $shim, OPF_PARSEWATCH_LOG => $watch },
     global => "OCSPPrefetchPrivsep on \"$helper\"\nOCSPPrefetchRenewWindow 50s\n"
             . "OCSPPrefetchRetryDelay 1s 2s\nOCSPPrefetchStartupWait 5\n",
     vhosts => [ { name => 'privsep', leaf => 'short',
                   conf => "OCSPPrefetch on\nOCSPPrefetchResponder http://127.0.0.1:$rp/short/\n" } ]);
 $h->start;
+push @parents, $h->pid;
 
 my $v = staple_ok($h);
 ok($v, 'the staple is served, good and valid');
@@ -84,22 +106,59 @@ ok(@hp2 == 1 && @hp && $hp2[0][0] != $hp[0][0], 'graceful restart: one new helpe
 ok(@hp && wait_until(2, sub { !alive($hp[0][0]) }, 0.02), '... the old one is gone');
 ok(staple_ok($h), '... and the staple is still served');
 
-# kill the helper: logged, and staples keep being renewed by the parent
+# Staples are renewed after $t (thisUpdate later), every one served valid.
+sub renewed_after {
+    my ($t, $within) = @_;
+    my ($renewed, $bad) = (0, 0);
+    my $end = time + $within;
+    while (time < $end) {
+        my $s = staple_ok($h);
+        if (!$s) { $bad++; }
+        elsif ($s->{this_epoch} && $s->{this_epoch} > $t + 1) { $renewed = 1; last }
+        sleep 0.5;
+    }
+    return ($renewed, $bad);
+}
+# Fetches made by the parent itself (each fetch's debug line says where).
+sub parent_fetches { scalar grep { !/\(in the helper process\)/ } $h->log_lines(qr/fetching OCSP response by/) }
+
+# kill the helper: logged once, replaced within seconds; never a fetch in the parent
 my $t_kill = time;
 kill 'KILL', $hp2[0][0] if @hp2;
-ok(wait_until(10, sub { scalar $h->log_lines(qr/privilege separation helper process \(pid \d+\) has gone away/) }, 0.1),
-   'killing the helper logs the fallback') or diag($h->log_tail);
-my ($renewed, $bad) = (0, 0);
-my $end = time + 45;
-while (time < $end) {
-    my $s = staple_ok($h);
-    if (!$s) { $bad++; }
-    elsif ($s->{this_epoch} && $s->{this_epoch} > $t_kill + 1) { $renewed = 1; last }
-    sleep 0.5;
-}
+ok(wait_until(10, sub { scalar $h->log_lines(qr/the helper process \d+ has gone away; OCSP fetches fail until a new one runs/) }, 0.1),
+   'killing the helper is logged') or diag($h->log_tail);
+my @hp4;
+ok(wait_until(15, sub { @hp4 = helpers($h); @hp4 == 1 && @hp2 && $hp4[0][0] != $hp2[0][0] }, 0.1),
+   sprintf('... and a new helper process runs (after %.1f s)', time - $t_kill))
+    or diag(join ' ', map { $_->[0] } @hp4);
+my ($renewed, $bad) = renewed_after($t_kill, 45);
 ok($renewed, 'after the helper died, the staple is renewed (thisUpdate after the kill)');
 is($bad, 0, '... and every staple served meanwhile is valid');
 is(scalar($h->log_lines(qr/has gone away/)), 1, 'the loss is logged once');
+is(parent_fetches(), 0, 'no fetch was made in the parent process');
+
+# SIGSTOP: the heartbeat goes unanswered, the helper is killed and replaced
+my ($stopped) = helpers($h);
+my $t_stop = time;
+kill 'STOP', $stopped->[0] if $stopped;
+ok(wait_until(40, sub { scalar $h->log_lines(qr/has not answered its heartbeat for [\d.]+ s \(stopped or stuck\): killed/) }, 0.2),
+   sprintf('a stopped helper misses its heartbeat and is killed (after %.1f s)', time - $t_stop))
+    or diag($h->log_tail);
+my @hp5;
+ok(wait_until(25, sub { @hp5 = helpers($h); @hp5 == 1 && $stopped && $hp5[0][0] != $stopped->[0] }, 0.2)
+   && $stopped && !alive($stopped->[0]),
+   sprintf('... replaced by a new helper, the stopped one gone (%.1f s after the stop)', time - $t_stop));
+($renewed, $bad) = renewed_after($t_stop, 45);
+ok($renewed && $bad == 0, '... and staples are renewed again, every one valid');
+is(parent_fetches(), 0, '... never by the parent');
+
+# a graceful restart with the helper stopped: fast, and the stopped one ends
+($stopped) = helpers($h);
+kill 'STOP', $stopped->[0] if $stopped;
+my $r2 = timed_graceful($h);
+ok($r2->{ok} && $r2->{to_generation} < 2,
+   sprintf('graceful restart with the helper stopped: new generation after %.2f s', $r2->{to_generation} // 99));
+ok($stopped && wait_until(3, sub { !alive($stopped->[0]) }, 0.02), '... and the stopped helper is gone');
 
 # the next generation has a helper again
 $h->graceful;
@@ -107,18 +166,37 @@ my @hp3 = helpers($h);
 ok(@hp3 == 1 && (!@hp2 || $hp3[0][0] != $hp2[0][0]), 'the next generation spawns a new helper');
 ok(staple_ok($h), '... and staples');
 
+kill 'STOP', $hp3[0][0] if @hp3;
+my $t_halt = time;
 $h->stop;
+ok(time - $t_halt < 5, sprintf('stop with the helper stopped takes %.2f s', time - $t_halt));
 ok(@hp3 && wait_until(5, sub { !alive($hp3[0][0]) }, 0.05), 'stop ends the helper process');
 unlike($h->log_content, qr/exit signal|Segmentation|AH00052/, 'no crash logged');
 
 # a full restart: the stored response is checked by the helper and stapled
 $h->start;
+push @parents, $h->pid;
 ok(staple_ok($h), 'after a full restart the staple is served');
 ok(scalar $h->log_lines(qr/stapling the OCSP response from the store/),
    '... from the store, as validated by the helper');
 ok(!$h->log_lines(qr/not using the OCSP response from the store|did not validate a stored/),
    '... with no complaint about the stored response');
 $h->stop;
+is(parses_by(@parents), 0, 'the parent never parsed or verified an OCSP response itself '
+   . '(fetches, two graceful restarts, a full restart: parsewatch)');
+
+# The control: without privsep the parent does (the shim sees it).
+my $off = OCSPTest::Httpd->new(name => 'privsep-off',
+    env => { LD_PRELOAD => $shim, OPF_PARSEWATCH_LOG => $watch },
+    global => "OCSPPrefetchPrivsep off\nOCSPPrefetchStartupWait 5\n",
+    vhosts => [ { name => 'privsep', leaf => 'short',
+                  conf => "OCSPPrefetch on\nOCSPPrefetchResponder http://127.0.0.1:$rp/short/\n" } ]);
+$off->start;
+my $off_parent = $off->pid;
+ok(staple_ok($off) && parses_by($off_parent) > 0,
+   'control: with OCSPPrefetchPrivsep off the parent parses (parsewatch sees it)');
+$off->stop;
+
 
 # OCSPPrefetchPrivsep unset (the comment keeps the suite from adding the
 # line): the default helper path, where `make install` puts the helper.
@@ -129,17 +207,19 @@ my $d = OCSPTest::Httpd->new(name => 'privsep-default',
     global => "# OCSPPrefetchPrivsep left at its default\nOCSPPrefetchStartupWait 5\n",
     vhosts => [ { name => 'privsep', leaf => 'short',
                   conf => "OCSPPrefetch on\nOCSPPrefetchResponder http://127.0.0.1:$rp/short/\n" } ]);
-$d->start;
-ok(staple_ok($d), 'OCSPPrefetchPrivsep unset: the staple is served');
+$d->start(timeout => $installed ? 30 : 10);
+ok($installed ? staple_ok($d) : !staple_ok($d),
+   'OCSPPrefetchPrivsep unset: ' . ($installed ? 'the staple is served' : 'no staple (no helper)'));
 if ($installed) {
     ok(scalar $d->log_lines(qr{OCSPPrefetchPrivsep: helper process \d+ \(\Q$libexec\E/ocsp-prefetch-helper\)}),
        "... fetched by the installed helper ($libexec/ocsp-prefetch-helper)");
     ok(!$d->log_lines(qr/is not installed/), '... and no warning');
 }
 else {
-    ok(scalar $d->log_lines(qr{\[ocsp_prefetch:warn\].*OCSPPrefetchPrivsep: the helper program \Q$libexec\E/ocsp-prefetch-helper is not installed; OCSP responses are fetched and validated in the parent process}),
-       "... no helper installed in $libexec: a warning says the parent fetches");
-    ok(scalar $d->log_lines(qr/fetching OCSP response by GET/)
-       && !$d->log_lines(qr/\(in the helper process\)/), '... and the parent did');
+    ok(scalar $d->log_lines(qr{\[ocsp_prefetch:error\].*OCSPPrefetchPrivsep: the helper program \Q$libexec\E/ocsp-prefetch-helper is not installed}),
+       "... no helper installed in $libexec: an error says so");
+    ok(!$d->log_lines(qr/fetching OCSP response by GET/)
+       && $d->log_lines(qr/no privilege separation helper process is running/),
+       '... and nothing is fetched: not in the parent either');
 }
 $d->stop;

@@ -45,7 +45,7 @@ int main(void)
     static const unsigned char req[] = { 0x30, 0x02, 5, 6 };
     const char *url = "http://ocsp.example.test/";
 
-    plan(42);
+    plan(45);
     memset(big, 'A', sizeof(big));
 
     /* ---- CERT ---- */
@@ -179,6 +179,19 @@ int main(void)
     m.u.check.der_len = 0;
     is_int(opf_proto_encode(&m, buf, sizeof(buf)), OPF_PROTO_EBOUND,
            "encoding an empty CHECK is refused");
+
+    /* ---- PING (the heartbeat) ---- */
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_PING;
+    m.u.ping.seq = 77;
+    len = opf_proto_encode(&m, buf, sizeof(buf));
+    rc = opf_proto_decode(buf, (size_t)len, &d);
+    ok(len == 9 && rc == OPF_PROTO_OK && d.type == OPF_MSG_PING
+       && d.u.ping.seq == 77, "PING round-trips (magic, type, seq)");
+    ok(prefixes_refused((size_t)len), "every truncated PING is refused");
+    buf[len] = 0;
+    is_int(opf_proto_decode(buf, (size_t)len + 1, &d), OPF_PROTO_ETRAIL,
+           "a PING with a trailing byte is refused");
 
     /* ---- RESULT ---- */
     memset(&m, 0, sizeof(m));

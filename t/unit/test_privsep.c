@@ -30,6 +30,7 @@
 #include "opf_childfd.h"
 #include "opf_engine.h"
 #include "opf_helper.h"
+#include "opf_helper_sup.h"
 #include "opf_log.h"
 #include "opf_request.h"
 #include "opf_status.h"
@@ -192,7 +193,9 @@ static int proc_exe_is(pid_t pid, const char *want)
 
 /* ---- the engine's hooks ---- */
 
-static volatile int stored, timeouts, fallback_logged, via_helper, garbage;
+static volatile int stored, timeouts, via_helper, garbage;
+static volatile int in_thread, helper_failures;
+static volatile int sup_errors, sup_notices, sup_hung, sup_starts;
 static char first_round[512];   /* the last first-round summary */
 static int first_round_level;
 static volatile int first_rounds;
@@ -209,13 +212,58 @@ static void on_log(void *ctx, int level, const opf_cert_t *cert,
     if (strstr(msg, "(in the helper process)")) {
         via_helper++;
     }
+    else if (strstr(msg, "fetching OCSP response by")) {
+        in_thread++;
+    }
+    if (strstr(msg, "the helper process went away during it")
+        || strstr(msg, "no privilege separation helper process is running")
+        || strstr(msg, "the helper process has gone away")) {
+        helper_failures++;
+    }
     if (strstr(msg, "no complete answer within")) {
         timeouts++;
     }
-    if (strstr(msg, "privilege separation helper process")
-        && strstr(msg, "has gone away")) {
-        fallback_logged++;
+}
+
+/* The supervisor's hooks (what the glue does with httpd). */
+static apr_status_t sup_register(void *ctx, opf_helper_t *h)
+{
+    opf_cert_t *cert = ctx;
+
+    return opf_helper_send_cert(h, 0, cert->leaf, cert->issuer, 1000);
+}
+
+static void sup_log(void *ctx, int level, apr_status_t rv, const char *msg)
+{
+    (void)ctx; (void)rv;
+    diag("  supervisor (level %d): %s", level, msg);
+    if (level == OPF_LOG_ERR) {
+        sup_errors++;
+        if (strstr(msg, "has not answered its heartbeat")
+            && strstr(msg, "killed")) {
+            sup_hung++;
+        }
     }
+    if (strstr(msg, "started a new helper")) {
+        sup_starts++;
+        if (level == OPF_LOG_NOTICE) {
+            sup_notices++;
+        }
+    }
+}
+
+/* The MPM's maintenance, as httpd's monitor hook runs it, until *counter
+ * reaches at_least. */
+static int supervise_until(opf_helper_sup_t *sup, volatile int *counter,
+                           int at_least, int ms)
+{
+    long until = now_ms() + ms;
+
+    while (*counter < at_least && now_ms() < until) {
+        opf_helper_sup_maintain(sup, apr_time_now());
+        usleep(50 * 1000);
+    }
+    return *counter >= at_least;
 }
 
 static int on_store(void *ctx, opf_job_t *job, const unsigned char *der,
@@ -269,7 +317,7 @@ int main(void)
     apr_initialize();
     OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
     apr_pool_create(&p, NULL);
-    plan(26);
+    plan(30);
 
     pki = pki_new(time(NULL));
     pki_resp_defaults(pki, &o);
@@ -315,7 +363,13 @@ int main(void)
     ok(rv == APR_SUCCESS && res.der_len == (uint32_t)der_len
        && memcmp(res.der, der, (size_t)der_len) == 0,
        "... carrying the responder's DER unchanged");
-    opf_helper_result_validated(&res, &v);
+    {
+        const char *why = NULL;
+
+        ok(opf_helper_result_validated(&res, apr_time_now(),
+                                       apr_time_from_sec(300), &v, &why)
+           == APR_SUCCESS, "... its times are within bounds");
+    }
     ok(rv == APR_SUCCESS && v.status == OPF_CERT_GOOD
        && v.this_update > apr_time_now() - apr_time_from_sec(3700)
        && v.this_update < apr_time_now() - apr_time_from_sec(3500),
@@ -487,41 +541,74 @@ int main(void)
         diag("  %s", first_round);
         opf_helper_stop(h2);
 
-        /* A helper that stops answering, then dies. */
-        stored = 0;
-        via_helper = 0;
-        opf_helper_start(&h2, OPF_TEST_HELPER, uid, gid, p);
-        opf_helper_send_cert(h2, 0, cert->leaf, cert->issuer, 1000);
-        opf_engine_create(&e, &cfg, &hooks, p);
-        opf_engine_add(e, cert, one_url(p, apr_psprintf(p, "http://127.0.0.1:"
-                       "%d/good/", port)), NULL, NULL);
-        opf_engine_set_helper(e, h2);
-        kill(opf_helper_pid(h2), SIGSTOP);
-        t0 = now_ms();
-        opf_engine_start(e);
-        ok(wait_for(&timeouts, 1, 3000) && stored == 0,
-           "a helper that does not answer: the attempt times out");
-        ok(wait_for(&first_rounds, 2, 1000)
-           && strstr(first_round, " s: 0 of 1 certificate without a valid "
-                     "response at the start got one; 1 failed (see the "
-                     "warnings above) and is retried on its schedule"),
-           "... which ends the first round: \"0 of 1 ...; 1 failed ...\"");
-        diag("  %s", first_round);
-        ok(now_ms() - t0 >= 900 && now_ms() - t0 < 2500,
-           "... at the fetch deadline (1 s)");
-        hpid = opf_helper_pid(h2);
-        kill(hpid, SIGKILL);
-        ok(wait_for(&fallback_logged, 1, 3000),
-           "the helper killed: its loss is logged");
-        ok(wait_for(&stored, 1, 5000), "... and the next attempt is made "
-           "in the thread itself, and stored");
-        usleep(300 * 1000);
-        ok(fallback_logged == 1 && via_helper == 1,
-           "the loss is logged once; the fetch after it went without the "
-           "helper");
-        opf_engine_stop(e);
-        opf_helper_stop(h2);
-        ok(kill(hpid, 0) != 0, "the dead helper is reaped");
+        /* Supervised: a helper that stops answering (SIGSTOP) misses its
+         * heartbeat, is killed and replaced; one that dies is replaced.
+         * Meanwhile fetches fail (reason helper): never made here. */
+        {
+            opf_helper_sup_t *sup;
+            opf_helper_sup_hooks_t sh;
+            opf_helper_t *cur;
+            pid_t first;
+            long t1;
+
+            stored = 0;
+            via_helper = 0;
+            memset(&sh, 0, sizeof(sh));
+            sh.ctx = cert;
+            sh.register_certs = sup_register;
+            sh.log = sup_log;
+            cfg.helper_ping = apr_time_from_msec(200);
+            cfg.helper_ping_timeout = apr_time_from_msec(600);
+            cfg.timeout = apr_time_from_sec(3);
+            opf_helper_sup_create(&sup, OPF_TEST_HELPER, uid, gid, &sh, p);
+            ok(opf_helper_sup_start(sup) == APR_SUCCESS
+               && (cur = opf_helper_sup_current(sup)) != NULL,
+               "the supervisor starts a helper");
+            first = hpid = opf_helper_pid(opf_helper_sup_current(sup));
+            opf_engine_create(&e, &cfg, &hooks, p);
+            opf_engine_add(e, cert, one_url(p, apr_psprintf(p,
+                           "http://127.0.0.1:%d/good/", port)), NULL, NULL);
+            opf_engine_set_supervisor(e, sup);
+            kill(hpid, SIGSTOP);
+            t0 = now_ms();
+            opf_engine_start(e);
+            ok(wait_for(&sup_hung, 1, 3000) && now_ms() - t0 < 2500
+               && stored == 0,
+               "a stopped helper misses its heartbeat (0.6 s) and is "
+               "logged as killed, before the fetch's own deadline (3 s)");
+            ok(wait_for(&helper_failures, 1, 1000),
+               "... the fetch it had in hand fails (reason helper)");
+            t1 = now_ms();
+            ok(supervise_until(sup, &sup_notices, 1, 5000)
+               && opf_helper_sup_starts(sup) == 2,
+               "the supervisor (the monitor hook) starts a new helper");
+            diag("  replaced after %ld ms (backoff 1 s: it died young)",
+                 now_ms() - t1);
+            ok(kill(first, 0) != 0 && errno == ESRCH,
+               "... and has reaped the stopped one (SIGKILL)");
+            ok(wait_for(&stored, 1, 5000),
+               "the next attempt goes to the new helper and is stored");
+            ok(in_thread == 0 && via_helper >= 2 && sup_errors == 1,
+               apr_psprintf(p, "no fetch in the thread itself (%d), all "
+                            "in a helper (%d), one error line for the "
+                            "incident (%d)", in_thread, via_helper,
+                            sup_errors));
+
+            /* Killed young: EOF, replaced again, within the incident. */
+            cur = opf_helper_sup_current(sup);
+            hpid = cur ? opf_helper_pid(cur) : -1;
+            ok(hpid > 0 && hpid != first, "a new PID");
+            kill(hpid, SIGKILL);
+            ok(supervise_until(sup, &sup_starts, 2, 8000)
+               && opf_helper_sup_starts(sup) == 3 && sup_errors == 1
+               && sup_notices == 1,
+               "the new helper killed within a minute: replaced, in the "
+               "same incident (no second error or notice line)");
+            cur = opf_helper_sup_current(sup);
+            ok(cur && opf_helper_pid(cur) != hpid && kill(hpid, 0) != 0,
+               "... by a third, the dead one reaped");
+            opf_engine_stop(e);
+        }
     }
 
     kill(server, SIGTERM);

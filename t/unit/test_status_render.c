@@ -573,7 +573,7 @@ static void test_json(const opf_status_view_t *v)
         "\"next_refresh\": \"2023-11-15T03:13:20Z\", "
         "\"fetches\": {\"ok\": 1, \"failed\": {\"connect\": 0, "
         "\"timeout\": 0, \"http\": 0, \"responder_status\": 0, "
-        "\"invalid\": 0, \"cache\": 0, \"dns\": 0, \"proxy\": 0}}}", NULL),
+        "\"invalid\": 0, \"cache\": 0, \"dns\": 0, \"proxy\": 0, \"helper\": 0}}}", NULL),
         "json: revoked certificate, hostile subject escaped");
     has(j, "\"vhosts\": [\"a.example\", \"b.example\"]", "json: vhosts split");
     has(j, "\"must_staple\": true, \"status\": \"good\"", "json: good");
@@ -592,7 +592,7 @@ static void test_json(const opf_status_view_t *v)
     has(j, "\"last_attempt\": null, \"last_result\": null", "json: never tried");
     has(j, "\"fetches\": {\"ok\": 6, \"failed\": {\"connect\": 3, "
         "\"timeout\": 1, \"http\": 0, \"responder_status\": 0, "
-        "\"invalid\": 0, \"cache\": 0, \"dns\": 2, \"proxy\": 0},\n  \"latency_seconds\": "
+        "\"invalid\": 0, \"cache\": 0, \"dns\": 2, \"proxy\": 0, \"helper\": 0},\n  \"latency_seconds\": "
         "{\"buckets\": {\"0.05\": 1, \"0.1\": 3, \"0.25\": 3, \"0.5\": 6, "
         "\"1\": 6, \"2.5\": 6, \"5\": 6, \"10\": 6, \"30\": 6, \"+Inf\": 7}, "
         "\"sum\": 12.500000, \"count\": 7}}", "json: totals and histogram");

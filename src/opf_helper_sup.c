@@ -1,0 +1,337 @@
+/* See opf_helper_sup.h. */
+#include <signal.h>
+#include <sys/types.h>
+
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+
+#include "opf_helper_sup.h"
+#include "opf_log.h"
+
+/* One helper started by the supervisor. */
+typedef struct slot {
+    struct slot *next;
+    opf_helper_t *h;
+    pid_t pid;                  /* for log lines, after it is reaped */
+    apr_pool_t *pool;           /* the helper's own: destroyed when reaped */
+    apr_time_t started;
+    int taken;                  /* the prefetch thread has it */
+    int released;               /* ... and has let go of it */
+} slot_t;
+
+struct opf_helper_sup {
+    apr_pool_t *pool;
+    const char *path;
+    uid_t uid;
+    gid_t gid;
+    opf_helper_sup_hooks_t hooks;
+    apr_thread_mutex_t *mutex;  /* the fields below */
+    slot_t *slots;              /* every helper not reaped yet */
+    slot_t *current;            /* the newest running one, or NULL */
+    apr_uint32_t serial;        /* bumped when current changes */
+    int starts;
+    int fails;                  /* consecutive failed or short-lived */
+    apr_time_t next_try;        /* no start before this */
+    /* An incident: from the loss of a helper (or a failed start) until
+     * a helper has run for OPF_HELPER_SUP_YOUNG. One error line when it
+     * opens, one notice for the first replacement: a crash loop does not
+     * fill the log. */
+    int incident;
+    int noticed;
+    int closing;                /* the pool is going: start nothing */
+};
+
+/* The generation ends: a helper reaped from here on is not replaced. */
+static apr_status_t closing(void *data)
+{
+    opf_helper_sup_t *s = data;
+
+    apr_thread_mutex_lock(s->mutex);
+    s->closing = 1;
+    apr_thread_mutex_unlock(s->mutex);
+    return APR_SUCCESS;
+}
+
+static void say(opf_helper_sup_t *s, int level, apr_status_t rv,
+                const char *msg)
+{
+    if (s->hooks.log) {
+        s->hooks.log(s->hooks.ctx, level, rv, msg);
+    }
+}
+
+static apr_interval_time_t backoff(int fails)
+{
+    apr_interval_time_t d;
+
+    if (fails <= 0) {
+        return 0;
+    }
+    if (fails > 6) {
+        return OPF_HELPER_SUP_BACKOFF_MAX;
+    }
+    d = apr_time_from_sec(1) << (fails - 1);
+    return d > OPF_HELPER_SUP_BACKOFF_MAX ? OPF_HELPER_SUP_BACKOFF_MAX : d;
+}
+
+/* The line that opens an incident (level ERR), or says that it goes on
+ * (DEBUG). Any thread: no pool. */
+static void say_lost(opf_helper_sup_t *s, int level, pid_t pid,
+                    const char *why)
+{
+    char line[400];
+
+    apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: the helper "
+                 "process %ld %s; OCSP fetches fail until a new one runs "
+                 "(the parent process never fetches itself)", (long)pid,
+                 why);
+    say(s, level, APR_SUCCESS, line);
+}
+
+/* The MPM has reaped a helper (main thread): replace it now rather than
+ * at the next monitor run, up to ten seconds later. */
+static void reaped(void *ctx)
+{
+    opf_helper_sup_maintain(ctx, apr_time_now());
+}
+
+apr_status_t opf_helper_sup_create(opf_helper_sup_t **out, const char *path,
+                                   uid_t uid, gid_t gid,
+                                   const opf_helper_sup_hooks_t *hooks,
+                                   apr_pool_t *p)
+{
+    opf_helper_sup_t *s = apr_pcalloc(p, sizeof(*s));
+    apr_status_t rv;
+
+    s->pool = p;
+    s->path = apr_pstrdup(p, path);
+    s->uid = uid;
+    s->gid = gid;
+    s->hooks = *hooks;
+    rv = apr_thread_mutex_create(&s->mutex, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_pre_cleanup_register(p, s, closing);
+    *out = s;
+    return APR_SUCCESS;
+}
+
+void opf_helper_sup_set_wake(opf_helper_sup_t *s, void (*wake)(void *ctx),
+                             void *ctx)
+{
+    s->hooks.wake = wake;
+    s->hooks.wake_ctx = ctx;
+}
+
+int opf_helper_sup_starts(const opf_helper_sup_t *s)
+{
+    return s->starts;
+}
+
+/* Starts one helper and sends it the certificates. Main thread, without
+ * the mutex (it forks and may wait for room in the channel). */
+static apr_status_t spawn(opf_helper_sup_t *s, slot_t **out)
+{
+    apr_pool_t *hp;
+    opf_helper_t *h = NULL;
+    apr_status_t rv;
+    slot_t *slot;
+
+    if ((rv = apr_pool_create(&hp, s->pool)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = opf_helper_start(&h, s->path, s->uid, s->gid, hp);
+    if (rv == APR_SUCCESS && s->hooks.register_certs) {
+        rv = s->hooks.register_certs(s->hooks.ctx, h);
+    }
+    if (rv != APR_SUCCESS) {
+        apr_pool_destroy(hp);   /* stops it, if it started */
+        return rv;
+    }
+    opf_helper_on_death(h, reaped, s);
+    slot = apr_pcalloc(hp, sizeof(*slot));
+    slot->h = h;
+    slot->pid = opf_helper_pid(h);
+    slot->pool = hp;
+    slot->started = apr_time_now();
+    *out = slot;
+    return APR_SUCCESS;
+}
+
+/* Starts a helper now and makes it current. Main thread. */
+static apr_status_t start_now(opf_helper_sup_t *s, apr_time_t now)
+{
+    slot_t *slot = NULL;
+    apr_status_t rv = spawn(s, &slot);
+    int first = s->starts == 0, was_incident;
+
+    apr_thread_mutex_lock(s->mutex);
+    if (rv != APR_SUCCESS) {
+        s->fails++;
+        s->next_try = now + backoff(s->fails);
+        was_incident = s->incident;
+        s->incident = 1;
+        apr_thread_mutex_unlock(s->mutex);
+        say(s, was_incident ? OPF_LOG_DEBUG : OPF_LOG_ERR, rv,
+            apr_psprintf(s->pool, "OCSPPrefetchPrivsep: cannot start the "
+                         "helper process %s; OCSP responses are not fetched "
+                         "(the parent process never fetches itself) until it "
+                         "runs: trying again in %d s", s->path,
+                         (int)apr_time_sec(backoff(s->fails))));
+        return rv;
+    }
+    slot->next = s->slots;
+    s->slots = slot;
+    s->current = slot;
+    s->serial++;
+    s->starts++;
+    was_incident = s->incident && !s->noticed;
+    s->noticed = s->noticed || s->incident;
+    apr_thread_mutex_unlock(s->mutex);
+    if (first) {
+        say(s, OPF_LOG_INFO, APR_SUCCESS, apr_psprintf(s->pool,
+            "OCSPPrefetchPrivsep: helper process %ld (%s) fetches and "
+            "validates OCSP responses%s", (long)opf_helper_pid(slot->h),
+            s->path, s->uid != (uid_t)-1
+                     ? apr_psprintf(s->pool, " as uid %ld", (long)s->uid)
+                     : ""));
+    }
+    else {
+        say(s, was_incident ? OPF_LOG_NOTICE : OPF_LOG_DEBUG, APR_SUCCESS,
+            apr_psprintf(s->pool, "OCSPPrefetchPrivsep: started a new helper "
+                         "process %ld (%s); OCSP fetches go on",
+                         (long)opf_helper_pid(slot->h), s->path));
+    }
+    if (!first && s->hooks.wake) {
+        s->hooks.wake(s->hooks.wake_ctx);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t opf_helper_sup_start(opf_helper_sup_t *s)
+{
+    return start_now(s, apr_time_now());
+}
+
+opf_helper_t *opf_helper_sup_current(opf_helper_sup_t *s)
+{
+    opf_helper_t *h;
+
+    apr_thread_mutex_lock(s->mutex);
+    h = s->current ? s->current->h : NULL;
+    apr_thread_mutex_unlock(s->mutex);
+    return h;
+}
+
+/* A helper ended (under the mutex): it counts against the backoff if it
+ * died young; one that ran long enough ends the incident before, so its
+ * loss opens a new one. */
+static void ended(opf_helper_sup_t *s, slot_t *slot, apr_time_t now)
+{
+    if (now - slot->started < OPF_HELPER_SUP_YOUNG) {
+        s->fails++;
+    }
+    else {
+        s->fails = 0;
+        s->incident = 0;
+        s->noticed = 0;
+    }
+    s->next_try = now + backoff(s->fails);
+}
+
+void opf_helper_sup_maintain(opf_helper_sup_t *s, apr_time_t now)
+{
+    slot_t **pp, *done = NULL, *slot;
+    int need, level;
+
+    apr_thread_mutex_lock(s->mutex);
+    /* Reaped by the MPM while still current: the prefetch thread sees EOF
+     * soon, but the replacement need not wait for that. */
+    if (s->current && opf_helper_pid(s->current->h) <= 0) {
+        slot = s->current;
+        s->current = NULL;
+        s->serial++;
+        ended(s, slot, now);
+        level = s->incident ? OPF_LOG_DEBUG : OPF_LOG_ERR;
+        s->incident = 1;
+        apr_thread_mutex_unlock(s->mutex);
+        say_lost(s, level, slot->pid, "has gone away");
+        apr_thread_mutex_lock(s->mutex);
+    }
+    /* What nobody uses any more: reaped below, outside the mutex. */
+    for (pp = &s->slots; *pp;) {
+        slot = *pp;
+        if (slot != s->current && (slot->released || !slot->taken)) {
+            *pp = slot->next;
+            slot->next = done;
+            done = slot;
+        }
+        else {
+            pp = &slot->next;
+        }
+    }
+    need = !s->current && now >= s->next_try && !s->closing;
+    apr_thread_mutex_unlock(s->mutex);
+    while (done) {
+        slot = done;
+        done = slot->next;
+        apr_pool_destroy(slot->pool);   /* closes, reaps, SIGKILL if need */
+    }
+    if (need) {
+        start_now(s, now);
+    }
+}
+
+opf_helper_t *opf_helper_sup_take(opf_helper_sup_t *s, apr_uint32_t *serial,
+                                  int *changed)
+{
+    opf_helper_t *h = NULL;
+
+    apr_thread_mutex_lock(s->mutex);
+    *changed = *serial != s->serial;
+    if (*changed) {
+        *serial = s->serial;
+        if (s->current) {
+            s->current->taken = 1;
+            h = s->current->h;
+        }
+    }
+    apr_thread_mutex_unlock(s->mutex);
+    return h;
+}
+
+void opf_helper_sup_release(opf_helper_sup_t *s, opf_helper_t *h, int hung,
+                            const char *why)
+{
+    apr_time_t now = apr_time_now();
+    slot_t *slot;
+    int log = 0;        /* 0: nothing, else the level */
+    pid_t pid = opf_helper_pid(h), logged_pid = pid;
+
+    apr_thread_mutex_lock(s->mutex);
+    for (slot = s->slots; slot && slot->h != h; slot = slot->next)
+        ;
+    if (slot) {
+        slot->released = 1;
+        if (slot == s->current) {
+            s->current = NULL;
+            s->serial++;
+            ended(s, slot, now);
+            if (why) {
+                log = s->incident ? OPF_LOG_DEBUG : OPF_LOG_ERR;
+                s->incident = 1;
+            }
+        }
+        logged_pid = slot->pid;   /* slot may be gone once unlocked */
+        /* Stopped or looping: nothing it does matters any more. It is
+         * alive, so not reaped, so the PID is still its own. */
+        if (hung && pid > 0) {
+            kill(pid, SIGKILL);
+        }
+    }
+    apr_thread_mutex_unlock(s->mutex);
+    if (log) {
+        say_lost(s, log, logged_pid, why);
+    }
+}
