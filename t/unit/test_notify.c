@@ -138,7 +138,7 @@ static int gone(pid_t pid)
     return p && p[1] && (p[2] == 'Z' || p[2] == 'X');
 }
 
-/* fd 2 to a file while the notifier is forked: it keeps it as its error
+/* fd 2 to a file while the notifier is spawned: it keeps it as its error
  * log. Returns the saved stderr for capture_end(). */
 static int capture_start(const char *path)
 {
