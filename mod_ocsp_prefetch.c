@@ -595,16 +595,21 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             opf_engine_persist(entry->job, entry->der, entry->der_len);
         }
     }
-    /* The notifier is forked here, from the main thread, before the
-     * prefetch thread exists (see opf_notify.h). */
+    /* The notifier is spawned here, from the main thread, before the
+     * prefetch thread exists (see opf_notify.h). Never a fork of this
+     * process: without the program, no events. */
     if (sc->notify_argv) {
-        rv = opf_notify_start(&gen->notify,
+        const char *notifier = opf_notifier_path(sc, pconf);
+
+        rv = opf_notify_start(&gen->notify, notifier,
                               (const char *const *)sc->notify_argv->elts,
                               OPF_NOTIFY_TIMEOUT, pconf);
         if (rv != APR_SUCCESS) {
             gen->notify = NULL;
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "cannot start the "
-                         "OCSPPrefetchNotifyCmd notifier: no events");
+                         "OCSPPrefetchNotifyCmd notifier %s (is it "
+                         "installed? see OCSPPrefetchNotifier): no events "
+                         "are run", notifier);
         }
     }
     if (gen->sup) {

@@ -47,6 +47,8 @@ typedef struct opf_srv_conf {
                                       * an error at start if the helper is
                                       * not installed: never off) */
     const char *helper_path;         /* its program, NULL: OPF_HELPER_PATH */
+    const char *notifier_path;       /* OCSPPrefetchNotifier, NULL: next to
+                                      * the helper (opf_notifier_path) */
     int status_refetch;              /* OCSPPrefetchStatusRefetch, -1 */
     const char *export_dir;          /* OCSPPrefetchExport, NULL: off */
     apr_array_header_t *noproxy;     /* OCSPPrefetchNoProxy: const char * */
@@ -70,6 +72,9 @@ typedef struct opf_srv_conf {
 #define OPF_REFETCH_POLL          apr_time_from_sec(1)
 #ifndef OPF_HELPER_PATH
 #define OPF_HELPER_PATH           "/usr/lib/apache2/modules/ocsp-prefetch-helper"
+#endif
+#ifndef OPF_NOTIFIER_PATH
+#define OPF_NOTIFIER_PATH         "/usr/lib/apache2/modules/ocsp-prefetch-notifier"
 #endif
 #ifndef OPF_DEFAULT_STORE_DIR
 #define OPF_DEFAULT_STORE_DIR     "state/ocsp_prefetch"
@@ -210,6 +215,9 @@ void opf_status_register_hooks(void);
 extern const command_rec opf_cmds[];
 void *opf_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *opf_merge_srv_conf(apr_pool_t *p, void *base, void *add);
+/* ocsp-prefetch-notifier: OCSPPrefetchNotifier, else next to the helper
+ * program OCSPPrefetchPrivsep names, else OPF_NOTIFIER_PATH. */
+const char *opf_notifier_path(const opf_srv_conf_t *sc, apr_pool_t *p);
 
 static APR_INLINE opf_srv_conf_t *opf_srv_conf(const server_rec *s)
 {

@@ -360,6 +360,42 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc,
     return NULL;
 }
 
+/* OCSPPrefetchNotifier: where ocsp-prefetch-notifier is, when not next to
+ * the helper program (opf_notifier_path). */
+static const char *set_notifier(cmd_parms *cmd, void *dc, const char *path)
+{
+    opf_srv_conf_t *sc = opf_srv_conf(cmd->server);
+    const char *err, *prog;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    prog = ap_server_root_relative(cmd->pool, path);
+    if (!prog || access(prog, X_OK) != 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an executable "
+                            "program (the ocsp-prefetch-notifier of this "
+                            "module)", cmd->cmd->name, path);
+    }
+    sc->notifier_path = prog;
+    return NULL;
+}
+
+const char *opf_notifier_path(const opf_srv_conf_t *sc, apr_pool_t *p)
+{
+    const char *helper = sc->helper_path ? sc->helper_path : OPF_HELPER_PATH;
+    const char *slash = strrchr(helper, '/');
+
+    if (sc->notifier_path) {
+        return sc->notifier_path;
+    }
+    if (!sc->helper_path || !slash) {
+        return OPF_NOTIFIER_PATH;
+    }
+    return apr_pstrcat(p, apr_pstrndup(p, helper, (apr_size_t)(slash - helper)),
+                       "/ocsp-prefetch-notifier", NULL);
+}
+
 /* A global directive taking a whole number from 1 to max. */
 static const char *parse_count(cmd_parms *cmd, const char *arg, long max,
                                const char *what, int *out)
@@ -497,6 +533,10 @@ const command_rec opf_cmds[] = {
         RSRC_CONF, "program [args]: run on the events renewed, failed, "
         "revoked and expired, with the event, subject, serial and key as "
         "arguments"),
+    AP_INIT_TAKE1("OCSPPrefetchNotifier", set_notifier, NULL, RSRC_CONF,
+        "path of ocsp-prefetch-notifier, which runs OCSPPrefetchNotifyCmd "
+        "(default: next to the OCSPPrefetchPrivsep helper program, "
+        OPF_NOTIFIER_PATH ")"),
     AP_INIT_TAKE1("OCSPPrefetchNotifyFailures", set_notify_failures, NULL,
         RSRC_CONF, "consecutive failed rounds before the 'failed' event "
         "(default 3)"),

@@ -54,6 +54,8 @@ MOD=ocsp_prefetch
 SITE=ocsp-prefetch-pkgtest
 SITE_CONF=/etc/apache2/sites-available/$SITE.conf
 SO=/usr/lib/apache2/modules/mod_ocsp_prefetch.so
+# The module's two programs, installed next to it.
+PROGS="/usr/lib/apache2/modules/ocsp-prefetch-helper /usr/lib/apache2/modules/ocsp-prefetch-notifier"
 STORE=/var/cache/apache2/ocsp_prefetch
 PIDFILE=/var/run/apache2/apache2.pid
 ERRLOG=/var/log/apache2/error.log
@@ -277,10 +279,11 @@ INSTALLED=1
 timeout 360 "${APT[@]}" install --no-install-recommends "$DEB" >"$WORK/apt.log" 2>&1 \
     || { cat "$WORK/apt.log" >&2; die "apt-get install failed"; }
 [ -f "$SO" ] || die "$SO not installed"
+for p in $PROGS; do [ -x "$p" ] || die "$p not installed"; done
 [ -f /etc/apache2/mods-available/$MOD.load ] && [ -f /etc/apache2/mods-available/$MOD.conf ] \
     || die "mods-available/$MOD.load or .conf missing"
 [ ! -e /etc/apache2/mods-enabled/$MOD.load ] || die "the package enabled the module by itself"
-ok "installed: $SO, mods-available/$MOD.{load,conf}; not enabled until a2enmod"
+ok "installed: $SO, its programs ($PROGS), mods-available/$MOD.{load,conf}; not enabled until a2enmod"
 
 say "a2enmod $MOD"
 a2enmod "$MOD"
@@ -331,7 +334,10 @@ LogLevel ocsp_prefetch:debug
     OCSPPrefetch on
 </VirtualHost>
 OCSPPrefetchExport $WORK/export
+OCSPPrefetchNotifyCmd $WORK/notify.sh
 EOF
+printf '#!/bin/sh\necho "$*" >> %s/events.txt\n' "$WORK" >"$WORK/notify.sh"
+chmod 0755 "$WORK/notify.sh"
 a2ensite -q "$SITE"
 if ! timeout 30 apache2ctl configtest >"$WORK/configtest.out" 2>&1; then
     cat "$WORK/configtest.out" >&2
@@ -408,6 +414,18 @@ for _ in $(seq 1 20); do [ -f "$EXPORTED" ] && break; sleep 0.25; done
 cmp -s "$EXPORTED" "$WORK/staple.der" || die "$EXPORTED differs from the staple"
 ok "OCSPPrefetchExport: $(basename "$EXPORTED") (0644) holds the response stapled"
 
+# OCSPPrefetchNotifyCmd: run by the installed ocsp-prefetch-notifier, an
+# exec'd program (not a fork of apache2), found next to the helper.
+for _ in $(seq 1 20); do grep -q '^exported ' "$WORK/events.txt" 2>/dev/null && break; sleep 0.25; done
+grep -q '^renewed CN=good.test' "$WORK/events.txt" 2>/dev/null \
+    || die "OCSPPrefetchNotifyCmd: no 'renewed' event ran ($(cat "$WORK/events.txt" 2>/dev/null))"
+NOTIFIER_PIDS=$(for c in /proc/[0-9]*; do
+    [ "$(awk '{print $4}' "$c/stat" 2>/dev/null)" = "$(apache_pid)" ] || continue
+    [ "$(readlink "$c/exe" 2>/dev/null)" = /usr/lib/apache2/modules/ocsp-prefetch-notifier ] && echo "${c#/proc/}"
+done)
+[ "$(echo "$NOTIFIER_PIDS" | wc -w)" = 1 ] || die "not one ocsp-prefetch-notifier child of apache2: '$NOTIFIER_PIDS'"
+ok "OCSPPrefetchNotifyCmd: the events ran from the installed ocsp-prefetch-notifier (pid $NOTIFIER_PIDS)"
+
 # Documents (issue 16, item 6): what README points to is installed,
 # uncompressed, and the shipped example configuration is wrapped in
 # <IfModule>: with the module disabled it still passes a configuration
@@ -455,6 +473,7 @@ say "apt-get remove $PKG"
 timeout 360 "${APT[@]}" remove "$PKG" >"$WORK/apt.log" 2>&1 \
     || { cat "$WORK/apt.log" >&2; die "apt-get remove failed"; }
 [ ! -e "$SO" ] || die "remove left $SO"
+for p in $PROGS; do [ ! -e "$p" ] || die "remove left $p"; done
 if compgen -G "/etc/apache2/mods-enabled/$MOD.*" >/dev/null; then die "remove left mods-enabled/$MOD.*"; fi
 [ -f /etc/apache2/mods-available/$MOD.load ] || die "remove deleted the conffile $MOD.load (only purge should)"
 [ -e "$STORE" ] || die "remove deleted $STORE (only purge should)"

@@ -3,13 +3,11 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <apr_portable.h>
@@ -17,9 +15,9 @@
 
 #include "opf_childfd.h"
 #include "opf_helper.h"
+#include "opf_spawn.h"
 
 #define STOP_WAIT_MS 500
-#define HELPER_FD 3
 
 struct opf_helper {
     pid_t pid;
@@ -37,85 +35,28 @@ static apr_status_t helper_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* In the forked child, before execve: async-signal-safe calls only. */
-static void exec_child(int fd, const char *path, char *const argv[])
-{
-    static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-    sigset_t none;
-    int i;
-
-    if (fd == HELPER_FD) {
-        if (fcntl(fd, F_SETFD, 0) != 0) {
-            _exit(126);
-        }
-    }
-    else if (dup2(fd, HELPER_FD) != HELPER_FD) {
-        _exit(126);
-    }
-    /* httpd's listeners, logs and pipes are not the helper's business. */
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, HELPER_FD + 1, ~0U, 0) != 0)
-#endif
-    {
-        for (i = HELPER_FD + 1; i < 65536; i++) {
-            close(i);
-        }
-    }
-    /* httpd's parent blocks signals in some threads; start clean. */
-    for (i = 1; i < 32; i++) {
-        signal(i, SIG_DFL);
-    }
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execve(path, argv, envp);
-    _exit(127);
-}
-
 apr_status_t opf_helper_start(opf_helper_t **out, const char *path,
                               uid_t uid, gid_t gid, apr_pool_t *p)
 {
-    opf_helper_t *h;
-    pid_t parent = getpid(), pid;
+    opf_helper_t *h = apr_pcalloc(p, sizeof(*h));
+    pid_t parent = getpid();
     char *argv[6];
-    int fds[2];
     apr_status_t rv;
 
-    if (access(path, X_OK) != 0) {
-        return APR_FROM_OS_ERROR(errno);
-    }
     argv[0] = (char *)path;
-    argv[1] = apr_psprintf(p, "%d", HELPER_FD);
+    argv[1] = apr_psprintf(p, "%d", OPF_SPAWN_FD);
     argv[2] = apr_psprintf(p, "%ld", uid == (uid_t)-1 ? -1L : (long)uid);
     argv[3] = apr_psprintf(p, "%ld", gid == (gid_t)-1 ? -1L : (long)gid);
     argv[4] = apr_psprintf(p, "%ld", (long)parent);
     argv[5] = NULL;
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
-        return APR_FROM_OS_ERROR(errno);
+    /* fork + execve (opf_spawn.h); the helper drops to uid/gid itself. */
+    rv = opf_spawn(path, argv, &h->pid, &h->fd, &h->slot, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
-    pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(fds[0]);
-        close(fds[1]);
-        return APR_FROM_OS_ERROR(e);
-    }
-    if (pid == 0) {
-        exec_child(fds[1], path, argv);
-    }
-    close(fds[1]);
-    fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
-
-    h = apr_pcalloc(p, sizeof(*h));
-    h->pid = pid;
     h->owner = parent;
-    h->fd = fds[0];
     h->buf = apr_palloc(p, OPF_PROTO_MAX_MSG);
-    /* Closed in every process forked from ours (opf_childfd.h): httpd's
-     * children must not keep the helper from seeing EOF. */
-    h->slot = opf_childfd_register(h->fd);
     apr_pool_cleanup_register(p, h, helper_cleanup, apr_pool_cleanup_null);
-    /* Its death is reported to us, not logged by the MPM as unknown. */
-    opf_childfd_track(&h->pid, p);
     rv = apr_os_sock_put(&h->sock, &h->fd, p);
     if (rv != APR_SUCCESS) {
         opf_helper_stop(h);

@@ -136,6 +136,33 @@ static int printable(const char *s, size_t n)
 
 /* ---- messages ------------------------------------------------------ */
 
+/* A u16-length string cut to max bytes, every byte outside 0x20-0x7e
+ * written as '?': the decoder accepts printable ASCII only. */
+static void put_text(wbuf_t *w, const char *s, size_t len, size_t max)
+{
+    size_t n = len > max ? max : len, i;
+
+    put_u16(w, (uint16_t)n);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        put_u8(w, c < 0x20 || c > 0x7e ? '?' : c);
+    }
+}
+
+/* A u16-length string of min..max printable bytes. */
+static const char *get_text(rbuf_t *r, uint32_t min, uint32_t max,
+                            uint16_t *len)
+{
+    uint32_t n;
+    const char *s = (const char *)get_blob(r, 2, min, max, &n);
+
+    *len = (uint16_t)n;
+    if (!r->err && !printable(s, n)) {
+        r->err = OPF_PROTO_EBOUND;
+    }
+    return s;
+}
+
 static int in(uint64_t v, uint64_t min, uint64_t max)
 {
     return v >= min && v <= max;
@@ -207,8 +234,6 @@ long opf_proto_encode(const opf_proto_msg_t *m, unsigned char *buf,
         break;
     case OPF_MSG_RESULT: {
         const opf_proto_result_t *r = &m->u.result;
-        size_t n = r->text_len > OPF_PROTO_MAX_TEXT ? OPF_PROTO_MAX_TEXT
-                                                    : r->text_len, i;
 
         if (r->outcome > OPF_OUTCOME_OK || r->fail_class >= OPF_FAIL_N
             || r->status > 1 || r->der_len > OPF_PROTO_MAX_DER
@@ -225,13 +250,22 @@ long opf_proto_encode(const opf_proto_msg_t *m, unsigned char *buf,
         put_i64(&w, r->signer_not_after);
         put_i64(&w, r->revoked_at);
         put_u32(&w, (uint32_t)r->revocation_reason);
-        put_u16(&w, (uint16_t)n);
-        for (i = 0; i < n; i++) {
-            unsigned char c = (unsigned char)r->text[i];
-            put_u8(&w, c < 0x20 || c > 0x7e ? '?' : c);
-        }
+        put_text(&w, r->text, r->text_len, OPF_PROTO_MAX_TEXT);
         put_u32(&w, r->der_len);
         put(&w, r->der, r->der_len);
+        break;
+    }
+    case OPF_MSG_EVENT: {
+        const opf_proto_event_t *e = &m->u.event;
+
+        if (e->event_len < 1) {
+            return OPF_PROTO_EBOUND;
+        }
+        put_text(&w, e->event, e->event_len, OPF_PROTO_MAX_EVENT);
+        put_text(&w, e->subject, e->subject_len, OPF_PROTO_MAX_SUBJECT);
+        put_text(&w, e->serial, e->serial_len, OPF_PROTO_MAX_SERIAL);
+        put_text(&w, e->key, e->key_len, OPF_PROTO_MAX_KEY);
+        put_text(&w, e->file, e->file_len, OPF_PROTO_MAX_PATH);
         break;
     }
     default:
@@ -326,6 +360,17 @@ int opf_proto_decode(const unsigned char *buf, size_t len,
         if (!r.err && res->der_len && res->outcome != OPF_OUTCOME_OK) {
             r.err = OPF_PROTO_EBOUND;
         }
+        break;
+    }
+    case OPF_MSG_EVENT: {
+        opf_proto_event_t *e = &m->u.event;
+
+        e->event = get_text(&r, 1, OPF_PROTO_MAX_EVENT, &e->event_len);
+        e->subject = get_text(&r, 0, OPF_PROTO_MAX_SUBJECT,
+                              &e->subject_len);
+        e->serial = get_text(&r, 0, OPF_PROTO_MAX_SERIAL, &e->serial_len);
+        e->key = get_text(&r, 0, OPF_PROTO_MAX_KEY, &e->key_len);
+        e->file = get_text(&r, 0, OPF_PROTO_MAX_PATH, &e->file_len);
         break;
     }
     default:

@@ -19,11 +19,16 @@
  *            revoked_at (i64 each, APR microseconds), revocation_reason
  *            i32, message (u16 len, printable ASCII), DER (u32 len; only
  *            for an accepted FETCH, empty otherwise)
+ *   EVENT    event (u16 len, 1..), subject, serial, key (u16 len each,
+ *            may be empty), file (u16 len; empty: none), all printable
+ *            ASCII
  *
  * Parent -> helper: CERT, FETCH, CHECK, PING. Helper -> parent: RESULT
  * (one per FETCH, CHECK or PING, carrying its seq). A PING is answered at
  * once by the helper's reading thread, with an OK RESULT and nothing else:
- * the parent's heartbeat (a helper that stops answering is replaced). */
+ * the parent's heartbeat (a helper that stops answering is replaced).
+ * Parent -> ocsp-prefetch-notifier: EVENT (one per event of
+ * OCSPPrefetchNotifyCmd, opf_notify.h). */
 #ifndef OPF_HELPER_PROTO_H
 #define OPF_HELPER_PROTO_H
 
@@ -40,6 +45,17 @@
 #define OPF_PROTO_MAX_TEXT    256           /* RESULT message */
 #define OPF_PROTO_MAX_TIMEOUT_MS (3600u * 1000u)
 #define OPF_PROTO_MAX_SKEW_S  86400u
+/* EVENT fields. The subject is RFC 2253 with non-ASCII escaped
+ * (opf_cert.h): long names are cut, as the notifier's lines were. */
+#define OPF_PROTO_MAX_EVENT   32
+#define OPF_PROTO_MAX_SUBJECT 2048
+#define OPF_PROTO_MAX_SERIAL  256
+#define OPF_PROTO_MAX_KEY     128
+#define OPF_PROTO_MAX_PATH    4096
+/* The largest EVENT: header, five lengths and their fields. */
+#define OPF_PROTO_MAX_EVENT_MSG (5 + 5 * 2 + OPF_PROTO_MAX_EVENT \
+    + OPF_PROTO_MAX_SUBJECT + OPF_PROTO_MAX_SERIAL + OPF_PROTO_MAX_KEY \
+    + OPF_PROTO_MAX_PATH)
 /* The largest message: a CERT with two maximal certificates. */
 #define OPF_PROTO_MAX_MSG     (2 * OPF_PROTO_MAX_CERT + 64)
 
@@ -48,7 +64,8 @@ typedef enum {
     OPF_MSG_FETCH = 2,
     OPF_MSG_CHECK = 3,
     OPF_MSG_RESULT = 4,
-    OPF_MSG_PING = 5
+    OPF_MSG_PING = 5,
+    OPF_MSG_EVENT = 6
 } opf_msg_type_e;
 
 typedef enum {
@@ -120,6 +137,20 @@ typedef struct opf_proto_result {
     uint32_t der_len;         /* <= OPF_PROTO_MAX_DER */
 } opf_proto_result_t;
 
+/* Strings not NUL-terminated: *_len bytes each, printable ASCII. */
+typedef struct opf_proto_event {
+    const char *event;
+    uint16_t event_len;       /* 1 .. OPF_PROTO_MAX_EVENT */
+    const char *subject;
+    uint16_t subject_len;     /* 0 .. OPF_PROTO_MAX_SUBJECT */
+    const char *serial;
+    uint16_t serial_len;      /* 0 .. OPF_PROTO_MAX_SERIAL */
+    const char *key;
+    uint16_t key_len;         /* 0 .. OPF_PROTO_MAX_KEY */
+    const char *file;
+    uint16_t file_len;        /* 0 .. OPF_PROTO_MAX_PATH; 0: no file */
+} opf_proto_event_t;
+
 typedef struct opf_proto_msg {
     uint8_t type;             /* opf_msg_type_e */
     union {
@@ -128,6 +159,7 @@ typedef struct opf_proto_msg {
         opf_proto_check_t check;
         opf_proto_result_t result;
         opf_proto_ping_t ping;
+        opf_proto_event_t event;
     } u;
 } opf_proto_msg_t;
 
@@ -135,14 +167,17 @@ typedef struct opf_proto_msg {
  * OPF_PROTO_E* (a field beyond its bound, or too small a buffer). The
  * encoder enforces the same bounds as the decoder: what one side sends
  * the other accepts. A RESULT's text is encoded with every byte outside
- * 0x20-0x7e replaced by '?', and cut to OPF_PROTO_MAX_TEXT bytes. */
+ * 0x20-0x7e replaced by '?', and cut to OPF_PROTO_MAX_TEXT bytes; so are
+ * an EVENT's strings, each cut to its bound (an empty event name is
+ * OPF_PROTO_EBOUND). Encoding allocates nothing and takes no lock. */
 long opf_proto_encode(const opf_proto_msg_t *m, unsigned char *buf,
                       size_t cap);
 
 /* Decodes one message of len bytes. Returns OPF_PROTO_OK with *m filled
  * (pointing into buf), or a negative OPF_PROTO_E*. A RESULT is further
  * checked for consistency: outcome, class and status in range, text
- * printable, DER only with outcome OK of at most OPF_PROTO_MAX_DER. */
+ * printable, DER only with outcome OK of at most OPF_PROTO_MAX_DER. An
+ * EVENT's strings must be within their bounds and printable. */
 int opf_proto_decode(const unsigned char *buf, size_t len,
                      opf_proto_msg_t *m);
 

@@ -18,21 +18,32 @@
 #  prefetch thread keeps fetching on schedule (responder log, no gap > 6 s),
 #  handshakes are stapled with a fresh response, every renewal runs the
 #  program, and a hanging run is ended after its 30 s bound.
+#  The notifier is the exec'd ocsp-prefetch-notifier (its /proc/PID/exe),
+#  not a fork of apache2 holding the parent's memory: a child of the
+#  parent, root (the commands run as root), descriptors 0-3 only.
+#  Server t25-nonotifier: the helper copied into a directory without the
+#  notifier (the module looks for the notifier next to the helper): an
+#  error at start-up names the missing program, and no event runs (no
+#  fallback to a fork of the parent).
 #  Bad arguments fail `apache2 -t` naming the directive: NotifyCmd missing,
-#  not executable, no program; NotifyFailures 0, abc, 1001.
+#  not executable, no program; NotifyFailures 0, abc, 1001; a Notifier that
+#  is not executable.
 use strict;
 use warnings;
 use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
+use Cwd qw(abs_path);
+use File::Copy qw(copy);
 use Time::HiRes qw(time);
 use OCSPTest qw(module_built free_port responder_port leaf_serial wait_until alive
-                responder_requests responder_log);
+                responder_requests responder_log helper_path notifier_path slurp);
 use OCSPTest::Httpd;
 use OCSPTest::Client qw(verify_staple);
 use OCSPTest::Persist qw(store_key set_switch responder_tmp);
 use OCSPTest::Status qw(write_notify_script read_events);
 
-plan tests => 32, need { 'module not built (stand-in run)' => module_built() };
+plan tests => 37, need { 'module not built (stand-in run)' => module_built(),
+                         'notifier not built' => -x notifier_path() };
 
 my $rp = responder_port();
 my $T0 = time;
@@ -92,6 +103,20 @@ sub ev { my ($name, $leaf, $file) = @_; grep { $_->{args}[2] eq $name && $_->{ar
     wait_until(10, sub { @e = ev('revoked', 'revoked') }, 0.1);
     is_deeply(@e ? $e[0]{args} : undef, [ 'fix1', 'fix 2', 'revoked', ident('revoked') ],
               "revoked.test: 'revoked' with its subject, serial, key");
+}
+
+# --- the notifier: an exec'd program, not a fork of the parent
+{
+    my $notifier = abs_path(notifier_path());
+    my @n = grep { (readlink("/proc/$_/exe") // '') eq $notifier } $A->children;
+    is(scalar @n, 1, "one notifier, a child of the parent whose /proc/PID/exe is $notifier (not apache2)")
+        or diag(join ' ', map { "$_: " . (readlink("/proc/$_/exe") // '?') } $A->children);
+    my ($uid) = (slurp("/proc/" . ($n[0] // 0) . "/status") // '') =~ /^Uid:\s*(\d+)/m;
+    is($uid // -1, $>, '... running as root, like the commands it runs (as the test: ' . $> . ')');
+    opendir my $d, "/proc/" . ($n[0] // 0) . "/fd";
+    my @fds = $d ? sort { $a <=> $b } grep { /^\d+$/ } readdir $d : ();
+    is("@fds", '0 1 2 3', '... holding descriptors 0-3 only (stdio and its channel): '
+       . join(' ', map { "$_=" . (readlink("/proc/$n[0]/fd/$_") // '?') } @fds));
 }
 
 # --- failed: once per streak, after 2 failed rounds
@@ -211,6 +236,29 @@ sub max { $_[0] > $_[1] ? $_[0] : $_[1] }
 
 $_->stop for $A, values %h;
 
+# --- no notifier installed next to the helper: an error, no events, no fork
+{
+    my $b = OCSPTest::Httpd->new(name => 't25-nonotifier', global => '',
+        vhosts => [ { name => 'good', conf => "OCSPPrefetch on\n" } ]);
+    my $root = $b->root;
+    mkdir "$root/libexec";
+    copy(helper_path(), "$root/libexec/ocsp-prefetch-helper") && chmod 0755, "$root/libexec/ocsp-prefetch-helper";
+    chmod 0755, $root, "$root/libexec";
+    unlink "$root/libexec/ocsp-prefetch-notifier", "$root/events.txt";
+    write_notify_script("$root/notify.pl", "$root/events.txt", 'ok');
+    $b->{global} = "OCSPPrefetchPrivsep on \"$root/libexec/ocsp-prefetch-helper\"\n"
+                 . "OCSPPrefetchNotifyCmd notify.pl\nOCSPPrefetchRenewWindow 58s\n";
+    $b->write_config;
+    $b->start;
+    my $g = $b->staple('good');
+    ok(scalar $b->log_lines(qr{\[ocsp_prefetch:error\].*cannot start the OCSPPrefetchNotifyCmd notifier \Q$root\E/libexec/ocsp-prefetch-notifier .*no events are run}),
+       'no notifier next to the helper: an error at start-up names it') or diag($b->log_tail(5));
+    # the 'renewed' event of the first fetch would have run by now
+    wait_until(3, sub { -e "$root/events.txt" }, 0.1);
+    ok($g->{der} && !-e "$root/events.txt", '... the server staples, and no event runs (no fork of the parent instead)');
+    $b->stop;
+}
+
 # --- bad arguments
 {
     my $b = OCSPTest::Httpd->new(name => 't25-bad', global => '');
@@ -224,6 +272,7 @@ $_->stop for $A, values %h;
         [ "OCSPPrefetchNotifyFailures 0",               'OCSPPrefetchNotifyFailures', '0' ],
         [ "OCSPPrefetchNotifyFailures abc",             'OCSPPrefetchNotifyFailures', 'abc' ],
         [ "OCSPPrefetchNotifyFailures 1001",            'OCSPPrefetchNotifyFailures', '1001' ],
+        [ "OCSPPrefetchNotifier $root/noexec.sh",       'OCSPPrefetchNotifier', 'a Notifier that is not executable' ],
     );
     my @bad;
     for my $c (@cases) {

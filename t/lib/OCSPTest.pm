@@ -13,7 +13,7 @@ our @EXPORT_OK = qw(t_dir top_dir pki_dir work_dir module_so module_built standi
                     responder_port responder_log wait_until free_port
                     slurp log_since log_size count_fetches leaf leaf_serial
                     responder_requests count_requests log_lines log_time alive
-                    helper_path privsep_directive);
+                    helper_path notifier_path privsep_directive);
 
 my $T = abs_path(dirname(dirname(__FILE__)));     # .../t
 
@@ -27,14 +27,18 @@ sub module_so   { $ENV{OCSP_PREFETCH_SO} || top_dir() . "/.libs/mod_ocsp_prefetc
 sub module_built { -f module_so() }
 # The privilege separation helper built next to the module
 sub helper_path { $ENV{OCSPT_HELPER} || dirname(dirname(module_so())) . "/ocsp-prefetch-helper" }
+# The notifier of OCSPPrefetchNotifyCmd, built next to the helper (where
+# the module looks for it by default)
+sub notifier_path { dirname(helper_path()) . "/ocsp-prefetch-notifier" }
 # The OCSPPrefetchPrivsep line of every server of the suite (t/TEST's and
 # OCSPTest::Httpd's) whose config does not say otherwise: on, the module's
 # default, with the helper built next to the module (the default path is
 # where `make install` puts it); OCSPT_PRIVSEP=0: off, so that the whole
-# suite runs with fetching and validation in the parent process.
+# suite runs with fetching and validation in the parent process (the
+# notifier, found next to the helper otherwise, is then named).
 sub privsep_directive {
     return (defined $ENV{OCSPT_PRIVSEP} && !$ENV{OCSPT_PRIVSEP})
-        ? "OCSPPrefetchPrivsep off"
+        ? "OCSPPrefetchPrivsep off\nOCSPPrefetchNotifier \"" . notifier_path() . "\""
         : "OCSPPrefetchPrivsep on \"" . helper_path() . "\"";
 }
 # Stand-in mode (no module; mod_ssl's own stapling proves the infrastructure)

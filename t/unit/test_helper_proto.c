@@ -2,7 +2,9 @@
  * every message round-trips, and the decoder refuses truncation, bad
  * magic and type, lengths beyond their bounds, counts that exceed the
  * bytes there, trailing bytes and non-printable text; the encoder refuses
- * what the decoder would. Every prefix of every valid message is refused. */
+ * what the decoder would. Every prefix of every valid message is refused.
+ * EVENT (for the notifier): every field at and over its bound, the
+ * encoder's cutting and replacing, non-printable bytes refused. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +37,174 @@ static void put_u32_at(size_t off, uint32_t v)
     buf[off + 3] = (unsigned char)v;
 }
 
+/* Writes a u16 at off. */
+static void put_u16_at(size_t off, uint16_t v)
+{
+    buf[off] = (unsigned char)(v >> 8);
+    buf[off + 1] = (unsigned char)v;
+}
+
+/* An EVENT with these fields, encoded into buf by hand (no bound applied,
+ * so that the decoder's own are tested). Returns its length. */
+static size_t raw_event(const char *const f[5], const uint16_t n[5])
+{
+    size_t off = 5;
+    int i;
+
+    put_u32_at(0, OPF_PROTO_MAGIC);
+    buf[4] = OPF_MSG_EVENT;
+    for (i = 0; i < 5; i++) {
+        put_u16_at(off, n[i]);
+        memcpy(buf + off + 2, f[i], n[i]);
+        off += 2 + (size_t)n[i];
+    }
+    return off;
+}
+
+/* Encodes m into buf (*len bytes) and decodes it into d: the decoder's
+ * result, or -99 when encoding failed. */
+static int round_trip(const opf_proto_msg_t *m, opf_proto_msg_t *d,
+                      long *len)
+{
+    *len = opf_proto_encode(m, buf, sizeof(buf));
+    return *len > 0 ? opf_proto_decode(buf, (size_t)*len, d) : -99;
+}
+
+/* EVENT (parent -> ocsp-prefetch-notifier): 16 tests. */
+static void test_event(void)
+{
+    static const uint16_t max[5] = {
+        OPF_PROTO_MAX_EVENT, OPF_PROTO_MAX_SUBJECT, OPF_PROTO_MAX_SERIAL,
+        OPF_PROTO_MAX_KEY, OPF_PROTO_MAX_PATH
+    };
+    static const char *const name[5] = {
+        "event", "subject", "serial", "key", "file"
+    };
+    static char text[OPF_PROTO_MAX_PATH + 2];
+    const char *f[5];
+    uint16_t n[5];
+    opf_proto_msg_t m, d;
+    long len;
+    int i, rc, all_max = 1, all_over = 1, all_ctl = 1;
+    size_t raw;
+
+    memset(text, 'x', sizeof(text));
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_EVENT;
+    m.u.event.event = "failed";
+    m.u.event.event_len = 6;
+    m.u.event.subject = "CN=a.test,O=Ex\\, Inc";  /* RFC 2253 escape */
+    m.u.event.subject_len = (uint16_t)strlen(m.u.event.subject);
+    m.u.event.serial = "1001";
+    m.u.event.serial_len = 4;
+    m.u.event.key = "ab01";
+    m.u.event.key_len = 4;
+    rc = round_trip(&m, &d, &len);
+    ok(len == 5 + 5 * 2 + 6 + (long)strlen(m.u.event.subject) + 4 + 4
+       && rc == OPF_PROTO_OK && d.type == OPF_MSG_EVENT
+       && d.u.event.event_len == 6 && !memcmp(d.u.event.event, "failed", 6)
+       && d.u.event.subject_len == m.u.event.subject_len
+       && !memcmp(d.u.event.subject, m.u.event.subject,
+                  m.u.event.subject_len)
+       && d.u.event.serial_len == 4 && !memcmp(d.u.event.serial, "1001", 4)
+       && d.u.event.key_len == 4 && !memcmp(d.u.event.key, "ab01", 4)
+       && d.u.event.file_len == 0,
+       "an EVENT without a file round-trips");
+    ok(prefixes_refused((size_t)len), "every truncated EVENT is refused");
+    m.u.event.file = "/var/lib/export/a.der";
+    m.u.event.file_len = (uint16_t)strlen(m.u.event.file);
+    rc = round_trip(&m, &d, &len);
+    ok(rc == OPF_PROTO_OK && d.u.event.file_len == m.u.event.file_len
+       && !memcmp(d.u.event.file, m.u.event.file, m.u.event.file_len),
+       "an EVENT with a file round-trips");
+    ok(prefixes_refused((size_t)len),
+       "every truncated EVENT with a file is refused");
+    buf[len] = 0;
+    is_int(opf_proto_decode(buf, (size_t)len + 1, &d), OPF_PROTO_ETRAIL,
+           "an EVENT with a trailing byte is refused");
+    m.u.event.event_len = 0;
+    is_int(opf_proto_encode(&m, buf, sizeof(buf)), OPF_PROTO_EBOUND,
+           "encoding an EVENT without a name is refused");
+
+    /* The encoder: every field cut to its bound, non-printable bytes '?'. */
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_EVENT;
+    m.u.event.event = m.u.event.subject = m.u.event.serial = text;
+    m.u.event.key = m.u.event.file = text;
+    m.u.event.event_len = m.u.event.subject_len = m.u.event.serial_len =
+        m.u.event.key_len = m.u.event.file_len = OPF_PROTO_MAX_PATH + 2;
+    rc = round_trip(&m, &d, &len);
+    ok(rc == OPF_PROTO_OK && len == OPF_PROTO_MAX_EVENT_MSG
+       && d.u.event.event_len == OPF_PROTO_MAX_EVENT
+       && d.u.event.subject_len == OPF_PROTO_MAX_SUBJECT
+       && d.u.event.serial_len == OPF_PROTO_MAX_SERIAL
+       && d.u.event.key_len == OPF_PROTO_MAX_KEY
+       && d.u.event.file_len == OPF_PROTO_MAX_PATH,
+       "the encoder cuts each EVENT field to its bound: "
+       "OPF_PROTO_MAX_EVENT_MSG is the largest EVENT");
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_EVENT;
+    m.u.event.event = "bad\t\n";
+    m.u.event.event_len = 5;
+    m.u.event.subject = "CN=\xc3\xa9\x7f";
+    m.u.event.subject_len = 6;
+    rc = round_trip(&m, &d, &len);
+    ok(rc == OPF_PROTO_OK && !memcmp(d.u.event.event, "bad??", 5)
+       && !memcmp(d.u.event.subject, "CN=???", 6),
+       "the encoder replaces non-printable EVENT bytes");
+
+    /* The decoder: each field's bound, and printable ASCII only. */
+    for (i = 0; i < 5; i++) {
+        int j;
+
+        for (j = 0; j < 5; j++) {
+            f[j] = text;
+            n[j] = j == i ? max[j] : 1;
+        }
+        raw = raw_event(f, n);
+        if (opf_proto_decode(buf, raw, &d) != OPF_PROTO_OK) {
+            all_max = 0;
+            diag("%s of %u bytes refused", name[i], (unsigned)max[i]);
+        }
+        n[i] = (uint16_t)(max[i] + 1);
+        raw = raw_event(f, n);
+        if (opf_proto_decode(buf, raw, &d) != OPF_PROTO_EBOUND) {
+            all_over = 0;
+            diag("%s of %u bytes not refused", name[i],
+                 (unsigned)max[i] + 1);
+        }
+        n[i] = 3;
+        f[i] = i % 2 ? "a\001b" : "a\377b";
+        raw = raw_event(f, n);
+        if (opf_proto_decode(buf, raw, &d) != OPF_PROTO_EBOUND) {
+            all_ctl = 0;
+            diag("a non-printable byte in %s not refused", name[i]);
+        }
+    }
+    ok(all_max, "the decoder takes every EVENT field at its bound");
+    ok(all_over, "the decoder refuses every EVENT field over its bound");
+    ok(all_ctl, "the decoder refuses a non-printable byte in every field");
+    f[0] = "x";
+    f[1] = f[2] = f[3] = f[4] = "";
+    n[0] = 0;
+    n[1] = n[2] = n[3] = n[4] = 0;
+    raw = raw_event(f, n);
+    is_int(opf_proto_decode(buf, raw, &d), OPF_PROTO_EBOUND,
+           "an EVENT without a name is refused");
+    n[0] = 1;
+    raw = raw_event(f, n);
+    is_int(opf_proto_decode(buf, raw, &d), OPF_PROTO_OK,
+           "an EVENT with only a name is taken");
+    put_u16_at(5, 40);      /* the name says 40 bytes, 1 is there */
+    is_int(opf_proto_decode(buf, raw, &d), OPF_PROTO_EBOUND,
+           "an EVENT name length over its bound is refused");
+    put_u16_at(5, 20);      /* within bounds, beyond the message */
+    is_int(opf_proto_decode(buf, raw, &d), OPF_PROTO_ETRUNC,
+           "an EVENT field longer than the message is refused");
+    ok(d.type == 0 && d.u.event.event == NULL,
+       "a refused EVENT leaves nothing behind");
+}
+
 int main(void)
 {
     opf_proto_msg_t m, d;
@@ -45,7 +215,7 @@ int main(void)
     static const unsigned char req[] = { 0x30, 0x02, 5, 6 };
     const char *url = "http://ocsp.example.test/";
 
-    plan(45);
+    plan(45 + 16);   /* + test_event() */
     memset(big, 'A', sizeof(big));
 
     /* ---- CERT ---- */
@@ -286,5 +456,6 @@ int main(void)
            "an empty message is refused");
     ok(strcmp(opf_proto_strerror(OPF_PROTO_EBOUND), "field out of bounds")
        == 0, "errors have names");
+    test_event();
     return done_testing();
 }

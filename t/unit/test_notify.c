@@ -2,9 +2,11 @@
  * events runs every event exactly once, never more than
  * OPF_NOTIFY_MAX_RUNNING commands at once but that many when there is
  * work; a flood beyond the queue is dropped and reported in the error log
- * (its stderr), so that run + reported == sent; neither the notifier nor
- * the command inherits descriptors beyond 0-2 (even above 1023), nor a
- * blocked or ignored signal; a stop ends the running commands (a
+ * (its stderr), so that run + reported == sent; the notifier is the
+ * exec'd ocsp-prefetch-notifier, not a fork of this process; neither it
+ * nor the command inherits descriptors beyond 0-2 (even above 1023;
+ * the notifier has its channel, fd 3), nor a blocked or ignored signal;
+ * a stop ends the running commands (a
  * script's children too) and reports the queued events not run; a
  * command is ended at its time bound, by SIGKILL when it ignores SIGTERM.
  * The commands are small shell scripts written into a temporary
@@ -136,7 +138,7 @@ static int gone(pid_t pid)
     return p && p[1] && (p[2] == 'Z' || p[2] == 'X');
 }
 
-/* fd 2 to a file while the notifier is forked: it keeps it as its error
+/* fd 2 to a file while the notifier is spawned: it keeps it as its error
  * log. Returns the saved stderr for capture_end(). */
 static int capture_start(const char *path)
 {
@@ -160,7 +162,8 @@ static opf_notify_t *start(const char *cmd, int timeout_s, apr_pool_t *p)
     const char *argv[] = { cmd, NULL };
     opf_notify_t *n = NULL;
 
-    if (opf_notify_start(&n, argv, apr_time_from_sec(timeout_s), p)
+    if (opf_notify_start(&n, OPF_TEST_NOTIFIER, argv,
+                         apr_time_from_sec(timeout_s), p)
         != APR_SUCCESS) {
         return NULL;
     }
@@ -382,7 +385,7 @@ static void test_inherit(void)
     struct sigaction ign, old_pipe, old_hup;
     sigset_t block, old_mask;
     int fd, high = 1500, have_high, saved;
-    char *cmdfds, *nfds, *sig, *c;
+    char *cmdfds, *nfds, *sig, *exe, *c;
     unsigned long long blocked = 1, ignored = 1;
     double t0;
 
@@ -397,6 +400,7 @@ static void test_inherit(void)
         " split /^/, $status);\n"
         "put('cmd.fds', fds('self'));\n"
         "put('notifier.fds', fds(getppid()));\n"
+        "put('notifier.exe', readlink('/proc/' . getppid() . '/exe'));\n"
         "put('inherit.done', \"done\\n\");\n");
     /* httpd's parent: descriptors left open without O_CLOEXEC, one
      * beyond the old loop's 1024; blocked and ignored signals. */
@@ -439,9 +443,16 @@ static void test_inherit(void)
     cmdfds = slurp(path_of("cmd.fds"));
     nfds = slurp(path_of("notifier.fds"));
     sig = slurp(path_of("sig.txt"));
+    exe = slurp(path_of("notifier.exe"));
+    /* exec'd, not a fork of this process: no copy of its memory */
+    if (!ok(strcmp(exe, OPF_TEST_NOTIFIER) == 0,
+            "inherit: the notifier is the exec'd ocsp-prefetch-notifier")) {
+        diag("its executable: '%s'", exe);
+    }
+    free(exe);
     ok(listed(cmdfds, 0) && listed(cmdfds, 1) && listed(cmdfds, 2),
        "inherit: the command has stdin, stdout, stderr");
-    ok(!listed(cmdfds, 7) && !listed(nfds, 7)
+    ok(!listed(cmdfds, 7) && !listed(nfds, 7) && !listed(nfds, 4)
        && listed(nfds, 0),
        "inherit: fd 7 of the parent is in neither the command nor the "
        "notifier");
@@ -706,7 +717,7 @@ int main(void)
         printf("1..0 # skip no temporary directory\n");
         return 0;
     }
-    plan(30);
+    plan(31);
     test_burst();
     test_flood();
     test_inherit();
