@@ -396,7 +396,8 @@ static void start_resolver(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
 
 /* OCSPPrefetchPrivsep: the helper process that fetches and validates
  * (opf_helper.h), spawned here from the main thread before the prefetch
- * thread exists, running as the server's User. It gets every certificate
+ * thread exists, running as OCSPPrefetchHelperUser (or User, see
+ * mod_ocsp_prefetch_helperuser.c). It gets every certificate
  * now, under its index in gen->entries (which is also its index in the
  * engine), and checks the stored responses before it fetches anything.
  * Its pconf cleanup runs after the thread is stopped (a pre-cleanup).
@@ -423,10 +424,9 @@ static void start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
                      "off if that is meant)", path);
         return;
     }
-    if (geteuid() == 0) {
-        uid = ap_unixd_config.user_id;
-        gid = ap_unixd_config.group_id;
-    }
+    opf_helper_user_resolve(gen, s);
+    uid = gen->helper_uid;
+    gid = gen->helper_gid;
     rv = opf_helper_start(&gen->helper, path, uid, gid, pconf);
     for (i = 0; rv == APR_SUCCESS && i < gen->entries->nelts; i++) {
         opf_entry_t *entry = APR_ARRAY_IDX(gen->entries, i, opf_entry_t *);
@@ -449,8 +449,9 @@ static void start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "OCSPPrefetchPrivsep: helper "
                  "process %ld (%s) fetches and validates OCSP responses%s",
                  (long)opf_helper_pid(gen->helper), path,
-                 uid != (uid_t)-1 ? apr_psprintf(pconf, " as uid %ld",
-                                                 (long)uid) : "");
+                 uid != (uid_t)-1 ? apr_psprintf(pconf, " as uid %ld gid "
+                                                 "%ld", (long)uid, (long)gid)
+                                  : "");
 }
 
 /* One line saying where this generation's staples stand, and an error
@@ -493,11 +494,8 @@ static void log_startup(opf_gen_t *g, int cold)
                  g->store ? opf_store_dir(g->store) : "off");
 }
 
-/* True once per process: on the cold start, not on restarts. The mark
- * lives in the process pool, which survives generations. */
-static int first_generation(server_rec *s)
+int opf_first_in_process(server_rec *s, const char *key)
 {
-    static const char *const key = "ocsp_prefetch_started";
     void *mark = NULL;
 
     apr_pool_userdata_get(&mark, key, s->process->pool);
@@ -507,6 +505,12 @@ static int first_generation(server_rec *s)
     apr_pool_userdata_set((const void *)1, key, apr_pool_cleanup_null,
                           s->process->pool);
     return 1;
+}
+
+/* True on the cold start, not on restarts. */
+static int first_generation(server_rec *s)
+{
+    return opf_first_in_process(s, "ocsp_prefetch_started");
 }
 
 static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,

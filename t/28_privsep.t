@@ -1,9 +1,10 @@
 # OCSPPrefetchPrivsep on: OCSP responses are fetched and validated by the
 # ocsp-prefetch-helper process, an exec'd binary (not a fork of apache2)
-# running as the User (nobody), one per generation: the staple is served and
-# valid; a graceful restart replaces the helper without waiting for it; if
-# the helper is killed the parent logs it and keeps renewing staples itself
-# (/short/ responses, valid 60 s); the next generation has a helper again;
+# running as the suite's OCSPPrefetchHelperUser (t/44 tests that directive),
+# one per generation: the staple is served and valid; a graceful restart
+# replaces the helper without waiting for it; if the helper is killed the
+# parent logs it and keeps renewing staples itself (/short/ responses,
+# valid 60 s); the next generation has a helper again;
 # stop ends it; a full restart staples the stored response, checked by the
 # helper. Left unset, the directive means on with the installed helper
 # (apxs's LIBEXECDIR); when none is installed there, the server starts,
@@ -14,7 +15,7 @@ use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Cwd qw(abs_path);
 use Time::HiRes qw(time sleep);
-use OCSPTest qw(module_built wait_until responder_port alive helper_path);
+use OCSPTest qw(module_built wait_until responder_port alive helper_path helper_user);
 use OCSPTest::Httpd;
 use OCSPTest::Lifecycle qw(timed_graceful);
 use OCSPTest::Client qw(verify_staple);
@@ -24,7 +25,7 @@ plan tests => 24, need { 'module not built (stand-in run)' => module_built(),
 
 my $rp = responder_port();
 my $helper = abs_path(helper_path());
-my $nobody = getpwnam('nobody');
+my $helper_uid = getpwnam(helper_user());
 
 # children of the parent whose executable is the helper: [pid, uid]
 sub helpers {
@@ -68,7 +69,7 @@ is(scalar @hp, 1, 'one helper process, a child of the parent, exec\'d from the h
     or diag(join ' ', map { "$_: " . (readlink("/proc/$_/exe") // '?') } $h->children);
 SKIP: {
     skip 'not root: nothing to drop', 1 unless $> == 0;
-    is($hp[0][1] // -1, $nobody, '... running as the User (nobody), not root');
+    is($hp[0][1] // -1, $helper_uid, '... running as OCSPPrefetchHelperUser (' . helper_user() . '), not root');
 }
 my $exe = @hp ? readlink("/proc/$hp[0][0]/exe") // '' : '';
 unlike($exe, qr/apache2|httpd/, "... its /proc/PID/exe is not apache2 ($exe)");
