@@ -398,7 +398,8 @@ static void start_resolver(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
 /* OCSPPrefetchPrivsep: the helper process that fetches and validates
  * (opf_helper.h), run by a supervisor (opf_helper_sup.h) from the main
  * thread: the first one here, before the prefetch thread exists, running
- * as the server's User; replacements from the MPM's monitor hook and its
+ * as OCSPPrefetchHelperUser (or User, see mod_ocsp_prefetch_helperuser.c);
+ * replacements from the MPM's monitor hook and its
  * reaping of a dead helper. Each gets every certificate, under its index
  * in gen->entries (which is also its index in the engine). The first one
  * checks the stored responses before it fetches anything. The helpers'
@@ -440,10 +441,9 @@ static void start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
     if (sc->privsep == 0) {
         return;
     }
-    if (geteuid() == 0) {
-        uid = ap_unixd_config.user_id;
-        gid = ap_unixd_config.group_id;
-    }
+    opf_helper_user_resolve(gen, s);
+    uid = gen->helper_uid;
+    gid = gen->helper_gid;
     memset(&hooks, 0, sizeof(hooks));
     hooks.ctx = gen;
     hooks.register_certs = register_certs;
@@ -506,11 +506,8 @@ static void log_startup(opf_gen_t *g, int cold)
                  g->store ? opf_store_dir(g->store) : "off");
 }
 
-/* True once per process: on the cold start, not on restarts. The mark
- * lives in the process pool, which survives generations. */
-static int first_generation(server_rec *s)
+int opf_first_in_process(server_rec *s, const char *key)
 {
-    static const char *const key = "ocsp_prefetch_started";
     void *mark = NULL;
 
     apr_pool_userdata_get(&mark, key, s->process->pool);
@@ -520,6 +517,12 @@ static int first_generation(server_rec *s)
     apr_pool_userdata_set((const void *)1, key, apr_pool_cleanup_null,
                           s->process->pool);
     return 1;
+}
+
+/* True on the cold start, not on restarts. */
+static int first_generation(server_rec *s)
+{
+    return opf_first_in_process(s, "ocsp_prefetch_started");
 }
 
 static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,

@@ -49,6 +49,8 @@ typedef struct opf_srv_conf {
     const char *helper_path;         /* its program, NULL: OPF_HELPER_PATH */
     const char *notifier_path;       /* OCSPPrefetchNotifier, NULL: next to
                                       * the helper (opf_notifier_path) */
+    const char *helper_user;         /* OCSPPrefetchHelperUser, NULL:
+                                      * OPF_DEFAULT_HELPER_USER */
     int status_refetch;              /* OCSPPrefetchStatusRefetch, -1 */
     const char *export_dir;          /* OCSPPrefetchExport, NULL: off */
     apr_array_header_t *noproxy;     /* OCSPPrefetchNoProxy: const char * */
@@ -75,6 +77,11 @@ typedef struct opf_srv_conf {
 #endif
 #ifndef OPF_NOTIFIER_PATH
 #define OPF_NOTIFIER_PATH         "/usr/lib/apache2/modules/ocsp-prefetch-notifier"
+#endif
+/* The system user the Debian package creates for the helper (Debian
+ * names new system users with a leading underscore). */
+#ifndef OPF_DEFAULT_HELPER_USER
+#define OPF_DEFAULT_HELPER_USER   "_ocsp-prefetch"
 #endif
 #ifndef OPF_DEFAULT_STORE_DIR
 #define OPF_DEFAULT_STORE_DIR     "state/ocsp_prefetch"
@@ -149,6 +156,10 @@ typedef struct opf_gen {
     struct opf_helper *helper;   /* the helper at start-up (the seed's
                                   * checks), NULL: none runs */
     int helper_mute;             /* it did not answer a CHECK: ask no more */
+    /* The ids it runs as (opf_helper_user_resolve), -1: ours (httpd was
+     * not started as root). */
+    uid_t helper_uid;
+    gid_t helper_gid;
     opf_signers_t *seed_signers; /* while seeding: responder certificates
                                   * verified so far (NULL: none kept) */
     opf_engine_t *engine;
@@ -158,6 +169,11 @@ typedef struct opf_gen {
 opf_gen_t *opf_current_gen(void);
 
 const char *opf_cert_label(apr_pool_t *p, const opf_cert_t *cert);
+
+/* True the first time it is called with key in this process: the mark
+ * lives in the process pool, which survives generations (restarts). key
+ * must live as long as that pool. */
+int opf_first_in_process(server_rec *s, const char *key);
 
 /* Adds s's ServerName to a certificate's list of vhosts (once). */
 void opf_add_vhost(apr_array_header_t *vhosts, server_rec *s);
@@ -182,6 +198,12 @@ void opf_cache_child_init(opf_gen_t *g, apr_pool_t *p, server_rec *s);
 /* mod_ocsp_prefetch_files.c: each entry's OCSPPrefetchExport file name,
  * from the certificate files mod_ssl was configured with. */
 void opf_files_export_names(opf_gen_t *g, apr_pool_t *ptemp);
+
+/* mod_ocsp_prefetch_helperuser.c: sets g->helper_uid/helper_gid to
+ * OCSPPrefetchHelperUser's uid and primary gid, or to User/Group (with a
+ * warning, once per start) when that user does not exist. Both -1 when
+ * httpd was not started as root. */
+void opf_helper_user_resolve(opf_gen_t *g, server_rec *s);
 
 /* mod_ocsp_prefetch_seed.c: what survives restarts. */
 /* Opens the store, and for every entry picks the newest valid response

@@ -7,6 +7,7 @@
 #include <ap_provider.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <apr_user.h>
 
 #include <unistd.h>
 
@@ -474,6 +475,49 @@ static const char *set_privsep(cmd_parms *cmd, void *dc, const char *flag,
     return NULL;
 }
 
+/* A user name as adduser takes it for a system user: a letter or '_',
+ * then letters, digits, '_', '-' or '.', at most 32 characters. */
+static int user_name_ok(const char *name)
+{
+    const char *c;
+
+    if (!apr_isalpha(*name) && *name != '_') {
+        return 0;
+    }
+    for (c = name + 1; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '_' && *c != '-' && *c != '.') {
+            return 0;
+        }
+    }
+    return c - name <= 32;
+}
+
+/* The user is looked up again at start-up (mod_ocsp_prefetch_helperuser.c):
+ * one that does not exist yet is not an error here, root is. */
+static const char *set_helper_user(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_uid_t uid;
+    apr_gid_t gid;
+    const char *err;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    if (!user_name_ok(arg)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a user name",
+                            cmd->cmd->name, arg);
+    }
+    if (apr_uid_get(&uid, &gid, arg, cmd->temp_pool) == APR_SUCCESS
+        && (uid == 0 || gid == 0)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' has uid or gid 0: the helper "
+                            "never runs as root; name an unprivileged system "
+                            "user", cmd->cmd->name, arg);
+    }
+    opf_srv_conf(cmd->server)->helper_user = arg;
+    return NULL;
+}
+
 static const char *set_status_refetch(cmd_parms *cmd, void *dc, int flag)
 {
     const char *err;
@@ -548,8 +592,12 @@ const command_rec opf_cmds[] = {
         "(default 8)"),
     AP_INIT_TAKE12("OCSPPrefetchPrivsep", set_privsep, NULL, RSRC_CONF,
         "on|off [helper-path]: fetch and validate OCSP responses in an "
-        "unprivileged helper process running as User/Group instead of in "
+        "unprivileged helper process (OCSPPrefetchHelperUser) instead of in "
         "the (root) parent (default on; helper default "
         OPF_HELPER_PATH ")"),
+    AP_INIT_TAKE1("OCSPPrefetchHelperUser", set_helper_user, NULL, RSRC_CONF,
+        "system user the privilege separation helper runs as, with its "
+        "primary group; User when it does not exist (default "
+        OPF_DEFAULT_HELPER_USER ")"),
     { NULL }
 };

@@ -10,17 +10,22 @@
 #     and the source package (an orig tarball of the tree without debian/,
 #     then `dpkg-source -b`); runs lintian on both (.dsc and .changes) when
 #     lintian is installed: no errors, no warnings;
-#  2. installs the .deb with apt-get, `a2enmod ocsp_prefetch` (which enables
-#     ssl and socache_shmcb when they are not enabled yet);
+#  2. installs the .deb with apt-get, checks that its postinst created the
+#     helper's system user _ocsp-prefetch (with a group of its own, no home,
+#     no login shell), `a2enmod ocsp_prefetch` (which enables ssl and
+#     socache_shmcb when they are not enabled yet);
 #  3. makes a test PKI (t/pki/mkpki.sh) and starts the test OCSP responder
 #     (t/bin/ocsp-responder.pl) on 127.0.0.1, adds a site with a TLS virtual
 #     host on 127.0.0.1 with `OCSPPrefetch on` (a2ensite), and starts the
 #     system apache2 with apache2ctl (restarts it if it was running);
 #  4. checks a good staple with `openssl s_client -status` and verifies the
-#     stapled response against the issuer with `openssl ocsp -respin`;
+#     stapled response against the issuer with `openssl ocsp -respin`; that
+#     the privsep helper runs as _ocsp-prefetch (uid and gid in
+#     /proc/PID/status, no supplementary group, NoNewPrivs), not as User;
 #  5. stops apache2, a2dissite, a2dismod, `apt-get remove`, `apt-get purge`,
 #     and checks that nothing is left: no module, no mods-available or
-#     mods-enabled files, no a2enmod state, no store directory.
+#     mods-enabled files, no a2enmod state, no store directory, no
+#     _ocsp-prefetch user or group (remove keeps them, purge removes them).
 #
 # The machine is left as it was found (trap): modules and sites enabled by
 # the test are disabled again, the a2enmod state under /var/lib/apache2 is
@@ -57,6 +62,8 @@ SO=/usr/lib/apache2/modules/mod_ocsp_prefetch.so
 # The module's two programs, installed next to it.
 PROGS="/usr/lib/apache2/modules/ocsp-prefetch-helper /usr/lib/apache2/modules/ocsp-prefetch-notifier"
 STORE=/var/cache/apache2/ocsp_prefetch
+HELPER=/usr/lib/apache2/modules/ocsp-prefetch-helper
+HELPER_USER=_ocsp-prefetch
 PIDFILE=/var/run/apache2/apache2.pid
 ERRLOG=/var/log/apache2/error.log
 export DEBIAN_FRONTEND=noninteractive
@@ -84,6 +91,8 @@ if pkg_present; then
     die "$PKG is installed (or has config files left): this test installs and purges it; remove it first"
 fi
 [ ! -e "$STORE" ] || die "$STORE exists but $PKG is not installed: not touching it"
+! getent passwd "$HELPER_USER" >/dev/null \
+    || die "the user $HELPER_USER exists but $PKG is not installed: not touching it"
 [ ! -e "$SITE_CONF" ] || die "$SITE_CONF exists: left over from an interrupted run? remove it first"
 PREBUILT=${OPF_PKGTEST_DEB:-}
 if [ -n "$PREBUILT" ]; then
@@ -285,6 +294,16 @@ for p in $PROGS; do [ -x "$p" ] || die "$p not installed"; done
 [ ! -e /etc/apache2/mods-enabled/$MOD.load ] || die "the package enabled the module by itself"
 ok "installed: $SO, its programs ($PROGS), mods-available/$MOD.{load,conf}; not enabled until a2enmod"
 
+# The helper's own system user (issue 13), created by the postinst.
+IFS=: read -r _ _ HELPER_UID HELPER_GID _ HELPER_HOME HELPER_SHELL \
+    < <(getent passwd "$HELPER_USER") || die "postinst did not create the user $HELPER_USER"
+[ "$(getent group "$HELPER_GID" | cut -d: -f1)" = "$HELPER_USER" ] \
+    || die "$HELPER_USER's primary group is not a group $HELPER_USER of its own"
+[ "$HELPER_UID" -gt 0 ] && [ "$HELPER_UID" -lt 1000 ] || die "$HELPER_USER is not a system user (uid $HELPER_UID)"
+[ "$HELPER_HOME" = /nonexistent ] && [ ! -e /nonexistent ] || die "$HELPER_USER has a home ($HELPER_HOME)"
+case "$HELPER_SHELL" in */nologin|*/false) ;; *) die "$HELPER_USER has a login shell ($HELPER_SHELL)" ;; esac
+ok "system user $HELPER_USER (uid $HELPER_UID, group $HELPER_USER $HELPER_GID, no home, $HELPER_SHELL)"
+
 say "a2enmod $MOD"
 a2enmod "$MOD"
 for m in $MOD ssl socache_shmcb; do
@@ -405,6 +424,27 @@ tail -c +"$((ERRLOG_OFFSET + 1))" "$ERRLOG" \
     || die "the installed privsep helper did not run (OCSPPrefetchPrivsep is on by default)"
 ok "fetched and validated by the installed privsep helper, the default"
 
+# It runs as the package's user, not as User (www-data), without any
+# supplementary group and with no_new_privs.
+APACHE_PID=$(apache_pid) || die "apache2 is not running"
+HELPER_PID=
+for p in $(pgrep -P "$APACHE_PID"); do
+    [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$HELPER" ] && HELPER_PID=$p
+done
+[ -n "$HELPER_PID" ] || die "no $HELPER process among apache2's children"
+status=$(cat "/proc/$HELPER_PID/status")
+uids=$(printf '%s\n' "$status" | sed -n 's/^Uid:[[:space:]]*//p' | tr -s '[:space:]' ' ')
+gids=$(printf '%s\n' "$status" | sed -n 's/^Gid:[[:space:]]*//p' | tr -s '[:space:]' ' ')
+[ "$uids" = "$HELPER_UID $HELPER_UID $HELPER_UID $HELPER_UID " ] \
+    || die "the helper (pid $HELPER_PID) runs as uids $uids, not $HELPER_USER ($HELPER_UID)"
+[ "$gids" = "$HELPER_GID $HELPER_GID $HELPER_GID $HELPER_GID " ] \
+    || die "the helper (pid $HELPER_PID) runs as gids $gids, not $HELPER_USER's group ($HELPER_GID)"
+printf '%s\n' "$status" | grep -q '^Groups:[[:space:]]*$' || die "the helper has supplementary groups"
+printf '%s\n' "$status" | grep -q '^NoNewPrivs:[[:space:]]*1$' || die "the helper lacks no_new_privs"
+tail -c +"$((ERRLOG_OFFSET + 1))" "$ERRLOG" | grep -q 'OCSPPrefetchHelperUser' \
+    && die "the error log has a line about OCSPPrefetchHelperUser (the user exists)"
+ok "the helper (pid $HELPER_PID) runs as $HELPER_USER ($HELPER_UID:$HELPER_GID), no supplementary group, NoNewPrivs 1"
+
 # OCSPPrefetchExport (issue 16, item 2): the staple, as DER, named after
 # the certificate file, for the host's other TLS servers.
 EXPORTED=$WORK/export/good.chain.pem.ocsp
@@ -477,7 +517,8 @@ for p in $PROGS; do [ ! -e "$p" ] || die "remove left $p"; done
 if compgen -G "/etc/apache2/mods-enabled/$MOD.*" >/dev/null; then die "remove left mods-enabled/$MOD.*"; fi
 [ -f /etc/apache2/mods-available/$MOD.load ] || die "remove deleted the conffile $MOD.load (only purge should)"
 [ -e "$STORE" ] || die "remove deleted $STORE (only purge should)"
-ok "removed: module gone, conffiles kept (status: $(dpkg-query -W -f='${Status}' "$PKG"))"
+getent passwd "$HELPER_USER" >/dev/null || die "remove deleted the user $HELPER_USER (only purge should)"
+ok "removed: module gone, conffiles and user $HELPER_USER kept (status: $(dpkg-query -W -f='${Status}' "$PKG"))"
 
 say "apt-get purge $PKG"
 timeout 360 "${APT[@]}" purge "$PKG" >"$WORK/apt.log" 2>&1 \
@@ -487,7 +528,9 @@ pkg_present && die "$PKG still known to dpkg after purge"
 left=$(find /etc/apache2 /usr/lib/apache2/modules /usr/share/doc/$PKG /var/lib/apache2 "$STORE" \
         -name "*$MOD*" -o -path "/usr/share/doc/$PKG*" -o -path "$STORE*" 2>/dev/null || true)
 [ -z "$left" ] || die "left behind after purge: $left"
-ok "purged: no module, no mods-available/mods-enabled files, no a2enmod state, no $STORE"
+getent passwd "$HELPER_USER" >/dev/null && die "purge left the user $HELPER_USER"
+getent group "$HELPER_USER" >/dev/null && die "purge left the group $HELPER_USER"
+ok "purged: no module, no mods-available/mods-enabled files, no a2enmod state, no $STORE, no user $HELPER_USER"
 
 # ------------------------------------------------------------------ restore
 say "restoring the modules this run enabled, a2enmod state, apache2"

@@ -5,8 +5,9 @@
  * Spawned by mod_ocsp_prefetch in the httpd parent (opf_helper.h) with
  * FD (3) its end of a SOCK_SEQPACKET socketpair, stderr the error log.
  * Before it reads anything it closes every other descriptor, drops to
- * UID/GID (when started as root; -1 keeps the current ids) and refuses to
- * run on as root. Then it serves the parent's messages
+ * UID/GID and no supplementary group (when started as root; else UID
+ * and GID are -1 and it keeps its ids), refuses to run on as root, and
+ * sets no_new_privs and not dumpable (drop_privileges()). Then it serves the parent's messages
  * (opf_helper_proto.h): certificates (CERT), fetches (FETCH: name
  * lookup, kept a minute (opf_addrcache.h), the HTTP exchange with
  * opf_http, validation with opf_validate_response) and validations of
@@ -592,19 +593,41 @@ static void close_others(int keep)
     }
 }
 
+/* Started as root: to uid/gid (the parent's OCSPPrefetchHelperUser, or
+ * User), with no supplementary group, and checked that root cannot be
+ * taken back. Either way: never as root, no new privileges through exec,
+ * and not dumpable, so a process of the same uid can neither ptrace us
+ * nor read our memory through /proc, and no core file keeps what we
+ * hold (proxy credentials). */
 static void drop_privileges(long uid, long gid)
 {
-    if (geteuid() == 0 && (uid >= 0 || gid >= 0)) {
-        if (setgroups(0, NULL) != 0
-            || (gid >= 0 && setgid((gid_t)gid) != 0)
-            || (uid >= 0 && setuid((uid_t)uid) != 0)) {
+    if (geteuid() == 0) {
+        if (uid <= 0 || gid <= 0) {
+            die("%s", "refusing to run as root (give an unprivileged uid "
+                "and gid)");
+        }
+        if (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0
+            || setuid((uid_t)uid) != 0) {
             die("cannot drop privileges: %s", strerror(errno));
+        }
+        /* setuid() as root set the real, effective and saved uid: none
+         * of these may succeed now. */
+        if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0
+            || setegid(0) == 0 || getgroups(0, NULL) != 0) {
+            die("%s", "root could be regained after dropping privileges");
         }
     }
     /* The whole point: never parse responder bytes as root. */
     if (getuid() == 0 || geteuid() == 0) {
-        die("%s", "refusing to run as root (give the User's uid and gid)");
+        die("%s", "refusing to run as root (give the helper user's uid and "
+            "gid)");
     }
+#ifdef __linux__
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+        || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        die("cannot restrict the process: %s", strerror(errno));
+    }
+#endif
 }
 
 int main(int argc, char **argv)

@@ -194,7 +194,8 @@ static apr_status_t start_now(opf_helper_sup_t *s, apr_time_t now)
             "OCSPPrefetchPrivsep: helper process %ld (%s) fetches and "
             "validates OCSP responses%s", (long)opf_helper_pid(slot->h),
             s->path, s->uid != (uid_t)-1
-                     ? apr_psprintf(s->pool, " as uid %ld", (long)s->uid)
+                     ? apr_psprintf(s->pool, " as uid %ld gid %ld",
+                                    (long)s->uid, (long)s->gid)
                      : ""));
     }
     else {

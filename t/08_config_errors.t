@@ -48,6 +48,10 @@ my @bad = (
     [ 'OCSPPrefetchProxy',       'http://127.0.0.1:3128/path', 'global' ],
     [ 'OCSPPrefetchProxy',       'http://127.0.0.1:99999', 'global' ],  # port
     [ 'OCSPPrefetchNoProxy',     'localhost',      'vhost'  ],   # global only
+    [ 'OCSPPrefetchHelperUser',  'root',           'global' ],   # uid 0
+    [ 'OCSPPrefetchHelperUser',  '"bad name"',     'global' ],
+    [ 'OCSPPrefetchHelperUser',  '../etc',         'global' ],
+    [ 'OCSPPrefetchHelperUser',  'daemon',         'vhost'  ],   # global only
 );
 
 plan tests => 2 * @bad + 4, need { 'module not built (stand-in run)' => module_built() };
@@ -65,6 +69,7 @@ OCSPPrefetchStatusRefetch on
 OCSPPrefetchExport /tmp/opf-configtest-export
 OCSPPrefetchProxy http://user:p%40ss@127.0.0.1:3128
 OCSPPrefetchNoProxy localhost .example.org
+OCSPPrefetchHelperUser no-such-user-opf
 EOC
 
 my $h = OCSPTest::Httpd->new(name => 'configtest', global => $good,

@@ -1,6 +1,7 @@
 # OCSPPrefetchPrivsep on: OCSP responses are fetched and validated by the
 # ocsp-prefetch-helper process, an exec'd binary (not a fork of apache2)
-# running unprivileged, supervised by the parent: the staple is served and
+# running as the suite's OCSPPrefetchHelperUser (t/44 tests that directive),
+# supervised by the parent: the staple is served and
 # valid; a graceful restart replaces the helper without waiting for it; a
 # helper that is killed is replaced within seconds and one that is stopped
 # (SIGSTOP) misses its heartbeat, is killed and replaced, while staples
@@ -19,7 +20,7 @@ use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Cwd qw(abs_path);
 use Time::HiRes qw(time sleep);
-use OCSPTest qw(module_built wait_until responder_port alive helper_path work_dir t_dir);
+use OCSPTest qw(module_built wait_until responder_port alive helper_path helper_user work_dir t_dir);
 use OCSPTest::Httpd;
 use OCSPTest::Lifecycle qw(timed_graceful);
 use OCSPTest::Client qw(verify_staple);
@@ -29,7 +30,7 @@ plan tests => 35, need { 'module not built (stand-in run)' => module_built(),
 
 my $rp = responder_port();
 my $helper = abs_path(helper_path());
-my $nobody = getpwnam('nobody');
+my $helper_uid = getpwnam(helper_user());
 
 # children of the parent whose executable is the helper: [pid, uid]
 sub helpers {
@@ -90,7 +91,7 @@ is(scalar @hp, 1, 'one helper process, a child of the parent, exec\'d from the h
     or diag(join ' ', map { "$_: " . (readlink("/proc/$_/exe") // '?') } $h->children);
 SKIP: {
     skip 'not root: nothing to drop', 1 unless $> == 0;
-    is($hp[0][1] // -1, $nobody, '... running as the User (nobody), not root');
+    is($hp[0][1] // -1, $helper_uid, '... running as OCSPPrefetchHelperUser (' . helper_user() . '), not root');
 }
 my $exe = @hp ? readlink("/proc/$hp[0][0]/exe") // '' : '';
 unlike($exe, qr/apache2|httpd/, "... its /proc/PID/exe is not apache2 ($exe)");

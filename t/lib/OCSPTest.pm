@@ -13,7 +13,8 @@ our @EXPORT_OK = qw(t_dir top_dir pki_dir work_dir module_so module_built standi
                     responder_port responder_log wait_until free_port
                     slurp log_since log_size count_fetches leaf leaf_serial
                     responder_requests count_requests log_lines log_time alive
-                    helper_path notifier_path privsep_directive);
+                    helper_path notifier_path privsep_directive helper_user
+                    helper_user_directive);
 
 my $T = abs_path(dirname(dirname(__FILE__)));     # .../t
 
@@ -41,6 +42,17 @@ sub privsep_directive {
         ? "OCSPPrefetchPrivsep off\nOCSPPrefetchNotifier \"" . notifier_path() . "\""
         : "OCSPPrefetchPrivsep on \"" . helper_path() . "\"";
 }
+# The account the helper of the suite's servers runs as: OCSPT_HELPER_USER,
+# else daemon (on every Debian system, and not the servers' User, nobody:
+# the separation the Debian package's own user gives), else nobody.
+sub helper_user {
+    return $ENV{OCSPT_HELPER_USER} if $ENV{OCSPT_HELPER_USER};
+    return defined(getpwnam('daemon')) ? 'daemon' : 'nobody';
+}
+# Its OCSPPrefetchHelperUser line, in every server of the suite whose config
+# does not say otherwise: the default user (_ocsp-prefetch) is not there on
+# a test machine, and its warning must not show up in every error log.
+sub helper_user_directive { "OCSPPrefetchHelperUser " . helper_user() }
 # Stand-in mode (no module; mod_ssl's own stapling proves the infrastructure)
 sub standin     { !module_built() && $ENV{OCSPT_STANDIN} }
 

@@ -94,6 +94,8 @@ EOC
     $c .= "LoadModule ocsp_prefetch_module " . module_so() . "\n" if $self->{module};
     $c .= "<IfModule ocsp_prefetch_module>\n    " . OCSPTest::privsep_directive() . "\n</IfModule>\n"
         if $self->{module} && ($self->{global} // '') !~ /OCSPPrefetchPrivsep/;
+    $c .= "<IfModule ocsp_prefetch_module>\n    " . OCSPTest::helper_user_directive() . "\n</IfModule>\n"
+        if $self->{module} && ($self->{global} // '') !~ /OCSPPrefetchHelperUser/;
     # Each server object starts with an empty store of its own (see new()),
     # never the system default: earlier runs must not seed this one.
     $c .= "<IfModule ocsp_prefetch_module>\n    OCSPPrefetchStore \"$r/ocsp-store\"\n</IfModule>\n"
