@@ -268,7 +268,7 @@ static int engine_store(void *ctx, opf_job_t *job, const unsigned char *der,
                      der_len, apr_time_sec(v->next_update - apr_time_now()));
     }
     if (stored) {
-        opf_entry_keep_der(entry, der, der_len);
+        opf_entry_keep_der(entry, der, der_len, v, apr_time_now());
     }
     apr_pool_destroy(p);
     return stored;
@@ -379,6 +379,8 @@ static void start_resolver(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
     if (!opf_engine_needs_resolver(gen->engine)) {
         return;   /* IP addresses only */
     }
+    /* From here on, nothing is validated in this process (seed.c). */
+    gen->privsep = 1;
     if (geteuid() == 0) {
         uid = ap_unixd_config.user_id;
         gid = ap_unixd_config.group_id;
@@ -423,6 +425,8 @@ static void start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
                      "off if that is meant)", path);
         return;
     }
+    /* From here on, nothing is validated in this process (seed.c). */
+    gen->privsep = 1;
     if (geteuid() == 0) {
         uid = ap_unixd_config.user_id;
         gid = ap_unixd_config.group_id;

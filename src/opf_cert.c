@@ -63,6 +63,11 @@ static int key_of(X509 *x, unsigned char key[OPF_KEY_LEN])
     return ok;
 }
 
+int opf_cert_digest(X509 *x, unsigned char key[OPF_KEY_LEN])
+{
+    return x != NULL && key_of(x, key);
+}
+
 static const char *subject_of(X509 *x, apr_pool_t *p)
 {
     BIO *b = BIO_new(BIO_s_mem());

@@ -49,4 +49,9 @@ apr_status_t opf_cert_from_pem(opf_cert_t **out, const char *pem,
 apr_status_t opf_cert_leaf_from_file(opf_cert_t **out, const char *path,
                                      apr_pool_t *p, const char **err);
 
+/* SHA-256 of x's DER, as key is of the leaf: also names an issuer (what
+ * the previous generation accepted a response for, leaf and issuer).
+ * 0 on failure. */
+int opf_cert_digest(X509 *x, unsigned char key[OPF_KEY_LEN]);
+
 #endif
