@@ -269,7 +269,7 @@ static int engine_store(void *ctx, opf_job_t *job, const unsigned char *der,
                      der_len, apr_time_sec(v->next_update - apr_time_now()));
     }
     if (stored) {
-        opf_entry_keep_der(entry, der, der_len);
+        opf_entry_keep_der(entry, der, der_len, v, apr_time_now());
     }
     apr_pool_destroy(p);
     return stored;
@@ -380,6 +380,8 @@ static void start_resolver(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
     if (!opf_engine_needs_resolver(gen->engine)) {
         return;   /* IP addresses only */
     }
+    /* From here on, nothing is validated in this process (seed.c). */
+    gen->privsep = 1;
     if (geteuid() == 0) {
         uid = ap_unixd_config.user_id;
         gid = ap_unixd_config.group_id;
@@ -429,31 +431,30 @@ static void sup_log(void *ctx, int level, apr_status_t rv, const char *msg)
     ap_log_error(APLOG_MARK, level, rv, g->s, "%s", msg);
 }
 
-static void start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
+static int start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
 {
     opf_srv_conf_t *sc = opf_srv_conf(s);
     const char *path = sc->helper_path ? sc->helper_path : OPF_HELPER_PATH;
     opf_helper_sup_hooks_t hooks;
-    uid_t uid = (uid_t)-1;
-    gid_t gid = (gid_t)-1;
     apr_status_t rv;
 
     if (sc->privsep == 0) {
-        return;
+        return OK;
     }
+    /* From here on, nothing is validated in this process (seed.c). */
+    gen->privsep = 1;
     opf_helper_user_resolve(gen, s);
-    uid = gen->helper_uid;
-    gid = gen->helper_gid;
     memset(&hooks, 0, sizeof(hooks));
     hooks.ctx = gen;
     hooks.register_certs = register_certs;
     hooks.log = sup_log;
-    rv = opf_helper_sup_create(&gen->sup, path, uid, gid, &hooks, pconf);
+    rv = opf_helper_sup_create(&gen->sup, path, gen->helper_uid,
+                               gen->helper_gid, &hooks, pconf);
     if (rv != APR_SUCCESS) {
+        /* Not a reason to fetch here instead. */
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "OCSPPrefetchPrivsep: "
                      "cannot create the helper's supervisor");
-        gen->sup = NULL;
-        return;
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (opf_helper_sup_start(gen->sup) != APR_SUCCESS
         && access(path, X_OK) != 0) {
@@ -464,6 +465,7 @@ static void start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
                      "itself, say OCSPPrefetchPrivsep off)", path);
     }
     gen->helper = opf_helper_sup_current(gen->sup);
+    return OK;
 }
 
 /* One line saying where this generation's staples stand, and an error
@@ -557,7 +559,9 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return rc;
     }
     /* Before seeding: with privsep, the helper checks stored responses. */
-    start_helper(s, gen, pconf);
+    if ((rc = start_helper(s, gen, pconf)) != OK) {
+        return rc;
+    }
     /* Before any child of this generation exists: what we already know
      * goes into the new cache. */
     opf_seed_generation(gen, ptemp);

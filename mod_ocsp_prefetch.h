@@ -99,6 +99,13 @@ typedef struct opf_entry {
      * Written by the prefetch thread, read after it has stopped. */
     unsigned char *der;
     apr_size_t der_len;
+    /* What der was accepted as, and when it was validated: the next
+     * generation reuses it for the same bytes, leaf and issuer, and
+     * checks only the times. der_v_set: der was validated (here, by the
+     * helper, or by an earlier generation for the same leaf/issuer). */
+    opf_validated_t der_v;
+    apr_time_t der_validated_at;
+    int der_v_set;
     int told_too_large;        /* logged that it does not fit the cache */
     int persist_seed;          /* starts with a response the store lacks */
     const char *proxy_url;     /* OCSPPrefetchProxy of its first vhost */
@@ -160,6 +167,9 @@ typedef struct opf_gen {
      * not started as root). */
     uid_t helper_uid;
     gid_t helper_gid;
+    int privsep;                 /* OCSPPrefetchPrivsep in effect: responses
+                                  * are validated by the helper only, never
+                                  * here (even when it failed to start) */
     opf_signers_t *seed_signers; /* while seeding: responder certificates
                                   * verified so far (NULL: none kept) */
     opf_engine_t *engine;
@@ -214,9 +224,11 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp);
  * for the next generation. After the thread has stopped. */
 void opf_seed_carry_over(opf_gen_t *g);
 /* Keeps a malloc'd copy of the newest response in entry->der for the
- * next generation (freed with the generation). */
+ * next generation (freed with the generation), with what it was accepted
+ * as (v, validated at validated_at). Only for validated responses. */
 void opf_entry_keep_der(opf_entry_t *entry, const unsigned char *der,
-                        apr_size_t len);
+                        apr_size_t len, const opf_validated_t *v,
+                        apr_time_t validated_at);
 /* The engine's persist hook: saves a response in the store. */
 const char *opf_seed_persist(void *ctx, opf_job_t *job,
                              const unsigned char *der, apr_size_t der_len);

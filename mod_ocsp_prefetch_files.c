@@ -60,6 +60,36 @@ void opf_files_init(opf_gen_t *g)
     g->unoffered_by_key = apr_hash_make(g->pconf);
 }
 
+/* The key of the first certificate of file from the digest of its bytes
+ * (opf_cert_file_digest(): no parsing, which costs OpenSSL 3 about a
+ * millisecond per certificate at every restart). */
+static int file_key(const char *file, unsigned char key[OPF_KEY_LEN])
+{
+    const char *err;
+
+    return opf_cert_file_digest(file, key, &err) == APR_SUCCESS;
+}
+
+/* The entry of the first certificate of file, known by digest, or NULL. */
+static opf_entry_t *entry_by_digest(opf_gen_t *g, const char *file)
+{
+    unsigned char key[OPF_KEY_LEN];
+
+    return file_key(file, key) ? apr_hash_get(g->by_key, key, OPF_KEY_LEN)
+                               : NULL;
+}
+
+/* Whether the first certificate of file was offered for stapling
+ * (registered, or told why not), known by digest. */
+static int offered_digest(opf_gen_t *g, const char *file)
+{
+    unsigned char key[OPF_KEY_LEN];
+
+    return file_key(file, key)
+           && (apr_hash_get(g->by_key, key, OPF_KEY_LEN)
+               || apr_hash_get(g->nourl_by_key, key, OPF_KEY_LEN));
+}
+
 void opf_files_check_unoffered(opf_gen_t *g, apr_pool_t *ptemp)
 {
     apr_hash_t *seen = apr_hash_make(ptemp);   /* file -> "" */
@@ -75,6 +105,9 @@ void opf_files_check_unoffered(opf_gen_t *g, apr_pool_t *ptemp)
             continue;
         }
         apr_hash_set(seen, c->file, APR_HASH_KEY_STRING, "");
+        if (offered_digest(g, c->file)) {
+            continue;   /* the usual case, known without parsing */
+        }
         /* Not a file (an engine or PKCS#11 id), or unreadable: mod_ssl
          * said so already if it matters. */
         if (opf_cert_leaf_from_file(&cert, c->file, g->pconf, &err)
@@ -127,9 +160,12 @@ void opf_files_export_names(opf_gen_t *g, apr_pool_t *ptemp)
         opf_cert_t *cert;
         const char *err;
 
-        if (opf_cert_leaf_from_file(&cert, c->file, ptemp, &err)
-            != APR_SUCCESS
-            || !(entry = apr_hash_get(g->by_key, cert->key, OPF_KEY_LEN))) {
+        /* Parsed only when its digest matches nothing (rare). */
+        if (!(entry = entry_by_digest(g, c->file))
+            && (opf_cert_leaf_from_file(&cert, c->file, ptemp, &err)
+                != APR_SUCCESS
+                || !(entry = apr_hash_get(g->by_key, cert->key,
+                                          OPF_KEY_LEN)))) {
             continue;
         }
         name = apr_pstrcat(g->pconf, base ? base + 1 : c->file, ".ocsp",

@@ -3,7 +3,11 @@
  * (plain bytes kept in the process pool, for graceful and plain restarts)
  * or from the persistent store on disk (for stop/start and reboots).
  * Nothing is trusted on the way back in: every response is validated
- * again against the certificate configured now. */
+ * again against the certificate configured now, except one the previous
+ * generation validated itself (or had its helper validate) for the same
+ * leaf and issuer, byte for byte: only its times are checked again. With
+ * OCSPPrefetchPrivsep, nothing is parsed here: without a helper, a
+ * response that needs validating is not used (it will be fetched). */
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +32,17 @@ APLOG_USE_MODULE(ocsp_prefetch);
 
 #define CARRY_KEY "ocsp_prefetch_carry"
 
-/* Per certificate (by key_hex), what one generation hands the next. */
+/* Per certificate (by key_hex, the leaf's), what one generation hands
+ * the next. */
 typedef struct carry_item {
     unsigned char *der;
     apr_size_t der_len;
+    /* accepted: der was validated, as v at validated_at, for this leaf
+     * and the issuer whose DER hashes to issuer_key. */
+    int accepted;
+    opf_validated_t v;
+    apr_time_t validated_at;
+    unsigned char issuer_key[OPF_KEY_LEN];
     int failures;
     apr_time_t retry_at;
 } carry_item_t;
@@ -56,6 +67,17 @@ static carry_t *carry_get(server_rec *s)
     return c;
 }
 
+/* One seeding: how each response was decided, for one summary. */
+typedef struct seed_ctx {
+    opf_gen_t *g;
+    int carried;       /* the previous generation's, times checked only */
+    int helper_checks; /* CHECKs the helper answered */
+    int in_parent;     /* validated in this process (privsep off) */
+    int unchecked;     /* privsep, no helper to answer: not used */
+    /* issuer X509 * -> its digest (issuers are shared by many leaves) */
+    apr_hash_t *issuer_keys;
+} seed_ctx_t;
+
 static const char *store_path(opf_gen_t *g)
 {
     opf_srv_conf_t *sc = opf_srv_conf(g->s);
@@ -73,46 +95,65 @@ static const char *store_path(opf_gen_t *g)
 
 /* With OCSPPrefetchPrivsep, the helper process validates (the parent
  * parses no response); if it does not answer in time, the response is
- * not used (it will be fetched), nor are the following ones. */
-static apr_status_t validate(opf_gen_t *g, opf_entry_t *entry, int index,
+ * not used (it will be fetched), nor are the following ones. Without a
+ * helper (it could not be started), nothing is validated: APR_ENOTIMPL,
+ * counted, for one warning instead of a line per certificate. */
+static apr_status_t validate(seed_ctx_t *sx, opf_entry_t *entry, int index,
                              const unsigned char *der, apr_size_t len,
                              apr_time_t now, opf_validated_t *v,
                              const char **reason, apr_pool_t *p)
 {
+    opf_gen_t *g = sx->g;
     apr_status_t rv;
 
-    if (!g->helper) {
+    if (!g->helper && !g->privsep) {
+        sx->in_parent++;
         return opf_validate_response(der, len, entry->cert->leaf,
                                      entry->cert->issuer, now, OPF_MAX_SKEW,
                                      g->seed_signers, v, reason, p);
     }
-    if (g->helper_mute) {
-        *reason = "the privilege separation helper process did not answer";
-        return APR_EGENERAL;
+    if (!g->helper || g->helper_mute) {
+        sx->unchecked++;
+        *reason = g->helper ? "the privilege separation helper process did "
+                              "not answer"
+                            : "the privilege separation helper process is "
+                              "not running";
+        return APR_ENOTIMPL;
     }
     rv = opf_helper_check(g->helper, (apr_uint32_t)index, der, len,
                           OPF_MAX_SKEW, HELPER_CHECK_WAIT_MS, v, reason, p);
     if (rv == APR_SUCCESS || rv == APR_EINVAL) {
+        sx->helper_checks++;
         return rv;
     }
+    sx->unchecked++;
     g->helper_mute = 1;
     ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s, "OCSPPrefetchPrivsep: the "
                  "helper process did not validate a stored OCSP response "
                  "within %d ms: not using stored responses, they will be "
                  "fetched", HELPER_CHECK_WAIT_MS);
     *reason = "the privilege separation helper process did not answer";
-    return rv;
+    return APR_ENOTIMPL;
 }
 
-static int candidate_ok(opf_gen_t *g, opf_entry_t *entry, int index,
+static int candidate_ok(seed_ctx_t *sx, opf_entry_t *entry, int index,
                         const char *source,
                         const unsigned char *der, apr_size_t len,
                         apr_time_t now, opf_validated_t *v, apr_pool_t *p)
 {
+    opf_gen_t *g = sx->g;
     const char *reason = NULL;
+    apr_status_t rv = validate(sx, entry, index, der, len, now, v, &reason,
+                               p);
 
-    if (validate(g, entry, index, der, len, now, v, &reason, p)
-        != APR_SUCCESS) {
+    if (rv == APR_ENOTIMPL) {
+        /* Not checked at all: summed up in one warning. */
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
+                     "%s: not using the OCSP response from %s: %s",
+                     opf_cert_label(p, entry->cert), source, reason);
+        return 0;
+    }
+    if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s,
                      "%s: not using the OCSP response from %s: %s",
                      opf_cert_label(p, entry->cert), source,
@@ -126,7 +167,8 @@ static int candidate_ok(opf_gen_t *g, opf_entry_t *entry, int index,
 }
 
 void opf_entry_keep_der(opf_entry_t *entry, const unsigned char *der,
-                        apr_size_t len)
+                        apr_size_t len, const opf_validated_t *v,
+                        apr_time_t validated_at)
 {
     unsigned char *copy = malloc(len);
 
@@ -135,14 +177,79 @@ void opf_entry_keep_der(opf_entry_t *entry, const unsigned char *der,
         free(entry->der);
         entry->der = copy;
         entry->der_len = len;
+        entry->der_v = *v;
+        entry->der_validated_at = validated_at;
+        entry->der_v_set = 1;
     }
+}
+
+/* The digest of an issuer, computed once per issuer (memo: X509 * ->
+ * digest; issuers are shared by many leaves). */
+static const unsigned char *issuer_key(apr_hash_t *memo, X509 *issuer,
+                                       apr_pool_t *p)
+{
+    unsigned char *key = apr_hash_get(memo, &issuer, sizeof(issuer));
+
+    if (!key) {
+        X509 **k = apr_pmemdup(p, &issuer, sizeof(issuer));
+
+        key = apr_palloc(p, OPF_KEY_LEN);
+        if (!opf_cert_digest(issuer, key)) {
+            return NULL;
+        }
+        apr_hash_set(memo, k, sizeof(issuer), key);
+    }
+    return key;
+}
+
+static const char *validated_how(const opf_gen_t *g)
+{
+    return g->helper ? "checked by the helper process"
+                     : "validated in this process";
+}
+
+/* The previous generation's response: when that generation accepted
+ * these very bytes for this leaf (the carry's key) and this issuer, and
+ * the clock has not gone back since, only the times are checked again,
+ * here, with no parsing and no helper; else it is validated like a
+ * stored one. *how says which, for the log; *validated_at when it was
+ * validated. */
+static int carried_ok(seed_ctx_t *sx, opf_entry_t *entry, int index,
+                      const carry_item_t *item, apr_time_t now,
+                      opf_validated_t *v, apr_time_t *validated_at,
+                      const char **how, apr_pool_t *p)
+{
+    const unsigned char *ikey;
+    const char *reason = NULL;
+
+    ikey = item->accepted && now >= item->validated_at
+           ? issuer_key(sx->issuer_keys, entry->cert->issuer, p) : NULL;
+    if (!ikey || memcmp(ikey, item->issuer_key, OPF_KEY_LEN) != 0) {
+        *how = validated_how(sx->g);
+        *validated_at = now;
+        return candidate_ok(sx, entry, index, "the previous generation",
+                            item->der, item->der_len, now, v, p);
+    }
+    if (opf_validated_recheck(&item->v, entry->cert->issuer, now,
+                              OPF_MAX_SKEW, v, &reason, p) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, sx->g->s,
+                     "%s: not using the OCSP response from the previous "
+                     "generation: %s", opf_cert_label(p, entry->cert),
+                     reason);
+        return 0;
+    }
+    sx->carried++;
+    *how = "carried over, times checked";
+    *validated_at = item->validated_at;
+    return 1;
 }
 
 /* Starts entry with a validated response: in the cache now, kept for
  * the next generation, written to the store by the engine when persist. */
 static int seed_with(opf_gen_t *g, opf_entry_t *entry,
                      const unsigned char *der, apr_size_t len,
-                     const opf_validated_t *v, opf_source_e from,
+                     const opf_validated_t *v, apr_time_t validated_at,
+                     const char *how, opf_source_e from,
                      int persist, apr_time_t now, apr_pool_t *p)
 {
     const char *source = from == OPF_SOURCE_FLEET ? "the fleet cache"
@@ -152,7 +259,7 @@ static int seed_with(opf_gen_t *g, opf_entry_t *entry,
     if (opf_cache_put(g, entry, der, len, v, 0, p) != APR_SUCCESS) {
         return 0;
     }
-    opf_entry_keep_der(entry, der, len);
+    opf_entry_keep_der(entry, der, len, v, validated_at);
     entry->persist_seed = persist;
     entry->seed.this_update = v->this_update;
     entry->seed.valid_until = v->next_update;
@@ -174,27 +281,32 @@ static int seed_with(opf_gen_t *g, opf_entry_t *entry,
     }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
                  "%s: stapling the OCSP response from %s (%s, valid for "
-                 "%" APR_TIME_T_FMT " s more)", opf_cert_label(p, entry->cert),
-                 source, v->status == OPF_CERT_REVOKED ? "revoked" : "good",
-                 apr_time_sec(v->next_update - now));
+                 "%" APR_TIME_T_FMT " s more; %s)",
+                 opf_cert_label(p, entry->cert), source,
+                 v->status == OPF_CERT_REVOKED ? "revoked" : "good",
+                 apr_time_sec(v->next_update - now), how);
     return 1;
 }
 
-static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
+static void seed_entry(seed_ctx_t *sx, opf_entry_t *entry, int index,
                        carry_item_t *item, apr_time_t now, apr_pool_t *p)
 {
+    opf_gen_t *g = sx->g;
     const char *key = entry->cert->key_hex;
     const unsigned char *best = NULL;
     apr_size_t best_len = 0;
     opf_source_e best_source = OPF_SOURCE_NONE;
     opf_validated_t v, best_v;
+    apr_time_t best_at = now;
+    const char *best_how = NULL;
     int stored_same = 0;
 
     if (item) {
         entry->seed.failures = item->failures;
         entry->seed.retry_at = item->retry_at;
-        if (item->der && candidate_ok(g, entry, index, "the previous generation",
-                                      item->der, item->der_len, now, &v, p)) {
+        if (item->der
+            && carried_ok(sx, entry, index, item, now, &v, &best_at,
+                          &best_how, p)) {
             best = item->der;
             best_len = item->der_len;
             best_v = v;
@@ -214,12 +326,14 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
 
             stored_same = same;
             if (!same
-                && candidate_ok(g, entry, index, "the store", der, len, now,
+                && candidate_ok(sx, entry, index, "the store", der, len, now,
                                 &v, p)
                 && (!best || v.this_update > best_v.this_update)) {
                 best = der;
                 best_len = len;
                 best_v = v;
+                best_at = now;
+                best_how = validated_how(g);
                 best_source = OPF_SOURCE_STORE;
             }
             opf_store_touch(g->store, key);
@@ -235,7 +349,8 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
         /* The store lacks the previous generation's response (it was not
          * written before that generation ended, or could not be): the
          * engine writes it. */
-        seed_with(g, entry, best, best_len, &best_v, best_source,
+        seed_with(g, entry, best, best_len, &best_v, best_at, best_how,
+                  best_source,
                   g->store && !stored_same && item && best == item->der,
                   now, p);
     }
@@ -245,8 +360,9 @@ static void seed_entry(opf_gen_t *g, opf_entry_t *entry, int index,
  * certificate): a response a peer published to the fleet cache is used
  * when it validates here, like a stored one (in the helper with privsep:
  * the fleet cache is not trusted). Returns how many. */
-static int seed_from_fleet(opf_gen_t *g, apr_time_t now, apr_pool_t *p)
+static int seed_from_fleet(seed_ctx_t *sx, apr_time_t now, apr_pool_t *p)
 {
+    opf_gen_t *g = sx->g;
     const unsigned char **keys;
     unsigned char **recs;
     apr_size_t *lens;
@@ -281,9 +397,10 @@ static int seed_from_fleet(opf_gen_t *g, apr_time_t now, apr_pool_t *p)
         if (recs[i]
             && opf_record_decode(recs[i], lens[i], keys[i], OPF_KEY_LEN,
                                  &rec) == APR_SUCCESS
-            && candidate_ok(g, entry, index[i], "the fleet cache", rec.der,
+            && candidate_ok(sx, entry, index[i], "the fleet cache", rec.der,
                             rec.der_len, now, &v, p)
-            && seed_with(g, entry, rec.der, rec.der_len, &v,
+            && seed_with(g, entry, rec.der, rec.der_len, &v, now,
+                         validated_how(g),
                          OPF_SOURCE_FLEET, g->store != NULL, now, p)) {
             adopted++;
         }
@@ -299,8 +416,12 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
     apr_hash_t *configured = apr_hash_make(ptemp);
     const char *dir = store_path(g);
     apr_time_t now = apr_time_now();
+    seed_ctx_t sx;
     int i, removed;
 
+    memset(&sx, 0, sizeof(sx));
+    sx.g = g;
+    sx.issuer_keys = apr_hash_make(ptemp);
     if (dir) {
         const char *err = NULL;
 
@@ -336,12 +457,29 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
             ? apr_hash_get(carry->items, key, APR_HASH_KEY_STRING) : NULL;
 
         apr_hash_set(configured, key, APR_HASH_KEY_STRING, "");
-        seed_entry(g, entry, i, item, now, ptemp);
+        seed_entry(&sx, entry, i, item, now, ptemp);
     }
     if (g->fleet) {
-        g->adopted = seed_from_fleet(g, now, ptemp);
+        g->adopted = seed_from_fleet(&sx, now, ptemp);
     }
     g->seed_signers = NULL; /* goes with ptemp */
+    if (sx.unchecked) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s,
+                     "OCSPPrefetchPrivsep: the helper process %s: %d OCSP "
+                     "response%s from the store, the previous generation or "
+                     "the fleet cache %s not checked and %s not used; they "
+                     "will be fetched", g->helper ? "did not answer"
+                                                  : "is not running",
+                     sx.unchecked, sx.unchecked == 1 ? "" : "s",
+                     sx.unchecked == 1 ? "was" : "were",
+                     sx.unchecked == 1 ? "is" : "are");
+    }
+    /* What the restart cost: t/28_privsep.t reads it. */
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
+                 "seeded OCSP responses: %d carried over with their times "
+                 "checked, %d checked by the helper process, %d validated "
+                 "in this process, %d not checked", sx.carried,
+                 sx.helper_checks, sx.in_parent, sx.unchecked);
     if (g->store) {
         apr_interval_time_t keep = sc->keep != OPF_UNSET_TIME
                                    ? sc->keep : OPF_DEFAULT_KEEP;
@@ -360,7 +498,7 @@ void opf_seed_carry_over(opf_gen_t *g)
 {
     carry_t *carry;
     apr_pool_t *pool;
-    apr_hash_t *items;
+    apr_hash_t *items, *memo;
     int i;
 
     /* Nothing follows a stop; the process pool is being destroyed. */
@@ -373,6 +511,7 @@ void opf_seed_carry_over(opf_gen_t *g)
     }
     apr_pool_tag(pool, "ocsp_prefetch_carry");
     items = apr_hash_make(pool);
+    memo = apr_hash_make(pool);
     for (i = 0; i < g->entries->nelts; i++) {
         opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
         carry_item_t *item;
@@ -387,8 +526,18 @@ void opf_seed_carry_over(opf_gen_t *g)
         }
         item = apr_pcalloc(pool, sizeof(*item));
         if (entry->der) {
+            const unsigned char *ikey = entry->der_v_set
+                ? issuer_key(memo, entry->cert->issuer, pool) : NULL;
+
             item->der = apr_pmemdup(pool, entry->der, entry->der_len);
             item->der_len = entry->der_len;
+            /* For this leaf (the item's key) and this issuer. */
+            item->accepted = ikey != NULL;
+            if (ikey) {
+                memcpy(item->issuer_key, ikey, OPF_KEY_LEN);
+            }
+            item->v = entry->der_v;
+            item->validated_at = entry->der_validated_at;
         }
         item->failures = seed.failures;
         item->retry_at = seed.retry_at;

@@ -728,6 +728,11 @@ static int run_wait(double limit, int tls)
     int tries = 0;
     const char *sni = g_names[opt_offset % g_nnames];
     char lasterr[200] = "";
+    /* With -status the staple is checked like any handshake's. */
+    struct counters c;
+    memset(&c, 0, sizeof c);
+    if (!g_vcache && !(g_vcache = calloc(VCACHE_SIZE, sizeof *g_vcache)))
+        die("out of memory");
     for (;;) {
         tries++;
         double left = end - now_mono();
@@ -736,7 +741,7 @@ static int run_wait(double limit, int tls)
             struct hs_result r;
             double save = opt_timeout;
             if (opt_timeout > left) opt_timeout = left;
-            one_handshake(sni, opt_status, NULL, &r);
+            one_handshake(sni, opt_status, &c, &r);
             opt_timeout = save;
             if (r.ok) {
                 printf("ready=1 waited_ms=%.1f tries=%d last_ms=%.2f stapled=%d\n",

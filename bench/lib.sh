@@ -18,7 +18,9 @@ BENCH_SRC="$BENCH_TOP/bench"
 BENCH_BIN="$BENCH_TMP/bin"
 BENCH_APACHE=/usr/sbin/apache2
 BENCH_MODDIR=/usr/lib/apache2/modules
-BENCH_MODULE_SO="$BENCH_TOP/.libs/mod_ocsp_prefetch.so"
+# Overridable to compare builds (bench/restart.sh: before/after a change).
+: "${BENCH_MODULE_SO:=$BENCH_TOP/.libs/mod_ocsp_prefetch.so}"
+: "${BENCH_HELPER:=$BENCH_TOP/ocsp-prefetch-helper}"
 # Workers of `openssl ocsp -multi` (the responder's processes); 2 = cores.
 : "${BENCH_RESPONDER_MULTI:=2}"
 
@@ -213,11 +215,12 @@ bench_ocsp_client_rate() {
 #             the module's default (8 KiB per certificate, at least 1 MiB)
 #   modmd     mod_md: MDStapling on + MDStapleOthers on, MDStoreDir DIR/md,
 #             no MDomain (so no ACME at all)
+#   none      no stapling at all (the baseline of httpd and mod_ssl alone)
 # DIR is emptied first. Same MPM (event) and settings in every mode.
 # $BENCH_LOGLEVEL (default warn) sets LogLevel.
 bench_httpd_conf() {
     local mode=$1 dir=$2 pki=$3 n=$4 port=$5
-    case $mode in prefetch|modssl|modmd) ;; *)
+    case $mode in prefetch|modssl|modmd|none) ;; *)
         echo "bench_httpd_conf: unknown mode $mode" >&2; return 1 ;;
     esac
     _bench_httpd_kill_stale "$dir"
@@ -244,7 +247,7 @@ bench_httpd_conf() {
 LoadModule ocsp_prefetch_module $BENCH_MODULE_SO
 OCSPPrefetch on
 OCSPPrefetchStore "$dir/store"
-OCSPPrefetchPrivsep ${BENCH_PRIVSEP:-on "$BENCH_TOP/ocsp-prefetch-helper"}
+OCSPPrefetchPrivsep ${BENCH_PRIVSEP:-on "$BENCH_HELPER"}
 <Location "/ocsp-status">
     SetHandler ocsp-prefetch-status
     Require local

@@ -63,6 +63,11 @@ static int key_of(X509 *x, unsigned char key[OPF_KEY_LEN])
     return ok;
 }
 
+int opf_cert_digest(X509 *x, unsigned char key[OPF_KEY_LEN])
+{
+    return x != NULL && key_of(x, key);
+}
+
 static const char *subject_of(X509 *x, apr_pool_t *p)
 {
     BIO *b = BIO_new(BIO_s_mem());
@@ -259,6 +264,35 @@ apr_status_t opf_cert_leaf_from_file(opf_cert_t **out, const char *path,
         return rv;
     ERR_clear_error();
     *out = c;
+    return APR_SUCCESS;
+}
+
+apr_status_t opf_cert_file_digest(const char *path,
+                                  unsigned char key[OPF_KEY_LEN],
+                                  const char **err)
+{
+    char *name = NULL;
+    unsigned char *der = NULL;
+    long len = 0;
+    unsigned int n = 0;
+    int ok;
+    BIO *b;
+
+    *err = NULL;
+    if ((b = BIO_new_file(path, "r")) == NULL)
+        return fail(err, "cannot read the file", APR_ENOENT);
+    /* The first certificate block, as PEM_read_bio_X509() finds it. */
+    ok = PEM_bytes_read_bio(&der, &len, &name, PEM_STRING_X509, b, NULL,
+                            NULL);
+    BIO_free(b);
+    if (!ok)
+        return fail(err, "no PEM certificate in the file", APR_EINVAL);
+    ok = EVP_Digest(der, (size_t)len, key, &n, EVP_sha256(), NULL)
+         && n == OPF_KEY_LEN;
+    OPENSSL_free(der);
+    OPENSSL_free(name);
+    if (!ok)
+        return fail(err, "cannot hash the certificate", APR_EGENERAL);
     return APR_SUCCESS;
 }
 

@@ -49,4 +49,20 @@ apr_status_t opf_cert_from_pem(opf_cert_t **out, const char *pem,
 apr_status_t opf_cert_leaf_from_file(opf_cert_t **out, const char *path,
                                      apr_pool_t *p, const char **err);
 
+/* SHA-256 of the DER of the first certificate of a PEM file, as it is in
+ * the file, without parsing it (OpenSSL 3 takes about a millisecond to
+ * parse a certificate: seconds for thousands at every restart). Equal to
+ * the key of that certificate when it is DER-encoded as it should be; a
+ * non-canonical encoding gives another digest, so a digest that matches
+ * no known key proves nothing: parse the file then
+ * (opf_cert_leaf_from_file()). */
+apr_status_t opf_cert_file_digest(const char *path,
+                                  unsigned char key[OPF_KEY_LEN],
+                                  const char **err);
+
+/* SHA-256 of x's DER, as key is of the leaf: also names an issuer (what
+ * the previous generation accepted a response for, leaf and issuer).
+ * 0 on failure. */
+int opf_cert_digest(X509 *x, unsigned char key[OPF_KEY_LEN]);
+
 #endif

@@ -551,3 +551,42 @@ apr_status_t opf_validate_response(const unsigned char *der, apr_size_t len,
     *reason = why;
     return why ? APR_EGENERAL : APR_SUCCESS;
 }
+
+apr_status_t opf_validated_recheck(const opf_validated_t *prev,
+                                   X509 *issuer, apr_time_t now,
+                                   apr_interval_time_t skew,
+                                   opf_validated_t *out, const char **reason,
+                                   apr_pool_t *p)
+{
+    apr_time_t nb, na;
+
+    *out = *prev;
+    *reason = NULL;
+    if (issuer == NULL) {
+        *reason = "no certificate to validate against";
+        return APR_EGENERAL;
+    }
+    /* The rules of check_single() that depend on now. */
+    if (out->this_update > now + skew) {
+        *reason = apr_psprintf(p, "thisUpdate in the future: %s",
+                               fmt_time(out->this_update, p));
+        return APR_EGENERAL;
+    }
+    /* The signature check verifies the chain at now: a delegated signer
+     * past its notAfter, or an issuer outside its validity, fails it. */
+    if (out->signer_not_after && out->signer_not_after < out->next_update)
+        out->next_update = out->signer_not_after;
+    if (out->next_update <= now) {
+        *reason = apr_psprintf(p, "expired: valid until %s (nextUpdate, "
+                               "or the responder certificate's notAfter)",
+                               fmt_time(out->next_update, p));
+        return APR_EGENERAL;
+    }
+    nb = opf_asn1_time_to_apr(X509_get0_notBefore(issuer));
+    na = opf_asn1_time_to_apr(X509_get0_notAfter(issuer));
+    if (nb == 0 || na == 0 || now < nb || now >= na) {
+        *reason = "the issuer certificate is outside its validity";
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}

@@ -52,6 +52,21 @@ apr_status_t opf_validate_response(const unsigned char *der, apr_size_t len,
                                    opf_validated_t *out, const char **reason,
                                    apr_pool_t *p);
 
+/* A response accepted before (by opf_validate_response(), here or in
+ * the privilege separation helper) as *prev, byte for byte the same and
+ * for the same leaf and issuer, checked again at a later now: only the
+ * rules that depend on the time can give another answer. thisUpdate <=
+ * now + skew; nextUpdate, clamped to a delegated signer's notAfter, > now;
+ * the issuer within its validity. The caller makes sure now is not
+ * before the time of the first validation (the notBefore-like rules held
+ * then, so they hold now). Fills *out (with the clamped nextUpdate) or
+ * gives *reason. */
+apr_status_t opf_validated_recheck(const opf_validated_t *prev,
+                                   X509 *issuer, apr_time_t now,
+                                   apr_interval_time_t skew,
+                                   opf_validated_t *out, const char **reason,
+                                   apr_pool_t *p);
+
 /* ASN1_TIME -> apr_time_t (0 on failure). */
 apr_time_t opf_asn1_time_to_apr(const void *asn1_time);
 

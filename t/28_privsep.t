@@ -25,7 +25,7 @@ use OCSPTest::Httpd;
 use OCSPTest::Lifecycle qw(timed_graceful);
 use OCSPTest::Client qw(verify_staple);
 
-plan tests => 35, need { 'module not built (stand-in run)' => module_built(),
+plan tests => 53, need { 'module not built (stand-in run)' => module_built(),
                          'helper not built' => -x helper_path() };
 
 my $rp = responder_port();
@@ -224,3 +224,136 @@ else {
        '... and nothing is fetched: not in the parent either');
 }
 $d->stop;
+
+# A graceful restart reuses what the previous generation accepted: the same
+# response bytes for the same leaf and issuer are only checked for their
+# times (no helper round trip, logged "carried over, times checked" and
+# counted in the seeding summary); a changed issuer (same leaf, the
+# intermediate re-issued with the same name and key) or a changed leaf is
+# validated again. Without a helper (it fails to start), the carried
+# response is still used, and stored ones are not parsed by the parent:
+# one warning, no per-certificate line.
+my $work = OCSPTest::work_dir() . "/privsep-carry";
+File::Path::make_path($work);
+my $pki = OCSPTest::pki_dir();
+my $chain1 = "$work/chain-int1.pem";
+my $chain2 = "$work/chain-int2.pem";
+my $gl = OCSPTest::leaf('graceful');
+{
+    open my $fh, '>', "$work/int.ext" or die $!;
+    print $fh "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n"
+            . "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n";
+    close $fh;
+    system("openssl req -new -key '$pki/int.key' -subj '/O=OCSP Prefetch Test/CN=Test Intermediate CA' "
+         . "-out '$work/int2.csr' 2>/dev/null && openssl x509 -req -in '$work/int2.csr' -CA '$pki/root.pem' "
+         . "-CAkey '$pki/root.key' -set_serial 0x0299 -days 3000 -sha256 -extfile '$work/int.ext' "
+         . "-out '$work/int2.pem' 2>/dev/null") == 0 or die "cannot make int2";
+    for ([$chain1, "$pki/int.pem"], [$chain2, "$work/int2.pem"]) {
+        my ($out, $int) = @$_;
+        open my $o, '>', $out or die $!;
+        print $o OCSPTest::slurp($gl->{cert}), OCSPTest::slurp($int);
+        close $o;
+    }
+    # a helper that exits at once: the parent has none to ask
+    open my $s, '>', "$work/dead-helper" or die $!;
+    print $s "#!/bin/sh\nexit 1\n";
+    close $s;
+    chmod 0755, "$work/dead-helper", $work;
+}
+my $seeded_re = qr/seeded OCSP responses: (\d+) carried over with their times checked, (\d+) checked by the helper process, (\d+) validated in this process, (\d+) not checked/;
+# the seeding summary and the "stapling ... from the previous generation"
+# lines logged after offset $off
+sub seeded {
+    my ($c, $off) = @_;
+    my @l = grep { /$seeded_re/ } split /\n/, OCSPTest::log_since($c->error_log, $off);
+    return $l[-1] && $l[-1] =~ $seeded_re ? [$1, $2, $3, $4] : [];
+}
+sub from_previous {
+    my ($c, $off) = @_;
+    grep { /stapling the OCSP response from the previous generation/ }
+        split /\n/, OCSPTest::log_since($c->error_log, $off);
+}
+sub carry_staple {
+    my ($c, $leaf) = @_;
+    my $g = $c->staple('carry');
+    return undef unless $g->{ok} && defined $g->{der};
+    my $v = verify_staple($g->{der}, $leaf);
+    return ($v->{verify_ok} && ($v->{status} // '') eq 'good') ? $g->{der} : undef;
+}
+my $carry_global = "OCSPPrefetchStartupWait 5\n";
+my $c = OCSPTest::Httpd->new(name => 'privsep-carry',
+    global => "OCSPPrefetchPrivsep on \"$helper\"\n$carry_global",
+    vhosts => [ { name => 'carry', leaf => 'graceful', certfile => $chain1,
+                  conf => "OCSPPrefetch on\nOCSPPrefetchResponder http://127.0.0.1:$rp/good/\n" } ]);
+$c->start;
+my $der1 = carry_staple($c, 'graceful');
+ok($der1, 'carry: the staple is served');
+
+my $off = -s $c->error_log;
+$r = timed_graceful($c);
+my $s = seeded($c, $off);
+my @prev = from_previous($c, $off);
+ok($r->{ok} && @prev == 1 && $prev[0] =~ /carried over, times checked/,
+   'graceful restart: the previous generation\'s response is carried over, times checked')
+    or diag(join("\n", @prev), $c->log_tail);
+is_deeply($s, [1, 0, 0, 0], '... the helper was asked nothing (1 carried, 0 checked by the helper)');
+my $der2 = carry_staple($c, 'graceful');
+ok($der2 && $der1 && $der2 eq $der1, '... and the same response is stapled');
+
+# the same leaf under a re-issued intermediate (same name and key)
+$c->vhost('carry')->{certfile} = $chain2;
+$c->write_config;
+$off = -s $c->error_log;
+$r = timed_graceful($c);
+$s = seeded($c, $off);
+@prev = from_previous($c, $off);
+ok($r->{ok} && @prev == 1 && $prev[0] =~ /checked by the helper process/,
+   'a changed issuer: the carried response is checked by the helper again')
+    or diag(join("\n", @prev), $c->log_tail);
+is_deeply($s, [0, 1, 0, 0], '... one CHECK to the helper, nothing carried on its times');
+ok(carry_staple($c, 'graceful'), '... and stapled');
+$off = -s $c->error_log;
+$c->graceful;
+is_deeply(seeded($c, $off), [1, 0, 0, 0],
+          '... the helper\'s verdict is carried over at the next restart');
+
+# a helper that cannot start: the carried response needs none; then a full
+# restart: the stored response is not parsed in the parent
+$c->{global} = "OCSPPrefetchPrivsep on \"$work/dead-helper\"\n$carry_global";
+$c->write_config;
+$off = -s $c->error_log;
+$c->graceful;
+ok(wait_until(5, sub { grep { /cannot start the helper process|helper process \(pid \d+\) has gone away/ }
+                         split /\n/, OCSPTest::log_since($c->error_log, $off) }, 0.05),
+   'a helper that exits at once: the parent has no helper');
+is_deeply(seeded($c, $off), [1, 0, 0, 0], '... the carried response is used all the same (times checked)');
+ok(carry_staple($c, 'graceful'), '... and stapled');
+$c->stop;
+$c->start;
+my @lines = $c->log_lines;
+ok(scalar(grep { /\[ocsp_prefetch:warn\].*the helper process (?:is not running|did not answer): 1 OCSP response from the store, the previous generation or the fleet cache was not checked and is not used; they will be fetched/ } @lines),
+   'full restart without a helper: one warning, the stored response is not checked')
+    or diag($c->log_tail);
+ok(!grep({ /stapling the OCSP response from the store/ } @lines)
+   && !grep({ /\[ocsp_prefetch:(?:info|notice|warn|error)\].*not using the OCSP response from the store/ } @lines),
+   '... not stapled from the store, and no line per certificate above debug');
+is_deeply(seeded($c, 0), [0, 0, 0, 1], '... nothing validated in the parent (nor by the helper)');
+$c->stop;
+
+# a changed leaf under the same name: nothing is carried over
+$c->{global} = "OCSPPrefetchPrivsep on \"$helper\"\n$carry_global";
+$c->write_config;
+$c->start;
+ok(carry_staple($c, 'graceful'), 'the helper back: stapled');
+my $v2 = $c->vhost('carry');
+$v2->{leaf} = 'startup';
+delete $v2->{certfile};
+$c->write_config;
+$off = -s $c->error_log;
+$c->graceful;
+ok(!from_previous($c, $off) && seeded($c, $off)->[0] == 0,
+   'a changed leaf for the same name: no response from the previous generation')
+    or diag($c->log_tail);
+ok(wait_until(10, sub { carry_staple($c, 'startup') }, 0.1), '... its own response is fetched and stapled');
+$c->stop;
+unlike($c->log_content, qr/exit signal|Segmentation|AH00052/, 'carry: no crash logged');

@@ -3,8 +3,10 @@
 #include "pki_fixture.h"
 #include "opf_cert.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <apr_general.h>
 #include <openssl/err.h>
 
@@ -147,6 +149,39 @@ static void test_cache(void)
     ok(1, "pool with cache and certificates destroyed");
 }
 
+/* opf_cert_file_digest(): the key of a file's first certificate without
+ * parsing it, equal to the parsed certificate's key. */
+static void test_file_digest(void)
+{
+    char path[] = "/tmp/opf-test-cert-XXXXXX";
+    char *pem = pki_pem(k->leaf, k->issuer, NULL);
+    int fd = mkstemp(path);
+    opf_cert_t *c = NULL;
+    const char *err = NULL;
+    unsigned char key[OPF_KEY_LEN];
+
+    ok(fd >= 0 && write(fd, pem, strlen(pem)) == (ssize_t)strlen(pem),
+       "a PEM file: leaf + issuer");
+    if (fd >= 0)
+        close(fd);
+    ok(opf_cert_leaf_from_file(&c, path, pool, &err) == APR_SUCCESS,
+       "... parsed");
+    ok(opf_cert_file_digest(path, key, &err) == APR_SUCCESS && c
+       && memcmp(key, c->key, OPF_KEY_LEN) == 0,
+       "its digest is the parsed leaf's key");
+    fd = open(path, O_WRONLY | O_TRUNC);
+    ok(fd >= 0 && write(fd, "no certificate\n", 15) == 15, "a file "
+       "without a certificate");
+    if (fd >= 0)
+        close(fd);
+    ok(opf_cert_file_digest(path, key, &err) != APR_SUCCESS
+       && ERR_peek_error() == 0, "... no digest, no OpenSSL error left");
+    unlink(path);
+    ok(opf_cert_file_digest(path, key, &err) == APR_ENOENT, "a missing file: "
+       "APR_ENOENT");
+    free(pem);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -156,6 +191,7 @@ int main(void)
     test_leaf();
     test_variants();
     test_cache();
+    test_file_digest();
 
     pki_free(k);
     apr_pool_destroy(pool);

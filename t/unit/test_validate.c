@@ -570,12 +570,18 @@ static void test_time_conv(void)
 }
 
 /* A response signed by the delegated responder, valid around now + at. */
-static unsigned char *delegated(pki_resp_opts_t *o, long at, int *len)
+/* Signed by the delegated responder k->resp (valid 30 days). */
+static void delegated_opts(pki_resp_opts_t *o)
 {
     pki_resp_defaults(k, o);
     o->signer = k->resp;
     o->key = k->resp_key;
     o->flags = 0;
+}
+
+static unsigned char *delegated(pki_resp_opts_t *o, long at, int *len)
+{
+    delegated_opts(o);
     o->this_update = at - 3600;
     o->next_update = at + 86400;
     return pki_response(k, o, len);
@@ -690,6 +696,99 @@ static void test_known_signer(void)
     OPENSSL_free(der);
 }
 
+/* opf_validated_recheck(): a response accepted before, checked again at a
+ * later time, must get the verdict a full validation at that time gives
+ * (only the times can change the answer), without parsing anything. */
+static void recheck_agrees(const unsigned char *der, int len, long at,
+                           const char *name)
+{
+    result_t first = run_der(der, len), full;
+    opf_validated_t out;
+    const char *reason = NULL;
+    apr_status_t rv;
+
+    full = run_der_at(der, len, NOW + at);
+    rv = opf_validated_recheck(&first.v, k->issuer,
+                               apr_time_from_sec(NOW + at), SKEW, &out,
+                               &reason, pool);
+    if (!ok(first.rv == APR_SUCCESS && (rv == APR_SUCCESS)
+            == (full.rv == APR_SUCCESS), name))
+        diag("  full: %s; recheck: %s", full.reason ? full.reason : "ok",
+             reason ? reason : "ok");
+    if (rv == APR_SUCCESS && full.rv == APR_SUCCESS) {
+        apr_time_t until = full.v.next_update;
+
+        if (full.v.signer_not_after && full.v.signer_not_after < until)
+            until = full.v.signer_not_after;
+        ok(out.this_update == full.v.this_update && out.next_update == until
+           && out.status == full.v.status
+           && out.signer_not_after == full.v.signer_not_after,
+           apr_psprintf(pool, "%s: the same fields, nextUpdate clamped to "
+                        "the signer", name));
+    }
+}
+
+static void test_recheck(void)
+{
+    pki_resp_opts_t o;
+    unsigned char *der;
+    int len;
+    opf_validated_t prev, out;
+    const char *reason = NULL;
+    apr_time_t now = apr_time_from_sec(NOW);
+
+    apr_pool_clear(pool);
+    signers = NULL;
+    pki_resp_defaults(k, &o);
+    der = pki_response(k, &o, &len);
+    recheck_agrees(der, len, 3600, "recheck an hour later: accepted, as by "
+                   "a full validation");
+    recheck_agrees(der, len, 6 * 86400, "recheck 6 days later: accepted");
+    recheck_agrees(der, len, 8 * 86400, "recheck past nextUpdate: rejected, "
+                   "as by a full validation");
+    OPENSSL_free(der);
+
+    /* A delegated signer valid 30 days, a response valid 60 days. */
+    delegated_opts(&o);
+    o.next_update = 60 * 86400;
+    der = pki_response(k, &o, &len);
+    recheck_agrees(der, len, 29 * 86400, "delegated, 29 days later: "
+                   "accepted");
+    recheck_agrees(der, len, 31 * 86400, "delegated, past the signer's "
+                   "notAfter: rejected, as by a full validation");
+    OPENSSL_free(der);
+
+    memset(&prev, 0, sizeof(prev));
+    prev.status = OPF_CERT_REVOKED;
+    prev.this_update = now - apr_time_from_sec(3600);
+    prev.next_update = now + apr_time_from_sec(86400);
+    prev.revoked_at = now - apr_time_from_sec(7200);
+    prev.revocation_reason = 1;
+    ok(opf_validated_recheck(&prev, k->issuer, now, SKEW, &out, &reason, pool)
+       == APR_SUCCESS && out.status == OPF_CERT_REVOKED
+       && out.revoked_at == prev.revoked_at && out.revocation_reason == 1,
+       "revoked: the revocation is kept");
+    ok(opf_validated_recheck(&prev, k->issuer,
+                             now + apr_time_from_sec(86400), SKEW, &out,
+                             &reason, pool) != APR_SUCCESS,
+       "at nextUpdate: rejected");
+    like_prefix(reason, "expired", "... as expired");
+    prev.this_update = now + SKEW + apr_time_from_sec(60);
+    ok(opf_validated_recheck(&prev, k->issuer, now, SKEW, &out, &reason, pool)
+       != APR_SUCCESS, "thisUpdate beyond the skew (the clock went back): "
+       "rejected");
+    like_prefix(reason, "thisUpdate in the future", "... with the reason");
+    prev.this_update = now - apr_time_from_sec(3600);
+    prev.next_update = now + apr_time_from_sec(3650 * 86400);
+    ok(opf_validated_recheck(&prev, k->issuer,
+                             now + apr_time_from_sec(1826 * 86400), SKEW,
+                             &out, &reason, pool) != APR_SUCCESS,
+       "the issuer expired: rejected");
+    like_prefix(reason, "the issuer certificate", "... with the reason");
+    ok(opf_validated_recheck(&prev, NULL, now, SKEW, &out, &reason, pool)
+       != APR_SUCCESS, "no issuer: rejected");
+}
+
 int main(void)
 {
     int pass;
@@ -711,6 +810,7 @@ int main(void)
         test_canonical();
     }
     test_known_signer();
+    test_recheck();
     test_time_conv();
 
     pki_free(k);
