@@ -51,7 +51,8 @@ void opf_helper_user_resolve(opf_gen_t *g, server_rec *s)
                      ap_unixd_config.user_name);
     }
     /* Once per start and name: not again on each graceful restart. */
-    else if (opf_first_in_process(s, apr_pstrcat(s->process->pool,
+    /* (The key is built in pconf: the mark, once set, copies it.) */
+    else if (opf_first_in_process(s, apr_pstrcat(g->pconf,
                                                  "ocsp_prefetch_helper_user:",
                                                  name, NULL))) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,

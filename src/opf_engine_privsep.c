@@ -74,8 +74,8 @@ static void watch(opf_engine_t *e, opf_helper_t *h, apr_time_t now)
 static void let_go(opf_engine_t *e, apr_time_t now, int hung, const char *why)
 {
     opf_helper_t *h = e->helper;
-    opf_job_t **handed;
-    int i, n = 0;
+    opf_job_t *job;
+    int i;
 
     if (!h) {
         return;
@@ -91,18 +91,19 @@ static void let_go(opf_engine_t *e, apr_time_t now, int hung, const char *why)
                        "helper process (pid %ld) %s; OCSP fetches fail",
                        (long)opf_helper_pid(h), why);
     }
-    /* Failing a fetch reorders e->flight: take them out first. */
-    handed = apr_palloc(e->pool, sizeof(*handed)
-                                 * (apr_size_t)(e->in_flight + 1));
-    for (i = 0; i < e->in_flight; i++) {
-        if (e->flight[i]->helper_seq) {
-            e->flight[i]->helper_seq = 0;
-            handed[n++] = e->flight[i];
+    /* Failing a fetch reorders e->flight: look again from the start each
+     * time (at most max_parallel entries; nothing allocated, since a
+     * helper can be lost many times in a generation). */
+    for (;;) {
+        for (job = NULL, i = 0; i < e->in_flight && !job; i++) {
+            if (e->flight[i]->helper_seq) {
+                job = e->flight[i];
+            }
         }
-    }
-    for (i = 0; i < n; i++) {
-        opf_job_t *job = handed[i];
-
+        if (!job) {
+            break;
+        }
+        job->helper_seq = 0;
         if (!job->fetch_pool) {
             continue;
         }
@@ -138,9 +139,13 @@ apr_time_t opf_privsep_tick(opf_engine_t *e, apr_time_t now)
     }
     if (e->ping_seq) {
         if (now - e->ping_sent >= e->cfg.helper_ping_timeout) {
-            let_go(e, now, 1, apr_psprintf(e->pool, "has not answered its "
-                   "heartbeat for %.1f s (stopped or stuck): killed",
-                   (double)(now - e->ping_sent) / APR_USEC_PER_SEC));
+            /* On the stack: this may happen many times a generation. */
+            char why[96];
+
+            apr_snprintf(why, sizeof(why), "has not answered its heartbeat "
+                         "for %.1f s (stopped or stuck): killed",
+                         (double)(now - e->ping_sent) / APR_USEC_PER_SEC);
+            let_go(e, now, 1, why);
             return now + e->cfg.helper_ping;
         }
         return e->ping_sent + e->cfg.helper_ping_timeout;

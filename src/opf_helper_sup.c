@@ -164,47 +164,55 @@ static apr_status_t start_now(opf_helper_sup_t *s, apr_time_t now)
 {
     slot_t *slot = NULL;
     apr_status_t rv = spawn(s, &slot);
-    int first = s->starts == 0, was_incident;
+    int level;
+    /* Log lines on the stack: attempts may repeat all generation long,
+     * and s->pool lives as long. */
+    char line[512];
 
     apr_thread_mutex_lock(s->mutex);
     if (rv != APR_SUCCESS) {
         s->fails++;
         s->next_try = now + backoff(s->fails);
-        was_incident = s->incident;
+        level = s->incident ? OPF_LOG_DEBUG : OPF_LOG_ERR;
         s->incident = 1;
         apr_thread_mutex_unlock(s->mutex);
-        say(s, was_incident ? OPF_LOG_DEBUG : OPF_LOG_ERR, rv,
-            apr_psprintf(s->pool, "OCSPPrefetchPrivsep: cannot start the "
-                         "helper process %s; OCSP responses are not fetched "
-                         "(the parent process never fetches itself) until it "
-                         "runs: trying again in %d s", s->path,
-                         (int)apr_time_sec(backoff(s->fails))));
+        apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: cannot start "
+                     "the helper process %s; OCSP responses are not fetched "
+                     "(the parent process never fetches itself) until it "
+                     "runs: trying again in %d s", s->path,
+                     (int)apr_time_sec(backoff(s->fails)));
+        say(s, level, rv, line);
         return rv;
     }
     slot->next = s->slots;
     s->slots = slot;
     s->current = slot;
     s->serial++;
-    s->starts++;
-    was_incident = s->incident && !s->noticed;
+    /* The first helper of a generation is announced; a replacement ends
+     * an incident with a notice, once. */
+    level = s->starts++ == 0 && !s->incident ? OPF_LOG_INFO
+            : s->incident && !s->noticed ? OPF_LOG_NOTICE : OPF_LOG_DEBUG;
     s->noticed = s->noticed || s->incident;
     apr_thread_mutex_unlock(s->mutex);
-    if (first) {
-        say(s, OPF_LOG_INFO, APR_SUCCESS, apr_psprintf(s->pool,
-            "OCSPPrefetchPrivsep: helper process %ld (%s) fetches and "
-            "validates OCSP responses%s", (long)opf_helper_pid(slot->h),
-            s->path, s->uid != (uid_t)-1
-                     ? apr_psprintf(s->pool, " as uid %ld gid %ld",
-                                    (long)s->uid, (long)s->gid)
-                     : ""));
+    if (level == OPF_LOG_INFO) {
+        char ids[64] = "";
+
+        if (s->uid != (uid_t)-1) {
+            apr_snprintf(ids, sizeof(ids), " as uid %ld gid %ld",
+                         (long)s->uid, (long)s->gid);
+        }
+        apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: helper "
+                     "process %ld (%s) fetches and validates OCSP "
+                     "responses%s", (long)slot->pid, s->path, ids);
     }
     else {
-        say(s, was_incident ? OPF_LOG_NOTICE : OPF_LOG_DEBUG, APR_SUCCESS,
-            apr_psprintf(s->pool, "OCSPPrefetchPrivsep: started a new helper "
-                         "process %ld (%s); OCSP fetches go on",
-                         (long)opf_helper_pid(slot->h), s->path));
+        apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: started a "
+                     "new helper process %ld (%s); OCSP fetches go on",
+                     (long)slot->pid, s->path);
     }
-    if (!first && s->hooks.wake) {
+    say(s, level, APR_SUCCESS, line);
+    /* Before the prefetch thread starts no one is set (and none needed). */
+    if (s->hooks.wake) {
         s->hooks.wake(s->hooks.wake_ctx);
     }
     return APR_SUCCESS;

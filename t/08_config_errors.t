@@ -52,6 +52,9 @@ my @bad = (
     [ 'OCSPPrefetchHelperUser',  '"bad name"',     'global' ],
     [ 'OCSPPrefetchHelperUser',  '../etc',         'global' ],
     [ 'OCSPPrefetchHelperUser',  'daemon',         'vhost'  ],   # global only
+    [ 'OCSPPrefetchNotifier',    '/nonexistent/ocsp-prefetch-notifier', 'global' ],
+    [ 'OCSPPrefetchNotifier',    '/etc/passwd',    'global' ],   # not executable
+    [ 'OCSPPrefetchNotifier',    '/bin/true',      'vhost'  ],   # global only
 );
 
 plan tests => 2 * @bad + 4, need { 'module not built (stand-in run)' => module_built() };
