@@ -31,6 +31,7 @@
 #include "opf_cert.h"
 #include "opf_engine.h"
 #include "opf_helper.h"
+#include "opf_helper_ids.h"
 #include "opf_helper_sup.h"
 #include "opf_log.h"
 #include "opf_notify.h"
@@ -77,6 +78,14 @@ static apr_status_t gen_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* httpd's process pool: what outlives generations (a kept helper, its
+ * certificate ids). pconf is its child. */
+static apr_pool_t *process_pool(apr_pool_t *pconf)
+{
+    return ap_server_conf ? ap_server_conf->process->pool
+                          : apr_pool_parent_get(pconf);
+}
+
 static int opf_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp)
 {
@@ -84,6 +93,11 @@ static int opf_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     (void)plog;
     (void)ptemp;
+    /* A helper the previous generation kept: its channel must be closed
+     * in whatever this generation forks from here on (mod_cgid's daemon,
+     * piped loggers, the MPM's children), as before the restart, which
+     * unloaded the module and its fork handler. */
+    opf_helper_sup_guard_kept(process_pool(pconf));
     rv = ap_mutex_register(pconf, OPF_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
     if (rv != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -402,11 +416,16 @@ static void start_resolver(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
  * thread: the first one here, before the prefetch thread exists, running
  * as OCSPPrefetchHelperUser (or User, see mod_ocsp_prefetch_helperuser.c);
  * replacements from the MPM's monitor hook and its
- * reaping of a dead helper. Each gets every certificate, under its index
- * in gen->entries (which is also its index in the engine). The first one
- * checks the stored responses before it fetches anything. The helpers'
- * pools are sub-pools of pconf: they end after the thread is stopped (a
- * pre-cleanup). On by default. There is no fallback: when no helper can
+ * reaping of a dead helper. Each new one gets every certificate, under
+ * its id (entry->helper_id, also its job's in the engine), which stays
+ * the same while the httpd process runs (opf_helper_ids.h): a restart
+ * (graceful or not) keeps the helper running when its program and user
+ * did not change, and the next generation tells it only what changed
+ * (update_certs). The helpers' pools are sub-pools of the process pool,
+ * ended by the supervisor after the thread is stopped (or detached for
+ * the next generation, opf_helper_sup.h); a stop ends them. The helper
+ * at start-up checks the stored responses before it fetches anything
+ * (not those carried over byte for byte). On by default. There is no fallback: when no helper can
  * be started, nothing is fetched (and the supervisor keeps trying), the
  * parent never parses responder bytes. */
 static apr_status_t register_certs(void *ctx, opf_helper_t *h)
@@ -418,10 +437,69 @@ static apr_status_t register_certs(void *ctx, opf_helper_t *h)
     for (i = 0; rv == APR_SUCCESS && i < g->entries->nelts; i++) {
         opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
 
-        rv = opf_helper_send_cert(h, (apr_uint32_t)i, entry->cert->leaf,
+        rv = opf_helper_send_cert(h, entry->helper_id, entry->cert->leaf,
                                   entry->cert->issuer, 1000);
     }
     return rv;
+}
+
+/* A helper kept from the previous generation: only what changed. The
+ * ids it must forget first (a new certificate never takes an id freed in
+ * the same restart, but the order costs nothing). */
+static apr_status_t update_certs(void *ctx, opf_helper_t *h)
+{
+    opf_gen_t *g = ctx;
+    apr_status_t rv = APR_SUCCESS;
+    int i, told = 0;
+
+    for (i = 0; rv == APR_SUCCESS && g->helper_forgotten
+                && i < g->helper_forgotten->nelts; i++) {
+        rv = opf_helper_send_forget(h, APR_ARRAY_IDX(g->helper_forgotten, i,
+                                                     apr_uint32_t), 1000);
+    }
+    for (i = 0; rv == APR_SUCCESS && i < g->entries->nelts; i++) {
+        opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
+
+        if (entry->helper_new) {
+            rv = opf_helper_send_cert(h, entry->helper_id, entry->cert->leaf,
+                                      entry->cert->issuer, 1000);
+            told++;
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s, "OCSPPrefetchPrivsep: "
+                     "told the kept helper process %ld of %d new "
+                     "certificate%s and %d removed", (long)opf_helper_pid(h),
+                     told, told == 1 ? "" : "s",
+                     g->helper_forgotten ? g->helper_forgotten->nelts : 0);
+    }
+    return rv;
+}
+
+/* At the end of a generation: a restart (graceful or not) keeps the
+ * helper, a stop or the parent's exit ends it. */
+static int keep_helper(void *ctx)
+{
+    (void)ctx;
+    return ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_DESTROY_CONFIG;
+}
+
+/* Each certificate's id in the helper: the one it had in the previous
+ * generation, so that a kept helper needs to hear only what changed. */
+static void assign_helper_ids(opf_gen_t *g, apr_pool_t *ptemp)
+{
+    opf_helper_ids_t *ids = opf_helper_ids_get(process_pool(g->pconf));
+    int i;
+
+    opf_helper_ids_begin(ids, ptemp);
+    for (i = 0; i < g->entries->nelts; i++) {
+        opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
+
+        entry->helper_id = opf_helper_ids_assign(ids, entry->cert->key,
+                                                 entry->cert->issuer,
+                                                 &entry->helper_new);
+    }
+    g->helper_forgotten = opf_helper_ids_end(ids, g->pconf);
 }
 
 static void sup_log(void *ctx, int level, apr_status_t rv, const char *msg)
@@ -431,7 +509,8 @@ static void sup_log(void *ctx, int level, apr_status_t rv, const char *msg)
     ap_log_error(APLOG_MARK, level, rv, g->s, "%s", msg);
 }
 
-static int start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
+static int start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf,
+                        apr_pool_t *ptemp)
 {
     opf_srv_conf_t *sc = opf_srv_conf(s);
     const char *path = sc->helper_path ? sc->helper_path : OPF_HELPER_PATH;
@@ -444,12 +523,16 @@ static int start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
     /* From here on, nothing is validated in this process (seed.c). */
     gen->privsep = 1;
     opf_helper_user_resolve(gen, s);
+    assign_helper_ids(gen, ptemp);
     memset(&hooks, 0, sizeof(hooks));
     hooks.ctx = gen;
     hooks.register_certs = register_certs;
+    hooks.update_certs = update_certs;
+    hooks.keep = keep_helper;
     hooks.log = sup_log;
-    rv = opf_helper_sup_create(&gen->sup, path, gen->helper_uid,
-                               gen->helper_gid, &hooks, pconf);
+    rv = opf_helper_sup_create_kept(&gen->sup, path, gen->helper_uid,
+                                    gen->helper_gid, &hooks, pconf,
+                                    process_pool(pconf));
     if (rv != APR_SUCCESS) {
         /* Not a reason to fetch here instead. */
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "OCSPPrefetchPrivsep: "
@@ -527,8 +610,7 @@ static int first_generation(server_rec *s)
     return opf_first_in_process(s, "ocsp_prefetch_started");
 }
 
-static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                           apr_pool_t *ptemp, server_rec *s)
+static int post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     opf_srv_conf_t *sc = opf_srv_conf(s);
     opf_engine_config_t cfg;
@@ -538,7 +620,6 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     apr_status_t rv;
     int i, rc, cold;
 
-    (void)plog;
     /* The pre-config pass runs before httpd detaches: no thread there. */
     if (is_pre_config_pass() || !gen) {
         return OK;
@@ -559,7 +640,7 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return rc;
     }
     /* Before seeding: with privsep, the helper checks stored responses. */
-    if ((rc = start_helper(s, gen, pconf)) != OK) {
+    if ((rc = start_helper(s, gen, pconf, ptemp)) != OK) {
         return rc;
     }
     /* Before any child of this generation exists: what we already know
@@ -598,6 +679,9 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         }
         /* Status records: the entries first, in this order. */
         opf_job_set_status_index(entry->job, i);
+        if (gen->sup) {
+            opf_engine_set_helper_id(entry->job, entry->helper_id);
+        }
         if (entry->persist_seed && entry->der) {
             opf_engine_persist(entry->job, entry->der, entry->der_len);
         }
@@ -653,6 +737,27 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     log_startup(gen, cold);
     return OK;
+}
+
+static void drop_log(void *ctx, int level, apr_status_t rv, const char *msg)
+{
+    ap_log_error(APLOG_MARK, level, rv, ctx, "%s", msg);
+}
+
+static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s)
+{
+    int rc;
+
+    (void)plog;
+    if (is_pre_config_pass()) {
+        return OK;
+    }
+    rc = post_config(pconf, ptemp, s);
+    /* A helper kept by the previous generation that this one did not
+     * take (no certificate, privsep off, or an error): it ends now. */
+    opf_helper_sup_drop_kept(s->process->pool, drop_log, s);
+    return rc;
 }
 
 /* The MPM's maintenance, in the parent's main thread, about every 10 s. */

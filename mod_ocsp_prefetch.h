@@ -94,6 +94,11 @@ typedef struct opf_entry {
     apr_array_header_t *urls;  /* const char * */
     apr_array_header_t *vhosts;/* const char *: ServerNames using it */
     opf_job_t *job;
+    /* Its id in the helper process (OCSPPrefetchPrivsep), stable while
+     * the process runs (opf_helper_ids.h); helper_new: a kept helper
+     * does not know it yet. */
+    apr_uint32_t helper_id;
+    int helper_new;
     opf_job_seed_t seed;       /* what it starts with */
     /* The newest accepted response, malloc'd, for the next generation.
      * Written by the prefetch thread, read after it has stopped. */
@@ -163,6 +168,9 @@ typedef struct opf_gen {
     struct opf_helper *helper;   /* the helper at start-up (the seed's
                                   * checks), NULL: none runs */
     int helper_mute;             /* it did not answer a CHECK: ask no more */
+    /* Helper ids the previous generation used and this one does not
+     * (apr_uint32_t): a kept helper is told to forget them. */
+    apr_array_header_t *helper_forgotten;
     /* The ids it runs as (opf_helper_user_resolve), -1: ours (httpd was
      * not started as root). */
     uid_t helper_uid;

@@ -98,7 +98,7 @@ static const char *store_path(opf_gen_t *g)
  * not used (it will be fetched), nor are the following ones. Without a
  * helper (it could not be started), nothing is validated: APR_ENOTIMPL,
  * counted, for one warning instead of a line per certificate. */
-static apr_status_t validate(seed_ctx_t *sx, opf_entry_t *entry, int index,
+static apr_status_t validate(seed_ctx_t *sx, opf_entry_t *entry,
                              const unsigned char *der, apr_size_t len,
                              apr_time_t now, opf_validated_t *v,
                              const char **reason, apr_pool_t *p)
@@ -120,7 +120,7 @@ static apr_status_t validate(seed_ctx_t *sx, opf_entry_t *entry, int index,
                               "not running";
         return APR_ENOTIMPL;
     }
-    rv = opf_helper_check(g->helper, (apr_uint32_t)index, der, len,
+    rv = opf_helper_check(g->helper, entry->helper_id, der, len,
                           OPF_MAX_SKEW, HELPER_CHECK_WAIT_MS, v, reason, p);
     if (rv == APR_SUCCESS || rv == APR_EINVAL) {
         sx->helper_checks++;
@@ -136,14 +136,14 @@ static apr_status_t validate(seed_ctx_t *sx, opf_entry_t *entry, int index,
     return APR_ENOTIMPL;
 }
 
-static int candidate_ok(seed_ctx_t *sx, opf_entry_t *entry, int index,
+static int candidate_ok(seed_ctx_t *sx, opf_entry_t *entry,
                         const char *source,
                         const unsigned char *der, apr_size_t len,
                         apr_time_t now, opf_validated_t *v, apr_pool_t *p)
 {
     opf_gen_t *g = sx->g;
     const char *reason = NULL;
-    apr_status_t rv = validate(sx, entry, index, der, len, now, v, &reason,
+    apr_status_t rv = validate(sx, entry, der, len, now, v, &reason,
                                p);
 
     if (rv == APR_ENOTIMPL) {
@@ -214,7 +214,7 @@ static const char *validated_how(const opf_gen_t *g)
  * here, with no parsing and no helper; else it is validated like a
  * stored one. *how says which, for the log; *validated_at when it was
  * validated. */
-static int carried_ok(seed_ctx_t *sx, opf_entry_t *entry, int index,
+static int carried_ok(seed_ctx_t *sx, opf_entry_t *entry,
                       const carry_item_t *item, apr_time_t now,
                       opf_validated_t *v, apr_time_t *validated_at,
                       const char **how, apr_pool_t *p)
@@ -227,7 +227,7 @@ static int carried_ok(seed_ctx_t *sx, opf_entry_t *entry, int index,
     if (!ikey || memcmp(ikey, item->issuer_key, OPF_KEY_LEN) != 0) {
         *how = validated_how(sx->g);
         *validated_at = now;
-        return candidate_ok(sx, entry, index, "the previous generation",
+        return candidate_ok(sx, entry, "the previous generation",
                             item->der, item->der_len, now, v, p);
     }
     if (opf_validated_recheck(&item->v, entry->cert->issuer, now,
@@ -288,7 +288,7 @@ static int seed_with(opf_gen_t *g, opf_entry_t *entry,
     return 1;
 }
 
-static void seed_entry(seed_ctx_t *sx, opf_entry_t *entry, int index,
+static void seed_entry(seed_ctx_t *sx, opf_entry_t *entry,
                        carry_item_t *item, apr_time_t now, apr_pool_t *p)
 {
     opf_gen_t *g = sx->g;
@@ -305,7 +305,7 @@ static void seed_entry(seed_ctx_t *sx, opf_entry_t *entry, int index,
         entry->seed.failures = item->failures;
         entry->seed.retry_at = item->retry_at;
         if (item->der
-            && carried_ok(sx, entry, index, item, now, &v, &best_at,
+            && carried_ok(sx, entry, item, now, &v, &best_at,
                           &best_how, p)) {
             best = item->der;
             best_len = item->der_len;
@@ -326,7 +326,7 @@ static void seed_entry(seed_ctx_t *sx, opf_entry_t *entry, int index,
 
             stored_same = same;
             if (!same
-                && candidate_ok(sx, entry, index, "the store", der, len, now,
+                && candidate_ok(sx, entry, "the store", der, len, now,
                                 &v, p)
                 && (!best || v.this_update > best_v.this_update)) {
                 best = der;
@@ -397,7 +397,7 @@ static int seed_from_fleet(seed_ctx_t *sx, apr_time_t now, apr_pool_t *p)
         if (recs[i]
             && opf_record_decode(recs[i], lens[i], keys[i], OPF_KEY_LEN,
                                  &rec) == APR_SUCCESS
-            && candidate_ok(sx, entry, index[i], "the fleet cache", rec.der,
+            && candidate_ok(sx, entry, "the fleet cache", rec.der,
                             rec.der_len, now, &v, p)
             && seed_with(g, entry, rec.der, rec.der_len, &v, now,
                          validated_how(g),
@@ -457,7 +457,7 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
             ? apr_hash_get(carry->items, key, APR_HASH_KEY_STRING) : NULL;
 
         apr_hash_set(configured, key, APR_HASH_KEY_STRING, "");
-        seed_entry(&sx, entry, i, item, now, ptemp);
+        seed_entry(&sx, entry, item, now, ptemp);
     }
     if (g->fleet) {
         g->adopted = seed_from_fleet(&sx, now, ptemp);

@@ -181,6 +181,11 @@ void opf_childfd_track(pid_t *pid, apr_pool_t *p)
                                   p);
 }
 
+void opf_childfd_untrack(pid_t *pid)
+{
+    untrack(pid);
+}
+
 void opf_childfd_on_death(pid_t *pid, void (*fn)(void *ctx), void *ctx)
 {
     int i = tracked_index(pid);

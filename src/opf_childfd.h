@@ -60,6 +60,12 @@ void opf_childfd_remove_closer(int handle);
  * the MPM's reaping). */
 void opf_childfd_track(pid_t *pid, apr_pool_t *p);
 
+/* Stops tracking *pid without reaping it: the process outlives this
+ * generation (a helper kept across a graceful restart). APR's record of
+ * it goes (it would call into this module, which a restart may unload);
+ * the next generation tracks it again (opf_childfd_track). Main thread. */
+void opf_childfd_untrack(pid_t *pid);
+
 /* fn(ctx) runs in the main thread after the MPM has reaped the tracked
  * *pid (and set it to -1): e.g. to start another process at once. fn may
  * free *pid's memory. Main thread only. */

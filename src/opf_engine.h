@@ -134,8 +134,9 @@ int opf_engine_needs_resolver(const opf_engine_t *e);
 /* Optional, before start: privilege separation (OCSPPrefetchPrivsep).
  * Every fetch and every validation goes to the helper process
  * (opf_helper.h) the supervisor runs (opf_helper_sup.h); the supervisor
- * sends each new helper every certificate under the index of its
- * opf_engine_add() call (0, 1, ...). The thread takes each new helper,
+ * sends each new helper every certificate under the id of its job (the
+ * index of its opf_engine_add() call, 0, 1, ..., unless
+ * opf_engine_set_helper_id says otherwise). The thread takes each new helper,
  * sends it a heartbeat (cfg.helper_ping) and hands back one that died or
  * stopped answering; while none runs, fetches fail (reason "helper") and
  * are retried on their schedule: never fetched in the thread. The caller
@@ -147,6 +148,11 @@ void opf_engine_set_supervisor(opf_engine_t *e, struct opf_helper_sup *s);
  * fetches fail until the engine is stopped. */
 struct opf_helper;
 void opf_engine_set_helper(opf_engine_t *e, struct opf_helper *h);
+
+/* Before start: the job's certificate is known to the helper under id
+ * (the default is the index of its opf_engine_add() call). A helper kept
+ * across graceful restarts keeps its ids (opf_helper_ids.h). */
+void opf_engine_set_helper_id(opf_job_t *job, apr_uint32_t id);
 
 void *opf_job_user(const opf_job_t *job);
 /* True once the engine is being stopped: a hook that waits for something

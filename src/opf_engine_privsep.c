@@ -51,6 +51,11 @@ void opf_engine_set_helper(opf_engine_t *e, opf_helper_t *h)
     e->privsep = 1;
 }
 
+void opf_engine_set_helper_id(opf_job_t *job, apr_uint32_t id)
+{
+    job->helper_id = id;
+}
+
 static void watch(opf_engine_t *e, opf_helper_t *h, apr_time_t now)
 {
     e->helper = h;

@@ -160,6 +160,17 @@ apr_status_t opf_helper_send_cert(opf_helper_t *h, apr_uint32_t id,
     return rv;
 }
 
+apr_status_t opf_helper_send_forget(opf_helper_t *h, apr_uint32_t id,
+                                    int wait_ms)
+{
+    opf_proto_msg_t m;
+
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_FORGET;
+    m.u.forget.id = id;
+    return send_msg(h, &m, wait_ms);
+}
+
 static uint32_t skew_secs(apr_interval_time_t skew)
 {
     apr_time_t s = apr_time_sec(skew);
@@ -336,6 +347,47 @@ apr_status_t opf_helper_result_validated(const opf_proto_result_t *res,
     return APR_SUCCESS;
 }
 
+/* Waits until deadline for the RESULT of seq (others are dropped: late
+ * answers to earlier questions; the deadline bounds a flood). */
+static apr_status_t await(opf_helper_t *h, apr_uint32_t seq,
+                          apr_time_t deadline, opf_proto_result_t *res)
+{
+    apr_status_t rv;
+
+    for (;;) {
+        apr_time_t now = apr_time_now();
+        struct pollfd pfd = { h->fd, POLLIN, 0 };
+
+        if (now >= deadline) {
+            return APR_TIMEUP;
+        }
+        rv = opf_helper_recv(h, res, NULL);
+        if (rv == APR_SUCCESS) {
+            if (res->seq == seq) {
+                return APR_SUCCESS;
+            }
+            continue;
+        }
+        if (rv != APR_EAGAIN) {
+            return rv;
+        }
+        poll(&pfd, 1, (int)((deadline - now) / 1000) + 1);
+    }
+}
+
+apr_status_t opf_helper_ping(opf_helper_t *h, int wait_ms)
+{
+    opf_proto_result_t res;
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(wait_ms);
+    apr_uint32_t seq = opf_helper_next_seq(h);
+    apr_status_t rv = opf_helper_send_ping(h, seq);
+
+    if (rv != APR_SUCCESS) {
+        return rv == APR_EAGAIN ? APR_TIMEUP : rv;
+    }
+    return await(h, seq, deadline, &res);
+}
+
 apr_status_t opf_helper_check(opf_helper_t *h, apr_uint32_t id,
                               const unsigned char *der, apr_size_t len,
                               apr_interval_time_t skew, int wait_ms,
@@ -355,41 +407,48 @@ apr_status_t opf_helper_check(opf_helper_t *h, apr_uint32_t id,
         != APR_SUCCESS) {
         return rv == APR_EAGAIN ? APR_TIMEUP : rv;
     }
-    for (;;) {
-        apr_time_t now = apr_time_now();
-        struct pollfd pfd = { h->fd, POLLIN, 0 };
+    if ((rv = await(h, seq, deadline, &res)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (res.outcome == OPF_OUTCOME_OK && res.der_len == 0) {
+        const char *why;
 
-        if (now >= deadline) {
-            return APR_TIMEUP;
-        }
-        rv = opf_helper_recv(h, &res, NULL);
-        if (rv == APR_SUCCESS) {
-            if (res.seq != seq) {
-                continue;   /* a late answer to an earlier question: the
-                             * deadline above still bounds a flood */
-            }
-            if (res.outcome == OPF_OUTCOME_OK && res.der_len == 0) {
-                const char *why;
-
-                if (opf_helper_result_validated(&res, apr_time_now(), skew,
-                                                v, &why) != APR_SUCCESS) {
-                    *reason = apr_pstrcat(p, "the helper process answered "
-                                          "with ", why, NULL);
-                    return APR_EINVAL;
-                }
-                return APR_SUCCESS;
-            }
-            *reason = res.text_len ? apr_pstrndup(p, res.text, res.text_len)
-                                   : "rejected";
+        if (opf_helper_result_validated(&res, apr_time_now(), skew, v, &why)
+            != APR_SUCCESS) {
+            *reason = apr_pstrcat(p, "the helper process answered with ",
+                                  why, NULL);
             return APR_EINVAL;
         }
-        if (rv != APR_EAGAIN) {
-            return rv;
-        }
-        if (now >= deadline) {
-            return APR_TIMEUP;
-        }
-        poll(&pfd, 1, (int)((deadline - now) / 1000) + 1);
+        return APR_SUCCESS;
+    }
+    *reason = res.text_len ? apr_pstrndup(p, res.text, res.text_len)
+                           : "rejected";
+    return APR_EINVAL;
+}
+
+void opf_helper_detach(opf_helper_t *h, apr_pool_t *p)
+{
+    apr_pool_cleanup_kill(p, h, helper_cleanup);
+    opf_childfd_unregister(h->slot);
+    h->slot = -1;
+    opf_childfd_untrack(&h->pid);
+}
+
+void opf_helper_adopt(opf_helper_t *h, apr_pool_t *p, apr_pool_t *gen_pool)
+{
+    apr_pool_cleanup_register(p, h, helper_cleanup, apr_pool_cleanup_null);
+    if (h->slot < 0 && h->fd >= 0) {
+        h->slot = opf_childfd_register(h->fd);
+    }
+    opf_childfd_track(&h->pid, gen_pool);
+}
+
+/* Before anything of the new generation forks (its pre-config): the
+ * kept helper's channel must not go to those processes. */
+void opf_helper_guard_fd(opf_helper_t *h)
+{
+    if (h->slot < 0 && h->fd >= 0 && usable_here(h)) {
+        h->slot = opf_childfd_register(h->fd);
     }
 }
 

@@ -4,8 +4,9 @@
  * no byte from the network is parsed in the (root) httpd parent.
  *
  * The helper is spawned (fork + execve: nothing of the parent's memory,
- * no private keys) once per generation from the parent's main thread,
- * before the prefetch thread starts. Its only descriptor besides stdio is
+ * no private keys) from the parent's main thread, before the prefetch
+ * thread starts or from the MPM's maintenance (opf_helper_sup.h), and may
+ * outlive a generation (opf_helper_detach). Its only descriptor besides stdio is
  * its end of a SOCK_SEQPACKET socketpair (fd 3); it drops to the given
  * uid/gid before reading anything and exits when our end closes. Messages
  * are those of opf_helper_proto.h. Everything the helper says is checked
@@ -43,6 +44,11 @@ apr_uint32_t opf_helper_next_seq(opf_helper_t *h);
  * wait_ms for room in the socket. APR_EOF: the helper is gone. */
 apr_status_t opf_helper_send_cert(opf_helper_t *h, apr_uint32_t id,
                                   X509 *leaf, X509 *issuer, int wait_ms);
+
+/* Sends a FORGET (the helper drops certificate id), waiting at most
+ * wait_ms for room. APR_EOF: the helper is gone. */
+apr_status_t opf_helper_send_forget(opf_helper_t *h, apr_uint32_t id,
+                                    int wait_ms);
 
 /* Sends a FETCH; never blocks. proxy ("http://host:port/") and
  * proxy_auth (a Proxy-Authorization value) may be NULL: direct.
@@ -99,8 +105,29 @@ apr_status_t opf_helper_result_validated(const opf_proto_result_t *res,
  * room (a helper that does not read); APR_EOF: gone. */
 apr_status_t opf_helper_send_ping(opf_helper_t *h, apr_uint32_t seq);
 
+/* Sends a PING and waits at most wait_ms for its answer (answers to
+ * earlier questions are dropped). APR_SUCCESS: it reads its channel;
+ * APR_TIMEUP: stopped or stuck; APR_EOF: gone. Main thread, while no
+ * other thread uses h (a kept helper, before it is adopted). */
+apr_status_t opf_helper_ping(opf_helper_t *h, int wait_ms);
+
 /* fn(ctx) runs in the main thread once the MPM has reaped the helper. */
 void opf_helper_on_death(opf_helper_t *h, void (*fn)(void *ctx), void *ctx);
+
+/* A graceful restart keeps h (started in p, a pool that outlives the
+ * generation): nothing of this module may stay registered, since the
+ * restart may unload it. opf_helper_detach takes back p's cleanup, the
+ * child-fd slot and the tracking of the PID; the helper runs on, its
+ * sequence numbers go on (answers to the old generation's questions are
+ * recognised as such). opf_helper_adopt gives them back in the next
+ * generation, the tracking in gen_pool (registrations made there end with
+ * it). A detached helper that is not adopted is ended with
+ * opf_helper_stop. Main thread; h not in any other thread's hands. */
+void opf_helper_detach(opf_helper_t *h, apr_pool_t *p);
+void opf_helper_adopt(opf_helper_t *h, apr_pool_t *p, apr_pool_t *gen_pool);
+/* Before anything of the next generation forks (its pre-config): puts
+ * a detached helper's channel back among what forked children close. */
+void opf_helper_guard_fd(opf_helper_t *h);
 
 /* Closes our end and reaps the helper, which exits at once on EOF; waits
  * half a second at most, then SIGKILL. Also run by p's cleanup. Does

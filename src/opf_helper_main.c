@@ -140,6 +140,26 @@ static void cert_add(const opf_proto_cert_t *c)
     pthread_mutex_unlock(&certs_lock);
 }
 
+/* The parent no longer has this certificate (a graceful restart removed
+ * it; the id may come back with another one). A fetch or check running
+ * for it holds references of its own (cert_get) and ends normally; its
+ * answer is dropped by the parent, whose generation no longer asked. */
+static void cert_forget(uint32_t id)
+{
+    X509 *leaf = NULL, *issuer = NULL;
+
+    pthread_mutex_lock(&certs_lock);
+    if (id < certs_n) {
+        leaf = certs[id].leaf;
+        issuer = certs[id].issuer;
+        certs[id].leaf = NULL;
+        certs[id].issuer = NULL;
+    }
+    pthread_mutex_unlock(&certs_lock);
+    X509_free(leaf);
+    X509_free(issuer);
+}
+
 /* References of their own: the caller frees them. */
 static int cert_get(uint32_t id, X509 **leaf, X509 **issuer)
 {
@@ -521,6 +541,9 @@ static void handle(const opf_proto_msg_t *m, apr_time_t received)
     switch (m->type) {
     case OPF_MSG_CERT:
         cert_add(&m->u.cert);
+        return;
+    case OPF_MSG_FORGET:
+        cert_forget(m->u.forget.id);
         return;
     case OPF_MSG_FETCH:
         w = work_new(OPF_MSG_FETCH, m->u.fetch.seq, m->u.fetch.id,

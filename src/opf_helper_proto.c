@@ -232,6 +232,9 @@ long opf_proto_encode(const opf_proto_msg_t *m, unsigned char *buf,
     case OPF_MSG_PING:
         put_u32(&w, m->u.ping.seq);
         break;
+    case OPF_MSG_FORGET:
+        put_u32(&w, m->u.forget.id);
+        break;
     case OPF_MSG_RESULT: {
         const opf_proto_result_t *r = &m->u.result;
 
@@ -334,6 +337,9 @@ int opf_proto_decode(const unsigned char *buf, size_t len,
     }
     case OPF_MSG_PING:
         m->u.ping.seq = get_u32(&r);
+        break;
+    case OPF_MSG_FORGET:
+        m->u.forget.id = get_u32(&r);
         break;
     case OPF_MSG_RESULT: {
         opf_proto_result_t *res = &m->u.result;

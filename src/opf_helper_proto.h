@@ -14,6 +14,8 @@
  *            url (u16 len), request DER (u32 len)
  *   CHECK    seq u32, id u32, skew_s u32, response DER (u32 len)
  *   PING     seq u32
+ *   FORGET   id u32 (added with version 3, after EVENT: an older helper
+ *            drops it as an unknown type)
  *   RESULT   seq u32, outcome u8, fail_class u8, status u8,
  *            this_update, next_update, produced_at, signer_not_after,
  *            revoked_at (i64 each, APR microseconds), revocation_reason
@@ -23,7 +25,10 @@
  *            may be empty), file (u16 len; empty: none), all printable
  *            ASCII
  *
- * Parent -> helper: CERT, FETCH, CHECK, PING. Helper -> parent: RESULT
+ * Parent -> helper: CERT, FETCH, CHECK, PING, FORGET. A CERT for an id the
+ * helper knows replaces that certificate; a FORGET drops one (a helper
+ * kept across a graceful restart is told only what changed; ids are the
+ * parent's, reused after a FORGET). Helper -> parent: RESULT
  * (one per FETCH, CHECK or PING, carrying its seq). A PING is answered at
  * once by the helper's reading thread, with an OK RESULT and nothing else:
  * the parent's heartbeat (a helper that stops answering is replaced).
@@ -65,7 +70,8 @@ typedef enum {
     OPF_MSG_CHECK = 3,
     OPF_MSG_RESULT = 4,
     OPF_MSG_PING = 5,
-    OPF_MSG_EVENT = 6
+    OPF_MSG_EVENT = 6,
+    OPF_MSG_FORGET = 7
 } opf_msg_type_e;
 
 typedef enum {
@@ -120,6 +126,10 @@ typedef struct opf_proto_ping {
     uint32_t seq;
 } opf_proto_ping_t;
 
+typedef struct opf_proto_forget {
+    uint32_t id;
+} opf_proto_forget_t;
+
 typedef struct opf_proto_result {
     uint32_t seq;
     uint8_t outcome;          /* opf_outcome_e */
@@ -160,6 +170,7 @@ typedef struct opf_proto_msg {
         opf_proto_result_t result;
         opf_proto_ping_t ping;
         opf_proto_event_t event;
+        opf_proto_forget_t forget;
     } u;
 } opf_proto_msg_t;
 

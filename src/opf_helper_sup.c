@@ -1,5 +1,6 @@
 /* See opf_helper_sup.h. */
 #include <signal.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include <apr_strings.h>
@@ -17,10 +18,54 @@ typedef struct slot {
     apr_time_t started;
     int taken;                  /* the prefetch thread has it */
     int released;               /* ... and has let go of it */
+    /* What it was started with (in pool): a generation keeps it only
+     * with the same. */
+    const char *path;
+    uid_t uid;
+    gid_t gid;
 } slot_t;
+
+/* What outlives a generation, in httpd's process pool: the helper the
+ * last generation left running, detached (opf_helper_detach), until the
+ * next one adopts or stops it. Found as that pool's user data; one per
+ * process, its size fixed. */
+typedef struct keep {
+    slot_t *slot;
+    /* The parent of every helper's pool: not the process pool itself,
+     * whose newer children (a helper's) are destroyed before pconf at
+     * exit, under the feet of the prefetch thread; a top-level pool,
+     * which only apr_terminate() ends, after pconf (whose cleanup, after
+     * the thread, stops every helper). */
+    apr_pool_t *home;
+} keep_t;
+
+#define KEEP_KEY "opf_helper_sup_keep"
+/* How long a kept helper has to answer a PING before it is adopted: it
+ * answers from its reading thread at once, so this is only a bound. */
+#define ADOPT_PING_MS 500
+
+static keep_t *keep_of(apr_pool_t *proc)
+{
+    void *data = NULL;
+
+    apr_pool_userdata_get(&data, KEEP_KEY, proc);
+    if (!data) {
+        keep_t *k = apr_pcalloc(proc, sizeof(keep_t));
+
+        if (apr_pool_create(&k->home, NULL) != APR_SUCCESS) {
+            return NULL;
+        }
+        data = k;
+        /* _set, not _setn: the key is copied, this module may be unloaded. */
+        apr_pool_userdata_set(data, KEEP_KEY, apr_pool_cleanup_null, proc);
+    }
+    return data;
+}
 
 struct opf_helper_sup {
     apr_pool_t *pool;
+    apr_pool_t *home;           /* the helpers' pools' parent */
+    keep_t *keep;               /* NULL: nothing outlives the generation */
     const char *path;
     uid_t uid;
     gid_t gid;
@@ -95,15 +140,54 @@ static void reaped(void *ctx)
     opf_helper_sup_maintain(ctx, apr_time_now());
 }
 
+/* The generation ends (after its prefetch thread, a pre-cleanup): the
+ * helper in use is kept for the next one if the hooks say so (a graceful
+ * restart), every other helper is stopped. Their pools are not p's
+ * children: destroyed here. */
+static apr_status_t sup_end(void *data)
+{
+    opf_helper_sup_t *s = data;
+    int keeping = s->hooks.keep && s->hooks.keep(s->hooks.ctx);
+    slot_t *slot, *next;
+
+    for (slot = s->slots; slot; slot = next) {
+        next = slot->next;
+        if (keeping && slot == s->current && !s->keep->slot
+            && opf_helper_pid(slot->h) > 0) {
+            opf_helper_detach(slot->h, slot->pool);
+            slot->next = NULL;
+            slot->taken = slot->released = 0;
+            s->keep->slot = slot;
+        }
+        else {
+            apr_pool_destroy(slot->pool);   /* stops it */
+        }
+    }
+    s->slots = NULL;
+    s->current = NULL;
+    return APR_SUCCESS;
+}
+
 apr_status_t opf_helper_sup_create(opf_helper_sup_t **out, const char *path,
                                    uid_t uid, gid_t gid,
                                    const opf_helper_sup_hooks_t *hooks,
                                    apr_pool_t *p)
 {
+    return opf_helper_sup_create_kept(out, path, uid, gid, hooks, p, NULL);
+}
+
+apr_status_t opf_helper_sup_create_kept(opf_helper_sup_t **out,
+                                        const char *path, uid_t uid,
+                                        gid_t gid,
+                                        const opf_helper_sup_hooks_t *hooks,
+                                        apr_pool_t *p, apr_pool_t *home)
+{
     opf_helper_sup_t *s = apr_pcalloc(p, sizeof(*s));
     apr_status_t rv;
 
     s->pool = p;
+    s->keep = home ? keep_of(home) : NULL;
+    s->home = s->keep ? s->keep->home : p;
     s->path = apr_pstrdup(p, path);
     s->uid = uid;
     s->gid = gid;
@@ -113,6 +197,9 @@ apr_status_t opf_helper_sup_create(opf_helper_sup_t **out, const char *path,
         return rv;
     }
     apr_pool_pre_cleanup_register(p, s, closing);
+    if (s->keep) {
+        apr_pool_cleanup_register(p, s, sup_end, apr_pool_cleanup_null);
+    }
     *out = s;
     return APR_SUCCESS;
 }
@@ -138,7 +225,7 @@ static apr_status_t spawn(opf_helper_sup_t *s, slot_t **out)
     apr_status_t rv;
     slot_t *slot;
 
-    if ((rv = apr_pool_create(&hp, s->pool)) != APR_SUCCESS) {
+    if ((rv = apr_pool_create(&hp, s->home)) != APR_SUCCESS) {
         return rv;
     }
     rv = opf_helper_start(&h, s->path, s->uid, s->gid, hp);
@@ -155,6 +242,9 @@ static apr_status_t spawn(opf_helper_sup_t *s, slot_t **out)
     slot->pid = opf_helper_pid(h);
     slot->pool = hp;
     slot->started = apr_time_now();
+    slot->path = apr_pstrdup(hp, s->path);
+    slot->uid = s->uid;
+    slot->gid = s->gid;
     *out = slot;
     return APR_SUCCESS;
 }
@@ -218,9 +308,101 @@ static apr_status_t start_now(opf_helper_sup_t *s, apr_time_t now)
     return APR_SUCCESS;
 }
 
+/* The helper the previous generation kept, if it runs with what this
+ * generation would start it with: adopted and told what changed (the
+ * update hook). Otherwise, or when it cannot be told, stopped. Main
+ * thread, before the prefetch thread. Returns 1 if adopted. */
+static int adopt_kept(opf_helper_sup_t *s)
+{
+    slot_t *slot = s->keep ? s->keep->slot : NULL;
+    char line[512];
+    apr_status_t rv;
+
+    if (!slot) {
+        return 0;
+    }
+    s->keep->slot = NULL;
+    if (strcmp(slot->path, s->path) || slot->uid != s->uid
+        || slot->gid != s->gid) {
+        apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: the helper "
+                     "process %ld ran %s as uid %ld gid %ld, this "
+                     "configuration wants %s as uid %ld gid %ld: stopping "
+                     "it, starting a new one", (long)slot->pid, slot->path,
+                     (long)slot->uid, (long)slot->gid, s->path,
+                     (long)s->uid, (long)s->gid);
+        say(s, OPF_LOG_INFO, APR_SUCCESS, line);
+        opf_helper_stop(slot->h);
+        apr_pool_destroy(slot->pool);
+        return 0;
+    }
+    opf_helper_adopt(slot->h, slot->pool, s->pool);
+    /* One that was stopped (SIGSTOP) or is stuck is not kept: the
+     * heartbeat would find out only seconds later. */
+    rv = opf_helper_ping(slot->h, ADOPT_PING_MS);
+    if (rv == APR_SUCCESS && s->hooks.update_certs) {
+        rv = s->hooks.update_certs(s->hooks.ctx, slot->h);
+    }
+    if (rv != APR_SUCCESS || opf_helper_pid(slot->h) <= 0) {
+        apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: the helper "
+                     "process %ld kept from the previous generation does not "
+                     "answer: starting a new one", (long)slot->pid);
+        say(s, OPF_LOG_WARNING, rv, line);
+        apr_pool_destroy(slot->pool);   /* stops it */
+        return 0;
+    }
+    opf_helper_on_death(slot->h, reaped, s);
+    apr_thread_mutex_lock(s->mutex);
+    slot->next = s->slots;
+    s->slots = slot;
+    s->current = slot;
+    s->serial++;
+    s->starts++;
+    apr_thread_mutex_unlock(s->mutex);
+    apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: helper process "
+                 "%ld (%s) kept from the previous generation: it is told only "
+                 "what changed", (long)slot->pid, slot->path);
+    say(s, OPF_LOG_INFO, APR_SUCCESS, line);
+    return 1;
+}
+
 apr_status_t opf_helper_sup_start(opf_helper_sup_t *s)
 {
+    if (adopt_kept(s)) {
+        return APR_SUCCESS;
+    }
     return start_now(s, apr_time_now());
+}
+
+void opf_helper_sup_guard_kept(apr_pool_t *home)
+{
+    keep_t *k = keep_of(home);
+
+    if (k && k->slot) {
+        opf_helper_guard_fd(k->slot->h);
+    }
+}
+
+void opf_helper_sup_drop_kept(apr_pool_t *home,
+                              void (*log)(void *ctx, int level,
+                                          apr_status_t rv, const char *msg),
+                              void *ctx)
+{
+    keep_t *k = keep_of(home);
+    slot_t *slot = k ? k->slot : NULL;
+    char line[256];
+
+    if (!slot) {
+        return;
+    }
+    k->slot = NULL;
+    if (log) {
+        apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: this "
+                     "configuration needs no helper process: stopping %ld",
+                     (long)slot->pid);
+        log(ctx, OPF_LOG_INFO, APR_SUCCESS, line);
+    }
+    opf_helper_stop(slot->h);
+    apr_pool_destroy(slot->pool);
 }
 
 opf_helper_t *opf_helper_sup_current(opf_helper_sup_t *s)

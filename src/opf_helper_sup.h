@@ -17,6 +17,10 @@
  *     heartbeat (opf_helper_sup_release: killed at once with SIGKILL; the
  *     MPM reaps it within a second and the main thread starts another).
  *
+ * A restart of httpd (graceful or not) keeps the helper in use when it
+ * would be started the same way (opf_helper_sup_create_kept); a stop
+ * ends it.
+ *
  * Restarts back off (1 s, 2 s, 4 s ... 60 s) while helpers die young
  * (within a minute of their start) or fail to start; one error line
  * opens an incident, one notice line says it is over (the replacement
@@ -45,6 +49,14 @@ typedef struct opf_helper_sup_hooks {
      * Optional: set later with opf_helper_sup_set_wake. */
     void (*wake)(void *wake_ctx);
     void *wake_ctx;
+    /* With a home pool (opf_helper_sup_create_kept), both optional. keep:
+     * at the end of the generation (p's cleanup, after the prefetch
+     * thread stopped), true to keep the helper for the next generation (a
+     * graceful restart, not a stop). update_certs: tells a kept helper
+     * what this generation changed (CERT for what it does not know,
+     * FORGET for what it no longer needs). Main thread. */
+    int (*keep)(void *ctx);
+    apr_status_t (*update_certs)(void *ctx, opf_helper_t *h);
 } opf_helper_sup_hooks_t;
 
 /* A helper younger than this that dies counts as a failed start. */
@@ -58,6 +70,34 @@ apr_status_t opf_helper_sup_create(opf_helper_sup_t **out, const char *path,
                                    uid_t uid, gid_t gid,
                                    const opf_helper_sup_hooks_t *hooks,
                                    apr_pool_t *p);
+
+/* The same, helpers surviving generations: home is httpd's process pool
+ * (what outlives a generation is found there); each helper's pool is a
+ * sub-pool of a top-level pool of the supervisor's, not of p (nor of home,
+ * whose children go before pconf at exit). At p's end the
+ * helper in use is kept if hooks->keep says so (detached: nothing of
+ * this module stays registered, a restart may unload it); the next
+ * generation's opf_helper_sup_start adopts it if it was started with
+ * the same path, uid and gid, and tells it what changed
+ * (hooks->update_certs), else stops it and starts a new one (logged at
+ * info level either way). A helper started anew still gets every
+ * certificate (hooks->register_certs). */
+apr_status_t opf_helper_sup_create_kept(opf_helper_sup_t **out,
+                                        const char *path, uid_t uid,
+                                        gid_t gid,
+                                        const opf_helper_sup_hooks_t *hooks,
+                                        apr_pool_t *p, apr_pool_t *home);
+
+/* In the next generation's pre-config, before anything forks: the kept
+ * helper's channel is closed again in forked children. */
+void opf_helper_sup_guard_kept(apr_pool_t *home);
+
+/* A generation that adopted nothing (privsep off, no certificate): the
+ * kept helper, if any, is stopped (log may be NULL). Main thread. */
+void opf_helper_sup_drop_kept(apr_pool_t *home,
+                              void (*log)(void *ctx, int level,
+                                          apr_status_t rv, const char *msg),
+                              void *ctx);
 
 /* Before the prefetch thread starts: who to wake when a new helper is
  * ready. */

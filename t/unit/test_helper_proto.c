@@ -3,6 +3,7 @@
  * magic and type, lengths beyond their bounds, counts that exceed the
  * bytes there, trailing bytes and non-printable text; the encoder refuses
  * what the decoder would. Every prefix of every valid message is refused.
+ * FORGET (type 7) round-trips.
  * EVENT (for the notifier): every field at and over its bound, the
  * encoder's cutting and replacing, non-printable bytes refused. */
 #include <stdlib.h>
@@ -215,7 +216,7 @@ int main(void)
     static const unsigned char req[] = { 0x30, 0x02, 5, 6 };
     const char *url = "http://ocsp.example.test/";
 
-    plan(45 + 16);   /* + test_event() */
+    plan(48 + 16);   /* + test_event() */
     memset(big, 'A', sizeof(big));
 
     /* ---- CERT ---- */
@@ -362,6 +363,20 @@ int main(void)
     buf[len] = 0;
     is_int(opf_proto_decode(buf, (size_t)len + 1, &d), OPF_PROTO_ETRAIL,
            "a PING with a trailing byte is refused");
+
+    /* ---- FORGET (a kept helper drops a certificate) ---- */
+    memset(&m, 0, sizeof(m));
+    m.type = OPF_MSG_FORGET;
+    m.u.forget.id = 0x01020304u;
+    len = opf_proto_encode(&m, buf, sizeof(buf));
+    rc = opf_proto_decode(buf, (size_t)len, &d);
+    ok(len == 9 && buf[4] == 7 && rc == OPF_PROTO_OK
+       && d.type == OPF_MSG_FORGET && d.u.forget.id == 0x01020304u,
+       "FORGET round-trips (type 7, id)");
+    ok(prefixes_refused((size_t)len), "every truncated FORGET is refused");
+    buf[len] = 0;
+    is_int(opf_proto_decode(buf, (size_t)len + 1, &d), OPF_PROTO_ETRAIL,
+           "a FORGET with a trailing byte is refused");
 
     /* ---- RESULT ---- */
     memset(&m, 0, sizeof(m));

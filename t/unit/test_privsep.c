@@ -4,7 +4,10 @@
  * /garbage/ answers junk with status 200, /hang/ accepts and never
  * answers. First the helper through its channel (CERT, FETCH, CHECK,
  * RESULT), then the engine driving it (a fetch done by the helper; a
- * helper that stops answering, then dies: timeout, then fallback). */
+ * helper that stops answering, then dies: timeout, then fallback), then
+ * a supervisor whose helper outlives its generation (kept, adopted,
+ * updated with FORGET and CERT, not adopted when started differently,
+ * stopped at an end that does not keep). */
 #include <errno.h>
 #include <poll.h>
 #include <pwd.h>
@@ -252,6 +255,34 @@ static void sup_log(void *ctx, int level, apr_status_t rv, const char *msg)
     }
 }
 
+/* A helper kept across a restart: what the glue's hooks do. keep_answer
+ * says whether the generation's end is a restart; update_certs FORGETs
+ * id 0 and sends the certificate again as id 1 (what a restart that
+ * replaced it does). */
+static int keep_answer, registers, updates;
+
+static int keep_hook(void *ctx)
+{
+    (void)ctx;
+    return keep_answer;
+}
+
+static apr_status_t count_register(void *ctx, opf_helper_t *h)
+{
+    registers++;
+    return sup_register(ctx, h);
+}
+
+static apr_status_t move_cert(void *ctx, opf_helper_t *h)
+{
+    opf_cert_t *cert = ctx;
+    apr_status_t rv = opf_helper_send_forget(h, 0, 1000);
+
+    updates++;
+    return rv != APR_SUCCESS ? rv
+           : opf_helper_send_cert(h, 1, cert->leaf, cert->issuer, 1000);
+}
+
 /* The MPM's maintenance, as httpd's monitor hook runs it, until *counter
  * reaches at_least. */
 static int supervise_until(opf_helper_sup_t *sup, volatile int *counter,
@@ -317,7 +348,7 @@ int main(void)
     apr_initialize();
     OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
     apr_pool_create(&p, NULL);
-    plan(30);
+    plan(36);
 
     pki = pki_new(time(NULL));
     pki_resp_defaults(pki, &o);
@@ -608,6 +639,82 @@ int main(void)
             ok(cur && opf_helper_pid(cur) != hpid && kill(hpid, 0) != 0,
                "... by a third, the dead one reaped");
             opf_engine_stop(e);
+        }
+
+        /* Kept across a restart (opf_helper_sup_create_kept): the end of
+         * a generation that keeps leaves the helper running, the next
+         * generation adopts it and only updates it; FORGET drops a
+         * certificate; an end that does not keep (a stop) stops it; a
+         * helper to be started differently is not adopted. */
+        {
+            apr_pool_t *proc, *gen;
+            opf_helper_sup_t *ks;
+            opf_helper_sup_hooks_t kh = {
+                .ctx = cert, .register_certs = count_register, .log = sup_log,
+                .keep = keep_hook, .update_certs = move_cert
+            };
+            opf_helper_t *cur;
+            pid_t kept = -1, other = -1;
+
+            apr_pool_create(&proc, p);
+            keep_answer = 1;
+            apr_pool_create(&gen, proc);
+            opf_helper_sup_create_kept(&ks, OPF_TEST_HELPER, uid, gid, &kh,
+                                       gen, proc);
+            if (opf_helper_sup_start(ks) == APR_SUCCESS
+                && (cur = opf_helper_sup_current(ks)) != NULL) {
+                kept = opf_helper_pid(cur);
+            }
+            apr_pool_destroy(gen);
+            ok(kept > 0 && registers == 1 && kill(kept, 0) == 0,
+               "a generation that keeps ends: its helper runs on");
+
+            apr_pool_create(&gen, proc);
+            opf_helper_sup_create_kept(&ks, OPF_TEST_HELPER, uid, gid, &kh,
+                                       gen, proc);
+            cur = opf_helper_sup_start(ks) == APR_SUCCESS
+                  ? opf_helper_sup_current(ks) : NULL;
+            ok(cur && opf_helper_pid(cur) == kept && updates == 1
+               && registers == 1 && opf_helper_sup_starts(ks) == 1,
+               "the next generation adopts it, updates it, sends it not "
+               "every certificate");
+            rv = cur ? opf_helper_check(cur, 1, der, (apr_size_t)der_len,
+                                        apr_time_from_sec(300), 2000, &v,
+                                        &reason, p) : APR_EGENERAL;
+            ok(rv == APR_SUCCESS, "... it answers a CHECK under the new id");
+            reason = NULL;
+            rv = cur ? opf_helper_check(cur, 0, der, (apr_size_t)der_len,
+                                        apr_time_from_sec(300), 2000, &v,
+                                        &reason, p) : APR_EGENERAL;
+            ok(rv == APR_EINVAL && reason && strstr(reason, "unknown"),
+               "... and knows the forgotten id no more");
+            apr_pool_destroy(gen);
+
+            /* Another program (the same binary under another name): not
+             * adopted, stopped, a new one started with every certificate. */
+            apr_pool_create(&gen, proc);
+            {
+                const char *slash = strrchr(OPF_TEST_HELPER, '/');
+                const char *alias = apr_pstrcat(p, apr_pstrndup(p,
+                    OPF_TEST_HELPER, (apr_size_t)(slash - OPF_TEST_HELPER)),
+                    "/.", slash, NULL);
+
+                opf_helper_sup_create_kept(&ks, alias, uid, gid, &kh, gen,
+                                           proc);
+            }
+            cur = opf_helper_sup_start(ks) == APR_SUCCESS
+                  ? opf_helper_sup_current(ks) : NULL;
+            other = cur ? opf_helper_pid(cur) : -1;
+            ok(other > 0 && other != kept && kill(kept, 0) != 0
+               && registers == 2 && updates == 1,
+               "a helper to be started differently is not adopted: stopped, "
+               "a new one gets every certificate");
+            keep_answer = 0;
+            apr_pool_destroy(gen);
+            ok(other > 0 && kill(other, 0) != 0,
+               "a generation that does not keep (a stop) ends: its helper "
+               "is stopped");
+            apr_pool_destroy(proc);
         }
     }
 
