@@ -441,6 +441,7 @@ static void exchange(struct run *r, const char *host, const char *hostport,
     const char *get_url = NULL;
 
     memset(r, 0, sizeof *r);
+    memset(&url, 0, sizeof url);
     apr_pool_create(&xp, p);
     url.url = apr_pstrcat(p, "http://", hostport, "/ocsp", NULL);
     url.host = host;
@@ -700,6 +701,7 @@ int main(void)
         server_start(&s, AF_INET, B_HANG);
         snprintf(ps, sizeof ps, "%d", s.port);
         snprintf(hp, sizeof hp, "127.0.0.1:%d", s.port);
+        memset(&url, 0, sizeof url);
         url.url = "http://x/";
         url.host = "127.0.0.1";
         url.port = ps;
