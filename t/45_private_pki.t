@@ -9,7 +9,9 @@
 #     with OCSPPrefetchResponderCAFile naming that CA, stapled (in the helper,
 #     and without privsep in the prefetch thread); with another CA's file,
 #     the fetch fails saying the responder's certificate is not accepted, and
-#     nothing is stapled; an https:// URL in a certificate's AIA is never
+#     nothing is stapled; with the right CA but another host name in the
+#     URL (localhost: the certificate is for 127.0.0.1 only), likewise;
+#     an https:// URL in a certificate's AIA is never
 #     used (the front sees no connection for it) and the log says why;
 #   - responders answering unauthorized, or malformedRequest (what one that
 #     requires a nonce answers): each log line says what to change;
@@ -28,7 +30,7 @@ use OCSPTest::Httpd;
 use OCSPTest::Client qw(verify_staple);
 use OCSPTest::Status qw(status_vhost status_json rfc3339);
 
-plan tests => 23, need { 'module not built (stand-in run)' => module_built() };
+plan tests => 25, need { 'module not built (stand-in run)' => module_built() };
 
 my $rp = responder_port();
 my $pki = pki_dir();
@@ -42,7 +44,8 @@ for my $ca (qw(tlsca otherca)) {
          . "-subj '/CN=OPF test $ca' -keyout $tls/$ca.key -out $tls/$ca.pem");
 }
 open my $ext, '>', "$tls/srv.ext" or die $!;
-print $ext "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n";
+# for the address only: "https://localhost:PORT" is the wrong name for it
+print $ext "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n";
 close $ext;
 run_ok("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
      . "-subj '/CN=127.0.0.1' -keyout $tls/srv.key -out $tls/srv.csr");
@@ -178,6 +181,18 @@ for my $privsep (1, 0) {
     ok(never_stapled($h), '... nothing is stapled');
     ok(grep({ /handshake-failed/ } (front_lines())[$before .. scalar(front_lines()) - 1]),
        '... the front saw the handshake fail');
+    $h->stop;
+}
+
+{
+    my ($h, $sport) = server('https-wrongname', "OCSPPrefetchResponderCAFile $tls/tlsca.pem\n",
+                             "OCSPPrefetchResponder https://localhost:$fport/good/\n");
+    $h->start;
+    my @l;
+    wait_until(20, sub { @l = $h->log_lines(qr/good\.test.*OCSP fetch failed: TLS: the responder's certificate is not accepted for localhost: hostname mismatch/) }, 0.25);
+    ok(scalar @l, 'https:// responder, right CA, a name the certificate is not for: refused as a hostname mismatch')
+        or diag($h->log_tail);
+    ok(never_stapled($h), '... nothing is stapled');
     $h->stop;
 }
 
