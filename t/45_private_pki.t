@@ -30,7 +30,7 @@ use OCSPTest::Httpd;
 use OCSPTest::Client qw(verify_staple);
 use OCSPTest::Status qw(status_vhost status_json rfc3339);
 
-plan tests => 25, need { 'module not built (stand-in run)' => module_built() };
+plan tests => 26, need { 'module not built (stand-in run)' => module_built() };
 
 my $rp = responder_port();
 my $pki = pki_dir();
@@ -220,6 +220,20 @@ for my $case ([ unauthorized => qr/responder status unauthorized \(6\): the resp
     wait_until(20, sub { @l = $h->log_lines(qr/good\.test.*$re/) }, 0.25);
     ok(scalar @l, "$mode: the log line says what to change") or diag($h->log_tail);
     ok(never_stapled($h), "$mode: nothing is stapled");
+    $h->stop;
+}
+
+# --- signed with SHA-1 (openssl ocsp -rmd sha1): stapled where the local
+# policy allows it (OpenSSL 3.0's default); where it refuses SHA-1, the
+# reason says so (t/unit/test_validate.c, under a policy made there)
+{
+    my ($h, $sport) = server('sha1', '', "OCSPPrefetchResponder http://127.0.0.1:$rp/sha1/\n");
+    $h->start;
+    my $v = stapled($h);
+    my $refused = $h->log_lines(qr/good\.test.*signed with SHA-1, which the local crypto policy refuses/);
+    ok(($v->{verify_ok} && ($v->{status} // '') eq 'good') || $refused,
+       'a response signed with SHA-1: stapled, or refused with the SHA-1 reason')
+        or diag($h->log_tail);
     $h->stop;
 }
 
