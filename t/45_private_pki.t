@@ -30,7 +30,7 @@ use OCSPTest::Httpd;
 use OCSPTest::Client qw(verify_staple);
 use OCSPTest::Status qw(status_vhost status_json rfc3339);
 
-plan tests => 26, need { 'module not built (stand-in run)' => module_built() };
+plan tests => 28, need { 'module not built (stand-in run)' => module_built() };
 
 my $rp = responder_port();
 my $pki = pki_dir();
@@ -150,6 +150,23 @@ sub never_stapled {
        "... and that thisUpdate is the staple's");
     my $nr = eval { rfc3339($c->{next_refresh}) };
     ok(defined $nr && defined $nu && $nr < $nu, '... the refresh is scheduled before the assumed nextUpdate');
+    # kept across a graceful restart (carried over) and a full one (the
+    # store: derived again from the same thisUpdate, never from the time
+    # it is loaded)
+    $h->graceful;
+    my $g = {};
+    wait_until(10, sub { $g = cert_json($sport); defined $g->{next_update} }, 0.25);
+    is($g->{next_update}, $c->{next_update}, '... the same nextUpdate after a graceful restart');
+    $h->stop;
+    sleep 1;
+    $h->start;
+    my $f = {};
+    wait_until(10, sub { $f = cert_json($sport); defined $f->{next_update} }, 0.25);
+    ok(defined $f->{next_update} && ($f->{source} // '') eq 'store'
+       && $f->{this_update} eq ($c->{this_update} // '')
+       && $f->{next_update} eq $c->{next_update},
+       '... and after a full restart, from the store: the same thisUpdate and nextUpdate')
+        or diag("before $c->{this_update} .. $c->{next_update}, after " . ($f->{this_update} // 'none') . " .. " . ($f->{next_update} // 'none'));
     $h->stop;
 }
 
