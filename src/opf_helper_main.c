@@ -10,7 +10,8 @@
  * sets no_new_privs and not dumpable (drop_privileges()). Then it serves the parent's messages
  * (opf_helper_proto.h): certificates (CERT), fetches (FETCH: name
  * lookup, kept a minute (opf_addrcache.h), the HTTP exchange with
- * opf_http, validation with opf_validate_response) and validations of
+ * opf_http, over TLS for an https:// responder (tls_ctx_get()),
+ * validation with opf_validate_response_assume) and validations of
  * stored responses (CHECK), each answered by one RESULT. Each FETCH or
  * CHECK runs in a worker thread (at most WORKERS_MAX at once, the rest
  * queued), so a slow name lookup or responder holds up nothing else. It

@@ -32,7 +32,12 @@
  *   server closes). The read callback also notes those two header fields
  *   as the header passes: "Content-Length: 0" is an empty body at once, a
  *   chunked body is decoded here (opf_chunked.h), any other transfer
- *   coding is refused with its own reason. */
+ *   coding is refused with its own reason.
+ * - An https:// responder (opf_http_start_tls): an SSL BIO sits between
+ *   the HTTP client and the socket BIO (tls_layer()), the callback is on
+ *   it, so everything above sees plaintext and every limit holds as over
+ *   http; the SSL BIO's retry flags say which way the handshake or a
+ *   record waits. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
