@@ -77,6 +77,60 @@ static apr_status_t gen_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* apr_pool_userdata_set() copies the key into the process pool: a key
+ * pointing into this module would dangle once httpd reloads it. */
+#define CERT_CACHE_KEY "mod_ocsp_prefetch:cert_cache"
+
+/* The process pool: pconf's parent (httpd's main.c). */
+static apr_pool_t *process_pool(apr_pool_t *pconf)
+{
+    apr_pool_t *proc = apr_pool_parent_get(pconf);
+
+    return proc ? proc : pconf;
+}
+
+/* Registered on each pconf: when the process is exiting (not restarting),
+ * the parsed certificates are released while this copy of the module is
+ * still loaded (httpd unloads it in a cleanup registered earlier on pconf,
+ * and cleanups run in reverse order). */
+static apr_status_t cert_cache_exit(void *data)
+{
+    apr_pool_t *proc = process_pool(data);
+    void *cache = NULL;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
+        apr_pool_userdata_get(&cache, CERT_CACHE_KEY, proc);
+        apr_pool_userdata_set(NULL, CERT_CACHE_KEY, NULL, proc);
+        opf_cert_cache_destroy(cache);
+    }
+    return APR_SUCCESS;
+}
+
+/* The parsed certificates are kept across generations, found through the
+ * process pool: a graceful restart finds the certificates it had and does
+ * not parse them again (opf_cert.h). Ended for each generation in
+ * post_config, once mod_ssl has primed all of them. */
+static opf_cert_cache_t *process_cert_cache(apr_pool_t *pconf)
+{
+    apr_pool_t *proc = process_pool(pconf);
+    opf_cert_cache_t *cache;
+    void *data = NULL;
+
+    apr_pool_userdata_get(&data, CERT_CACHE_KEY, proc);
+    if ((cache = data) == NULL) {
+        if (opf_cert_cache_create(&cache) != APR_SUCCESS) {
+            return NULL;
+        }
+        apr_pool_userdata_set(cache, CERT_CACHE_KEY, NULL, proc);
+    }
+    apr_pool_cleanup_register(pconf, pconf, cert_cache_exit,
+                              apr_pool_cleanup_null);
+    if (opf_cert_cache_begin(cache) != APR_SUCCESS) {
+        return NULL;
+    }
+    return cache;
+}
+
 static int opf_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp)
 {
@@ -97,7 +151,9 @@ static int opf_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     gen->nourl = apr_array_make(pconf, 4, sizeof(opf_nourl_t *));
     gen->nourl_by_key = apr_hash_make(pconf);
     opf_files_init(gen);
-    gen->issuers = opf_cert_cache_make(pconf);
+    if ((gen->certs = process_cert_cache(pconf)) == NULL) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     apr_pool_cleanup_register(pconf, gen, gen_cleanup, apr_pool_cleanup_null);
     return OK;
 }
@@ -207,7 +263,7 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
         opf_add_vhost(entry->vhosts, s);
         return OK;
     }
-    if (opf_cert_from_pem_cached(&cert, pem, gen->issuers, gen->pconf, &err)
+    if (opf_cert_from_pem_cached(&cert, pem, gen->certs, gen->pconf, &err)
         != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "cannot staple a certificate of %s:%d: %s; leaving it to "
@@ -546,6 +602,9 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     gen->s = s;
+    /* mod_ssl has primed every certificate: the previous generation's that
+     * were not primed again are freed. */
+    opf_cert_cache_end(gen->certs);
     /* mod_ssl has primed every certificate it could: say which it did not
      * (before the status table, which lists them). */
     opf_files_check_unoffered(gen, ptemp);

@@ -164,7 +164,8 @@ typedef struct opf_gen {
     struct opf_status *status;   /* shared status table, NULL: no certs */
     struct opf_notify *notify;   /* NULL: no OCSPPrefetchNotifyCmd */
     struct opf_resolver *resolver; /* NULL: no responder named by name */
-    opf_cert_cache_t *issuers;   /* chain certificates parsed so far */
+    opf_cert_cache_t *certs;     /* parsed certificates, kept across
+                                  * generations (in the process pool) */
     struct opf_helper_sup *sup;  /* NULL: OCSPPrefetchPrivsep off */
     struct opf_helper *helper;   /* the helper at start-up (the seed's
                                   * checks), NULL: none runs */

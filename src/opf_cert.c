@@ -128,33 +128,112 @@ static int must_staple_of(X509 *x)
     return found;
 }
 
-/* Reads the leaf and picks its issuer among the following certificates;
- * unrelated certificates (e.g. a cross-signed root) are skipped. */
+/* Parsed certificates, by the SHA-256 of their PEM block, kept across
+ * configuration generations. With OpenSSL 3 parsing a certificate costs
+ * about a millisecond (its public key goes through the decoders): thousands
+ * of leaves share a handful of issuers, and a graceful restart hands over
+ * the same leaves again. Two tables: what this generation asked for (cur)
+ * and what the previous one parsed (prev), taken over when asked for again
+ * and freed at opf_cert_cache_end(), so that a certificate removed from the
+ * configuration is not kept past the generation that dropped it. Each
+ * table lives in its own sub-pool of the cache's own pool, which is not
+ * part of httpd's pools: the cache outlives httpd's reload of this module on a
+ * restart, so no cleanup of ours may be registered on a pool that lives
+ * longer than this copy of the code; opf_cert_cache_destroy() releases it
+ * all instead. */
 struct opf_cert_cache {
-    apr_hash_t *by_pem;     /* PEM block text -> X509 * (one reference) */
+    apr_pool_t *pool;
+    apr_pool_t *cur_p, *prev_p;
+    apr_hash_t *cur, *prev;   /* digest -> X509 * (one reference each) */
 };
 
-static apr_status_t cache_cleanup(void *data)
+static void table_release(apr_hash_t *table)
 {
-    opf_cert_cache_t *cache = data;
     apr_hash_index_t *hi;
 
-    for (hi = apr_hash_first(NULL, cache->by_pem); hi; hi = apr_hash_next(hi)) {
+    for (hi = apr_hash_first(NULL, table); hi; hi = apr_hash_next(hi)) {
         void *x;
         apr_hash_this(hi, NULL, NULL, &x);
         X509_free(x);
     }
-    apr_hash_clear(cache->by_pem);
+    apr_hash_clear(table);
+}
+
+static apr_status_t table_make(apr_pool_t *parent, apr_pool_t **tp,
+                               apr_hash_t **table)
+{
+    apr_status_t rv = apr_pool_create(tp, parent);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    apr_pool_tag(*tp, "opf_cert_cache");
+    *table = apr_hash_make(*tp);
     return APR_SUCCESS;
 }
 
-opf_cert_cache_t *opf_cert_cache_make(apr_pool_t *p)
+apr_status_t opf_cert_cache_create(opf_cert_cache_t **out)
 {
-    opf_cert_cache_t *cache = apr_pcalloc(p, sizeof(*cache));
+    apr_pool_t *p;
+    opf_cert_cache_t *cache;
+    apr_status_t rv;
 
-    cache->by_pem = apr_hash_make(p);
-    apr_pool_cleanup_register(p, cache, cache_cleanup, apr_pool_cleanup_null);
-    return cache;
+    *out = NULL;
+    /* A top-level pool: APR's global pool is its parent, and that one is
+     * neither httpd's process pool nor cleared on a restart. (Not an
+     * unmanaged pool: APR 1.7 mallocs the allocator of one made without
+     * an allocator and Debian's build munmaps it when it is destroyed.) */
+    if ((rv = apr_pool_create(&p, NULL)) != APR_SUCCESS)
+        return rv;
+    apr_pool_tag(p, "opf_cert_cache");
+    cache = apr_pcalloc(p, sizeof(*cache));
+    cache->pool = p;
+    if ((rv = table_make(p, &cache->cur_p, &cache->cur)) != APR_SUCCESS) {
+        apr_pool_destroy(p);
+        return rv;
+    }
+    *out = cache;
+    return APR_SUCCESS;
+}
+
+void opf_cert_cache_end(opf_cert_cache_t *cache)
+{
+    if (cache && cache->prev_p) {
+        table_release(cache->prev);
+        apr_pool_destroy(cache->prev_p);
+        cache->prev_p = NULL;
+        cache->prev = NULL;
+    }
+}
+
+void opf_cert_cache_destroy(opf_cert_cache_t *cache)
+{
+    if (cache) {
+        opf_cert_cache_end(cache);
+        table_release(cache->cur);
+        apr_pool_destroy(cache->pool);
+    }
+}
+
+apr_status_t opf_cert_cache_begin(opf_cert_cache_t *cache)
+{
+    apr_pool_t *tp;
+    apr_hash_t *table;
+    apr_status_t rv;
+
+    opf_cert_cache_end(cache);
+    if ((rv = table_make(cache->pool, &tp, &table)) != APR_SUCCESS)
+        return rv;
+    cache->prev_p = cache->cur_p;
+    cache->prev = cache->cur;
+    cache->cur_p = tp;
+    cache->cur = table;
+    return APR_SUCCESS;
+}
+
+unsigned int opf_cert_cache_count(const opf_cert_cache_t *cache)
+{
+    return cache ? apr_hash_count(cache->cur)
+                   + (cache->prev ? apr_hash_count(cache->prev) : 0) : 0;
 }
 
 /* One PEM certificate block, from its BEGIN line to the end of its END
@@ -180,41 +259,47 @@ static X509 *parse_block(const char *block, apr_size_t len)
     return x;
 }
 
-/* A chain certificate, parsed once per cache: thousands of leaves share a
- * handful of issuers, and parsing a certificate (its public key through
- * OpenSSL 3's decoders) was a fifth of httpd's startup time with 10,000
- * virtual hosts. Returns a new reference. */
-static X509 *chain_cert(opf_cert_cache_t *cache, const char *block,
-                        apr_size_t len, apr_pool_t *p)
+/* A certificate of the PEM data, from the cache when it holds it. Returns
+ * a new reference. */
+static X509 *cached_cert(opf_cert_cache_t *cache, const char *block,
+                         apr_size_t len)
 {
-    X509 *x;
+    unsigned char digest[OPF_KEY_LEN];
+    unsigned int n = 0;
+    X509 *x = NULL;
 
-    if (cache == NULL)
+    if (cache == NULL
+        || !EVP_Digest(block, len, digest, &n, EVP_sha256(), NULL)
+        || n != OPF_KEY_LEN)
         return parse_block(block, len);
-    x = apr_hash_get(cache->by_pem, block, (apr_ssize_t)len);
-    if (x == NULL) {
-        if ((x = parse_block(block, len)) == NULL)
-            return NULL;
-        apr_hash_set(cache->by_pem, apr_pstrmemdup(p, block, len),
-                     (apr_ssize_t)len, x);
-    }
+    x = apr_hash_get(cache->cur, digest, OPF_KEY_LEN);
+    if (x == NULL && cache->prev
+        && (x = apr_hash_get(cache->prev, digest, OPF_KEY_LEN)) != NULL)
+        /* The previous generation's reference moves to this one. */
+        apr_hash_set(cache->prev, digest, OPF_KEY_LEN, NULL);
+    else if (x == NULL && (x = parse_block(block, len)) == NULL)
+        return NULL;
+    if (apr_hash_get(cache->cur, digest, OPF_KEY_LEN) == NULL)
+        apr_hash_set(cache->cur, apr_pmemdup(cache->cur_p, digest,
+                                             OPF_KEY_LEN), OPF_KEY_LEN, x);
     X509_up_ref(x);
     return x;
 }
 
+/* Reads the leaf and picks its issuer among the following certificates;
+ * unrelated certificates (e.g. a cross-signed root) are skipped. */
 static apr_status_t read_chain(opf_cert_t *c, const char *pem,
-                               opf_cert_cache_t *cache, apr_pool_t *cache_p,
-                               const char **err)
+                               opf_cert_cache_t *cache, const char **err)
 {
     apr_size_t len;
     const char *block = next_block(pem, &len);
     X509 *x;
 
-    if (block == NULL || (c->leaf = parse_block(block, len)) == NULL)
+    if (block == NULL || (c->leaf = cached_cert(cache, block, len)) == NULL)
         return fail(err, "no certificate in the PEM data", APR_EINVAL);
     while (c->issuer == NULL
            && (block = next_block(block + len, &len)) != NULL) {
-        if ((x = chain_cert(cache, block, len, cache_p)) == NULL)
+        if ((x = cached_cert(cache, block, len)) == NULL)
             continue;
         if (X509_check_issued(x, c->leaf) == X509_V_OK)
             c->issuer = x;
@@ -315,7 +400,7 @@ apr_status_t opf_cert_from_pem_cached(opf_cert_t **out, const char *pem,
         return fail(err, "no certificate in the PEM data", APR_EINVAL);
     apr_pool_cleanup_register(p, c, cert_cleanup, apr_pool_cleanup_null);
 
-    if ((rv = read_chain(c, pem, cache, p, err)) != APR_SUCCESS
+    if ((rv = read_chain(c, pem, cache, err)) != APR_SUCCESS
         || (rv = describe_leaf(c, p, err)) != APR_SUCCESS)
         return rv;
     c->certid = OCSP_cert_to_id(EVP_sha1(), c->leaf, c->issuer);
