@@ -287,6 +287,7 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
             entry->proxy_url = sc->proxy_url;
             entry->proxy_auth = sc->proxy_auth;
         }
+        entry->assume = sc->assume > 0 ? sc->assume : 0;
         entry->ids = apr_array_make(gen->pconf, 1, sizeof(opf_id_t));
         entry->vhosts = apr_array_make(gen->pconf, 1, sizeof(const char *));
         apr_hash_set(gen->by_key, cert->key, OPF_KEY_LEN, entry);
@@ -421,6 +422,7 @@ static void engine_config(server_rec *s, opf_engine_config_t *cfg)
     if (sc->max_per_host > 0) {
         cfg->max_per_host = sc->max_per_host;
     }
+    cfg->responder_ca = sc->responder_ca;
 }
 
 /* Responder names are looked up by a resolver process, forked here from
@@ -647,14 +649,27 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         entry->job = opf_engine_add(gen->engine, entry->cert, entry->urls,
                                     &entry->seed, entry);
         if (entry->proxy_url
-            && opf_engine_set_proxy(entry->job, entry->proxy_url,
-                                    entry->proxy_auth, sc->noproxy)
+            && (rv = opf_engine_set_proxy(entry->job, entry->proxy_url,
+                                          entry->proxy_auth, sc->noproxy))
                != APR_SUCCESS) {
+            if (rv == APR_ENOTIMPL) {
+                /* Never plaintext, nor a CONNECT tunnel (not supported):
+                 * refused rather than fetched some other way. */
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "%s: its "
+                             "https:// OCSPPrefetchResponder cannot be "
+                             "reached through OCSPPrefetchProxy %s: exempt "
+                             "its host with OCSPPrefetchNoProxy, or set "
+                             "OCSPPrefetchProxy off in its vhost",
+                             opf_cert_label(ptemp, entry->cert),
+                             entry->proxy_url);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "%s: unusable "
                          "OCSPPrefetchProxy %s: fetching directly",
                          opf_cert_label(ptemp, entry->cert),
                          entry->proxy_url);
         }
+        opf_engine_set_assume(entry->job, entry->assume);
         /* Status records: the entries first, in this order. */
         opf_job_set_status_index(entry->job, i);
         if (entry->persist_seed && entry->der) {

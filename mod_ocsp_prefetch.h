@@ -26,6 +26,9 @@ typedef struct opf_srv_conf {
      * Proxy-Authorization value from its user:password, or NULL. */
     const char *proxy_url;
     const char *proxy_auth;
+    /* OCSPPrefetchAssumeValidity: OPF_UNSET_TIME, 0 (off) or
+     * OPF_MIN_ASSUME .. OPF_MAX_ASSUME. */
+    apr_interval_time_t assume;
 
     /* Global only (main server). */
     const char *cache_spec;          /* OCSPPrefetchCache, as written */
@@ -54,6 +57,8 @@ typedef struct opf_srv_conf {
     int status_refetch;              /* OCSPPrefetchStatusRefetch, -1 */
     const char *export_dir;          /* OCSPPrefetchExport, NULL: off */
     apr_array_header_t *noproxy;     /* OCSPPrefetchNoProxy: const char * */
+    const char *responder_ca;        /* OCSPPrefetchResponderCAFile, NULL:
+                                      * the system's trust store */
 } opf_srv_conf_t;
 
 #define OPF_UNSET_TIME ((apr_interval_time_t)-1)
@@ -110,6 +115,7 @@ typedef struct opf_entry {
     int persist_seed;          /* starts with a response the store lacks */
     const char *proxy_url;     /* OCSPPrefetchProxy of its first vhost */
     const char *proxy_auth;
+    apr_interval_time_t assume;/* OCSPPrefetchAssumeValidity, likewise */
     /* OCSPPrefetchExport: the file's name in that directory (the
      * certificate file's name + ".ocsp", or KEY.ocsp) and its path. */
     const char *export_name;
