@@ -654,7 +654,9 @@ static int opf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                != APR_SUCCESS) {
             if (rv == APR_ENOTIMPL) {
                 /* Never plaintext, nor a CONNECT tunnel (not supported):
-                 * refused rather than fetched some other way. */
+                 * refused rather than fetched some other way. Not
+                 * reached: opf_check_config() refuses the configuration
+                 * first. */
                 ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "%s: its "
                              "https:// OCSPPrefetchResponder cannot be "
                              "reached through OCSPPrefetchProxy %s: exempt "
@@ -779,6 +781,7 @@ static void opf_register_hooks(apr_pool_t *p)
 
     (void)p;
     ap_hook_pre_config(opf_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(opf_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(opf_post_config, after_ssl, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(opf_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(opf_monitor, NULL, NULL, APR_HOOK_MIDDLE);

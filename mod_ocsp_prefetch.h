@@ -254,6 +254,8 @@ void opf_files_register_hooks(void);
 void opf_status_register_hooks(void);
 
 extern const command_rec opf_cmds[];
+int opf_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                     server_rec *s);
 void *opf_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *opf_merge_srv_conf(apr_pool_t *p, void *base, void *add);
 /* ocsp-prefetch-notifier: OCSPPrefetchNotifier, else next to the helper

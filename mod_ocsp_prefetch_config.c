@@ -17,6 +17,44 @@
 #include "opf_url.h"
 #include "opf_validate.h"
 
+/* check_config: what no single directive can see. An https:// responder
+ * named in a vhost whose OCSPPrefetchProxy applies to its host cannot be
+ * reached (no CONNECT tunnel, and never plaintext instead): refused here,
+ * so `apachectl -t` (and so `apachectl graceful`) says so before a
+ * running server would take that configuration. */
+int opf_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                     server_rec *main_s)
+{
+    const opf_srv_conf_t *gc = opf_srv_conf(main_s);
+    server_rec *s;
+
+    (void)pconf;
+    (void)plog;
+    for (s = main_s; s; s = s->next) {
+        const opf_srv_conf_t *sc = opf_srv_conf(s);
+        const char *err = NULL;
+        opf_url_t u;
+
+        if (sc->enabled != 1 || !sc->responder || !sc->proxy_url
+            || !*sc->proxy_url
+            || opf_url_parse_responder(&u, sc->responder, ptemp, &err)
+               != APR_SUCCESS
+            || !u.tls || opf_url_no_proxy(u.host, gc->noproxy)) {
+            continue;
+        }
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
+                     "mod_ocsp_prefetch: %s:%d: the https:// "
+                     "OCSPPrefetchResponder %s cannot be reached through "
+                     "OCSPPrefetchProxy %s (no CONNECT tunnel): exempt %s "
+                     "with OCSPPrefetchNoProxy, or set OCSPPrefetchProxy off "
+                     "in that virtual host", s->server_hostname
+                     ? s->server_hostname : "(main server)", s->port,
+                     sc->responder, sc->proxy_url, u.host);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
 void *opf_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
     opf_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));

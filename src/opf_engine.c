@@ -319,25 +319,6 @@ static void parse_urls(opf_job_t *job)
     }
 }
 
-/* Whether host is exempt from the proxy (OCSPPrefetchNoProxy). */
-static int no_proxy(const char *host, const apr_array_header_t *noproxy)
-{
-    size_t hl = strlen(host);
-    int i;
-
-    for (i = 0; noproxy && i < noproxy->nelts; i++) {
-        const char *n = APR_ARRAY_IDX(noproxy, i, const char *);
-        size_t nl = strlen(n);
-
-        if (!strcmp(n, "*") || !strcasecmp(n, host)
-            || (n[0] == '.' && hl > nl && !strcasecmp(host + hl - nl, n))
-            || (n[0] == '.' && !strcasecmp(host, n + 1))) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 apr_status_t opf_engine_set_proxy(opf_job_t *job, const char *proxy_url,
                                   const char *auth,
                                   const apr_array_header_t *noproxy)
@@ -354,7 +335,7 @@ apr_status_t opf_engine_set_proxy(opf_job_t *job, const char *proxy_url,
     job->via_auth = auth ? apr_pstrdup(e->pool, auth) : NULL;
     job->proxied = apr_pcalloc(e->pool, (apr_size_t)(n + 1));
     for (i = 0; i < n; i++) {
-        if (job->hosts[i] && !no_proxy(job->parsed[i].host, noproxy)) {
+        if (job->hosts[i] && !opf_url_no_proxy(job->parsed[i].host, noproxy)) {
             if (job->parsed[i].tls) {
                 job->proxied = NULL;   /* no CONNECT tunnel: refused */
                 return APR_ENOTIMPL;

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 
@@ -164,4 +165,22 @@ apr_status_t opf_url_parse_responder(opf_url_t *out, const char *url,
                                      apr_pool_t *p, const char **err)
 {
     return parse(out, url, 1, p, err);
+}
+
+int opf_url_no_proxy(const char *host, const apr_array_header_t *noproxy)
+{
+    size_t hl = strlen(host);
+    int i;
+
+    for (i = 0; noproxy && i < noproxy->nelts; i++) {
+        const char *n = APR_ARRAY_IDX(noproxy, i, const char *);
+        size_t nl = strlen(n);
+
+        if (!strcmp(n, "*") || !strcasecmp(n, host)
+            || (n[0] == '.' && hl > nl && !strcasecmp(host + hl - nl, n))
+            || (n[0] == '.' && !strcasecmp(host, n + 1))) {
+            return 1;
+        }
+    }
+    return 0;
 }

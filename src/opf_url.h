@@ -4,6 +4,7 @@
 #define OPF_URL_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 
 typedef struct opf_url {
     const char *url;      /* as given */
@@ -26,5 +27,10 @@ apr_status_t opf_url_parse(opf_url_t *out, const char *url, apr_pool_t *p,
  * the helper are given (which the configuration vetted). */
 apr_status_t opf_url_parse_responder(opf_url_t *out, const char *url,
                                      apr_pool_t *p, const char **err);
+
+/* OCSPPrefetchNoProxy: whether host is exempt from the proxy by one of
+ * noproxy's entries (const char *: "*", a host name, or ".domain" for
+ * the domain and every name under it; case-insensitive). */
+int opf_url_no_proxy(const char *host, const apr_array_header_t *noproxy);
 
 #endif

@@ -261,6 +261,6 @@ for my $case ([ unauthorized => qr/responder status unauthorized \(6\): the resp
     my $err = eval { $h->start(timeout => 10); '' } // $@;
     $h->stop;
     like(($err // '') . (slurp($h->error_log) // ''),
-         qr/https:\/\/ OCSPPrefetchResponder cannot be reached through OCSPPrefetchProxy/,
+         qr/https:\/\/ OCSPPrefetchResponder \S+ cannot be reached through OCSPPrefetchProxy/,
          'https:// responder behind OCSPPrefetchProxy: the server refuses to start, saying why');
 }
