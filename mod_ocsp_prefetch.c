@@ -86,6 +86,52 @@ static apr_pool_t *process_pool(apr_pool_t *pconf)
                           : apr_pool_parent_get(pconf);
 }
 
+/* apr_pool_userdata_set() copies the key into the process pool: a key
+ * pointing into this module would dangle once httpd reloads it. */
+#define CERT_CACHE_KEY "mod_ocsp_prefetch:cert_cache"
+
+/* Registered on each pconf: when the process is exiting (not restarting),
+ * the parsed certificates are released while this copy of the module is
+ * still loaded (httpd unloads it in a cleanup registered earlier on pconf,
+ * and cleanups run in reverse order). */
+static apr_status_t cert_cache_exit(void *data)
+{
+    apr_pool_t *proc = process_pool(data);
+    void *cache = NULL;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
+        apr_pool_userdata_get(&cache, CERT_CACHE_KEY, proc);
+        apr_pool_userdata_set(NULL, CERT_CACHE_KEY, NULL, proc);
+        opf_cert_cache_destroy(cache);
+    }
+    return APR_SUCCESS;
+}
+
+/* The parsed certificates are kept across generations, found through the
+ * process pool: a graceful restart finds the certificates it had and does
+ * not parse them again (opf_cert.h). Ended for each generation in
+ * post_config, once mod_ssl has primed all of them. */
+static opf_cert_cache_t *process_cert_cache(apr_pool_t *pconf)
+{
+    apr_pool_t *proc = process_pool(pconf);
+    opf_cert_cache_t *cache;
+    void *data = NULL;
+
+    apr_pool_userdata_get(&data, CERT_CACHE_KEY, proc);
+    if ((cache = data) == NULL) {
+        if (opf_cert_cache_create(&cache) != APR_SUCCESS) {
+            return NULL;
+        }
+        apr_pool_userdata_set(cache, CERT_CACHE_KEY, NULL, proc);
+    }
+    apr_pool_cleanup_register(pconf, pconf, cert_cache_exit,
+                              apr_pool_cleanup_null);
+    if (opf_cert_cache_begin(cache) != APR_SUCCESS) {
+        return NULL;
+    }
+    return cache;
+}
+
 static int opf_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp)
 {
@@ -111,7 +157,9 @@ static int opf_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     gen->nourl = apr_array_make(pconf, 4, sizeof(opf_nourl_t *));
     gen->nourl_by_key = apr_hash_make(pconf);
     opf_files_init(gen);
-    gen->issuers = opf_cert_cache_make(pconf);
+    if ((gen->certs = process_cert_cache(pconf)) == NULL) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     apr_pool_cleanup_register(pconf, gen, gen_cleanup, apr_pool_cleanup_null);
     return OK;
 }
@@ -221,7 +269,7 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
         opf_add_vhost(entry->vhosts, s);
         return OK;
     }
-    if (opf_cert_from_pem_cached(&cert, pem, gen->issuers, gen->pconf, &err)
+    if (opf_cert_from_pem_cached(&cert, pem, gen->certs, gen->pconf, &err)
         != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "cannot staple a certificate of %s:%d: %s; leaving it to "
@@ -245,6 +293,7 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
             entry->proxy_url = sc->proxy_url;
             entry->proxy_auth = sc->proxy_auth;
         }
+        entry->assume = sc->assume > 0 ? sc->assume : 0;
         entry->ids = apr_array_make(gen->pconf, 1, sizeof(opf_id_t));
         entry->vhosts = apr_array_make(gen->pconf, 1, sizeof(const char *));
         apr_hash_set(gen->by_key, cert->key, OPF_KEY_LEN, entry);
@@ -379,6 +428,7 @@ static void engine_config(server_rec *s, opf_engine_config_t *cfg)
     if (sc->max_per_host > 0) {
         cfg->max_per_host = sc->max_per_host;
     }
+    cfg->responder_ca = sc->responder_ca;
 }
 
 /* Responder names are looked up by a resolver process, forked here from
@@ -625,6 +675,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         return OK;
     }
     gen->s = s;
+    /* mod_ssl has primed every certificate: the previous generation's that
+     * were not primed again are freed. */
+    opf_cert_cache_end(gen->certs);
     /* mod_ssl has primed every certificate it could: say which it did not
      * (before the status table, which lists them). */
     opf_files_check_unoffered(gen, ptemp);
@@ -669,14 +722,29 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         entry->job = opf_engine_add(gen->engine, entry->cert, entry->urls,
                                     &entry->seed, entry);
         if (entry->proxy_url
-            && opf_engine_set_proxy(entry->job, entry->proxy_url,
-                                    entry->proxy_auth, sc->noproxy)
+            && (rv = opf_engine_set_proxy(entry->job, entry->proxy_url,
+                                          entry->proxy_auth, sc->noproxy))
                != APR_SUCCESS) {
+            if (rv == APR_ENOTIMPL) {
+                /* Never plaintext, nor a CONNECT tunnel (not supported):
+                 * refused rather than fetched some other way. Not
+                 * reached: opf_check_config() refuses the configuration
+                 * first. */
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "%s: its "
+                             "https:// OCSPPrefetchResponder cannot be "
+                             "reached through OCSPPrefetchProxy %s: exempt "
+                             "its host with OCSPPrefetchNoProxy, or set "
+                             "OCSPPrefetchProxy off in its vhost",
+                             opf_cert_label(ptemp, entry->cert),
+                             entry->proxy_url);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "%s: unusable "
                          "OCSPPrefetchProxy %s: fetching directly",
                          opf_cert_label(ptemp, entry->cert),
                          entry->proxy_url);
         }
+        opf_engine_set_assume(entry->job, entry->assume);
         /* Status records: the entries first, in this order. */
         opf_job_set_status_index(entry->job, i);
         if (gen->sup) {
@@ -810,6 +878,7 @@ static void opf_register_hooks(apr_pool_t *p)
 
     (void)p;
     ap_hook_pre_config(opf_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(opf_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(opf_post_config, after_ssl, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(opf_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(opf_monitor, NULL, NULL, APR_HOOK_MIDDLE);

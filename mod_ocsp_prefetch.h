@@ -26,6 +26,9 @@ typedef struct opf_srv_conf {
      * Proxy-Authorization value from its user:password, or NULL. */
     const char *proxy_url;
     const char *proxy_auth;
+    /* OCSPPrefetchAssumeValidity: OPF_UNSET_TIME, 0 (off) or
+     * OPF_MIN_ASSUME .. OPF_MAX_ASSUME. */
+    apr_interval_time_t assume;
 
     /* Global only (main server). */
     const char *cache_spec;          /* OCSPPrefetchCache, as written */
@@ -54,6 +57,8 @@ typedef struct opf_srv_conf {
     int status_refetch;              /* OCSPPrefetchStatusRefetch, -1 */
     const char *export_dir;          /* OCSPPrefetchExport, NULL: off */
     apr_array_header_t *noproxy;     /* OCSPPrefetchNoProxy: const char * */
+    const char *responder_ca;        /* OCSPPrefetchResponderCAFile, NULL:
+                                      * the system's trust store */
 } opf_srv_conf_t;
 
 #define OPF_UNSET_TIME ((apr_interval_time_t)-1)
@@ -115,6 +120,7 @@ typedef struct opf_entry {
     int persist_seed;          /* starts with a response the store lacks */
     const char *proxy_url;     /* OCSPPrefetchProxy of its first vhost */
     const char *proxy_auth;
+    apr_interval_time_t assume;/* OCSPPrefetchAssumeValidity, likewise */
     /* OCSPPrefetchExport: the file's name in that directory (the
      * certificate file's name + ".ocsp", or KEY.ocsp) and its path. */
     const char *export_name;
@@ -163,7 +169,8 @@ typedef struct opf_gen {
     struct opf_status *status;   /* shared status table, NULL: no certs */
     struct opf_notify *notify;   /* NULL: no OCSPPrefetchNotifyCmd */
     struct opf_resolver *resolver; /* NULL: no responder named by name */
-    opf_cert_cache_t *issuers;   /* chain certificates parsed so far */
+    opf_cert_cache_t *certs;     /* parsed certificates, kept across
+                                  * generations (in the process pool) */
     struct opf_helper_sup *sup;  /* NULL: OCSPPrefetchPrivsep off */
     struct opf_helper *helper;   /* the helper at start-up (the seed's
                                   * checks), NULL: none runs */
@@ -255,6 +262,8 @@ void opf_files_register_hooks(void);
 void opf_status_register_hooks(void);
 
 extern const command_rec opf_cmds[];
+int opf_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                     server_rec *s);
 void *opf_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *opf_merge_srv_conf(apr_pool_t *p, void *base, void *add);
 /* ocsp-prefetch-notifier: OCSPPrefetchNotifier, else next to the helper

@@ -13,7 +13,47 @@
 
 #include "mod_ocsp_prefetch.h"
 #include "opf_schedule.h"
+#include "opf_tls.h"
 #include "opf_url.h"
+#include "opf_validate.h"
+
+/* check_config: what no single directive can see. An https:// responder
+ * named in a vhost whose OCSPPrefetchProxy applies to its host cannot be
+ * reached (no CONNECT tunnel, and never plaintext instead): refused here,
+ * so `apachectl -t` (and so `apachectl graceful`) says so before a
+ * running server would take that configuration. */
+int opf_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                     server_rec *main_s)
+{
+    const opf_srv_conf_t *gc = opf_srv_conf(main_s);
+    server_rec *s;
+
+    (void)pconf;
+    (void)plog;
+    for (s = main_s; s; s = s->next) {
+        const opf_srv_conf_t *sc = opf_srv_conf(s);
+        const char *err = NULL;
+        opf_url_t u;
+
+        if (sc->enabled != 1 || !sc->responder || !sc->proxy_url
+            || !*sc->proxy_url
+            || opf_url_parse_responder(&u, sc->responder, ptemp, &err)
+               != APR_SUCCESS
+            || !u.tls || opf_url_no_proxy(u.host, gc->noproxy)) {
+            continue;
+        }
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
+                     "mod_ocsp_prefetch: %s:%d: the https:// "
+                     "OCSPPrefetchResponder %s cannot be reached through "
+                     "OCSPPrefetchProxy %s (no CONNECT tunnel): exempt %s "
+                     "with OCSPPrefetchNoProxy, or set OCSPPrefetchProxy off "
+                     "in that virtual host", s->server_hostname
+                     ? s->server_hostname : "(main server)", s->port,
+                     sc->responder, sc->proxy_url, u.host);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
 
 void *opf_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
@@ -26,6 +66,7 @@ void *opf_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->retry_floor = OPF_UNSET_TIME;
     sc->retry_ceil = OPF_UNSET_TIME;
     sc->keep = OPF_UNSET_TIME;
+    sc->assume = OPF_UNSET_TIME;
     sc->notify_failures = -1;
     sc->max_parallel = -1;
     sc->max_per_host = -1;
@@ -46,6 +87,9 @@ void *opf_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     if (!add->proxy_url) {
         sc->proxy_url = base->proxy_url;
         sc->proxy_auth = base->proxy_auth;
+    }
+    if (add->assume == OPF_UNSET_TIME) {
+        sc->assume = base->assume;
     }
     return sc;
 }
@@ -68,12 +112,66 @@ static const char *set_responder(cmd_parms *cmd, void *dc, const char *arg)
     const char *err = NULL;
 
     (void)dc;
-    if (opf_url_parse(&url, arg, cmd->pool, &err) != APR_SUCCESS) {
+    /* https:// only here: named by an admin, never taken from a
+     * certificate's AIA. */
+    if (opf_url_parse_responder(&url, arg, cmd->pool, &err) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a usable responder "
                             "URL: %s", cmd->cmd->name, arg,
                             err ? err : "invalid");
     }
     opf_srv_conf(cmd->server)->responder = arg;
+    return NULL;
+}
+
+/* Read here, as root, and again by whoever fetches (the helper's user
+ * with privsep): a file only root can read fails every fetch, with a
+ * log line that says so. */
+static const char *set_responder_ca(cmd_parms *cmd, void *dc,
+                                    const char *arg)
+{
+    const char *err, *path;
+
+    (void)dc;
+    if ((err = global_only(cmd))) {
+        return err;
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (!path || !*arg) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable file path",
+                            cmd->cmd->name, arg);
+    }
+    if (opf_tls_ca_check(path, cmd->temp_pool, &err) <= 0) {
+        return apr_psprintf(cmd->pool, "%s: %s (give a PEM file of the CA "
+                            "certificates that issued the responder's TLS "
+                            "certificate)", cmd->cmd->name, err);
+    }
+    opf_srv_conf(cmd->server)->responder_ca = path;
+    return NULL;
+}
+
+static const char *parse_seconds(cmd_parms *cmd, const char *arg,
+                                 int allow_zero, long max_sec,
+                                 apr_interval_time_t *out);
+
+static const char *set_assume(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_interval_time_t d;
+    const char *err;
+
+    (void)dc;
+    if (!strcasecmp(arg, "off")) {
+        opf_srv_conf(cmd->server)->assume = 0;
+        return NULL;
+    }
+    if ((err = parse_seconds(cmd, arg, 0, apr_time_sec(OPF_MAX_ASSUME), &d))) {
+        return err;
+    }
+    if (d != 0 && d < OPF_MIN_ASSUME) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is less than the minimum of "
+                            "%ld seconds (or give off)", cmd->cmd->name, arg,
+                            (long)apr_time_sec(OPF_MIN_ASSUME));
+    }
+    opf_srv_conf(cmd->server)->assume = d;
     return NULL;
 }
 
@@ -548,8 +646,15 @@ const command_rec opf_cmds[] = {
         "directory|off: write each certificate's newest accepted OCSP "
         "response there as DER, for other TLS servers (default off)"),
     AP_INIT_TAKE1("OCSPPrefetchResponder", set_responder, NULL, RSRC_CONF,
-        "http URL of the OCSP responder to use instead of the one named in "
-        "the certificate"),
+        "http:// (or https://) URL of the OCSP responder to use instead of "
+        "the one named in the certificate"),
+    AP_INIT_TAKE1("OCSPPrefetchResponderCAFile", set_responder_ca, NULL,
+        RSRC_CONF, "PEM file of the CAs an https:// OCSPPrefetchResponder's "
+        "certificate is verified against (default: the system's trust "
+        "store)"),
+    AP_INIT_TAKE1("OCSPPrefetchAssumeValidity", set_assume, NULL, RSRC_CONF,
+        "how long a response without nextUpdate is valid after its "
+        "thisUpdate (1m .. 7d), or off (the default: rejected)"),
     AP_INIT_TAKE1("OCSPPrefetchCache", set_cache, NULL, RSRC_CONF,
         "provider[:args] of the socache the children read staples from "
         "(default: shmcb sized from the number of certificates); redis or "

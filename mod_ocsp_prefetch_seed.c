@@ -108,9 +108,10 @@ static apr_status_t validate(seed_ctx_t *sx, opf_entry_t *entry,
 
     if (!g->helper && !g->privsep) {
         sx->in_parent++;
-        return opf_validate_response(der, len, entry->cert->leaf,
-                                     entry->cert->issuer, now, OPF_MAX_SKEW,
-                                     g->seed_signers, v, reason, p);
+        return opf_validate_response_assume(der, len, entry->cert->leaf,
+                                            entry->cert->issuer, now,
+                                            OPF_MAX_SKEW, entry->assume,
+                                            g->seed_signers, v, reason, p);
     }
     if (!g->helper || g->helper_mute) {
         sx->unchecked++;
@@ -121,7 +122,8 @@ static apr_status_t validate(seed_ctx_t *sx, opf_entry_t *entry,
         return APR_ENOTIMPL;
     }
     rv = opf_helper_check(g->helper, entry->helper_id, der, len,
-                          OPF_MAX_SKEW, HELPER_CHECK_WAIT_MS, v, reason, p);
+                          OPF_MAX_SKEW, entry->assume, HELPER_CHECK_WAIT_MS,
+                          v, reason, p);
     if (rv == APR_SUCCESS || rv == APR_EINVAL) {
         sx->helper_checks++;
         return rv;

@@ -19,6 +19,12 @@
 #               completes (prefetch waits up to OCSPPrefetchStartupWait,
 #               default 5 s, for first fetches: its first handshakes are
 #               stapled; prefetch-nowait sets it to 0)
+#   cpu_s       CPU time (user + system) the parent process spent from the
+#               signal to the end of that first handshake: its configuration
+#               pass and its threads' work meanwhile. Less sensitive than
+#               the wall times to other tenants of the machine (a shared or
+#               busy machine stretches the wall times of every mode by
+#               seconds; its CPU time stays the work done)
 #   stapled     whether that first handshake carried a valid staple
 # Restarts alternate between the modes (servers side by side, idle). Before
 # the first graceful, prefetch has fetched every certificate (its
@@ -73,6 +79,13 @@ generations() {
     local c
     c=$(grep -c 'resuming normal operations' "$1/logs/error.log" 2>/dev/null) || true
     echo "${c:-0}"
+}
+TICK=$(getconf CLK_TCK)
+# parent_cpu DIR: user + system CPU seconds of the httpd parent so far
+parent_cpu() {
+    local pid
+    pid=$(bench_httpd_parent_pid "$1")
+    awk -v t="$TICK" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$pid/stat" 2>/dev/null || echo 0
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : "-")}'; }
 
@@ -145,11 +158,12 @@ for n in $NS; do
         [[ "$mode" == prefetch* ]] && wait_fetched "$d" "$n"
         up="$up $mode"
     done
-    declare -A TIMES=() GENS=()
+    declare -A TIMES=() GENS=() CPUS=()
     for ((i = 1; i <= GRACEFULS; i++)); do
         for mode in $up; do
             d=$RUN/$mode-$n
             g=$(generations "$d")
+            c0=$(parent_cpu "$d")
             t0=$(now)
             "$BENCH_APACHE" -d "$d" -f "$d/httpd.conf" -k graceful
             end=$(( SECONDS + 600 ))
@@ -157,9 +171,11 @@ for n in $NS; do
             gen=$(since "$t0")
             first_handshake "${PORT[$mode]}" "$n" "$t0"
             r=$FH tg=$FT
-            echo "label=$LABEL mode=$mode n=$n event=graceful i=$i gen_s=$gen graceful_s=$tg $r" >>"$RAW"
-            bench_log "$mode N=$n graceful $i: new generation after ${gen}s, first handshake after ${tg}s ($r)"
+            cpu=$(awk -v a="$c0" -v b="$(parent_cpu "$d")" 'BEGIN { printf "%.2f", b - a }')
+            echo "label=$LABEL mode=$mode n=$n event=graceful i=$i gen_s=$gen graceful_s=$tg cpu_s=$cpu $r" >>"$RAW"
+            bench_log "$mode N=$n graceful $i: new generation after ${gen}s, first handshake after ${tg}s, parent CPU ${cpu}s ($r)"
             TIMES[$mode]="${TIMES[$mode]:-} $tg"
+            CPUS[$mode]="${CPUS[$mode]:-} $cpu"
             GENS[$mode]="${GENS[$mode]:-} $gen"
             ST[$mode,$n]="${ST[$mode,$n]:-}$(kv valid "$r")"
         done
@@ -167,6 +183,7 @@ for n in $NS; do
     for mode in $up; do
         GR[$mode,$n]=$(echo "${TIMES[$mode]}" | median)
         GR[gen,$mode,$n]=$(echo "${GENS[$mode]}" | median)
+        GR[cpu,$mode,$n]=$(echo "${CPUS[$mode]}" | median)
         bench_httpd_stop "$RUN/$mode-$n" >/dev/null 2>&1 || true
     done
     if [ "$n" = "$COLD_N" ]; then
@@ -194,12 +211,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 
 OUT=$BENCH_TMP/restart.txt
 {
 echo "== (g) restart cost, $LABEL: graceful = signal to the first handshake (status_request) of the new generation,"
-echo "   median of $GRACEFULS; gen = signal to its 'resuming normal operations'; cold = start to the first handshake"
-printf '%-16s %6s %10s %8s %8s %9s\n' mode N graceful_s gen_s stapled vs_modssl
+echo "   median of $GRACEFULS; gen = signal to its 'resuming normal operations'; cpu = the parent's CPU time"
+echo "   over the graceful restart; cold = start to the first handshake"
+printf '%-16s %6s %10s %8s %8s %9s %8s %9s\n' mode N graceful_s gen_s stapled vs_modssl cpu_s vs_modssl
 for n in $NS; do
     for mode in $MODES; do
-        printf '%-16s %6s %10s %8s %8s %9s\n' "$mode" "$n" "${GR[$mode,$n]:--}" "${GR[gen,$mode,$n]:--}" \
-            "${ST[$mode,$n]:--}" "$(ratio "${GR[$mode,$n]:--}" "${GR[modssl,$n]:--}")"
+        printf '%-16s %6s %10s %8s %8s %9s %8s %9s\n' "$mode" "$n" "${GR[$mode,$n]:--}" "${GR[gen,$mode,$n]:--}" \
+            "${ST[$mode,$n]:--}" "$(ratio "${GR[$mode,$n]:--}" "${GR[modssl,$n]:--}")" \
+            "${GR[cpu,$mode,$n]:--}" "$(ratio "${GR[cpu,$mode,$n]:--}" "${GR[cpu,modssl,$n]:--}")"
     done
 done
 if [ -n "$COLD_N" ]; then

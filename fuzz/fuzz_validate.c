@@ -65,6 +65,8 @@ static int canonical(const unsigned char *data, size_t size)
     return same;
 }
 
+#define ASSUME apr_time_from_sec(12 * 3600)
+
 static apr_status_t check(const unsigned char *data, size_t size,
                           opf_signers_t *signers, opf_validated_t *v,
                           const char **reason, apr_pool_t *p)
@@ -124,6 +126,20 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 
     rv2 = check(data, size, signers, &v2, &reason2, p);
     same(rv, &v, rv2, &v2);
+
+    /* OCSPPrefetchAssumeValidity: it can only add responses without
+     * nextUpdate, valid until thisUpdate + the duration; whatever was
+     * accepted without it is accepted the same with it. */
+    rv2 = opf_validate_response_assume(data, size, leaf, issuer, now,
+                                       OPF_MAX_SKEW, ASSUME, NULL, &v2,
+                                       &reason2, p);
+    if (rv == APR_SUCCESS)
+        same(rv, &v, rv2, &v2);
+    else if (rv2 == APR_SUCCESS
+             && (strncmp(reason, "no nextUpdate", 13) != 0
+                 || v2.next_update != v2.this_update + ASSUME
+                 || v2.next_update <= now || !canonical(data, size)))
+        abort();
     apr_pool_destroy(p);
     return 0;
 }

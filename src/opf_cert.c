@@ -128,33 +128,206 @@ static int must_staple_of(X509 *x)
     return found;
 }
 
-/* Reads the leaf and picks its issuer among the following certificates;
- * unrelated certificates (e.g. a cross-signed root) are skipped. */
+/* Parsed certificates, kept across configuration generations. With
+ * OpenSSL 3 parsing a certificate costs about a millisecond (its public
+ * key goes through the decoders): thousands of leaves share a handful of
+ * issuers, and a graceful restart hands over the same certificates again.
+ * Two kinds of entries, both by SHA-256 of PEM text:
+ *   blocks: one PEM certificate block -> its X509 (leaves and issuers);
+ *   described: the whole PEM mod_ssl hands over (leaf and chain) -> the
+ *     opf_cert_t made from it (issuer picked, fields read, CertID built),
+ *     returned as is when the same PEM comes again.
+ * Two generations of tables: what this generation asked for (cur) and
+ * what the previous one had (prev), taken over when asked for again and
+ * freed at opf_cert_cache_end(), so that a certificate removed from the
+ * configuration is not kept past the generation that dropped it. Each
+ * generation's tables live in a sub-pool of the cache's own pool, which is
+ * not part of httpd's pools: the cache outlives httpd's reload of this
+ * module on a restart, so no cleanup of ours may be registered on a pool
+ * that lives longer than this copy of the code; opf_cert_cache_end() and
+ * opf_cert_cache_destroy() release what they drop instead. */
+typedef struct cert_gen {
+    apr_pool_t *p;
+    apr_hash_t *blocks;       /* digest -> X509 * (one reference each) */
+    apr_hash_t *described;    /* digest -> described_t * */
+} cert_gen_t;
+
+/* A described certificate owns its references (leaf, issuer, CertID) and
+ * remembers its two blocks, which move along with it to the next
+ * generation (so a new leaf of the same issuer later finds it parsed). */
+typedef struct described {
+    opf_cert_t cert;
+    unsigned char leaf_block[OPF_KEY_LEN];
+    unsigned char issuer_block[OPF_KEY_LEN];
+} described_t;
+
 struct opf_cert_cache {
-    apr_hash_t *by_pem;     /* PEM block text -> X509 * (one reference) */
+    apr_pool_t *pool;
+    cert_gen_t *cur, *prev;
 };
 
-static apr_status_t cache_cleanup(void *data)
+static void gen_release(cert_gen_t *g)
 {
-    opf_cert_cache_t *cache = data;
     apr_hash_index_t *hi;
+    void *v;
 
-    for (hi = apr_hash_first(NULL, cache->by_pem); hi; hi = apr_hash_next(hi)) {
-        void *x;
-        apr_hash_this(hi, NULL, NULL, &x);
-        X509_free(x);
+    for (hi = apr_hash_first(NULL, g->blocks); hi; hi = apr_hash_next(hi)) {
+        apr_hash_this(hi, NULL, NULL, &v);
+        X509_free(v);
     }
-    apr_hash_clear(cache->by_pem);
+    for (hi = apr_hash_first(NULL, g->described); hi;
+         hi = apr_hash_next(hi)) {
+        apr_hash_this(hi, NULL, NULL, &v);
+        cert_cleanup(&((described_t *)v)->cert);
+    }
+    apr_hash_clear(g->blocks);
+    apr_hash_clear(g->described);
+}
+
+static apr_status_t gen_make(apr_pool_t *parent, cert_gen_t **out)
+{
+    apr_pool_t *p;
+    apr_status_t rv = apr_pool_create(&p, parent);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    apr_pool_tag(p, "opf_cert_cache");
+    *out = apr_pcalloc(p, sizeof(**out));
+    (*out)->p = p;
+    (*out)->blocks = apr_hash_make(p);
+    (*out)->described = apr_hash_make(p);
     return APR_SUCCESS;
 }
 
-opf_cert_cache_t *opf_cert_cache_make(apr_pool_t *p)
+apr_status_t opf_cert_cache_create(opf_cert_cache_t **out)
 {
-    opf_cert_cache_t *cache = apr_pcalloc(p, sizeof(*cache));
+    apr_pool_t *p;
+    opf_cert_cache_t *cache;
+    apr_status_t rv;
 
-    cache->by_pem = apr_hash_make(p);
-    apr_pool_cleanup_register(p, cache, cache_cleanup, apr_pool_cleanup_null);
-    return cache;
+    *out = NULL;
+    /* A top-level pool: APR's global pool is its parent, and that one is
+     * neither httpd's process pool nor cleared on a restart. (Not an
+     * unmanaged pool: APR 1.7 mallocs the allocator of one made without
+     * an allocator and Debian's build munmaps it when it is destroyed.) */
+    if ((rv = apr_pool_create(&p, NULL)) != APR_SUCCESS)
+        return rv;
+    apr_pool_tag(p, "opf_cert_cache");
+    cache = apr_pcalloc(p, sizeof(*cache));
+    cache->pool = p;
+    if ((rv = gen_make(p, &cache->cur)) != APR_SUCCESS) {
+        apr_pool_destroy(p);
+        return rv;
+    }
+    *out = cache;
+    return APR_SUCCESS;
+}
+
+void opf_cert_cache_end(opf_cert_cache_t *cache)
+{
+    if (cache && cache->prev) {
+        gen_release(cache->prev);
+        apr_pool_destroy(cache->prev->p);
+        cache->prev = NULL;
+    }
+}
+
+void opf_cert_cache_destroy(opf_cert_cache_t *cache)
+{
+    if (cache) {
+        opf_cert_cache_end(cache);
+        gen_release(cache->cur);
+        apr_pool_destroy(cache->pool);
+    }
+}
+
+apr_status_t opf_cert_cache_begin(opf_cert_cache_t *cache)
+{
+    cert_gen_t *g;
+    apr_status_t rv;
+
+    opf_cert_cache_end(cache);
+    if ((rv = gen_make(cache->pool, &g)) != APR_SUCCESS)
+        return rv;
+    cache->prev = cache->cur;
+    cache->cur = g;
+    return APR_SUCCESS;
+}
+
+unsigned int opf_cert_cache_count(const opf_cert_cache_t *cache)
+{
+    return cache ? apr_hash_count(cache->cur->described)
+                   + (cache->prev ? apr_hash_count(cache->prev->described)
+                                  : 0) : 0;
+}
+
+static int digest_of(const char *text, apr_size_t len,
+                     unsigned char d[OPF_KEY_LEN])
+{
+    unsigned int n = 0;
+
+    return EVP_Digest(text, len, d, &n, EVP_sha256(), NULL)
+           && n == OPF_KEY_LEN;
+}
+
+/* The X509 of a block this generation has, or the previous one had
+ * (its reference moves to this generation). NULL: neither. Borrowed. */
+static X509 *block_get(opf_cert_cache_t *cache,
+                       const unsigned char d[OPF_KEY_LEN])
+{
+    X509 *x = apr_hash_get(cache->cur->blocks, d, OPF_KEY_LEN);
+
+    if (x == NULL && cache->prev
+        && (x = apr_hash_get(cache->prev->blocks, d, OPF_KEY_LEN)) != NULL) {
+        apr_hash_set(cache->prev->blocks, d, OPF_KEY_LEN, NULL);
+        apr_hash_set(cache->cur->blocks,
+                     apr_pmemdup(cache->cur->p, d, OPF_KEY_LEN), OPF_KEY_LEN,
+                     x);
+    }
+    return x;
+}
+
+/* A described certificate of the previous generation, moved into this
+ * one: its references move, its strings are copied (the previous
+ * generation's pool ends at opf_cert_cache_end()). */
+static described_t *described_move(opf_cert_cache_t *cache, described_t *old,
+                                   const unsigned char d[OPF_KEY_LEN])
+{
+    apr_pool_t *p = cache->cur->p;
+    described_t *n = apr_pmemdup(p, old, sizeof(*n));
+    int i;
+
+    n->cert.key_hex = apr_pstrdup(p, old->cert.key_hex);
+    n->cert.subject = apr_pstrdup(p, old->cert.subject);
+    n->cert.serial = apr_pstrdup(p, old->cert.serial);
+    n->cert.ocsp_urls = apr_array_copy(p, old->cert.ocsp_urls);
+    for (i = 0; i < n->cert.ocsp_urls->nelts; i++)
+        APR_ARRAY_IDX(n->cert.ocsp_urls, i, const char *) =
+            apr_pstrdup(p, APR_ARRAY_IDX(n->cert.ocsp_urls, i,
+                                         const char *));
+    apr_hash_set(cache->prev->described, d, OPF_KEY_LEN, NULL);
+    apr_hash_set(cache->cur->described, apr_pmemdup(p, d, OPF_KEY_LEN),
+                 OPF_KEY_LEN, n);
+    /* Its blocks come along, when the previous generation still has them. */
+    block_get(cache, n->leaf_block);
+    block_get(cache, n->issuer_block);
+    return n;
+}
+
+static opf_cert_t *described_get(opf_cert_cache_t *cache, const char *pem,
+                                 unsigned char d[OPF_KEY_LEN])
+{
+    described_t *dc;
+
+    if (!digest_of(pem, strlen(pem), d))
+        return NULL;
+    if ((dc = apr_hash_get(cache->cur->described, d, OPF_KEY_LEN)) != NULL)
+        return &dc->cert;
+    if (cache->prev
+        && (dc = apr_hash_get(cache->prev->described, d, OPF_KEY_LEN))
+           != NULL)
+        return &described_move(cache, dc, d)->cert;
+    return NULL;
 }
 
 /* One PEM certificate block, from its BEGIN line to the end of its END
@@ -180,44 +353,51 @@ static X509 *parse_block(const char *block, apr_size_t len)
     return x;
 }
 
-/* A chain certificate, parsed once per cache: thousands of leaves share a
- * handful of issuers, and parsing a certificate (its public key through
- * OpenSSL 3's decoders) was a fifth of httpd's startup time with 10,000
- * virtual hosts. Returns a new reference. */
-static X509 *chain_cert(opf_cert_cache_t *cache, const char *block,
-                        apr_size_t len, apr_pool_t *p)
+/* A certificate of the PEM data, from the cache when it holds it (then
+ * *d is its block's digest). Returns a new reference. */
+static X509 *cached_cert(opf_cert_cache_t *cache, const char *block,
+                         apr_size_t len, unsigned char d[OPF_KEY_LEN])
 {
     X509 *x;
 
-    if (cache == NULL)
+    if (cache == NULL || !digest_of(block, len, d))
         return parse_block(block, len);
-    x = apr_hash_get(cache->by_pem, block, (apr_ssize_t)len);
-    if (x == NULL) {
+    if ((x = block_get(cache, d)) == NULL) {
         if ((x = parse_block(block, len)) == NULL)
             return NULL;
-        apr_hash_set(cache->by_pem, apr_pstrmemdup(p, block, len),
-                     (apr_ssize_t)len, x);
+        apr_hash_set(cache->cur->blocks,
+                     apr_pmemdup(cache->cur->p, d, OPF_KEY_LEN), OPF_KEY_LEN,
+                     x);
     }
     X509_up_ref(x);
     return x;
 }
 
+/* Reads the leaf and picks its issuer among the following certificates;
+ * unrelated certificates (e.g. a cross-signed root) are skipped. With a
+ * cache, leaf_d and issuer_d get the digests of their blocks. */
 static apr_status_t read_chain(opf_cert_t *c, const char *pem,
-                               opf_cert_cache_t *cache, apr_pool_t *cache_p,
+                               opf_cert_cache_t *cache,
+                               unsigned char leaf_d[OPF_KEY_LEN],
+                               unsigned char issuer_d[OPF_KEY_LEN],
                                const char **err)
 {
+    unsigned char d[OPF_KEY_LEN];
     apr_size_t len;
     const char *block = next_block(pem, &len);
     X509 *x;
 
-    if (block == NULL || (c->leaf = parse_block(block, len)) == NULL)
+    if (block == NULL
+        || (c->leaf = cached_cert(cache, block, len, leaf_d)) == NULL)
         return fail(err, "no certificate in the PEM data", APR_EINVAL);
     while (c->issuer == NULL
            && (block = next_block(block + len, &len)) != NULL) {
-        if ((x = chain_cert(cache, block, len, cache_p)) == NULL)
+        if ((x = cached_cert(cache, block, len, d)) == NULL)
             continue;
-        if (X509_check_issued(x, c->leaf) == X509_V_OK)
+        if (X509_check_issued(x, c->leaf) == X509_V_OK) {
             c->issuer = x;
+            memcpy(issuer_d, d, OPF_KEY_LEN);
+        }
         else
             X509_free(x);
     }
@@ -302,26 +482,65 @@ apr_status_t opf_cert_from_pem(opf_cert_t **out, const char *pem,
     return opf_cert_from_pem_cached(out, pem, NULL, p, err);
 }
 
-apr_status_t opf_cert_from_pem_cached(opf_cert_t **out, const char *pem,
-                                      opf_cert_cache_t *cache,
-                                      apr_pool_t *p, const char **err)
+/* Leaf, issuer, fields and CertID of c from pem (c's references are
+ * released by the caller on failure). */
+static apr_status_t describe(opf_cert_t *c, const char *pem,
+                             opf_cert_cache_t *cache,
+                             unsigned char leaf_d[OPF_KEY_LEN],
+                             unsigned char issuer_d[OPF_KEY_LEN],
+                             apr_pool_t *p, const char **err)
 {
-    opf_cert_t *c = apr_pcalloc(p, sizeof(*c));
     apr_status_t rv;
 
-    *out = NULL;
-    *err = NULL;
-    if (pem == NULL)
-        return fail(err, "no certificate in the PEM data", APR_EINVAL);
-    apr_pool_cleanup_register(p, c, cert_cleanup, apr_pool_cleanup_null);
-
-    if ((rv = read_chain(c, pem, cache, p, err)) != APR_SUCCESS
+    if ((rv = read_chain(c, pem, cache, leaf_d, issuer_d, err))
+        != APR_SUCCESS
         || (rv = describe_leaf(c, p, err)) != APR_SUCCESS)
         return rv;
     c->certid = OCSP_cert_to_id(EVP_sha1(), c->leaf, c->issuer);
     if (c->certid == NULL)
         return fail(err, "cannot build the OCSP CertID", APR_EGENERAL);
     ERR_clear_error();
-    *out = c;
+    return APR_SUCCESS;
+}
+
+apr_status_t opf_cert_from_pem_cached(opf_cert_t **out, const char *pem,
+                                      opf_cert_cache_t *cache,
+                                      apr_pool_t *p, const char **err)
+{
+    unsigned char d[OPF_KEY_LEN];
+    described_t *dc;
+    opf_cert_t *c;
+    apr_status_t rv;
+
+    *out = NULL;
+    *err = NULL;
+    if (pem == NULL)
+        return fail(err, "no certificate in the PEM data", APR_EINVAL);
+    if (cache == NULL) {
+        unsigned char leaf_d[OPF_KEY_LEN], issuer_d[OPF_KEY_LEN];
+
+        c = apr_pcalloc(p, sizeof(*c));
+        apr_pool_cleanup_register(p, c, cert_cleanup, apr_pool_cleanup_null);
+        if ((rv = describe(c, pem, NULL, leaf_d, issuer_d, p, err))
+            != APR_SUCCESS)
+            return rv;
+        *out = c;
+        return APR_SUCCESS;
+    }
+    if ((*out = described_get(cache, pem, d)) != NULL)
+        return APR_SUCCESS;
+    /* New: described in this generation's pool, owned by the cache. The
+     * reason of a failure must outlive the cache's pool: copied to p. */
+    dc = apr_pcalloc(cache->cur->p, sizeof(*dc));
+    if ((rv = describe(&dc->cert, pem, cache, dc->leaf_block,
+                       dc->issuer_block, cache->cur->p, err))
+        != APR_SUCCESS) {
+        cert_cleanup(&dc->cert);
+        *err = *err ? apr_pstrdup(p, *err) : NULL;
+        return rv;
+    }
+    apr_hash_set(cache->cur->described,
+                 apr_pmemdup(cache->cur->p, d, OPF_KEY_LEN), OPF_KEY_LEN, dc);
+    *out = &dc->cert;
     return APR_SUCCESS;
 }

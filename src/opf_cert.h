@@ -29,12 +29,29 @@ typedef struct opf_cert {
  * error and sets *err (allocated in p) to a reason fit for a log line. */
 typedef struct opf_cert_cache opf_cert_cache_t;
 
-/* Chain certificates parsed so far, shared by the certificates parsed
- * with it (they hold references): lives as long as p. */
-opf_cert_cache_t *opf_cert_cache_make(apr_pool_t *p);
+/* Certificates parsed so far (blocks of PEM text and whole PEM chains,
+ * known by their digests; see opf_cert.c). The cache has a top-level pool
+ * of its own (under APR's global pool, part of none of httpd's), so it
+ * can be kept across configuration generations by code that is reloaded
+ * with each of them (httpd reloads its modules on a restart); it lives
+ * until opf_cert_cache_destroy(). */
+apr_status_t opf_cert_cache_create(opf_cert_cache_t **out);
+void opf_cert_cache_destroy(opf_cert_cache_t *cache);
 
-/* opf_cert_from_pem() taking the chain certificates from cache (may be
- * NULL), which must outlive the result. */
+/* A new configuration generation starts: what the last one parsed stays
+ * available to it until opf_cert_cache_end(), which frees what it did not
+ * ask for again (a certificate removed from the configuration). */
+apr_status_t opf_cert_cache_begin(opf_cert_cache_t *cache);
+void opf_cert_cache_end(opf_cert_cache_t *cache);
+
+/* Described certificates held (both generations), for tests. */
+unsigned int opf_cert_cache_count(const opf_cert_cache_t *cache);
+
+/* opf_cert_from_pem() through cache (may be NULL). With a cache, the
+ * result belongs to the cache, not to p, and must not be changed: the same
+ * PEM text gives the same result again, in this generation and the next
+ * (opf_cert_cache_begin()); it stays valid until the end of the next
+ * generation (its opf_cert_cache_end()) or opf_cert_cache_destroy(). */
 apr_status_t opf_cert_from_pem_cached(opf_cert_t **out, const char *pem,
                                       opf_cert_cache_t *cache,
                                       apr_pool_t *p, const char **err);

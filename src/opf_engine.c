@@ -26,6 +26,7 @@
 #include "opf_log.h"
 #include "opf_request.h"
 #include "opf_url.h"
+#include "opf_tls.h"
 
 /* Bound on one poll so the loop re-evaluates its schedule at least this
  * often even if the clock jumps. */
@@ -307,7 +308,7 @@ static void parse_urls(opf_job_t *job)
     for (i = 0; i < n; i++) {
         const char *err = NULL;
 
-        if (opf_url_parse(&job->parsed[i],
+        if (opf_url_parse_responder(&job->parsed[i],
                           APR_ARRAY_IDX(job->urls, i, const char *), e->pool,
                           &err) == APR_SUCCESS) {
             job->hosts[i] = host_for(e, &job->parsed[i]);
@@ -316,25 +317,6 @@ static void parse_urls(opf_job_t *job)
             job->url_errors[i] = err ? err : "invalid";
         }
     }
-}
-
-/* Whether host is exempt from the proxy (OCSPPrefetchNoProxy). */
-static int no_proxy(const char *host, const apr_array_header_t *noproxy)
-{
-    size_t hl = strlen(host);
-    int i;
-
-    for (i = 0; noproxy && i < noproxy->nelts; i++) {
-        const char *n = APR_ARRAY_IDX(noproxy, i, const char *);
-        size_t nl = strlen(n);
-
-        if (!strcmp(n, "*") || !strcasecmp(n, host)
-            || (n[0] == '.' && hl > nl && !strcasecmp(host + hl - nl, n))
-            || (n[0] == '.' && !strcasecmp(host, n + 1))) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 apr_status_t opf_engine_set_proxy(opf_job_t *job, const char *proxy_url,
@@ -353,7 +335,11 @@ apr_status_t opf_engine_set_proxy(opf_job_t *job, const char *proxy_url,
     job->via_auth = auth ? apr_pstrdup(e->pool, auth) : NULL;
     job->proxied = apr_pcalloc(e->pool, (apr_size_t)(n + 1));
     for (i = 0; i < n; i++) {
-        if (job->hosts[i] && !no_proxy(job->parsed[i].host, noproxy)) {
+        if (job->hosts[i] && !opf_url_no_proxy(job->parsed[i].host, noproxy)) {
+            if (job->parsed[i].tls) {
+                job->proxied = NULL;   /* no CONNECT tunnel: refused */
+                return APR_ENOTIMPL;
+            }
             job->proxied[i] = 1;
             job->hosts[i] = host_for(e, via);
         }
@@ -655,9 +641,10 @@ static void fetch_succeeded(opf_job_t *job, apr_time_t now,
     opf_validated_t v;
     const char *reason = NULL;
 
-    if (opf_validate_response(der, len, job->cert->leaf, job->cert->issuer,
-                              now, e->cfg.skew, e->signers, &v, &reason,
-                              job->fetch_pool)
+    if (opf_validate_response_assume(der, len, job->cert->leaf,
+                                     job->cert->issuer, now, e->cfg.skew,
+                                     job->assume, e->signers, &v, &reason,
+                                     job->fetch_pool)
         != APR_SUCCESS) {
         rejected(job, now, reason ? reason : "invalid");
         return;
@@ -862,6 +849,33 @@ void opf_engine_fetch_failed(opf_job_t *job, apr_time_t now,
     fetch_failed(job, now, reason, what);
 }
 
+static apr_status_t tls_cleanup(void *data)
+{
+    SSL_CTX_free(data);
+    return APR_SUCCESS;
+}
+
+/* Without privsep, the TLS client context of https:// responders, made
+ * once (a changed CA file is read at the next graceful restart). */
+static int engine_tls(opf_engine_t *e, opf_job_t *job, const char **err)
+{
+    if (!e->tls) {
+        e->tls = opf_tls_client_ctx(e->cfg.responder_ca, job->fetch_pool,
+                                    err);
+        if (!e->tls) {
+            return 0;
+        }
+        apr_pool_cleanup_register(e->pool, e->tls, tls_cleanup,
+                                  apr_pool_cleanup_null);
+    }
+    return 1;
+}
+
+void opf_engine_set_assume(opf_job_t *job, apr_interval_time_t assume)
+{
+    job->assume = assume;
+}
+
 void opf_engine_connect(opf_job_t *job, apr_sockaddr_t *addrs,
                         apr_time_t now)
 {
@@ -880,7 +894,13 @@ void opf_engine_connect(opf_job_t *job, apr_sockaddr_t *addrs,
                    proxied ? job->via->url : "");
     via.proxy = job->via;
     via.auth = job->via_auth;
-    if (opf_http_start_via(&job->http, &job->parsed[job->url_index],
+    if (job->parsed[job->url_index].tls && !engine_tls(e, job, &err)) {
+        fetch_failed(job, now, OPF_FAIL_CONNECT,
+                     apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s",
+                                  err));
+        return;
+    }
+    if (opf_http_start_tls(&job->http, &job->parsed[job->url_index], e->tls,
                            proxied ? &via : NULL, addrs, get_url,
                            job->req_der, job->req_len, OPF_HTTP_MAX_BODY,
                            job->fetch_pool, &err)

@@ -28,6 +28,9 @@ typedef struct opf_engine_config {
      * unanswered one may wait before the helper counts as hung. */
     apr_interval_time_t helper_ping;
     apr_interval_time_t helper_ping_timeout;
+    /* OCSPPrefetchResponderCAFile: the PEM file an https:// responder's
+     * certificate is verified against; NULL: the system's trust store. */
+    const char *responder_ca;
 } opf_engine_config_t;
 
 typedef struct opf_engine_hooks {
@@ -95,10 +98,18 @@ opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
  * except those whose host is in noproxy (const char *: a host name, or
  * ".domain" for the names under it, or "*"). The proxy's name is looked up
  * like a responder's, and OCSPPrefetchMaxPerHost counts the proxy as the
- * host. APR_EINVAL: an unusable proxy URL. */
+ * host. APR_EINVAL: an unusable proxy URL. APR_ENOTIMPL: an https://
+ * responder would go through it (no CONNECT tunnel): nothing is set. */
 apr_status_t opf_engine_set_proxy(opf_job_t *job, const char *proxy_url,
                                   const char *auth,
                                   const apr_array_header_t *noproxy);
+
+/* Before opf_engine_start(): accept the job's responses without
+ * nextUpdate as valid for assume after their thisUpdate
+ * (OCSPPrefetchAssumeValidity, opf_validate_response_assume); 0, the
+ * default, rejects them. Applies wherever they are validated: here, or
+ * in the helper process (FETCH and CHECK carry it). */
+void opf_engine_set_assume(opf_job_t *job, apr_interval_time_t assume);
 
 /* How long a fetch waits for the answer to a peek. */
 #define OPF_PEEK_WAIT apr_time_from_sec(2)

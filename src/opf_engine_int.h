@@ -93,6 +93,8 @@ struct opf_job {
     opf_url_t *via;
     const char *via_auth;       /* Proxy-Authorization value, or NULL */
     char *proxied;              /* per URL: 1 through the proxy */
+    /* OCSPPrefetchAssumeValidity (opf_engine_set_assume), 0: off. */
+    apr_interval_time_t assume;
 
     /* Privilege separation (opf_engine_privsep.c). */
     apr_uint32_t helper_id;     /* the certificate's id in the helper */
@@ -141,6 +143,9 @@ struct opf_engine {
      * fetch and every validation goes to the helper; with none running,
      * fetches fail (OPF_FAIL_HELPER): never in this thread. */
     int privsep;
+    /* Without privsep: the TLS client context for https:// responders,
+     * made at the first such fetch, freed with the pool. */
+    struct ssl_ctx_st *tls;
     struct opf_helper_sup *sup;  /* NULL: a fixed helper (unit tests) */
     apr_uint32_t helper_serial;  /* the supervisor's, last seen */
     struct opf_helper *helper;   /* in use, NULL: none now */

@@ -131,7 +131,8 @@ static void take_offer(opf_job_t *job, const unsigned char *der,
 
         if (e->helper
             && opf_helper_send_check(e->helper, seq, job->helper_id,
-                                     job->offer_der, len, e->cfg.skew)
+                                     job->offer_der, len, e->cfg.skew,
+                                     job->assume)
                == APR_SUCCESS) {
             job->helper_seq = seq;
             job->offer_checking = 1;
@@ -142,9 +143,10 @@ static void take_offer(opf_job_t *job, const unsigned char *der,
         opf_engine_go_fetch(job, now);
         return;
     }
-    if (opf_validate_response(job->offer_der, len, job->cert->leaf,
-                              job->cert->issuer, now, e->cfg.skew,
-                              e->signers, &v, &reason, job->fetch_pool)
+    if (opf_validate_response_assume(job->offer_der, len, job->cert->leaf,
+                                     job->cert->issuer, now, e->cfg.skew,
+                                     job->assume, e->signers, &v, &reason,
+                                     job->fetch_pool)
         != APR_SUCCESS) {
         opf_engine_log(e, OPF_LOG_INFO, job->cert, "not using the peer's "
                        "OCSP response: %s; fetching", reason ? reason

@@ -192,7 +192,8 @@ int opf_privsep_fetch(opf_job_t *job, apr_time_t now)
     rv = opf_helper_send_fetch(e->helper, seq, job->helper_id,
                                job->fetch_url, job->req_der, job->req_len,
                                job->deadline - now, e->cfg.skew,
-                               proxied ? job->via->url : NULL, job->via_auth);
+                               proxied ? job->via->url : NULL, job->via_auth,
+                               job->assume, e->cfg.responder_ca);
     if (rv == APR_SUCCESS) {
         job->helper_seq = seq;
         opf_engine_log(e, OPF_LOG_DEBUG, job->cert, "fetching OCSP response "

@@ -179,22 +179,36 @@ static uint32_t skew_secs(apr_interval_time_t skew)
                                                  : (uint32_t)s;
 }
 
+/* OCSPPrefetchAssumeValidity, within what the decoder accepts (the
+ * configuration is bounded the same way). */
+static uint32_t assume_secs(apr_interval_time_t assume)
+{
+    apr_time_t s = apr_time_sec(assume);
+
+    return s <= 0 ? 0 : s < OPF_PROTO_MIN_ASSUME_S ? OPF_PROTO_MIN_ASSUME_S
+         : s > OPF_PROTO_MAX_ASSUME_S ? OPF_PROTO_MAX_ASSUME_S : (uint32_t)s;
+}
+
 apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
                                    apr_uint32_t id, const char *url,
                                    const unsigned char *req,
                                    apr_size_t req_len,
                                    apr_interval_time_t timeout,
                                    apr_interval_time_t skew,
-                                   const char *proxy, const char *proxy_auth)
+                                   const char *proxy, const char *proxy_auth,
+                                   apr_interval_time_t assume,
+                                   const char *ca_file)
 {
     opf_proto_msg_t m;
     apr_time_t ms = apr_time_as_msec(timeout);
     size_t url_len = strlen(url);
     size_t proxy_len = proxy ? strlen(proxy) : 0;
     size_t auth_len = proxy_auth ? strlen(proxy_auth) : 0;
+    size_t ca_len = ca_file ? strlen(ca_file) : 0;
 
     if (url_len > OPF_PROTO_MAX_URL || req_len > OPF_PROTO_MAX_REQ
-        || proxy_len > OPF_PROTO_MAX_URL || auth_len > OPF_PROTO_MAX_AUTH) {
+        || proxy_len > OPF_PROTO_MAX_URL || auth_len > OPF_PROTO_MAX_AUTH
+        || ca_len > OPF_PROTO_MAX_PATH) {
         return APR_EINVAL;
     }
     memset(&m, 0, sizeof(m));
@@ -212,6 +226,9 @@ apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
     m.u.fetch.proxy_len = (uint16_t)proxy_len;
     m.u.fetch.proxy_auth = proxy_auth;
     m.u.fetch.proxy_auth_len = (uint16_t)auth_len;
+    m.u.fetch.assume_s = assume_secs(assume);
+    m.u.fetch.ca_file = ca_file;
+    m.u.fetch.ca_file_len = (uint16_t)ca_len;
     return send_msg(h, &m, 0);
 }
 
@@ -219,7 +236,7 @@ apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
 static apr_status_t send_check(opf_helper_t *h, apr_uint32_t seq,
                                apr_uint32_t id, const unsigned char *der,
                                apr_size_t len, apr_interval_time_t skew,
-                               int wait_ms)
+                               apr_interval_time_t assume, int wait_ms)
 {
     opf_proto_msg_t m;
 
@@ -233,14 +250,16 @@ static apr_status_t send_check(opf_helper_t *h, apr_uint32_t seq,
     m.u.check.skew_s = skew_secs(skew);
     m.u.check.der = der;
     m.u.check.der_len = (uint32_t)len;
+    m.u.check.assume_s = assume_secs(assume);
     return send_msg(h, &m, wait_ms);
 }
 
 apr_status_t opf_helper_send_check(opf_helper_t *h, apr_uint32_t seq,
                                    apr_uint32_t id, const unsigned char *der,
-                                   apr_size_t len, apr_interval_time_t skew)
+                                   apr_size_t len, apr_interval_time_t skew,
+                                   apr_interval_time_t assume)
 {
-    return send_check(h, seq, id, der, len, skew, 0);
+    return send_check(h, seq, id, der, len, skew, assume, 0);
 }
 
 apr_status_t opf_helper_send_ping(opf_helper_t *h, apr_uint32_t seq)
@@ -390,7 +409,8 @@ apr_status_t opf_helper_ping(opf_helper_t *h, int wait_ms)
 
 apr_status_t opf_helper_check(opf_helper_t *h, apr_uint32_t id,
                               const unsigned char *der, apr_size_t len,
-                              apr_interval_time_t skew, int wait_ms,
+                              apr_interval_time_t skew,
+                              apr_interval_time_t assume, int wait_ms,
                               opf_validated_t *v, const char **reason,
                               apr_pool_t *p)
 {
@@ -403,7 +423,7 @@ apr_status_t opf_helper_check(opf_helper_t *h, apr_uint32_t id,
         *reason = "too large";
         return APR_EINVAL;
     }
-    if ((rv = send_check(h, seq, id, der, len, skew, wait_ms))
+    if ((rv = send_check(h, seq, id, der, len, skew, assume, wait_ms))
         != APR_SUCCESS) {
         return rv == APR_EAGAIN ? APR_TIMEUP : rv;
     }

@@ -51,7 +51,10 @@ apr_status_t opf_helper_send_forget(opf_helper_t *h, apr_uint32_t id,
                                     int wait_ms);
 
 /* Sends a FETCH; never blocks. proxy ("http://host:port/") and
- * proxy_auth (a Proxy-Authorization value) may be NULL: direct.
+ * proxy_auth (a Proxy-Authorization value) may be NULL: direct. assume:
+ * OCSPPrefetchAssumeValidity (0: responses without nextUpdate are
+ * rejected); ca_file: OCSPPrefetchResponderCAFile for an https://
+ * responder (NULL: the system's trust store).
  * APR_EAGAIN: no room now; APR_EOF: gone; APR_EINVAL: a field out of
  * bounds (URL or request too long). */
 apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
@@ -60,14 +63,17 @@ apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
                                    apr_size_t req_len,
                                    apr_interval_time_t timeout,
                                    apr_interval_time_t skew,
-                                   const char *proxy, const char *proxy_auth);
+                                   const char *proxy, const char *proxy_auth,
+                                   apr_interval_time_t assume,
+                                   const char *ca_file);
 
 /* Sends a CHECK (validate these bytes for certificate id) from the
  * prefetch thread; never blocks; the RESULT comes like a FETCH's, under
  * seq. APR_EAGAIN: no room now; APR_EOF: gone; APR_EINVAL: too large. */
 apr_status_t opf_helper_send_check(opf_helper_t *h, apr_uint32_t seq,
                                    apr_uint32_t id, const unsigned char *der,
-                                   apr_size_t len, apr_interval_time_t skew);
+                                   apr_size_t len, apr_interval_time_t skew,
+                                   apr_interval_time_t assume);
 
 /* Reads one RESULT if one is there, never blocks. APR_SUCCESS: *res is
  * filled, pointing into a buffer of h valid until the next call.
@@ -83,7 +89,8 @@ apr_status_t opf_helper_recv(opf_helper_t *h, opf_proto_result_t *res,
  * starts: RESULTs of other seqs are dropped. */
 apr_status_t opf_helper_check(opf_helper_t *h, apr_uint32_t id,
                               const unsigned char *der, apr_size_t len,
-                              apr_interval_time_t skew, int wait_ms,
+                              apr_interval_time_t skew,
+                              apr_interval_time_t assume, int wait_ms,
                               opf_validated_t *v, const char **reason,
                               apr_pool_t *p);
 

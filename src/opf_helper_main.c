@@ -10,7 +10,8 @@
  * sets no_new_privs and not dumpable (drop_privileges()). Then it serves the parent's messages
  * (opf_helper_proto.h): certificates (CERT), fetches (FETCH: name
  * lookup, kept a minute (opf_addrcache.h), the HTTP exchange with
- * opf_http, validation with opf_validate_response) and validations of
+ * opf_http, over TLS for an https:// responder (tls_ctx_get()),
+ * validation with opf_validate_response_assume) and validations of
  * stored responses (CHECK), each answered by one RESULT. Each FETCH or
  * CHECK runs in a worker thread (at most WORKERS_MAX at once, the rest
  * queued), so a slow name lookup or responder holds up nothing else. It
@@ -31,6 +32,7 @@
 #include <sys/prctl.h>
 #endif
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +50,7 @@
 #include "opf_http.h"
 #include "opf_request.h"
 #include "opf_status.h"
+#include "opf_tls.h"
 #include "opf_url.h"
 #include "opf_validate.h"
 
@@ -183,7 +186,10 @@ typedef struct work {
     struct work *next;
     uint8_t type;               /* OPF_MSG_FETCH or OPF_MSG_CHECK */
     uint32_t seq, id, skew_s;
+    uint32_t assume_s;          /* OCSPPrefetchAssumeValidity, 0: off */
     apr_time_t deadline;        /* FETCH */
+    char *ca_file;              /* FETCH to https://: its CA file, or NULL
+                                 * for the system's trust store */
     char *url;                  /* FETCH, NUL-terminated */
     char *proxy;                /* FETCH through a proxy, or NULL */
     char *proxy_auth;           /* its Proxy-Authorization, or NULL */
@@ -244,9 +250,10 @@ static void validate_and_answer(const work_t *w, const unsigned char *der,
                       "rejected OCSP response: unknown certificate");
         return;
     }
-    if (opf_validate_response(der, len, leaf, issuer, apr_time_now(),
-                              apr_time_from_sec(w->skew_s), signers, &v,
-                              &reason, p)
+    if (opf_validate_response_assume(der, len, leaf, issuer, apr_time_now(),
+                                     apr_time_from_sec(w->skew_s),
+                                     apr_time_from_sec(w->assume_s), signers,
+                                     &v, &reason, p)
         != APR_SUCCESS) {
         /* As the engine classifies a rejection (opf_engine.c). */
         reason = reason ? reason : "invalid";
@@ -276,16 +283,86 @@ static void validate_and_answer(const work_t *w, const unsigned char *der,
     X509_free(issuer);
 }
 
+/* ---- TLS contexts, by CA file ---------------------------------------- */
+
+/* One client context per CA file (and one for the system's trust store),
+ * shared by the workers (an SSL_CTX is safe to use from several threads)
+ * and kept while the file is unchanged: a changed file (its mtime, size
+ * or inode) is loaded again for the next fetch. The file is read here, as
+ * the helper's user: it must be readable by it (CA certificates are
+ * public; the configuration checks it as root, the error here says it). */
+typedef struct tls_ent {
+    struct tls_ent *next;
+    char *path;                 /* "" for the system's trust store */
+    struct stat st;
+    SSL_CTX *ctx;
+} tls_ent_t;
+
+static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
+static tls_ent_t *tls_ents;
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev
+           && a->st_size == b->st_size
+           && a->st_mtim.tv_sec == b->st_mtim.tv_sec
+           && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* A reference of its own (SSL_CTX_up_ref): the caller frees it. */
+static SSL_CTX *tls_ctx_get(const char *ca_file, apr_pool_t *p,
+                            const char **err)
+{
+    const char *key = ca_file ? ca_file : "";
+    struct stat st;
+    tls_ent_t *t;
+    SSL_CTX *ctx = NULL;
+
+    memset(&st, 0, sizeof(st));
+    if (ca_file && stat(ca_file, &st) != 0) {
+        *err = apr_psprintf(p, "cannot read the CA file %s: %s", ca_file,
+                            strerror(errno));
+        return NULL;
+    }
+    pthread_mutex_lock(&tls_lock);
+    for (t = tls_ents; t && strcmp(t->path, key) != 0; t = t->next)
+        ;
+    if (t && same_file(&t->st, &st)) {
+        ctx = t->ctx;
+        SSL_CTX_up_ref(ctx);
+    }
+    else if ((ctx = opf_tls_client_ctx(ca_file, p, err)) != NULL) {
+        if (!t && (t = calloc(1, sizeof(*t))) != NULL
+            && (t->path = strdup(key)) == NULL) {
+            free(t);
+            t = NULL;
+        }
+        else if (t && t->ctx == NULL) {
+            t->next = tls_ents;
+            tls_ents = t;
+        }
+        if (t) {
+            SSL_CTX_free(t->ctx);   /* fetches in flight hold their own */
+            t->ctx = ctx;
+            t->st = st;
+            SSL_CTX_up_ref(ctx);
+        }
+    }
+    pthread_mutex_unlock(&tls_lock);
+    return ctx;
+}
+
+static void do_exchange(const work_t *w, opf_http_t *http, apr_pool_t *p);
+
 static void do_fetch(const work_t *w, apr_pool_t *p)
 {
+    SSL_CTX *tls = NULL;
     opf_url_t url, proxy;
     const opf_url_t *connect_to;
     opf_http_via_t via;
     opf_http_t *http = NULL;
     apr_sockaddr_t *addrs = NULL;
     const char *err = NULL, *get_url;
-    const unsigned char *body;
-    apr_size_t len;
     apr_status_t rv;
 
     if (apr_time_now() >= w->deadline) {
@@ -293,7 +370,8 @@ static void do_fetch(const work_t *w, apr_pool_t *p)
                       "had no time left for it");
         return;
     }
-    if (opf_url_parse(&url, w->url, p, &err) != APR_SUCCESS) {
+    /* The parent sends https:// only for a responder an admin named. */
+    if (opf_url_parse_responder(&url, w->url, p, &err) != APR_SUCCESS) {
         answer_failed(w, OPF_FAIL_CONNECT, apr_psprintf(p, "unusable "
                       "responder URL: %s", err ? err : "invalid"));
         return;
@@ -319,14 +397,34 @@ static void do_fetch(const work_t *w, apr_pool_t *p)
                       apr_strerror(rv, msg, sizeof(msg))));
         return;
     }
+    if (url.tls && (tls = tls_ctx_get(w->ca_file, p, &err)) == NULL) {
+        answer_failed(w, OPF_FAIL_CONNECT, apr_psprintf(p, "OCSP fetch "
+                      "failed: %s (the helper runs as uid %ld)",
+                      err ? err : "no TLS context", (long)getuid()));
+        return;
+    }
     get_url = opf_request_get_url(w->url, w->data, w->len, p);
-    if (opf_http_start_via(&http, &url, w->proxy ? &via : NULL, addrs,
+    if (opf_http_start_tls(&http, &url, tls, w->proxy ? &via : NULL, addrs,
                            get_url, w->data, w->len, OPF_HTTP_MAX_BODY, p,
                            &err) != APR_SUCCESS) {
         answer_failed(w, OPF_FAIL_CONNECT, apr_psprintf(p, "OCSP fetch "
                       "failed: %s", err ? err : "error"));
+        SSL_CTX_free(tls);
         return;
     }
+    do_exchange(w, http, p);
+    opf_http_close(http);
+    SSL_CTX_free(tls);
+}
+
+/* Drives the exchange to its end and answers. */
+static void do_exchange(const work_t *w, opf_http_t *http, apr_pool_t *p)
+{
+    const char *err = NULL;
+    const unsigned char *body;
+    apr_size_t len;
+    apr_status_t rv;
+
     for (;;) {
         apr_time_t now;
         apr_os_sock_t fd = -1;
@@ -341,7 +439,6 @@ static void do_fetch(const work_t *w, apr_pool_t *p)
         }
         now = apr_time_now();
         if (now >= w->deadline) {
-            opf_http_close(http);
             answer_failed(w, OPF_FAIL_TIMEOUT, apr_psprintf(p, "OCSP fetch "
                           "failed: no complete answer within the timeout"));
             return;
@@ -365,12 +462,10 @@ static void do_fetch(const work_t *w, apr_pool_t *p)
         answer_failed(w, opf_http_fail_reason(rv),
                       apr_psprintf(p, "OCSP fetch failed: %s",
                                    err ? err : "error"));
-        opf_http_close(http);
         return;
     }
     body = opf_http_body(http, &len);
     validate_and_answer(w, body, len, 1, p);
-    opf_http_close(http);
 }
 
 /* p: the worker's own pool, cleared after each item (see worker()). */
@@ -394,6 +489,7 @@ static void work_free(work_t *w)
     free(w->url);
     free(w->proxy);
     free(w->proxy_auth);
+    free(w->ca_file);
     free(w->data);
     free(w);
 }
@@ -554,18 +650,25 @@ static void handle(const opf_proto_msg_t *m, apr_time_t received)
                                               m->u.fetch.proxy_len)))
                   || (m->u.fetch.proxy_auth_len
                       && !(w->proxy_auth = strndup(m->u.fetch.proxy_auth,
-                                                   m->u.fetch.proxy_auth_len))))) {
+                                                   m->u.fetch.proxy_auth_len)))
+                  || (m->u.fetch.ca_file_len
+                      && !(w->ca_file = strndup(m->u.fetch.ca_file,
+                                                m->u.fetch.ca_file_len))))) {
             work_free(w);
             w = NULL;
         }
         if (w) {
             w->deadline = received
                           + apr_time_from_msec(m->u.fetch.timeout_ms);
+            w->assume_s = m->u.fetch.assume_s;
         }
         break;
     case OPF_MSG_CHECK:
         w = work_new(OPF_MSG_CHECK, m->u.check.seq, m->u.check.id,
                      m->u.check.skew_s, m->u.check.der, m->u.check.der_len);
+        if (w) {
+            w->assume_s = m->u.check.assume_s;
+        }
         break;
     case OPF_MSG_PING: {
         /* The parent's heartbeat: answered here, never queued, so that
@@ -697,7 +800,8 @@ int main(int argc, char **argv)
         die("%s", "cannot initialise APR");
     }
     issuers = apr_hash_make(pool);
-    OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
+    OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS
+                     | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
 
     for (;;) {
         struct iovec iov = { buf, sizeof(buf) };

@@ -168,6 +168,12 @@ static int in(uint64_t v, uint64_t min, uint64_t max)
     return v >= min && v <= max;
 }
 
+/* OCSPPrefetchAssumeValidity in seconds: 0 (off) or within its bounds. */
+static int assume_ok(uint32_t s)
+{
+    return s == 0 || in(s, OPF_PROTO_MIN_ASSUME_S, OPF_PROTO_MAX_ASSUME_S);
+}
+
 long opf_proto_encode(const opf_proto_msg_t *m, unsigned char *buf,
                       size_t cap)
 {
@@ -198,7 +204,10 @@ long opf_proto_encode(const opf_proto_msg_t *m, unsigned char *buf,
             || !in(f->url_len, 1, OPF_PROTO_MAX_URL)
             || !in(f->req_len, 1, OPF_PROTO_MAX_REQ)
             || f->proxy_len > OPF_PROTO_MAX_URL
-            || f->proxy_auth_len > OPF_PROTO_MAX_AUTH) {
+            || f->proxy_auth_len > OPF_PROTO_MAX_AUTH
+            || !assume_ok(f->assume_s)
+            || f->ca_file_len > OPF_PROTO_MAX_PATH
+            || (f->ca_file_len && !printable(f->ca_file, f->ca_file_len))) {
             return OPF_PROTO_EBOUND;
         }
         put_u32(&w, f->seq);
@@ -213,13 +222,17 @@ long opf_proto_encode(const opf_proto_msg_t *m, unsigned char *buf,
         put(&w, f->proxy, f->proxy_len);
         put_u16(&w, f->proxy_auth_len);
         put(&w, f->proxy_auth, f->proxy_auth_len);
+        put_u32(&w, f->assume_s);
+        put_u16(&w, f->ca_file_len);
+        put(&w, f->ca_file, f->ca_file_len);
         break;
     }
     case OPF_MSG_CHECK: {
         const opf_proto_check_t *c = &m->u.check;
 
         if (c->skew_s > OPF_PROTO_MAX_SKEW_S
-            || !in(c->der_len, 1, OPF_PROTO_MAX_DER)) {
+            || !in(c->der_len, 1, OPF_PROTO_MAX_DER)
+            || !assume_ok(c->assume_s)) {
             return OPF_PROTO_EBOUND;
         }
         put_u32(&w, c->seq);
@@ -227,6 +240,7 @@ long opf_proto_encode(const opf_proto_msg_t *m, unsigned char *buf,
         put_u32(&w, c->skew_s);
         put_u32(&w, c->der_len);
         put(&w, c->der, c->der_len);
+        put_u32(&w, c->assume_s);
         break;
     }
     case OPF_MSG_PING:
@@ -323,6 +337,11 @@ int opf_proto_decode(const unsigned char *buf, size_t len,
         if (!r.err && !printable(f->proxy_auth, n)) {
             r.err = OPF_PROTO_EBOUND;
         }
+        f->assume_s = get_u32(&r);
+        if (!r.err && !assume_ok(f->assume_s)) {
+            r.err = OPF_PROTO_EBOUND;
+        }
+        f->ca_file = get_text(&r, 0, OPF_PROTO_MAX_PATH, &f->ca_file_len);
         break;
     }
     case OPF_MSG_CHECK: {
@@ -333,6 +352,10 @@ int opf_proto_decode(const unsigned char *buf, size_t len,
         c->skew_s = get_u32(&r);
         bound(&r, c->skew_s, 0, OPF_PROTO_MAX_SKEW_S);
         c->der = get_blob(&r, 4, 1, OPF_PROTO_MAX_DER, &c->der_len);
+        c->assume_s = get_u32(&r);
+        if (!r.err && !assume_ok(c->assume_s)) {
+            r.err = OPF_PROTO_EBOUND;
+        }
         break;
     }
     case OPF_MSG_PING:

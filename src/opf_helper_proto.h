@@ -11,8 +11,10 @@
  *   header   magic u32 ("OPH" + version), type u8
  *   CERT     id u32, leaf DER (u32 len), issuer DER (u32 len)
  *   FETCH    seq u32, id u32, timeout_ms u32, skew_s u32,
- *            url (u16 len), request DER (u32 len)
- *   CHECK    seq u32, id u32, skew_s u32, response DER (u32 len)
+ *            url (u16 len), request DER (u32 len), proxy (u16 len),
+ *            proxy_auth (u16 len), assume_s u32, ca_file (u16 len)
+ *   CHECK    seq u32, id u32, skew_s u32, response DER (u32 len),
+ *            assume_s u32
  *   PING     seq u32
  *   FORGET   id u32 (added with version 3, after EVENT: an older helper
  *            drops it as an unknown type)
@@ -50,6 +52,10 @@
 #define OPF_PROTO_MAX_TEXT    256           /* RESULT message */
 #define OPF_PROTO_MAX_TIMEOUT_MS (3600u * 1000u)
 #define OPF_PROTO_MAX_SKEW_S  86400u
+/* OCSPPrefetchAssumeValidity: 0 (off) or MIN..MAX seconds (as
+ * OPF_MIN_ASSUME / OPF_MAX_ASSUME, opf_validate.h). */
+#define OPF_PROTO_MIN_ASSUME_S 60u
+#define OPF_PROTO_MAX_ASSUME_S (7u * 86400u)
 /* EVENT fields. The subject is RFC 2253 with non-ASCII escaped
  * (opf_cert.h): long names are cut, as the notifier's lines were. */
 #define OPF_PROTO_MAX_EVENT   32
@@ -112,6 +118,16 @@ typedef struct opf_proto_fetch {
     uint16_t proxy_len;       /* 0 .. OPF_PROTO_MAX_URL */
     const char *proxy_auth;
     uint16_t proxy_auth_len;  /* 0 .. OPF_PROTO_MAX_AUTH */
+    /* Trailing fields (issue 14). assume_s: how long a response without
+     * nextUpdate is valid after its thisUpdate (0, or
+     * OPF_PROTO_MIN_ASSUME_S .. OPF_PROTO_MAX_ASSUME_S; 0: rejected).
+     * ca_file: for an https:// responder, the PEM file of the CAs its
+     * certificate is verified against (OCSPPrefetchResponderCAFile), an
+     * absolute path the helper opens itself; 0 bytes: the system's trust
+     * store. Printable. */
+    uint32_t assume_s;
+    const char *ca_file;
+    uint16_t ca_file_len;     /* 0 .. OPF_PROTO_MAX_PATH */
 } opf_proto_fetch_t;
 
 typedef struct opf_proto_check {
@@ -120,6 +136,7 @@ typedef struct opf_proto_check {
     uint32_t skew_s;
     const unsigned char *der;
     uint32_t der_len;         /* 1 .. OPF_PROTO_MAX_DER */
+    uint32_t assume_s;        /* as in FETCH (trailing field) */
 } opf_proto_check_t;
 
 typedef struct opf_proto_ping {

@@ -32,7 +32,12 @@
  *   server closes). The read callback also notes those two header fields
  *   as the header passes: "Content-Length: 0" is an empty body at once, a
  *   chunked body is decoded here (opf_chunked.h), any other transfer
- *   coding is refused with its own reason. */
+ *   coding is refused with its own reason.
+ * - An https:// responder (opf_http_start_tls): an SSL BIO sits between
+ *   the HTTP client and the socket BIO (tls_layer()), the callback is on
+ *   it, so everything above sees plaintext and every limit holds as over
+ *   http; the SSL BIO's retry flags say which way the handshake or a
+ *   record waits. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -49,6 +54,8 @@
 #include <openssl/err.h>
 #include <openssl/http.h>
 #include <openssl/httperr.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "opf_chunked.h"
 #include "opf_http.h"
@@ -92,8 +99,15 @@ struct opf_http {
     apr_socket_t *sock;
     apr_os_sock_t fd;
 
+    /* TLS (an https:// responder): the client context (the caller's),
+     * the host name to verify, and the connection's SSL, owned by sbio */
+    SSL_CTX *tls_ctx;
+    const char *tls_host;
+    SSL *ssl;
+
     /* OpenSSL */
-    BIO *sbio;                 /* socket BIO (wbio), BIO_NOCLOSE */
+    BIO *sbio;                 /* socket BIO (wbio), BIO_NOCLOSE; with TLS
+                                * an SSL BIO over it (plaintext here) */
     BIO *rbio;                 /* buffer BIO pushed on sbio */
     OSSL_HTTP_REQ_CTX *rctx;
     apr_int16_t want;          /* events after the last retry */
@@ -142,6 +156,7 @@ static void free_ossl(opf_http_t *h)
         BIO_free(h->sbio);
         h->sbio = NULL;
     }
+    h->ssl = NULL;                        /* freed with its BIO */
 }
 
 static void close_socket(opf_http_t *h)
@@ -275,6 +290,30 @@ static const char *read_failure(opf_http_t *h)
     return "connection closed before the response was complete";
 }
 
+/* Why a TLS connection failed, for the admin: the verification of the
+ * responder's certificate (against OCSPPrefetchResponderCAFile or the
+ * system's trust store, and its name), or the handshake. NULL: not a TLS
+ * failure. */
+static const char *tls_error(opf_http_t *h, unsigned long first,
+                             const char *data)
+{
+    long vr = SSL_get_verify_result(h->ssl);
+    const char *r;
+
+    if (vr != X509_V_OK)
+        return apr_psprintf(h->pool, "TLS: the responder's certificate is "
+                            "not accepted for %s: %s (check "
+                            "OCSPPrefetchResponderCAFile and the name in "
+                            "OCSPPrefetchResponder)", h->tls_host,
+                            X509_verify_cert_error_string(vr));
+    if (first == 0 || ERR_GET_LIB(first) != ERR_LIB_SSL)
+        return NULL;
+    r = ERR_reason_error_string(first);
+    return apr_psprintf(h->pool, "TLS handshake with %s failed: %s%s%s%s",
+                        h->tls_host, r ? r : "error",
+                        data ? " (" : "", data ? data : "", data ? ")" : "");
+}
+
 /* Turns the OpenSSL error queue (after nbio returned 0) into a message,
  * then clears the queue. */
 static apr_status_t nbio_failed(opf_http_t *h)
@@ -298,6 +337,8 @@ static apr_status_t nbio_failed(opf_http_t *h)
      * "code=500, reason=..." for it, and nothing for a 301/302 to a GET) */
     if ((msg = status_error(h)) != NULL)
         return fail(h, status_rv(h), msg);
+    if (h->ssl != NULL && (msg = tls_error(h, first, data)) != NULL)
+        return fail(h, OPF_HTTP_ETLS, msg);
 
     if (first != 0 && ERR_GET_LIB(first) == ERR_LIB_HTTP) {
         switch (ERR_GET_REASON(first)) {
@@ -477,6 +518,39 @@ static apr_status_t try_connect(opf_http_t *h, apr_status_t last,
     return rv;
 }
 
+/* Puts an SSL BIO over the socket BIO: OpenSSL's HTTP client then reads
+ * and writes plaintext, and the handshake happens on the first write.
+ * The callback (sock_cb) is set on the SSL BIO, so it sees the response
+ * as the plain-HTTP path does. The peer is verified against the
+ * context's trust store and for h->tls_host (SNI for a name; an IP
+ * literal is matched against the certificate's IP addresses). */
+static int tls_layer(opf_http_t *h)
+{
+    SSL *ssl = SSL_new(h->tls_ctx);
+    BIO *tbio;
+    int ok, is_ip = strchr(h->tls_host, ':') != NULL
+                    || strspn(h->tls_host, "0123456789.")
+                       == strlen(h->tls_host);
+
+    if (ssl == NULL)
+        return 0;
+    if (is_ip)
+        ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), h->tls_host);
+    else
+        ok = SSL_set_tlsext_host_name(ssl, h->tls_host)
+             && SSL_set1_host(ssl, h->tls_host);
+    if (!ok || (tbio = BIO_new(BIO_f_ssl())) == NULL) {
+        SSL_free(ssl);
+        return 0;
+    }
+    SSL_set_connect_state(ssl);
+    SSL_set_bio(ssl, h->sbio, h->sbio);   /* the SSL owns the socket BIO */
+    BIO_set_ssl(tbio, ssl, BIO_CLOSE);    /* and the SSL BIO the SSL */
+    h->sbio = tbio;
+    h->ssl = ssl;
+    return 1;
+}
+
 /* Sets up the BIOs and the request once connected. */
 static apr_status_t setup_request(opf_http_t *h)
 {
@@ -487,6 +561,8 @@ static apr_status_t setup_request(opf_http_t *h)
     if (h->sbio == NULL)
         goto oom;
     BIO_set_nbio(h->sbio, 1);
+    if (h->tls_ctx != NULL && !tls_layer(h))
+        goto oom;
     BIO_set_callback_arg(h->sbio, (char *)h);
     BIO_set_callback_ex(h->sbio, sock_cb);
     if ((buf = BIO_new(BIO_f_buffer())) == NULL)
@@ -537,13 +613,15 @@ oom:
 
 /* ---- public API ---- */
 
-/* The path (+query) of an http://hostport/path URL. */
+/* The path (+query) of an http(s)://hostport/path URL. */
 static const char *url_path(apr_pool_t *p, const char *url)
 {
     const char *s = url, *slash;
 
     if (strncasecmp(s, "http://", 7) == 0)
         s += 7;
+    else if (strncasecmp(s, "https://", 8) == 0)
+        s += 8;
     else
         return "/";
     slash = s + strcspn(s, "/?#");
@@ -580,6 +658,17 @@ apr_status_t opf_http_start_via(opf_http_t **out, const opf_url_t *url,
                                 apr_size_t body_len, apr_size_t max_body,
                                 apr_pool_t *p, const char **err)
 {
+    return opf_http_start_tls(out, url, NULL, via, addrs, get_url, body,
+                              body_len, max_body, p, err);
+}
+
+apr_status_t opf_http_start_tls(opf_http_t **out, const opf_url_t *url,
+                                SSL_CTX *tls, const opf_http_via_t *via,
+                                apr_sockaddr_t *addrs, const char *get_url,
+                                const unsigned char *body,
+                                apr_size_t body_len, apr_size_t max_body,
+                                apr_pool_t *p, const char **err)
+{
     /* Through a proxy: the connection goes to it, the request line names
      * the whole URL (OpenSSL writes an absolute "http://..." path as
      * is), the Host header stays the responder's. */
@@ -593,8 +682,18 @@ apr_status_t opf_http_start_via(opf_http_t **out, const opf_url_t *url,
     *out = NULL;
     *err = NULL;
     ERR_clear_error();
+    if (url->tls && (tls == NULL || via != NULL)) {
+        /* the configuration refuses both; never plaintext to https:// */
+        *err = tls ? "an https:// responder cannot be reached through a "
+                     "proxy" : "no TLS context for an https:// responder";
+        return APR_EINVAL;
+    }
 
     h = apr_pcalloc(p, sizeof *h);
+    if (url->tls) {
+        h->tls_ctx = tls;
+        h->tls_host = url->host;
+    }
     h->pool = p;
     h->state = OPF_HTTP_CONNECTING;
     h->max_body = max_body != 0 ? max_body : OPF_HTTP_MAX_BODY;
@@ -661,6 +760,9 @@ int opf_http_fail_reason(apr_status_t rv)
 {
     if (rv == OPF_HTTP_EPROXY) {
         return OPF_FAIL_PROXY;
+    }
+    if (rv == OPF_HTTP_ETLS) {
+        return OPF_FAIL_CONNECT;
     }
     return (rv == APR_EGENERAL || rv == APR_ENOSPC || rv == APR_EOF)
            ? OPF_FAIL_HTTP : OPF_FAIL_CONNECT;

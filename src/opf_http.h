@@ -9,6 +9,7 @@
 
 #include <apr_pools.h>
 #include <apr_network_io.h>
+#include <openssl/ssl.h>
 #include "opf_url.h"
 
 #define OPF_HTTP_MAX_BODY (64 * 1024)
@@ -52,10 +53,25 @@ apr_status_t opf_http_start_via(opf_http_t **out, const opf_url_t *url,
                                 apr_size_t body_len, apr_size_t max_body,
                                 apr_pool_t *p, const char **err);
 
+/* An https:// url (url->tls): the same, over TLS with a client context
+ * of opf_tls_client_ctx() (the caller keeps it until the exchange is
+ * closed): the responder's certificate is verified for url->host (SNI,
+ * host name or IP address check), then the exchange is as over http,
+ * with the same limits. Not through a proxy (APR_EINVAL). A failed
+ * verification or handshake fails with OPF_HTTP_ETLS and says why. An
+ * http:// url ignores tls. */
+#define OPF_HTTP_ETLS (APR_OS_START_USERERR + 495)
+apr_status_t opf_http_start_tls(opf_http_t **out, const opf_url_t *url,
+                                SSL_CTX *tls, const opf_http_via_t *via,
+                                apr_sockaddr_t *addrs, const char *get_url,
+                                const unsigned char *body,
+                                apr_size_t body_len, apr_size_t max_body,
+                                apr_pool_t *p, const char **err);
+
 /* The failure reason (opf_fail_reason_e) of an opf_http_step() or start
  * error: connect errors keep their socket error code; HTTP-level failures
  * are EGENERAL (status), ENOSPC (too large), EOF; a proxy's 407
- * OPF_HTTP_EPROXY. */
+ * OPF_HTTP_EPROXY; a TLS failure (OPF_HTTP_ETLS) is a connect failure. */
 int opf_http_fail_reason(apr_status_t rv);
 
 /* The socket to poll and the events (APR_POLLIN / APR_POLLOUT) wanted now. */

@@ -5,10 +5,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 
 #define HTTP_PREFIX "http://"
+#define HTTPS_PREFIX "https://"
 
 static apr_status_t fail(const char **err, apr_pool_t *p, const char *url,
                          const char *why)
@@ -66,8 +68,8 @@ static int ipv6_ok(const char *s, apr_size_t n)
     return n > 1 && memchr(s, ':', n) != NULL;
 }
 
-apr_status_t opf_url_parse(opf_url_t *out, const char *url, apr_pool_t *p,
-                           const char **err)
+static apr_status_t parse(opf_url_t *out, const char *url, int allow_https,
+                          apr_pool_t *p, const char **err)
 {
     const char *auth, *auth_end, *hp_end, *port = NULL;
     apr_size_t i;
@@ -81,15 +83,19 @@ apr_status_t opf_url_parse(opf_url_t *out, const char *url, apr_pool_t *p,
         if (c <= 0x20 || c >= 0x7f)
             return fail(err, p, url, "contains spaces or control characters");
     }
-    if (has_prefix(url, "https://"))
-        return fail(err, p, url, "https is not supported for OCSP "
-                    "(responses are signed; CAs publish http:// responders)");
-    if (!has_prefix(url, HTTP_PREFIX))
-        return fail(err, p, url, "only http:// URLs are supported");
+    if (has_prefix(url, HTTPS_PREFIX) && !allow_https)
+        return fail(err, p, url, "https is not taken from a certificate "
+                    "(responses are signed; CAs publish http:// responders; "
+                    "name an https:// responder in OCSPPrefetchResponder)");
+    out->tls = has_prefix(url, HTTPS_PREFIX);
+    if (!out->tls && !has_prefix(url, HTTP_PREFIX))
+        return fail(err, p, url, allow_https
+                    ? "only http:// and https:// URLs are supported"
+                    : "only http:// URLs are supported");
     if (strchr(url, '#'))
         return fail(err, p, url, "fragments are not allowed");
 
-    auth = url + strlen(HTTP_PREFIX);
+    auth = url + strlen(out->tls ? HTTPS_PREFIX : HTTP_PREFIX);
     auth_end = auth + strcspn(auth, "/?");
     if (memchr(auth, '@', auth_end - auth))
         return fail(err, p, url, "user information is not allowed");
@@ -127,7 +133,7 @@ apr_status_t opf_url_parse(opf_url_t *out, const char *url, apr_pool_t *p,
         out->port = apr_psprintf(p, "%d", atoi(out->port));
     }
     else {
-        out->port = "80";
+        out->port = out->tls ? "443" : "80";
     }
 
     if (*auth_end == '\0')
@@ -147,4 +153,34 @@ apr_status_t opf_url_parse(opf_url_t *out, const char *url, apr_pool_t *p,
         out->hostport = port ? apr_pstrcat(p, h, ":", out->port, NULL) : h;
     }
     return APR_SUCCESS;
+}
+
+apr_status_t opf_url_parse(opf_url_t *out, const char *url, apr_pool_t *p,
+                           const char **err)
+{
+    return parse(out, url, 0, p, err);
+}
+
+apr_status_t opf_url_parse_responder(opf_url_t *out, const char *url,
+                                     apr_pool_t *p, const char **err)
+{
+    return parse(out, url, 1, p, err);
+}
+
+int opf_url_no_proxy(const char *host, const apr_array_header_t *noproxy)
+{
+    size_t hl = strlen(host);
+    int i;
+
+    for (i = 0; noproxy && i < noproxy->nelts; i++) {
+        const char *n = APR_ARRAY_IDX(noproxy, i, const char *);
+        size_t nl = strlen(n);
+
+        if (!strcmp(n, "*") || !strcasecmp(n, host)
+            || (n[0] == '.' && hl > nl && !strcasecmp(host + hl - nl, n))
+            || (n[0] == '.' && !strcasecmp(host, n + 1))) {
+            return 1;
+        }
+    }
+    return 0;
 }

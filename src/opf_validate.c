@@ -74,19 +74,52 @@ static const char *status_name(int status)
     }
 }
 
+/* What an admin can change for a responder status (after its name in
+ * the log line; "" when there is nothing specific to say). The texts
+ * stay after "responder status NAME (N)", which classifies the failure
+ * as OPF_FAIL_STATUS. */
+static const char *status_advice(int status)
+{
+    switch (status) {
+    case OCSP_RESPONSE_STATUS_UNAUTHORIZED:
+        return ": the responder does not serve this CA or certificate; "
+               "check OCSPPrefetchResponder or the certificate's AIA";
+    case OCSP_RESPONSE_STATUS_MALFORMEDREQUEST:
+        return ": the responder refused the request, as one that requires "
+               "a nonce does; no nonce is sent (one response serves all "
+               "handshakes): allow requests without a nonce";
+    case OCSP_RESPONSE_STATUS_SIGREQUIRED:
+        return ": the responder requires signed requests, which are not "
+               "sent: allow unsigned requests on the responder";
+    default:
+        return "";
+    }
+}
+
 /* What OpenSSL said about a failed verification, oldest first, e.g.
  * "missing ocspsigning usage; root ca not trusted": the last error alone
- * is often a generic consequence of the first. Drains the queue. */
-static const char *openssl_detail(apr_pool_t *p)
+ * is often a generic consequence of the first. Drains the queue; *refused
+ * says whether an algorithm was refused (sha1_advice()). */
+static const char *openssl_detail(apr_pool_t *p, int *refused)
 {
     const char *detail = NULL, *data;
     unsigned long e;
     int flags;
 
+    *refused = 0;
     while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
         const char *r = ERR_reason_error_string(e);
         if (r == NULL)
             r = "unknown error";
+        /* An algorithm refused or unavailable, not a signature that does
+         * not match: what a policy that forbids SHA-1 gives (the digest
+         * cannot be fetched, is not allowed, or is too weak). */
+        if (ERR_GET_REASON(e) == ERR_R_UNSUPPORTED
+            || ERR_GET_REASON(e) == ERR_R_FETCH_FAILED
+            || strstr(r, "digest") || strstr(r, "unsupported")
+            || strstr(r, "not supported")
+            || strstr(r, "not allowed") || strstr(r, "too weak"))
+            *refused = 1;
         if ((flags & ERR_TXT_STRING) && data && *data)
             r = apr_psprintf(p, "%s (%s)", r, data);
         detail = detail ? apr_pstrcat(p, detail, "; ", r, NULL) : r;
@@ -118,6 +151,44 @@ static X509_STORE *issuer_store(X509 *issuer, apr_time_t now)
     return st;
 }
 
+/* A response signed with SHA-1 verifies only where the local crypto
+ * policy still allows SHA-1 signatures (a system-wide policy, a FIPS or
+ * restricted provider, a future OpenSSL default): when such a response
+ * fails its signature check because the algorithm was refused, say what
+ * to change, since "bad signature" alone reads like an attack. */
+static int is_sha1(const X509_ALGOR *alg)
+{
+    const ASN1_OBJECT *oid = NULL;
+    int nid, md = NID_undef;
+
+    if (alg == NULL)
+        return 0;
+    X509_ALGOR_get0(&oid, NULL, NULL, alg);
+    nid = OBJ_obj2nid(oid);
+    if (nid == NID_undef || !OBJ_find_sigid_algs(nid, &md, NULL))
+        return 0;
+    return md == NID_sha1;
+}
+
+static const char *sha1_advice(OCSP_BASICRESP *bs)
+{
+    const STACK_OF(X509) *certs = OCSP_resp_get0_certs(bs);
+    int i, signer_sha1 = 0;
+
+    if (!is_sha1(OCSP_resp_get0_tbs_sigalg(bs))) {
+        for (i = 0; i < sk_X509_num(certs); i++)
+            signer_sha1 |= is_sha1(X509_get0_tbs_sigalg(sk_X509_value(certs,
+                                                                     i)));
+        if (!signer_sha1)
+            return "";
+    }
+    return signer_sha1
+        ? " (its responder certificate is signed with SHA-1, which the "
+          "local crypto policy refuses: reissue it with SHA-256)"
+        : " (signed with SHA-1, which the local crypto policy refuses: "
+          "have the responder sign with SHA-256)";
+}
+
 static const char *check_signature(vstate_t *v, X509 *issuer, apr_time_t now,
                                    opf_validated_t *out, apr_pool_t *p)
 {
@@ -130,8 +201,15 @@ static const char *check_signature(vstate_t *v, X509 *issuer, apr_time_t now,
     /* No OCSP_TRUSTOTHER / OCSP_NOEXPLICIT / OCSP_NOCHECKS: a delegated
      * signer must chain to the issuer and carry id-kp-OCSPSigning, which
      * OpenSSL enforces in ocsp_check_issuer(). */
-    if (OCSP_basic_verify(v->bs, v->extra, v->store, OCSP_PARTIAL_CHAIN) <= 0)
-        return apr_psprintf(p, "bad signature: %s", openssl_detail(p));
+    if (OCSP_basic_verify(v->bs, v->extra, v->store, OCSP_PARTIAL_CHAIN)
+        <= 0) {
+        int refused;
+        const char *detail = openssl_detail(p, &refused);
+
+        /* the advice first: the RESULT text is cut at 256 bytes */
+        return apr_psprintf(p, "bad signature%s: %s",
+                            refused ? sha1_advice(v->bs) : "", detail);
+    }
     if (OCSP_resp_get0_signer(v->bs, &signer, v->extra) && signer
         && X509_cmp(signer, issuer) != 0)
         out->signer_not_after = opf_asn1_time_to_apr(X509_get0_notAfter(signer));
@@ -414,6 +492,7 @@ static OCSP_SINGLERESP *find_single(OCSP_BASICRESP *bs, X509 *leaf,
 
 static const char *check_single(OCSP_SINGLERESP *single, apr_time_t now,
                                 apr_interval_time_t skew,
+                                apr_interval_time_t assume,
                                 opf_validated_t *out, apr_pool_t *p)
 {
     ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
@@ -427,9 +506,18 @@ static const char *check_single(OCSP_SINGLERESP *single, apr_time_t now,
     if (out->this_update > now + skew)
         return apr_psprintf(p, "thisUpdate in the future: %s",
                             fmt_time(out->this_update, p));
-    if (nextupd == NULL)
-        return "no nextUpdate";
-    out->next_update = opf_asn1_time_to_apr(nextupd);
+    if (nextupd == NULL && assume <= 0)
+        return "no nextUpdate (the responder sets none, as EJBCA and "
+               "Vault/OpenBao can: set OCSPPrefetchAssumeValidity to accept "
+               "such responses for a fixed time)";
+    /* No nextUpdate means "newer information is always available" (RFC
+     * 6960 2.4): such a response is served for the configured time after
+     * thisUpdate, the time its status was known to be correct (not after
+     * producedAt, which a responder may move forward by re-signing an old
+     * status), and never longer: the effective nextUpdate goes wherever a
+     * real one would (cache, schedule, status page). */
+    out->next_update = nextupd == NULL ? out->this_update + assume
+                                       : opf_asn1_time_to_apr(nextupd);
     if (out->next_update == 0)
         return "unreadable nextUpdate";
     if (out->next_update <= out->this_update)
@@ -458,6 +546,7 @@ static const char *check_single(OCSP_SINGLERESP *single, apr_time_t now,
 /* After the signature: the SingleResponse for leaf and its times. */
 static const char *check_content(vstate_t *v, X509 *leaf, X509 *issuer,
                                  apr_time_t now, apr_interval_time_t skew,
+                                 apr_interval_time_t assume,
                                  opf_validated_t *out, apr_pool_t *p)
 {
     OCSP_SINGLERESP *single = find_single(v->bs, leaf, issuer);
@@ -465,12 +554,13 @@ static const char *check_content(vstate_t *v, X509 *leaf, X509 *issuer,
     if (single == NULL)
         return "no SingleResponse for this certificate";
     out->produced_at = opf_asn1_time_to_apr(OCSP_resp_get0_produced_at(v->bs));
-    return check_single(single, now, skew, out, p);
+    return check_single(single, now, skew, assume, out, p);
 }
 
 static const char *validate(vstate_t *v, const unsigned char *der,
                             apr_size_t len, X509 *leaf, X509 *issuer,
                             apr_time_t now, apr_interval_time_t skew,
+                            apr_interval_time_t assume,
                             opf_signers_t *signers, opf_validated_t *out,
                             apr_pool_t *p)
 {
@@ -494,12 +584,13 @@ static const char *validate(vstate_t *v, const unsigned char *der,
 
     status = OCSP_response_status(v->resp);
     if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL)
-        return apr_psprintf(p, "responder status %s (%d)",
-                            status_name(status), status);
+        return apr_psprintf(p, "responder status %s (%d)%s",
+                            status_name(status), status,
+                            status_advice(status));
 
     if (signers
         && check_known_signer(v, der, len, issuer, now, signers, out, p))
-        return check_content(v, leaf, issuer, now, skew, out, p);
+        return check_content(v, leaf, issuer, now, skew, assume, out, p);
 
     v->bs = OCSP_response_get1_basic(v->resp);
     if (v->bs == NULL)
@@ -519,7 +610,8 @@ static const char *validate(vstate_t *v, const unsigned char *der,
 
     if ((why = check_signature(v, issuer, now, out, p)) != NULL)
         return why;
-    if ((why = check_content(v, leaf, issuer, now, skew, out, p)) != NULL)
+    if ((why = check_content(v, leaf, issuer, now, skew, assume, out, p))
+        != NULL)
         return why;
     if (signers)
         learn_signers(signers, der, len, issuer, v->signer);
@@ -533,6 +625,19 @@ apr_status_t opf_validate_response(const unsigned char *der, apr_size_t len,
                                    opf_validated_t *out, const char **reason,
                                    apr_pool_t *p)
 {
+    return opf_validate_response_assume(der, len, leaf, issuer, now, skew, 0,
+                                        signers, out, reason, p);
+}
+
+apr_status_t opf_validate_response_assume(const unsigned char *der,
+                                          apr_size_t len, X509 *leaf,
+                                          X509 *issuer, apr_time_t now,
+                                          apr_interval_time_t skew,
+                                          apr_interval_time_t assume,
+                                          opf_signers_t *signers,
+                                          opf_validated_t *out,
+                                          const char **reason, apr_pool_t *p)
+{
     vstate_t v;
     const char *why;
 
@@ -542,8 +647,9 @@ apr_status_t opf_validate_response(const unsigned char *der, apr_size_t len,
     if (leaf == NULL || issuer == NULL)
         why = "no certificate to validate against";
     else
-        why = validate(&v, der, len, leaf, issuer, now, skew, signers, out,
-                       p);
+        why = validate(&v, der, len, leaf, issuer, now, skew,
+                       assume > OPF_MAX_ASSUME ? OPF_MAX_ASSUME : assume,
+                       signers, out, p);
     vstate_free(&v);
     /* Errors from a rejected response must not surface in some unrelated
      * later OpenSSL call on this thread. */

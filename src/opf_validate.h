@@ -10,6 +10,11 @@
 
 #define OPF_MAX_SKEW apr_time_from_sec(300)
 
+/* OCSPPrefetchAssumeValidity: how long a response without nextUpdate
+ * may be served after its thisUpdate (0: such responses are rejected). */
+#define OPF_MIN_ASSUME apr_time_from_sec(60)
+#define OPF_MAX_ASSUME apr_time_from_sec(7 * 86400)
+
 typedef enum {
     OPF_CERT_GOOD = 0,
     OPF_CERT_REVOKED = 1
@@ -51,6 +56,21 @@ apr_status_t opf_validate_response(const unsigned char *der, apr_size_t len,
                                    opf_signers_t *signers,
                                    opf_validated_t *out, const char **reason,
                                    apr_pool_t *p);
+
+/* The same, where a response without nextUpdate is accepted when assume
+ * > 0 (OCSPPrefetchAssumeValidity, capped at OPF_MAX_ASSUME), with
+ * out->next_update = thisUpdate + assume: the time it is valid for
+ * everywhere after this (cache, schedule, recheck). With assume 0 (as in
+ * opf_validate_response()) it is rejected, and the reason names the
+ * directive. A response that has a nextUpdate is unaffected. */
+apr_status_t opf_validate_response_assume(const unsigned char *der,
+                                          apr_size_t len, X509 *leaf,
+                                          X509 *issuer, apr_time_t now,
+                                          apr_interval_time_t skew,
+                                          apr_interval_time_t assume,
+                                          opf_signers_t *signers,
+                                          opf_validated_t *out,
+                                          const char **reason, apr_pool_t *p);
 
 /* A response accepted before (by opf_validate_response(), here or in
  * the privilege separation helper) as *prev, byte for byte the same and

@@ -17,7 +17,15 @@ my @bad = (
     [ 'OCSPPrefetchRenewWindow', '5x',             'global' ],
     [ 'OCSPPrefetchRenewWindow', '50',             'global' ],   # % or s? a unit is required
     [ 'OCSPPrefetchStartupWait', '-1',             'global' ],
-    [ 'OCSPPrefetchResponder',   'https://127.0.0.1:9/good/', 'vhost' ],
+    [ 'OCSPPrefetchResponder',   'ftp://127.0.0.1:9/good/', 'vhost' ],
+    [ 'OCSPPrefetchResponder',   'https://user@127.0.0.1:9/good/', 'vhost' ],
+    [ 'OCSPPrefetchAssumeValidity', '30s',         'vhost'  ],   # < 1 min
+    [ 'OCSPPrefetchAssumeValidity', '8d',          'global' ],   # > 7 days
+    [ 'OCSPPrefetchAssumeValidity', 'abc',         'vhost'  ],
+    [ 'OCSPPrefetchAssumeValidity', '-1h',         'global' ],
+    [ 'OCSPPrefetchResponderCAFile', '/nonexistent/ca.pem', 'global' ],
+    [ 'OCSPPrefetchResponderCAFile', '/etc/passwd', 'global' ],  # no certificate
+    [ 'OCSPPrefetchResponderCAFile', '/etc/ssl/certs/ca-certificates.crt', 'vhost' ], # global only
     [ 'OCSPPrefetchResponder',   'not-a-url',      'vhost'  ],
     [ 'OCSPPrefetchCache',       'nosuchprovider', 'global' ],
     [ 'OCSPPrefetchRetryDelay',  'x',              'global' ],
@@ -57,7 +65,7 @@ my @bad = (
     [ 'OCSPPrefetchNotifier',    '/bin/true',      'vhost'  ],   # global only
 );
 
-plan tests => 2 * @bad + 4, need { 'module not built (stand-in run)' => module_built() };
+plan tests => 2 * @bad + 6, need { 'module not built (stand-in run)' => module_built() };
 
 my $good = <<'EOC';
 OCSPPrefetchTimeout 5
@@ -71,15 +79,29 @@ OCSPPrefetchMaxPerHost 4
 OCSPPrefetchStatusRefetch on
 OCSPPrefetchExport /tmp/opf-configtest-export
 OCSPPrefetchProxy http://user:p%40ss@127.0.0.1:3128
-OCSPPrefetchNoProxy localhost .example.org
+OCSPPrefetchNoProxy localhost .example.org 127.0.0.1
 OCSPPrefetchHelperUser no-such-user-opf
+OCSPPrefetchAssumeValidity 12h
+OCSPPrefetchResponderCAFile /etc/ssl/certs/ca-certificates.crt
 EOC
 
 my $h = OCSPTest::Httpd->new(name => 'configtest', global => $good,
-    vhosts => [ { name => 'good', port => 9, conf => "OCSPPrefetch on\nOCSPPrefetchResponder http://127.0.0.1:9/good/\n" } ]);
+    vhosts => [ { name => 'good', port => 9, conf => "OCSPPrefetch on\nOCSPPrefetchResponder https://127.0.0.1:9/good/\nOCSPPrefetchAssumeValidity off\n" } ]);
 my ($rc, $out) = $h->configtest;
 is($rc, 0, 'good configuration passes apache2 -t') or diag($out);
 like($out, qr/Syntax OK/, 'Syntax OK');
+
+# An https:// responder that OCSPPrefetchProxy would apply to: refused by
+# apache2 -t (no CONNECT tunnel), not only when the server starts.
+{
+    (my $viaproxy = $good) =~ s/ 127\.0\.0\.1\n/\n/;
+    my $t = OCSPTest::Httpd->new(name => 'configtest', global => $viaproxy,
+        vhosts => [ { name => 'good', port => 9, conf => "OCSPPrefetch on\nOCSPPrefetchResponder https://127.0.0.1:9/good/\n" } ]);
+    my ($rc2, $out2) = $t->configtest;
+    isnt($rc2, 0, 'an https:// responder behind OCSPPrefetchProxy fails apache2 -t');
+    like($out2, qr/https:\/\/ OCSPPrefetchResponder \S+ cannot be reached through OCSPPrefetchProxy.*OCSPPrefetchNoProxy/,
+         '... saying why and what to do') or diag($out2);
+}
 
 for my $b (@bad) {
     my ($dir, $arg, $where) = @$b;

@@ -10,6 +10,12 @@
 # first path segment selects a fault mode in front of it:
 #   good short nonext wrongkey othercert expired future trylater garbage
 #   truncated http500 hang drop delay=N big huge past switch=NAME signer=NAME
+#   sha1 unauthorized malformed
+# nonext: openssl ocsp without -ndays/-nmin (no nextUpdate, as EJBCA and
+#   Vault/OpenBao with ocsp_expiry=0); sha1: signed with SHA-1 (-rmd sha1);
+#   unauthorized and malformed: the bare OCSPResponse of status 6 and 1
+#   (openssl ocsp answers an unknown CA with status unknown, and has no
+#   switch to require a nonce), like trylater.
 # good, short, big, huge and delay=N combine with '+' (e.g. big+short: a
 # ~2.6 KB response valid 60 s); 'big' embeds extra certificates (-rother);
 # 'huge' embeds PKI/bigcert.pem (a response of about 18 KB, more than 16 KiB).
@@ -264,6 +270,7 @@ sub run_openssl {
         '-rsigner', $signer, '-rkey', $skey,
         '-reqin', $a{reqfile} || "$dir/req.der", '-respout', "$dir/resp.der";
     push @cmd, @{ $a{validity} || ['-ndays', '1'] };
+    push @cmd, '-rmd', $a{rmd} if $a{rmd};
     push @cmd, '-rother', $BIG_OTHER if $a{big};
     push @cmd, '-rother', "$pki/bigcert.pem" if $a{huge};
     my $pid = fork;
@@ -324,6 +331,12 @@ sub handle {
         }
     }
     elsif ($mode eq 'nonext')    { $a{validity} = [] }
+    elsif ($mode eq 'sha1')      { $a{rmd} = 'sha1' }
+    elsif ($mode eq 'unauthorized' || $mode eq 'malformed') {
+        my $st = $mode eq 'unauthorized' ? "\x06" : "\x01";
+        reply($c, 200, 'application/ocsp-response', "\x30\x03\x0a\x01$st");
+        logline($method, $label, 200); return;
+    }
     elsif ($mode eq 'wrongkey')  { $a{rogue} = 1 }
     elsif ($mode eq 'othercert') { $a{reqfile} = "$pki/leaves/decoy.req.der" }
     elsif ($mode eq 'expired')   { $a{faketime} = '-2d' }

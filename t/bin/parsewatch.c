@@ -6,8 +6,15 @@
  *
  * Each call appends "PID FUNCTION" to the file named by
  * OPF_PARSEWATCH_LOG (one write(2) per line, O_APPEND), then calls the
- * real function. Build: cc -shared -fPIC -o parsewatch.so parsewatch.c
- * -ldl */
+ * real function.
+ *
+ * For t/46_restart_parse.t, with OPF_PARSEWATCH_CERTS_LOG set, it also
+ * records the certificates mod_ocsp_prefetch parses itself: every call of
+ * PEM_read_bio_X509 made from mod_ocsp_prefetch.so (mod_ssl's own are not
+ * counted), as "PID PEM_read_bio_X509" in that file, and "PID exit" when a
+ * process ends through exit() (a crash writes nothing).
+ *
+ * Build: cc -shared -fPIC -o parsewatch.so parsewatch.c -ldl */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -16,9 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static void note(const char *fn)
+static void note_to(const char *path, const char *fn)
 {
-    const char *path = getenv("OPF_PARSEWATCH_LOG");
     char line[128];
     int fd, n;
 
@@ -33,6 +39,11 @@ static void note(const char *fn)
         }
         close(fd);
     }
+}
+
+static void note(const char *fn)
+{
+    note_to(getenv("OPF_PARSEWATCH_LOG"), fn);
 }
 
 #define REAL(name) \
@@ -59,4 +70,32 @@ int OCSP_basic_verify(void *bs, void *certs, void *st, unsigned long flags)
     REAL("OCSP_basic_verify");
     return ((int (*)(void *, void *, void *, unsigned long))real)(bs, certs,
                                                                   st, flags);
+}
+
+/* Called from mod_ocsp_prefetch.so itself? */
+static int from_module(const void *caller)
+{
+    Dl_info info;
+
+    return dladdr(caller, &info) && info.dli_fname
+           && strstr(info.dli_fname, "mod_ocsp_prefetch") != NULL;
+}
+
+void *PEM_read_bio_X509(void *bp, void **x, void *cb, void *u)
+{
+    static void *real;
+
+    if (!real) {
+        real = dlsym(RTLD_NEXT, "PEM_read_bio_X509");
+    }
+    if (from_module(__builtin_return_address(0))) {
+        note_to(getenv("OPF_PARSEWATCH_CERTS_LOG"), "PEM_read_bio_X509");
+    }
+    return ((void *(*)(void *, void **, void *, void *))real)(bp, x, cb, u);
+}
+
+/* A normal exit (exit() or a return from main): not a crash. */
+__attribute__((destructor)) static void at_exit(void)
+{
+    note_to(getenv("OPF_PARSEWATCH_CERTS_LOG"), "exit");
 }

@@ -251,7 +251,8 @@ unsigned char *pki_response(pki_t *k, const pki_resp_opts_t *o, int *len)
         if (!OCSP_basic_add1_status(bs, id, o->cert_status, o->reason, rev,
                                     tu, nu))
             die("OCSP_basic_add1_status");
-        if (!OCSP_basic_sign(bs, o->signer, o->key, EVP_sha256(), o->certs,
+        if (!OCSP_basic_sign(bs, o->signer, o->key,
+                             o->sign_md ? o->sign_md : EVP_sha256(), o->certs,
                              o->flags))
             die("OCSP_basic_sign");
         OCSP_CERTID_free(id);

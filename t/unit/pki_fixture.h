@@ -51,6 +51,7 @@ typedef struct pki_resp_opts {
     int no_next;
     int extra_singles;      /* SingleResponses for other serials, added first */
     X509 *others_issuer;    /* the issuer their CertIDs name, default issuer */
+    const EVP_MD *sign_md;  /* the response's signature hash, default SHA-256 */
 } pki_resp_opts_t;
 
 /* Defaults: successful, issuer-signed, SHA-1 CertID for leaf, good,

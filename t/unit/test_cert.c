@@ -123,7 +123,7 @@ static void test_cache(void)
     char *pem;
 
     apr_pool_create(&cp, pool);
-    cache = opf_cert_cache_make(cp);
+    ok(opf_cert_cache_create(&cache) == APR_SUCCESS && cache, "cache made");
     pem = pki_pem(k->leaf, k->root, k->issuer, NULL);
     ok(opf_cert_from_pem_cached(&a, pem, cache, cp, &err) == APR_SUCCESS
        && a->issuer && X509_cmp(a->issuer, k->issuer) == 0,
@@ -144,9 +144,65 @@ static void test_cache(void)
        && c == NULL, "cached: a chain without the issuer is still refused");
     free(pem);
     /* The cache's references and the certificates' are all released
-     * (valgrind/ASan runs of this test check for leaks and double frees). */
+     * (valgrind/ASan runs of this test check for leaks and double frees),
+     * in either order. */
+    opf_cert_cache_destroy(cache);
     apr_pool_destroy(cp);
-    ok(1, "pool with cache and certificates destroyed");
+    ok(1, "cache, then pool with the certificates, destroyed");
+}
+
+/* Across configuration generations: a certificate asked for again is the
+ * one parsed before (not parsed again), one not asked for again is
+ * released at the end of the next generation's registrations. */
+static void test_cache_generations(void)
+{
+    apr_pool_t *g1, *g2;
+    opf_cert_cache_t *cache;
+    opf_cert_t *a = NULL, *b = NULL, *a2 = NULL, *c = NULL;
+    const char *err = NULL;
+    char *pem_a = pki_pem(k->leaf, k->issuer, NULL);
+    char *pem_b = pki_pem(k->leaf_other, k->issuer, NULL);
+    X509 *leaf_a, *leaf_b;
+
+    ok(opf_cert_cache_create(&cache) == APR_SUCCESS, "cache made");
+    apr_pool_create(&g1, pool);
+    opf_cert_cache_begin(cache);
+    ok(opf_cert_from_pem_cached(&a, pem_a, cache, g1, &err) == APR_SUCCESS
+       && opf_cert_from_pem_cached(&b, pem_b, cache, g1, &err)
+          == APR_SUCCESS, "generation 1: two leaves of one issuer");
+    opf_cert_cache_end(cache);
+    diag("  held: %u", opf_cert_cache_count(cache));
+    ok(opf_cert_cache_count(cache) == 2, "generation 1 holds 2 described "
+       "certificates");
+    leaf_a = a->leaf;   /* still held by the cache after g1 ends */
+    leaf_b = b->leaf;
+    X509_up_ref(leaf_b);
+    /* httpd clears the generation's pool before the next one starts. */
+    apr_pool_destroy(g1);
+
+    apr_pool_create(&g2, pool);
+    opf_cert_cache_begin(cache);
+    ok(opf_cert_cache_count(cache) == 2, "the next generation starts with "
+       "them");
+    ok(opf_cert_from_pem_cached(&a2, pem_a, cache, g2, &err) == APR_SUCCESS
+       && a2->leaf == leaf_a && a2->issuer != NULL,
+       "generation 2 asks for the first leaf again: the object parsed in "
+       "generation 1, not parsed again");
+    ok(opf_cert_from_pem_cached(&c, pem_a, cache, g2, &err) == APR_SUCCESS
+       && c == a2, "... and gets the same described certificate each time");
+    ok(strcmp(a2->key_hex, c->key_hex) == 0 && a2->certid && c->certid,
+       "... described as before");
+    opf_cert_cache_end(cache);
+    diag("  held: %u", opf_cert_cache_count(cache));
+    ok(opf_cert_cache_count(cache) == 1, "the leaf generation 2 did not ask "
+       "for is released at its end");
+    ok(X509_cmp(leaf_b, k->leaf_other) == 0,
+       "(a reference held elsewhere stays good)");
+    X509_free(leaf_b);
+    opf_cert_cache_destroy(cache);
+    apr_pool_destroy(g2);
+    free(pem_a);
+    free(pem_b);
 }
 
 /* opf_cert_file_digest(): the key of a file's first certificate without
@@ -191,6 +247,7 @@ int main(void)
     test_leaf();
     test_variants();
     test_cache();
+    test_cache_generations();
     test_file_digest();
 
     pki_free(k);

@@ -216,7 +216,7 @@ int main(void)
     static const unsigned char req[] = { 0x30, 0x02, 5, 6 };
     const char *url = "http://ocsp.example.test/";
 
-    plan(48 + 16);   /* + test_event() */
+    plan(48 + 9 + 5 + 16);   /* + private PKIs, + test_event() */
     memset(big, 'A', sizeof(big));
 
     /* ---- CERT ---- */
@@ -334,6 +334,60 @@ int main(void)
     is_int(opf_proto_encode(&m, buf, sizeof(buf)), OPF_PROTO_EBOUND,
            "encoding too long a Proxy-Authorization is refused");
 
+    /* private PKIs (issue 14): OCSPPrefetchAssumeValidity and the CA file
+     * of an https:// responder, trailing fields */
+    m.u.fetch.proxy = NULL;
+    m.u.fetch.proxy_len = 0;
+    m.u.fetch.proxy_auth = NULL;
+    m.u.fetch.proxy_auth_len = 0;
+    m.u.fetch.assume_s = 43200;
+    m.u.fetch.ca_file = "/etc/ssl/vault-ca.pem";
+    m.u.fetch.ca_file_len = (uint16_t)strlen(m.u.fetch.ca_file);
+    rc = round_trip(&m, &d, &len);
+    ok(rc == OPF_PROTO_OK && d.u.fetch.assume_s == 43200
+       && d.u.fetch.ca_file_len == 21
+       && !memcmp(d.u.fetch.ca_file, "/etc/ssl/vault-ca.pem", 21),
+       "FETCH round-trips its assumed validity and CA file");
+    ok(prefixes_refused((size_t)len), "every truncated such FETCH is refused");
+    {
+        /* the assumed validity: the u32 before the CA file's length */
+        size_t at = (size_t)len - 21 - 2 - 4;
+        static const uint32_t badv[] = { 1, OPF_PROTO_MIN_ASSUME_S - 1,
+                                         OPF_PROTO_MAX_ASSUME_S + 1,
+                                         0xffffffffu };
+        int i, refused = 1;
+
+        for (i = 0; i < 4; i++) {
+            put_u32_at(at, badv[i]);
+            refused &= opf_proto_decode(buf, (size_t)len, &d)
+                       == OPF_PROTO_EBOUND;
+        }
+        ok(refused, "a FETCH whose assumed validity is out of bounds "
+           "(1 s, 59 s, 7 d + 1 s, 2^32 - 1) is refused");
+        put_u32_at(at, 0);
+        ok(opf_proto_decode(buf, (size_t)len, &d) == OPF_PROTO_OK
+           && d.u.fetch.assume_s == 0, "... and 0 (off) is accepted");
+        put_u32_at(at, OPF_PROTO_MAX_ASSUME_S);
+        ok(opf_proto_decode(buf, (size_t)len, &d) == OPF_PROTO_OK,
+           "... and 7 days is accepted");
+        buf[len - 3] = '\n';   /* in the CA file's path */
+        is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+               "a control character in the CA file's path is refused");
+        buf[len - 3] = 'p';
+        buf[len] = 0;
+        is_int(opf_proto_decode(buf, (size_t)len + 1, &d), OPF_PROTO_ETRAIL,
+               "a FETCH with a byte after the CA file is refused");
+    }
+    m.u.fetch.assume_s = 30;
+    is_int(opf_proto_encode(&m, buf, sizeof(buf)), OPF_PROTO_EBOUND,
+           "encoding a FETCH with an assumed validity under a minute is "
+           "refused");
+    m.u.fetch.assume_s = 0;
+    m.u.fetch.ca_file = (const char *)big;
+    m.u.fetch.ca_file_len = OPF_PROTO_MAX_PATH + 1;
+    is_int(opf_proto_encode(&m, buf, sizeof(buf)), OPF_PROTO_EBOUND,
+           "encoding too long a CA file path is refused");
+
     /* ---- CHECK ---- */
     memset(&m, 0, sizeof(m));
     m.type = OPF_MSG_CHECK;
@@ -347,6 +401,21 @@ int main(void)
     ok(rc == OPF_PROTO_OK && d.type == OPF_MSG_CHECK && d.u.check.seq == 9
        && d.u.check.der_len == sizeof(req), "CHECK round-trips");
     ok(prefixes_refused((size_t)len), "every truncated CHECK is refused");
+    m.u.check.assume_s = 3600;
+    rc = round_trip(&m, &d, &len);
+    ok(rc == OPF_PROTO_OK && d.u.check.assume_s == 3600,
+       "CHECK round-trips its assumed validity");
+    ok(prefixes_refused((size_t)len), "every truncated such CHECK is refused");
+    put_u32_at((size_t)len - 4, OPF_PROTO_MAX_ASSUME_S + 1);
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a CHECK whose assumed validity is beyond 7 days is refused");
+    put_u32_at((size_t)len - 4, 59);
+    is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
+           "a CHECK whose assumed validity is under a minute is refused");
+    m.u.check.assume_s = OPF_PROTO_MAX_ASSUME_S + 1;
+    is_int(opf_proto_encode(&m, buf, sizeof(buf)), OPF_PROTO_EBOUND,
+           "encoding a CHECK with too long an assumed validity is refused");
+    m.u.check.assume_s = 0;
     m.u.check.der_len = 0;
     is_int(opf_proto_encode(&m, buf, sizeof(buf)), OPF_PROTO_EBOUND,
            "encoding an empty CHECK is refused");

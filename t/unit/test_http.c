@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 
 #include "opf_http.h"
+#include "opf_status.h"
 #include "tap.h"
 
 enum behaviour {
@@ -441,6 +442,7 @@ static void exchange(struct run *r, const char *host, const char *hostport,
     const char *get_url = NULL;
 
     memset(r, 0, sizeof *r);
+    memset(&url, 0, sizeof url);
     apr_pool_create(&xp, p);
     url.url = apr_pstrcat(p, "http://", hostport, "/ocsp", NULL);
     url.host = host;
@@ -519,7 +521,7 @@ int main(void)
         body300[i] = (unsigned char)(i * 7 + 13);  /* includes \0 \r \n */
     memset(big, 'x', sizeof big);
 
-    plan(57);
+    plan(60);
 
     /* GET 200 */
     on_loopback(&r, &s, B_OK, "/path/MEUwQzBB%2Bx%3D", NULL, 0, FIVE_S, p);
@@ -700,6 +702,7 @@ int main(void)
         server_start(&s, AF_INET, B_HANG);
         snprintf(ps, sizeof ps, "%d", s.port);
         snprintf(hp, sizeof hp, "127.0.0.1:%d", s.port);
+        memset(&url, 0, sizeof url);
         url.url = "http://x/";
         url.host = "127.0.0.1";
         url.port = ps;
@@ -716,6 +719,47 @@ int main(void)
            "step after close: failure, no socket, no events");
         apr_pool_destroy(xp);
         server_stop(&s);
+    }
+
+    /* https:// (issue 14): never plaintext; no TLS context, or through a
+     * proxy (no CONNECT tunnel), is refused before any connection */
+    {
+        apr_pool_t *xp;
+        opf_http_t *h = NULL;
+        opf_url_t url, proxy;
+        opf_http_via_t via;
+        const char *err = NULL;
+        SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+        apr_status_t rv;
+
+        apr_pool_create(&xp, p);
+        memset(&url, 0, sizeof url);
+        url.url = "https://127.0.0.1:9/";
+        url.host = "127.0.0.1";
+        url.port = "9";
+        url.path = "/";
+        url.hostport = "127.0.0.1:9";
+        url.tls = 1;
+        rv = opf_http_start(&h, &url, NULL, req, sizeof req, 0, xp, &err);
+        ok(rv == APR_EINVAL && h == NULL && err && strstr(err, "no TLS context"),
+           "https:// without a TLS context: refused, nothing sent");
+        memset(&proxy, 0, sizeof proxy);
+        proxy.url = "http://127.0.0.1:9/";
+        proxy.host = "127.0.0.1";
+        proxy.port = "9";
+        proxy.path = "/";
+        proxy.hostport = "127.0.0.1:9";
+        via.proxy = &proxy;
+        via.auth = NULL;
+        err = NULL;
+        rv = opf_http_start_tls(&h, &url, ctx, &via, NULL, NULL, req,
+                                sizeof req, 0, xp, &err);
+        ok(rv == APR_EINVAL && h == NULL && err && strstr(err, "proxy"),
+           "https:// through a proxy: refused");
+        is_int(opf_http_fail_reason(OPF_HTTP_ETLS), OPF_FAIL_CONNECT,
+               "a TLS failure counts as a connect failure");
+        SSL_CTX_free(ctx);
+        apr_pool_destroy(xp);
     }
 
     /* IPv6 */

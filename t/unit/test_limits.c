@@ -263,6 +263,7 @@ static void exchange(struct run *r, struct server *s,
     apr_pool_create(&xp, p);
     snprintf(port, sizeof port, "%d", s->port);
     snprintf(hostport, sizeof hostport, "127.0.0.1:%d", s->port);
+    memset(&url, 0, sizeof url);
     url.url = apr_pstrcat(p, "http://", hostport, "/", NULL);
     url.host = "127.0.0.1";
     url.port = apr_pstrdup(p, port);

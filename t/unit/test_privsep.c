@@ -387,7 +387,7 @@ int main(void)
     seq = opf_helper_next_seq(h);
     opf_helper_send_fetch(h, seq, 0, apr_psprintf(p, "http://127.0.0.1:%d"
                           "/good/", port), req, req_len,
-                          apr_time_from_sec(5), apr_time_from_sec(300), NULL, NULL);
+                          apr_time_from_sec(5), apr_time_from_sec(300), NULL, NULL, 0, NULL);
     rv = wait_result(h, &res, 5000);
     ok(rv == APR_SUCCESS && res.seq == seq && res.outcome == OPF_OUTCOME_OK,
        "FETCH of a valid response: RESULT ok");
@@ -422,7 +422,7 @@ int main(void)
     seq = opf_helper_next_seq(h);
     opf_helper_send_fetch(h, seq, 0, apr_psprintf(p, "http://127.0.0.1:%d"
                           "/garbage/", port), req, req_len,
-                          apr_time_from_sec(5), apr_time_from_sec(300), NULL, NULL);
+                          apr_time_from_sec(5), apr_time_from_sec(300), NULL, NULL, 0, NULL);
     rv = wait_result(h, &res, 5000);
     ok(rv == APR_SUCCESS && res.seq == seq
        && res.outcome == OPF_OUTCOME_FAILED
@@ -435,7 +435,7 @@ int main(void)
     seq = opf_helper_next_seq(h);
     opf_helper_send_fetch(h, seq, 5, apr_psprintf(p, "http://127.0.0.1:%d"
                           "/good/", port), req, req_len,
-                          apr_time_from_sec(5), apr_time_from_sec(300), NULL, NULL);
+                          apr_time_from_sec(5), apr_time_from_sec(300), NULL, NULL, 0, NULL);
     rv = wait_result(h, &res, 5000);
     ok(rv == APR_SUCCESS && res.seq == seq
        && res.outcome == OPF_OUTCOME_FAILED
@@ -445,19 +445,19 @@ int main(void)
     seq = opf_helper_next_seq(h);
     opf_helper_send_fetch(h, seq, 0, apr_psprintf(p, "http://127.0.0.1:%d"
                           "/hang/", port), req, req_len,
-                          apr_time_from_sec(20), apr_time_from_sec(300), NULL, NULL);
+                          apr_time_from_sec(20), apr_time_from_sec(300), NULL, NULL, 0, NULL);
     rv = wait_result(h, &res, 1000);
     ok(rv == APR_EAGAIN, "FETCH from a responder that hangs: no RESULT "
        "within a second");
 
     rv = opf_helper_check(h, 0, der, (apr_size_t)der_len,
-                          apr_time_from_sec(300), 2000, &v, &reason, p);
+                          apr_time_from_sec(300), 0, 2000, &v, &reason, p);
     ok(rv == APR_SUCCESS && v.status == OPF_CERT_GOOD
        && v.next_update > apr_time_now(),
        "CHECK of a valid response (while the hang goes on): valid");
     reason = NULL;
     rv = opf_helper_check(h, 0, (const unsigned char *)"\x30\x03junk", 7,
-                          apr_time_from_sec(300), 2000, &v, &reason, p);
+                          apr_time_from_sec(300), 0, 2000, &v, &reason, p);
     ok(rv == APR_EINVAL && reason, "CHECK of garbage: rejected");
     diag("reason: %s", reason ? reason : "(none)");
 
@@ -679,13 +679,13 @@ int main(void)
                "the next generation adopts it, updates it, sends it not "
                "every certificate");
             rv = cur ? opf_helper_check(cur, 1, der, (apr_size_t)der_len,
-                                        apr_time_from_sec(300), 2000, &v,
-                                        &reason, p) : APR_EGENERAL;
+                                        apr_time_from_sec(300), 0, 2000,
+                                        &v, &reason, p) : APR_EGENERAL;
             ok(rv == APR_SUCCESS, "... it answers a CHECK under the new id");
             reason = NULL;
             rv = cur ? opf_helper_check(cur, 0, der, (apr_size_t)der_len,
-                                        apr_time_from_sec(300), 2000, &v,
-                                        &reason, p) : APR_EGENERAL;
+                                        apr_time_from_sec(300), 0, 2000,
+                                        &v, &reason, p) : APR_EGENERAL;
             ok(rv == APR_EINVAL && reason && strstr(reason, "unknown"),
                "... and knows the forgotten id no more");
             apr_pool_destroy(gen);

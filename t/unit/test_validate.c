@@ -789,6 +789,130 @@ static void test_recheck(void)
        != APR_SUCCESS, "no issuer: rejected");
 }
 
+/* Private PKIs (issue 14): responses without nextUpdate accepted for
+ * OCSPPrefetchAssumeValidity, and reasons that say what to change. */
+static result_t run_assume(const pki_resp_opts_t *o, apr_interval_time_t a)
+{
+    int len;
+    unsigned char *der = pki_response(k, o, &len);
+    result_t r;
+
+    r.rv = opf_validate_response_assume(der, len, k->leaf, k->issuer,
+                                        apr_time_from_sec(NOW), SKEW, a,
+                                        NULL, &r.v, &r.reason, pool);
+    OPENSSL_free(der);
+    return r;
+}
+
+static void test_private_pki(void)
+{
+    pki_resp_opts_t o;
+    result_t r;
+
+    pki_resp_defaults(k, &o);   /* thisUpdate now - 1 h */
+    o.no_next = 1;
+    r = run_assume(&o, 0);
+    ok(r.rv != APR_SUCCESS && r.reason && strstr(r.reason, "no nextUpdate")
+       && strstr(r.reason, "OCSPPrefetchAssumeValidity"),
+       "no nextUpdate, nothing assumed: rejected, the reason names the "
+       "directive");
+    diag("  reason: %s", r.reason ? r.reason : "(none)");
+    ok(r.reason && strlen("rejected OCSP response: ") + strlen(r.reason)
+                   <= 256, "... and fits a helper RESULT uncut");
+    r = run_assume(&o, apr_time_from_sec(12 * 3600));
+    ok(r.rv == APR_SUCCESS, "no nextUpdate, 12 h assumed: accepted");
+    is_int(r.v.next_update, apr_time_from_sec(NOW - 3600 + 12 * 3600),
+           "... valid until thisUpdate + 12 h (not now + 12 h)");
+    r = run_assume(&o, apr_time_from_sec(1800));
+    ok(r.rv != APR_SUCCESS && r.reason && !strncmp(r.reason, "expired", 7),
+       "no nextUpdate, 30 min assumed, thisUpdate 1 h ago: expired");
+    r = run_assume(&o, apr_time_from_sec(30 * 86400));
+    ok(r.rv == APR_SUCCESS
+       && r.v.next_update == apr_time_from_sec(NOW - 3600) + OPF_MAX_ASSUME,
+       "an assumed validity beyond 7 days is cut to 7 days");
+    pki_resp_defaults(k, &o);
+    r = run_assume(&o, apr_time_from_sec(3600));
+    ok(r.rv == APR_SUCCESS
+       && r.v.next_update == apr_time_from_sec(NOW + 7 * 86400),
+       "a response with a nextUpdate keeps it, whatever is assumed");
+    o.no_next = 1;
+    o.this_update = 3 * 3600;
+    r = run_assume(&o, apr_time_from_sec(12 * 3600));
+    ok(r.rv != APR_SUCCESS && r.reason
+       && !strncmp(r.reason, "thisUpdate in the future", 24),
+       "no nextUpdate and thisUpdate in the future: still rejected");
+
+    pki_resp_defaults(k, &o);
+    o.resp_status = OCSP_RESPONSE_STATUS_UNAUTHORIZED;
+    r = run(&o);
+    ok(r.reason && strstr(r.reason, "does not serve this CA or certificate")
+       && strstr(r.reason, "OCSPPrefetchResponder"),
+       "unauthorized: the responder does not serve this CA, check "
+       "OCSPPrefetchResponder");
+    diag("  reason: %s", r.reason ? r.reason : "(none)");
+    o.resp_status = OCSP_RESPONSE_STATUS_MALFORMEDREQUEST;
+    r = run(&o);
+    ok(r.reason && strstr(r.reason, "nonce"),
+       "malformedRequest: the reason mentions a required nonce");
+    diag("  reason: %s", r.reason ? r.reason : "(none)");
+    ok(r.reason && strlen("rejected OCSP response: ") + strlen(r.reason)
+                   <= 256, "... and fits a helper RESULT uncut");
+    o.resp_status = OCSP_RESPONSE_STATUS_SIGREQUIRED;
+    r = run(&o);
+    ok(r.reason && strstr(r.reason, "signed requests"),
+       "sigRequired: the reason says signed requests are required");
+
+    /* SHA-1: accepted where allowed (OpenSSL 3.0's default) */
+    pki_resp_defaults(k, &o);
+    o.sign_md = EVP_sha1();
+    r = run(&o);
+    ok(r.rv == APR_SUCCESS, "a response signed with SHA-1 is accepted where "
+       "the crypto policy allows it");
+    if (r.rv != APR_SUCCESS)
+        diag("  reason: %s", r.reason);
+    /* a SHA-1 response with a wrong signature: an attack, not a policy */
+    o.signer = k->rogue_as_issuer;   /* names the issuer, wrong key */
+    o.key = k->rogue_key;
+    r = run(&o);
+    ok(r.rv != APR_SUCCESS && r.reason
+       && !strncmp(r.reason, "bad signature: ", 15),
+       "a SHA-1 response with a wrong signature: a plain bad signature");
+    diag("  reason: %s", r.reason ? r.reason : "(none)");
+    /* a policy that refuses SHA-1: its implementation cannot be fetched
+     * (default properties only an absent FIPS provider satisfies; this
+     * refuses the other algorithms too, which is why a SHA-256 response
+     * must not get the SHA-1 advice) */
+    o.signer = k->issuer;
+    o.key = k->issuer_key;
+    {
+        int len, len256;
+        unsigned char *der = pki_response(k, &o, &len), *der256;
+        EVP_MD *sha1;
+
+        o.sign_md = NULL;
+        der256 = pki_response(k, &o, &len256);
+        EVP_set_default_properties(NULL, "fips=yes");
+        sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+        ok(sha1 == NULL, "(no SHA-1 can be fetched under the test policy)");
+        EVP_MD_free(sha1);
+        ERR_clear_error();
+        r = run_der(der, len);
+        ok(r.rv != APR_SUCCESS && r.reason
+           && strstr(r.reason, "signed with SHA-1, which the local crypto "
+                     "policy refuses"),
+           "a SHA-1 response refused by the policy: the reason says so and "
+           "what to change");
+        diag("  reason: %s", r.reason ? r.reason : "(none)");
+        r = run_der(der256, len256);
+        ok(r.rv != APR_SUCCESS && r.reason && !strstr(r.reason, "SHA-1"),
+           "a SHA-256 response failing under the same policy: no SHA-1 "
+           "advice");
+        EVP_set_default_properties(NULL, NULL);
+        OPENSSL_free(der);
+        OPENSSL_free(der256);
+    }
+}
+
 int main(void)
 {
     int pass;
@@ -810,6 +934,7 @@ int main(void)
         test_canonical();
     }
     test_known_signer();
+    test_private_pki();
     test_recheck();
     test_time_conv();
 
