@@ -25,6 +25,13 @@
 #               the wall times to other tenants of the machine (a shared or
 #               busy machine stretches the wall times of every mode by
 #               seconds; its CPU time stays the work done)
+#   ginsn       the same span in instructions executed by the parent (perf
+#               stat -e instructions:u -p PID: its threads that exist at the
+#               signal, which include the main thread doing the configuration
+#               pass), in billions: the steadiest of these numbers on a
+#               shared machine, where even the CPU time grows with the other
+#               tenants' load. "-" without perf or without hardware counters
+#               (VMs without a virtual PMU, such as the one of BENCHMARKS.md)
 #   stapled     whether that first handshake carried a valid staple
 # Restarts alternate between the modes (servers side by side, idle). Before
 # the first graceful, prefetch has fetched every certificate (its
@@ -86,6 +93,24 @@ parent_cpu() {
     local pid
     pid=$(bench_httpd_parent_pid "$1")
     awk -v t="$TICK" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$pid/stat" 2>/dev/null || echo 0
+}
+# perf_start DIR / perf_stop: instructions (user space) of the httpd
+# parent in between, in billions ("-" without perf)
+PERF_PID="" PERF_OUT=$RUN/perf.out
+perf_start() {
+    PERF_PID=""
+    command -v perf >/dev/null 2>&1 || return 0
+    perf stat -x, -e instructions:u -o "$PERF_OUT" -p "$(bench_httpd_parent_pid "$1")" \
+        >/dev/null 2>&1 &
+    PERF_PID=$!
+    sleep 0.2    # attached before the signal
+}
+perf_stop() {
+    [ -n "$PERF_PID" ] || { echo -; return; }
+    kill -INT "$PERF_PID" 2>/dev/null || true
+    wait "$PERF_PID" 2>/dev/null || true
+    awk -F, '/instructions/ && $1 ~ /^[0-9]+$/ { printf "%.3f", $1 / 1e9; f = 1 }
+             END { if (!f) print "-" }' "$PERF_OUT" 2>/dev/null || echo -
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : "-")}'; }
 
@@ -158,12 +183,13 @@ for n in $NS; do
         [[ "$mode" == prefetch* ]] && wait_fetched "$d" "$n"
         up="$up $mode"
     done
-    declare -A TIMES=() GENS=() CPUS=()
+    declare -A TIMES=() GENS=() CPUS=() INSNS=()
     for ((i = 1; i <= GRACEFULS; i++)); do
         for mode in $up; do
             d=$RUN/$mode-$n
             g=$(generations "$d")
             c0=$(parent_cpu "$d")
+            perf_start "$d"
             t0=$(now)
             "$BENCH_APACHE" -d "$d" -f "$d/httpd.conf" -k graceful
             end=$(( SECONDS + 600 ))
@@ -172,8 +198,10 @@ for n in $NS; do
             first_handshake "${PORT[$mode]}" "$n" "$t0"
             r=$FH tg=$FT
             cpu=$(awk -v a="$c0" -v b="$(parent_cpu "$d")" 'BEGIN { printf "%.2f", b - a }')
-            echo "label=$LABEL mode=$mode n=$n event=graceful i=$i gen_s=$gen graceful_s=$tg cpu_s=$cpu $r" >>"$RAW"
-            bench_log "$mode N=$n graceful $i: new generation after ${gen}s, first handshake after ${tg}s, parent CPU ${cpu}s ($r)"
+            insn=$(perf_stop)
+            echo "label=$LABEL mode=$mode n=$n event=graceful i=$i gen_s=$gen graceful_s=$tg cpu_s=$cpu ginsn=$insn $r" >>"$RAW"
+            bench_log "$mode N=$n graceful $i: new generation after ${gen}s, first handshake after ${tg}s, parent CPU ${cpu}s, ${insn}G instructions ($r)"
+            INSNS[$mode]="${INSNS[$mode]:-} $insn"
             TIMES[$mode]="${TIMES[$mode]:-} $tg"
             CPUS[$mode]="${CPUS[$mode]:-} $cpu"
             GENS[$mode]="${GENS[$mode]:-} $gen"
@@ -184,6 +212,7 @@ for n in $NS; do
         GR[$mode,$n]=$(echo "${TIMES[$mode]}" | median)
         GR[gen,$mode,$n]=$(echo "${GENS[$mode]}" | median)
         GR[cpu,$mode,$n]=$(echo "${CPUS[$mode]}" | median)
+        GR[insn,$mode,$n]=$(echo "${INSNS[$mode]}" | median)
         bench_httpd_stop "$RUN/$mode-$n" >/dev/null 2>&1 || true
     done
     if [ "$n" = "$COLD_N" ]; then
@@ -212,13 +241,14 @@ OUT=$BENCH_TMP/restart.txt
 {
 echo "== (g) restart cost, $LABEL: graceful = signal to the first handshake (status_request) of the new generation,"
 echo "   median of $GRACEFULS; gen = signal to its 'resuming normal operations'; cpu = the parent's CPU time"
-echo "   over the graceful restart; cold = start to the first handshake"
-printf '%-16s %6s %10s %8s %8s %9s %8s %9s\n' mode N graceful_s gen_s stapled vs_modssl cpu_s vs_modssl
+echo "   over the graceful restart; ginsn = its instructions (billions); cold = start to the first handshake"
+printf '%-16s %6s %10s %8s %8s %9s %8s %9s %8s %9s\n' mode N graceful_s gen_s stapled vs_modssl cpu_s vs_modssl ginsn vs_modssl
 for n in $NS; do
     for mode in $MODES; do
-        printf '%-16s %6s %10s %8s %8s %9s %8s %9s\n' "$mode" "$n" "${GR[$mode,$n]:--}" "${GR[gen,$mode,$n]:--}" \
+        printf '%-16s %6s %10s %8s %8s %9s %8s %9s %8s %9s\n' "$mode" "$n" "${GR[$mode,$n]:--}" "${GR[gen,$mode,$n]:--}" \
             "${ST[$mode,$n]:--}" "$(ratio "${GR[$mode,$n]:--}" "${GR[modssl,$n]:--}")" \
-            "${GR[cpu,$mode,$n]:--}" "$(ratio "${GR[cpu,$mode,$n]:--}" "${GR[cpu,modssl,$n]:--}")"
+            "${GR[cpu,$mode,$n]:--}" "$(ratio "${GR[cpu,$mode,$n]:--}" "${GR[cpu,modssl,$n]:--}")" \
+            "${GR[insn,$mode,$n]:--}" "$(ratio "${GR[insn,$mode,$n]:--}" "${GR[insn,modssl,$n]:--}")"
     done
 done
 if [ -n "$COLD_N" ]; then
