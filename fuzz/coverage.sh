@@ -3,7 +3,7 @@
 # each target with clang's source-based coverage (libFuzzer's driver, no
 # sanitizers) into fuzz/build/cov/, replays fuzz/corpus/<target> and
 # fuzz/build/corpus/<target> once (-runs=0), and prints llvm-cov's report
-# for the engine sources the target links.
+# for the src/ directories the target links.
 #   usage: fuzz/coverage.sh [target...]
 set -eu
 FZ=$(cd "$(dirname "$0")" && pwd)
@@ -17,17 +17,19 @@ COV=${COV:-$(command -v llvm-cov || command -v llvm-cov-14)}
 B="$FZ/build/cov"
 mkdir -p "$B"
 CFLAGS="-g -O0 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping \
-  -I$TOP/src -I$FZ -DOPF_FUZZ_PKI_DIR=\"$FZ/pki\" \
+  $(src_includes) -I$FZ -DOPF_FUZZ_PKI_DIR=\"$FZ/pki\" \
   $(apr-1-config --cppflags --includes) $(pkg-config --cflags openssl 2>/dev/null || true)"
 LIBS="$(apr-1-config --link-ld --libs) $(pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto) -lpthread -lm"
 
 
+rm -rf "$B/lib"
 for t in $TARGETS; do
-    files="$FZ/$t.c"
     engine=""
-    for s in $(srcs "$t"); do files="$files $TOP/src/$s"; engine="$engine $TOP/src/$s"; done
-    # shellcheck disable=SC2086
-    $CC $CFLAGS -o "$B/$t" $files $LIBS
+    for d in $(dirs "$t"); do engine="$engine $TOP/src/$d/*.c"; done
+    # shellcheck disable=SC2046
+    build_libs "$B/lib" "$CC" "$CFLAGS" $(dirs "$t")
+    # shellcheck disable=SC2046,SC2086
+    $CC $CFLAGS -o "$B/$t" "$FZ/$t.c" $(lib_args "$B/lib" "$t") $LIBS
     rm -f "$B/$t".*.profraw
     dirs="$FZ/corpus/$t"
     [ -d "$FZ/build/corpus/$t" ] && dirs="$dirs $FZ/build/corpus/$t"

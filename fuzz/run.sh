@@ -26,16 +26,19 @@ APR_LIBS="$(apr-1-config --link-ld --libs)"
 SSL_CFLAGS="$(pkg-config --cflags openssl 2>/dev/null || true)"
 SSL_LIBS="$(pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)"
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=undefined -I$TOP/src -I$FZ \
+  -fno-sanitize-recover=undefined $(src_includes) -I$FZ \
   -DOPF_FUZZ_PKI_DIR=\"$FZ/pki\" $APR_CFLAGS $SSL_CFLAGS"
 
 
+# The libraries are built again each time: the flags may have changed.
+rm -rf "$B/lib"
 for t in $TARGETS; do
-    files="$FZ/$t.c"
-    for s in $(srcs "$t"); do files="$files $TOP/src/$s"; done
+    # shellcheck disable=SC2046
+    build_libs "$B/lib" "$CC" "$CFLAGS" $(dirs "$t")
     echo "build $t"
-    # shellcheck disable=SC2086
-    $CC $CFLAGS -o "$B/$t" $files $APR_LIBS $SSL_LIBS -lpthread -lm
+    # shellcheck disable=SC2046,SC2086
+    $CC $CFLAGS -o "$B/$t" "$FZ/$t.c" $(lib_args "$B/lib" "$t") \
+        $APR_LIBS $SSL_LIBS -lpthread -lm
 done
 [ -n "${BUILD_ONLY:-}" ] && exit 0
 

@@ -1,6 +1,6 @@
 # A graceful restart does not parse the certificates again: the module keeps
 # what it parsed (leaves and issuers) across configuration generations
-# (src/opf_cert.c, the cache in the process pool), and frees a certificate
+# (src/core/opf_cert.c, the cache in the process pool), and frees a certificate
 # once a generation no longer has it. An LD_PRELOAD shim (t/bin/parsewatch.c)
 # records every PEM_read_bio_X509 call made from mod_ocsp_prefetch.so in the
 # parent (mod_ssl's own parses are not counted):

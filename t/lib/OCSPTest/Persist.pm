@@ -27,7 +27,7 @@ sub cert_der {
 sub store_key { sha256_hex(cert_der(shift)) }
 sub store_file { my ($dir, $name) = @_; "$dir/" . store_key($name) . ".ocsp" }
 
-# Store file layout (src/opf_store.c):
+# Store file layout (src/store/opf_store.c):
 #   "OPFSTOR1" | DER length (4 bytes, big-endian) | 4 reserved bytes | DER
 sub read_store {
     my $f = shift;

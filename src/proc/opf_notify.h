@@ -3,7 +3,7 @@
  *
  * The prefetch thread must never fork (a child would inherit its locks
  * and the fork gate) nor wait for a program. So a small notifier program,
- * ocsp-prefetch-notifier (src/opf_notifier_main.c), is spawned once per
+ * ocsp-prefetch-notifier (helper/opf_notifier_main.c), is spawned once per
  * generation from the parent's main thread, before the thread starts
  * (opf_spawn.h: fork and execve at once, so it holds nothing of the
  * parent's memory, no private key; only stdio and its channel). It runs

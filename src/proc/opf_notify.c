@@ -1,4 +1,4 @@
-/* See opf_notify.h. The notifier itself is src/opf_notifier_main.c. */
+/* See opf_notify.h. The notifier itself is helper/opf_notifier_main.c. */
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>

@@ -474,7 +474,7 @@ apr_status_t opf_fleet_create(opf_fleet_t **fleet, server_rec *s,
     /* An instance of our own, on addresses: the provider resolves its
      * server names at every connect, and a fork while the fleet thread
      * is inside the C library's resolver would copy its locks, held,
-     * into the child (see src/opf_resolver.h). */
+     * into the child (see src/net/opf_resolver.h). */
     err = provider->create(&f->inst, numeric, pconf, pconf);
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,

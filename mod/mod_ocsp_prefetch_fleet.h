@@ -11,7 +11,7 @@
  * as new and revoked). Before a round of fetches the prefetch thread
  * peeks at the certificate's record (opf_fleet_peek): a newer response a
  * peer published is validated and adopted instead of fetching
- * (src/opf_engine_peek.c), so a fleet asks its CA about once per
+ * (src/engine/opf_engine_peek.c), so a fleet asks its CA about once per
  * certificate and window.
  *
  * No cache connection crosses a fork: the parent's connections are
