@@ -476,7 +476,7 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
                      sx.unchecked == 1 ? "was" : "were",
                      sx.unchecked == 1 ? "is" : "are");
     }
-    /* What the restart cost: t/28_privsep.t reads it. */
+    /* What the restart cost: t/privsep/28_privsep.t reads it. */
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
                  "seeded OCSP responses: %d carried over with their times "
                  "checked, %d checked by the helper process, %d validated "

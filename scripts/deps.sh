@@ -22,9 +22,9 @@
 #   libio-socket-ssl-perl libnet-ssleay-perl   TLS client reading the staple
 #   gnutls-bin                 a strict TLS client and DER parser (gnutls-cli,
 #                              ocsptool): staples must be canonical DER
-#   redis-server memcached     real fleet caches for t/36-38 (the suite
+#   redis-server memcached     real fleet caches for t/fleet/ (the suite
 #                              starts and stops its own instances)
-#   haproxy socat nginx        t/41, t/43: HAProxy and nginx stapling
+#   haproxy socat nginx        t/export/41, 43: HAProxy and nginx stapling
 #                              OCSPPrefetchExport's file, updated by the
 #                              docs' notify scripts
 #   debhelper dpkg-dev fakeroot lintian git   the Debian package and its test

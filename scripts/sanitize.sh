@@ -2,13 +2,13 @@
 # The whole test suite against a module built with
 # -fsanitize=address,undefined; fails if any sanitizer report appears.
 #
-#   usage: scripts/sanitize.sh [t/TEST arguments, e.g. t/03_rejected.t]
+#   usage: scripts/sanitize.sh [t/TEST arguments, e.g. t/staple/03_rejected.t]
 #   env:   SANITIZE_DIR=dir  where to build (default: a new /tmp/opf-sanitize.*)
 #          CC=gcc            gcc (libasan + libubsan) or clang (its ASan
 #                            runtime, which carries UBSan)
 #          KEEP=1            keep the build directory on success too
 #          ALLOW_FAIL="t/..."  tests allowed to fail under ASan (default:
-#                            t/22_restart_leak.t, an RSS bound; see below)
+#                            t/restart/22_restart_leak.t, an RSS bound; see below)
 #
 # 1. Copies the working tree (tracked and untracked, not ignored files) into
 #    a private directory: never builds in, or runs the suite in, this tree
@@ -33,12 +33,12 @@ W=${SANITIZE_DIR:-$(mktemp -d /tmp/opf-sanitize.XXXXXX)}
 LOGDIR="$W/sanitizer-logs"
 APACHE2=${APACHE2:-/usr/sbin/apache2}
 APXS=${APACHE_TEST_APXS:-/usr/bin/apxs}
-# Tests whose failure under ASan is expected: t/22_restart_leak.t bounds the
+# Tests whose failure under ASan is expected: t/restart/22_restart_leak.t bounds the
 # parent's VmRSS growth over 100 graceful restarts to 256 kB, and ASan's
 # quarantine (256 MB of freed memory held back to catch use-after-free)
 # grows RSS by ~340 MB before it levels off. Sanitizer reports from these
 # tests still fail the run.
-ALLOW_FAIL=${ALLOW_FAIL-t/22_restart_leak.t}
+ALLOW_FAIL=${ALLOW_FAIL-t/restart/22_restart_leak.t}
 t0=$(date +%s)
 
 say() { printf 'sanitize: %s\n' "$*"; }

@@ -34,7 +34,7 @@
 # script's output (a child whose fork() blocks for ever in an inherited
 # atfork handler fails it).  Summary: cgi_requests, cgi_failed, cgi_slow.
 # Everything is on 127.0.0.1; every wait is bounded.  Prints a summary (lines
-# "summary KEY VALUE" for t/21_fork_stress.t), exits 0 on PASS, 1 on FAIL,
+# "summary KEY VALUE" for t/fork/21_fork_stress.t), exits 0 on PASS, 1 on FAIL,
 # 2 when it could not run.
 use strict;
 use warnings;

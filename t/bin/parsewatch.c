@@ -1,4 +1,4 @@
-/* LD_PRELOAD shim for t/28_privsep.t: records every call, in the process
+/* LD_PRELOAD shim for t/privsep/28_privsep.t: records every call, in the process
  * it is preloaded into, of the OpenSSL functions that parse or verify an
  * OCSP response. With OCSPPrefetchPrivsep on, the httpd parent (and its
  * children) must never call them: only ocsp-prefetch-helper does, and it
@@ -8,7 +8,7 @@
  * OPF_PARSEWATCH_LOG (one write(2) per line, O_APPEND), then calls the
  * real function.
  *
- * For t/46_restart_parse.t, with OPF_PARSEWATCH_CERTS_LOG set, it also
+ * For t/restart/46_restart_parse.t, with OPF_PARSEWATCH_CERTS_LOG set, it also
  * records the certificates mod_ocsp_prefetch parses itself: every call of
  * PEM_read_bio_X509 made from mod_ocsp_prefetch.so (mod_ssl's own are not
  * counted), as "PID PEM_read_bio_X509" in that file, and "PID exit" when a

@@ -1,5 +1,5 @@
 package OCSPTest::Persist;
-# Helpers for the restart/store/failure-policy tests (t/15-t/19): the store
+# Helpers for the restart/store/failure-policy tests (t/store/, t/fetch/17, t/staple/19): the store
 # file of a certificate, the responder's switch files, and restarts that
 # report the first handshake of the new generation.
 use strict;

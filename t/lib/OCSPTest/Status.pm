@@ -1,5 +1,5 @@
 package OCSPTest::Status;
-# Helpers for the observability tests (t/23-t/26): a plain-http loopback
+# Helpers for the observability tests (t/status/): a plain-http loopback
 # vhost serving the ocsp-prefetch-status handler (and mod_status), HTTP GETs
 # to it, the JSON document, a strict Prometheus text-format parser and the
 # notify command's output file.
