@@ -21,6 +21,7 @@
 
 #include "mod_ocsp_prefetch.h"
 #include "mod_ocsp_prefetch_fleet.h"
+#include "opf_direct.h"
 #include "opf_helper.h"
 #include "opf_notify.h"
 #include "opf_record.h"
@@ -108,10 +109,9 @@ static apr_status_t validate(seed_ctx_t *sx, opf_entry_t *entry,
 
     if (!g->helper && !g->privsep) {
         sx->in_parent++;
-        return opf_validate_response_assume(der, len, entry->cert->leaf,
-                                            entry->cert->issuer, now,
-                                            OPF_MAX_SKEW, entry->assume,
-                                            g->seed_signers, v, reason, p);
+        return opf_direct_validate(entry->cert, der, len, now, OPF_MAX_SKEW,
+                                   entry->assume, g->seed_signers, v, reason,
+                                   p);
     }
     if (!g->helper || g->helper_mute) {
         sx->unchecked++;

@@ -1,5 +1,6 @@
-/* The prefetch thread: schedules fetches, drives them with one pollset,
- * validates what comes back and hands accepted responses to the store
+/* The prefetch thread: schedules fetches, drives them with one pollset
+ * (the helper process's with privsep, or the thread's own HTTP exchanges
+ * without, src/direct/) and hands accepted responses to the store
  * callback. Everything it does between two polls is short and
  * non-blocking, so stopping it (graceful restart) and forking children
  * (see opf_forkgate.h) never wait on a responder. */
@@ -26,7 +27,6 @@
 #include "opf_log.h"
 #include "opf_request.h"
 #include "opf_url.h"
-#include "opf_tls.h"
 
 /* Bound on one poll so the loop re-evaluates its schedule at least this
  * often even if the clock jumps. */
@@ -119,7 +119,7 @@ static void close_in_child(void *ctx)
     int i, fd, null_fd = -1;
 
     for (i = 0; i < e->in_flight; i++) {
-        if (!e->flight[i]->http || (fd = opf_http_fd(e->flight[i]->http)) < 0) {
+        if ((fd = opf_direct_fd(e->flight[i])) < 0) {
             continue;
         }
         if (null_fd < 0) {
@@ -566,10 +566,7 @@ static void end_fetch(opf_job_t *job)
         apr_pollset_remove(job->engine->pollset, &job->pfd);
         job->polled_events = 0;
     }
-    if (job->http) {
-        opf_http_close(job->http);
-        job->http = NULL;
-    }
+    opf_direct_close(job);
     apr_pool_destroy(job->fetch_pool);
     job->fetch_pool = NULL;
 }
@@ -633,24 +630,6 @@ static void rejected(opf_job_t *job, apr_time_t now, const char *reason)
 static void accept_response(opf_job_t *job, apr_time_t now,
                             const unsigned char *der, apr_size_t len,
                             opf_validated_t *vp);
-
-static void fetch_succeeded(opf_job_t *job, apr_time_t now,
-                            const unsigned char *der, apr_size_t len)
-{
-    opf_engine_t *e = job->engine;
-    opf_validated_t v;
-    const char *reason = NULL;
-
-    if (opf_validate_response_assume(der, len, job->cert->leaf,
-                                     job->cert->issuer, now, e->cfg.skew,
-                                     job->assume, e->signers, &v, &reason,
-                                     job->fetch_pool)
-        != APR_SUCCESS) {
-        rejected(job, now, reason ? reason : "invalid");
-        return;
-    }
-    accept_response(job, now, der, len, &v);
-}
 
 void opf_engine_fetch_accepted(opf_job_t *job, apr_time_t now,
                                const unsigned char *der, apr_size_t len,
@@ -741,55 +720,6 @@ static void accept_response(opf_job_t *job, apr_time_t now,
     initial_done(job, 1, now);
 }
 
-static void set_poll(opf_job_t *job, apr_int16_t events)
-{
-    opf_engine_t *e = job->engine;
-    apr_socket_t *sock = opf_http_socket(job->http);
-
-    /* The exchange may move to another socket (next resolved address). */
-    if (job->polled_events == events && job->pfd.desc.s == sock) {
-        return;
-    }
-    if (job->polled_events) {
-        apr_pollset_remove(e->pollset, &job->pfd);
-        job->polled_events = 0;
-    }
-    if (events && sock) {
-        job->pfd.p = job->fetch_pool;
-        job->pfd.desc_type = APR_POLL_SOCKET;
-        job->pfd.desc.s = sock;
-        job->pfd.reqevents = events;
-        job->pfd.client_data = job;
-        if (apr_pollset_add(e->pollset, &job->pfd) == APR_SUCCESS) {
-            job->polled_events = events;
-        }
-    }
-}
-
-static void step_fetch(opf_job_t *job, apr_time_t now)
-{
-    const char *err = NULL;
-    const unsigned char *body;
-    apr_size_t len;
-    apr_status_t rv;
-
-    rv = opf_http_step(job->http, &err);
-    if (rv == APR_EAGAIN) {
-        set_poll(job, opf_http_events(job->http));
-        return;
-    }
-    if (rv != APR_SUCCESS) {
-        /* opf_http: connect errors keep their socket error code; HTTP-level
-         * failures are EGENERAL (status), ENOSPC (too large), EOF. */
-        fetch_failed(job, now, (opf_fail_reason_e)opf_http_fail_reason(rv),
-                     apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s",
-                                  err ? err : "error"));
-        return;
-    }
-    body = opf_http_body(job->http, &len);
-    fetch_succeeded(job, now, body, len);
-}
-
 static void start_fetch(opf_job_t *job, opf_host_t *host, apr_time_t now)
 {
     opf_engine_t *e = job->engine;
@@ -849,69 +779,15 @@ void opf_engine_fetch_failed(opf_job_t *job, apr_time_t now,
     fetch_failed(job, now, reason, what);
 }
 
-static apr_status_t tls_cleanup(void *data)
+void opf_engine_fetch_rejected(opf_job_t *job, apr_time_t now,
+                               const char *reason)
 {
-    SSL_CTX_free(data);
-    return APR_SUCCESS;
-}
-
-/* Without privsep, the TLS client context of https:// responders, made
- * once (a changed CA file is read at the next graceful restart). */
-static int engine_tls(opf_engine_t *e, opf_job_t *job, const char **err)
-{
-    if (!e->tls) {
-        e->tls = opf_tls_client_ctx(e->cfg.responder_ca, job->fetch_pool,
-                                    err);
-        if (!e->tls) {
-            return 0;
-        }
-        apr_pool_cleanup_register(e->pool, e->tls, tls_cleanup,
-                                  apr_pool_cleanup_null);
-    }
-    return 1;
+    rejected(job, now, reason);
 }
 
 void opf_engine_set_assume(opf_job_t *job, apr_interval_time_t assume)
 {
     job->assume = assume;
-}
-
-void opf_engine_connect(opf_job_t *job, apr_sockaddr_t *addrs,
-                        apr_time_t now)
-{
-    opf_engine_t *e = job->engine;
-    const char *get_url, *err = NULL;
-    opf_http_via_t via;
-    int proxied = job->proxied && job->proxied[job->url_index];
-
-    /* RFC 5019: GET when the encoded request fits in 255 bytes, so that
-     * responders and their CDNs can cache it; POST otherwise. */
-    get_url = opf_request_get_url(job->fetch_url, job->req_der, job->req_len,
-                                  job->fetch_pool);
-    opf_engine_log(e, OPF_LOG_DEBUG, job->cert, "fetching OCSP response by "
-                   "%s from %s%s%s", get_url ? "GET" : "POST", job->fetch_url,
-                   proxied ? " through the proxy " : "",
-                   proxied ? job->via->url : "");
-    via.proxy = job->via;
-    via.auth = job->via_auth;
-    if (job->parsed[job->url_index].tls && !engine_tls(e, job, &err)) {
-        fetch_failed(job, now, OPF_FAIL_CONNECT,
-                     apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s",
-                                  err));
-        return;
-    }
-    if (opf_http_start_tls(&job->http, &job->parsed[job->url_index], e->tls,
-                           proxied ? &via : NULL, addrs, get_url,
-                           job->req_der, job->req_len, OPF_HTTP_MAX_BODY,
-                           job->fetch_pool, &err)
-        != APR_SUCCESS) {
-        job->http = NULL;
-        fetch_failed(job, now, OPF_FAIL_CONNECT,
-                     apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s",
-                                  err ? err : "error"));
-        return;
-    }
-    step_fetch(job, now);
 }
 
 /* The host the job's current URL names (NULL: the URL is unusable). */
@@ -1146,8 +1022,8 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
                 continue;
             }
             job = fired[i].client_data;
-            if (job && job->http) {
-                step_fetch(job, now);
+            if (job) {
+                opf_direct_polled(job, now);
             }
         }
     }

@@ -197,6 +197,19 @@ void opf_engine_connect(opf_job_t *job, apr_sockaddr_t *addrs,
 void opf_engine_fetch_failed(opf_job_t *job, apr_time_t now,
                              opf_fail_reason_e reason, const char *what);
 
+/* A response the responder sent that is not accepted (the reason is
+ * logged), for src/direct/. */
+void opf_engine_fetch_rejected(opf_job_t *job, apr_time_t now,
+                               const char *reason);
+
+/* src/direct/opf_engine_direct.c, without privsep only: the thread's own
+ * HTTP exchange of a job (after opf_engine_connect()). Polled: its socket
+ * is ready; close: ends it (no-op without one); fd: its socket, or -1
+ * (async-signal-safe, for the atfork child handler). */
+void opf_direct_polled(opf_job_t *job, apr_time_t now);
+void opf_direct_close(opf_job_t *job);
+int opf_direct_fd(const opf_job_t *job);
+
 /* Finds the job's host's addresses and calls opf_engine_connect() or
  * opf_engine_fetch_failed(), now or when the resolver answers. */
 void opf_dns_resolve(opf_job_t *job, opf_host_t *host, apr_time_t now);

@@ -18,7 +18,7 @@
 #include "opf_helper.h"
 #include "opf_log.h"
 #include "opf_schedule.h"
-#include "opf_validate.h"
+#include "opf_direct.h"
 
 int opf_peek_start(opf_job_t *job, apr_time_t now)
 {
@@ -143,10 +143,9 @@ static void take_offer(opf_job_t *job, const unsigned char *der,
         opf_engine_go_fetch(job, now);
         return;
     }
-    if (opf_validate_response_assume(job->offer_der, len, job->cert->leaf,
-                                     job->cert->issuer, now, e->cfg.skew,
-                                     job->assume, e->signers, &v, &reason,
-                                     job->fetch_pool)
+    if (opf_direct_validate(job->cert, job->offer_der, len, now, e->cfg.skew,
+                            job->assume, e->signers, &v, &reason,
+                            job->fetch_pool)
         != APR_SUCCESS) {
         opf_engine_log(e, OPF_LOG_INFO, job->cert, "not using the peer's "
                        "OCSP response: %s; fetching", reason ? reason
