@@ -64,11 +64,8 @@ typedef struct opf_srv_conf {
 #define OPF_UNSET_TIME ((apr_interval_time_t)-1)
 
 /* Defaults. */
-#define OPF_DEFAULT_TIMEOUT       apr_time_from_sec(10)
 #define OPF_DEFAULT_STARTUP_WAIT  apr_time_from_sec(5)
-#define OPF_DEFAULT_RETRY_FLOOR   apr_time_from_sec(60)
 #define OPF_DEFAULT_RETRY_CEIL    apr_time_from_sec(3600)
-#define OPF_DEFAULT_WINDOW_PCT    50
 #define OPF_DEFAULT_KEEP          apr_time_from_sec(7 * 86400)
 #define OPF_DEFAULT_NOTIFY_FAILURES 3
 #define OPF_MAX_PARALLEL_LIMIT    1024

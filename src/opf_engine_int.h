@@ -75,7 +75,6 @@ struct opf_job {
 
     /* Reporting: the status record, what was last logged and notified. */
     int status_index;           /* -1: none */
-    int expired_told;           /* "expired" logged since the last success */
     int failed_told;            /* "failed" event sent for this streak */
     char last_error[256];       /* of the last failed attempt */
 

@@ -40,7 +40,7 @@ static void buf_write(void *ctx, const char *data, apr_size_t len)
     b->calls++;
 }
 
-typedef void render_fn(const opf_status_view_t *, opf_writer_fn *, void *,
+typedef void render_fn(const opf_status_view_t *, opf_status_out_fn *, void *,
                        apr_pool_t *);
 
 /* The rendering, as a string in the pool. */
@@ -57,13 +57,13 @@ static char *render(render_fn *fn, const opf_status_view_t *v, int *calls)
     return r;
 }
 
-static void render_ss_html(const opf_status_view_t *v, opf_writer_fn *w,
+static void render_ss_html(const opf_status_view_t *v, opf_status_out_fn *w,
                            void *ctx, apr_pool_t *p)
 {
     opf_status_render_server_status(v, 0, w, ctx, p);
 }
 
-static void render_ss_auto(const opf_status_view_t *v, opf_writer_fn *w,
+static void render_ss_auto(const opf_status_view_t *v, opf_status_out_fn *w,
                            void *ctx, apr_pool_t *p)
 {
     opf_status_render_server_status(v, 1, w, ctx, p);
