@@ -619,13 +619,11 @@ static void fetch_failed(opf_job_t *job, apr_time_t now,
     initial_done(job, 0, now);
 }
 
-static void rejected(opf_job_t *job, apr_time_t now, const char *reason)
+/* r: the responder said no (OPF_FAIL_STATUS: tryLater, unauthorized...)
+ * or said something we cannot trust (OPF_FAIL_INVALID). */
+static void rejected(opf_job_t *job, apr_time_t now, opf_fail_reason_e r,
+                     const char *reason)
 {
-    /* The responder said no (tryLater, unauthorized...) or said something
-     * we cannot trust: counted apart, the remedies differ. */
-    opf_fail_reason_e r = strncmp(reason, "responder status", 16) == 0
-                          ? OPF_FAIL_STATUS : OPF_FAIL_INVALID;
-
     fetch_failed(job, now, r, apr_psprintf(job->fetch_pool,
                  "rejected OCSP response: %s", reason));
 }
@@ -640,13 +638,15 @@ static void fetch_succeeded(opf_job_t *job, apr_time_t now,
     opf_engine_t *e = job->engine;
     opf_validated_t v;
     const char *reason = NULL;
+    apr_status_t rv;
 
-    if (opf_validate_response_assume(der, len, job->cert->leaf,
-                                     job->cert->issuer, now, e->cfg.skew,
-                                     job->assume, e->signers, &v, &reason,
-                                     job->fetch_pool)
-        != APR_SUCCESS) {
-        rejected(job, now, reason ? reason : "invalid");
+    rv = opf_validate_response_assume(der, len, job->cert->leaf,
+                                      job->cert->issuer, now, e->cfg.skew,
+                                      job->assume, e->signers, &v, &reason,
+                                      job->fetch_pool);
+    if (rv != APR_SUCCESS) {
+        rejected(job, now, opf_validate_fail_reason(rv),
+                 reason ? reason : "invalid");
         return;
     }
     accept_response(job, now, der, len, &v);
@@ -682,7 +682,8 @@ static void accept_response(opf_job_t *job, apr_time_t now,
     /* A responder behind a CDN may hand out an older copy than the one we
      * hold: never go back in time. */
     if (job->valid_until > now && v.this_update < job->this_update) {
-        rejected(job, now, "older thisUpdate than the response held");
+        rejected(job, now, OPF_FAIL_INVALID,
+                 "older thisUpdate than the response held");
         return;
     }
     /* The response is only as good as the certificate that signed it. */
@@ -692,14 +693,15 @@ static void accept_response(opf_job_t *job, apr_time_t now,
     }
     v.next_update = valid_until;
     if (valid_until <= now) {
-        rejected(job, now, "the delegated responder certificate has expired");
+        rejected(job, now, OPF_FAIL_INVALID,
+                 "the delegated responder certificate has expired");
         return;
     }
 
     if (!e->hooks.store(e->hooks.ctx, job, der, len, &v)) {
         job->adopting = 0;
         fetch_failed(job, now, OPF_FAIL_STORE,
-                     "the OCSP response could not be put in the cache");
+                     opf_fail_reason_text(OPF_FAIL_STORE));
         return;
     }
     if (!job->adopting) {
@@ -781,7 +783,7 @@ static void step_fetch(opf_job_t *job, apr_time_t now)
     if (rv != APR_SUCCESS) {
         /* opf_http: connect errors keep their socket error code; HTTP-level
          * failures are EGENERAL (status), ENOSPC (too large), EOF. */
-        fetch_failed(job, now, (opf_fail_reason_e)opf_http_fail_reason(rv),
+        fetch_failed(job, now, opf_http_fail_reason(rv),
                      apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s",
                                   err ? err : "error"));
         return;

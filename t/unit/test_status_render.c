@@ -454,16 +454,7 @@ static void test_names(void)
     is_str(opf_state_name(OPF_STATE_NO_URL), "no_url", "state name no_url");
     is_str(opf_state_name(OPF_STATE_NO_ISSUER), "no_issuer",
            "state name no_issuer");
-    is_str(opf_fail_reason_name(OPF_FAIL_CONNECT), "connect", "reason connect");
-    is_str(opf_fail_reason_name(OPF_FAIL_TIMEOUT), "timeout", "reason timeout");
-    is_str(opf_fail_reason_name(OPF_FAIL_HTTP), "http", "reason http");
-    is_str(opf_fail_reason_name(OPF_FAIL_STATUS), "responder_status",
-           "reason responder_status");
-    is_str(opf_fail_reason_name(OPF_FAIL_INVALID), "invalid", "reason invalid");
-    is_str(opf_fail_reason_name(OPF_FAIL_STORE), "cache", "reason cache");
-    is_str(opf_fail_reason_name(OPF_FAIL_DNS), "dns", "reason dns");
-    ok(OPF_FAIL_CONNECT == 0 && OPF_FAIL_STORE == 5 && OPF_FAIL_DNS == 6,
-       "reason values before dns unchanged (helper protocol, counters)");
+    /* The failure reasons' names: t/unit/test_failure.c. */
     ok(opf_latency_bounds[0] == 0.05 && opf_latency_bounds[4] == 1
        && opf_latency_bounds[OPF_LATENCY_BUCKETS - 1] == 30,
        "latency bounds");
