@@ -253,7 +253,8 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
     opf_id_t *xid;
     const char *err = NULL;
 
-    if (sc->enabled != 1 || !gen || !id || !id_len || !pem) {
+    if (opf_conf_int(sc, OPF_D_ENABLED) != 1 || !gen || !id || !id_len
+        || !pem) {
         return DECLINED;
     }
     /* The pre-config pass is thrown away: parsing thousands of
@@ -855,7 +856,7 @@ static int opf_ocsp_get_resp(server_rec *s, conn_rec *c, const char *id,
 {
     opf_srv_conf_t *sc = opf_srv_conf(s);
 
-    if (sc->enabled != 1 || !gen
+    if (opf_conf_int(sc, OPF_D_ENABLED) != 1 || !gen
         || !apr_hash_get(gen->by_id, id, (apr_ssize_t)id_len)) {
         return DECLINED;
     }

@@ -39,8 +39,8 @@ int opf_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         const char *err = NULL;
         opf_url_t u;
 
-        if (sc->enabled != 1 || !sc->responder || !sc->proxy_url
-            || !*sc->proxy_url
+        if (opf_conf_int(sc, OPF_D_ENABLED) != 1 || !sc->responder
+            || !sc->proxy_url || !*sc->proxy_url
             || opf_url_parse_responder(&u, sc->responder, ptemp, &err)
                != APR_SUCCESS
             || !u.tls || opf_url_no_proxy(u.host, gc->noproxy)) {

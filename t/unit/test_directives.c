@@ -36,7 +36,8 @@ static const opf_directive_t *find(const char *name, apr_size_t len)
     int i;
 
     for (i = 0; i < N_DIRECTIVES; i++) {
-        if (strlen(table[i].name) == len && !strncmp(table[i].name, name, len)) {
+        if (strlen(table[i].name) == len
+            && !strncmp(table[i].name, name, len)) {
             return &table[i];
         }
     }
@@ -222,6 +223,14 @@ static void check_table(apr_pool_t *p)
         char *end;
 
         ok(d->help && *d->help, apr_psprintf(p, "%s: help text", d->name));
+        /* The help text names the default too (RetryDelay's in other
+         * units: its first word only). */
+        if (d->def_text) {
+            ok(strstr(d->help, apr_pstrndup(p, d->def_text,
+                                            strcspn(d->def_text, " ")))
+               != NULL,
+               apr_psprintf(p, "%s: help text names the default", d->name));
+        }
         switch (d->kind) {
         case OPF_DK_FLAG:
         case OPF_DK_FLAG_PROGRAM:
