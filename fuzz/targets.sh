@@ -11,7 +11,7 @@ dirs() {
     fuzz_http)     echo net proc proto core ;;
     fuzz_store)    echo store verify proc proto core ;;
     fuzz_record)   echo core ;;
-    fuzz_render)   echo status ;;
+    fuzz_render)   echo status core ;;
     fuzz_helper_proto) echo proto ;;
     *) echo "unknown target $1" >&2; exit 2 ;;
     esac

@@ -46,10 +46,10 @@
 #include <openssl/x509.h>
 
 #include "opf_addrcache.h"
+#include "opf_failure.h"
 #include "opf_helper_proto.h"
 #include "opf_http.h"
 #include "opf_request.h"
-#include "opf_status.h"
 #include "opf_tls.h"
 #include "opf_url.h"
 #include "opf_validate.h"
@@ -244,21 +244,20 @@ static void validate_and_answer(const work_t *w, const unsigned char *der,
     opf_validated_t v;
     opf_proto_result_t res;
     const char *reason = NULL;
+    apr_status_t rv;
 
     if (!cert_get(w->id, &leaf, &issuer)) {
         answer_failed(w, OPF_FAIL_INVALID,
                       "rejected OCSP response: unknown certificate");
         return;
     }
-    if (opf_validate_response_assume(der, len, leaf, issuer, apr_time_now(),
-                                     apr_time_from_sec(w->skew_s),
-                                     apr_time_from_sec(w->assume_s), signers,
-                                     &v, &reason, p)
-        != APR_SUCCESS) {
-        /* As the engine classifies a rejection (opf_engine.c). */
+    rv = opf_validate_response_assume(der, len, leaf, issuer, apr_time_now(),
+                                      apr_time_from_sec(w->skew_s),
+                                      apr_time_from_sec(w->assume_s), signers,
+                                      &v, &reason, p);
+    if (rv != APR_SUCCESS) {
         reason = reason ? reason : "invalid";
-        answer_failed(w, strncmp(reason, "responder status", 16) == 0
-                         ? OPF_FAIL_STATUS : OPF_FAIL_INVALID,
+        answer_failed(w, opf_validate_fail_reason(rv),
                       with_der ? apr_psprintf(p, "rejected OCSP response: "
                                               "%s", reason) : reason);
     }

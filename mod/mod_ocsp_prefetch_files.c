@@ -39,7 +39,7 @@ static int opf_add_cert_files(server_rec *s, apr_pool_t *p,
 
     (void)p;
     (void)key_files;
-    if (!g || opf_srv_conf(s)->enabled != 1
+    if (!g || opf_conf_int(opf_srv_conf(s), OPF_D_ENABLED) != 1
         || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return DECLINED;
     }

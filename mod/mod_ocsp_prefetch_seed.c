@@ -82,7 +82,7 @@ typedef struct seed_ctx {
 static const char *store_path(opf_gen_t *g)
 {
     opf_srv_conf_t *sc = opf_srv_conf(g->s);
-    const char *dir = sc->store_dir ? sc->store_dir : OPF_DEFAULT_STORE_DIR;
+    const char *dir = opf_conf_str(sc, OPF_D_STORE);
 
     if (!*dir) {
         return NULL; /* OCSPPrefetchStore off */
@@ -483,8 +483,7 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
                  "in this process, %d not checked", sx.carried,
                  sx.helper_checks, sx.in_parent, sx.unchecked);
     if (g->store) {
-        apr_interval_time_t keep = sc->keep != OPF_UNSET_TIME
-                                   ? sc->keep : OPF_DEFAULT_KEEP;
+        apr_interval_time_t keep = opf_conf_time(sc, OPF_D_KEEP);
 
         removed = opf_store_prune(g->store, configured, keep, now, ptemp);
         if (removed) {

@@ -2,9 +2,9 @@
  * scheduler does not rely on any order among equal times. */
 #include "opf_heap.h"
 
-static int *pos_of(const opf_heap_t *h, const void *item)
+static int *pos_of(const opf_heap_t *h, void *item)
 {
-    return (int *)((char *)(void *)item + h->pos_offset);
+    return (int *)((char *)item + h->pos_offset);
 }
 
 static void place(opf_heap_t *h, int i, void *item)
@@ -60,11 +60,6 @@ void opf_heap_init(opf_heap_t *h, int capacity, opf_heap_key_fn key,
     h->count = 0;
     h->key = key;
     h->pos_offset = pos_offset;
-}
-
-int opf_heap_pos(const opf_heap_t *h, const void *item)
-{
-    return *pos_of(h, item);
 }
 
 int opf_heap_set(opf_heap_t *h, void *item)

@@ -40,7 +40,4 @@ void *opf_heap_top(const opf_heap_t *h);
 /* Removes and returns the top item, or NULL. */
 void *opf_heap_pop(opf_heap_t *h);
 
-/* The position field of item: -1 when it is not in the heap. */
-int opf_heap_pos(const opf_heap_t *h, const void *item);
-
 #endif

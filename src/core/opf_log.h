@@ -8,6 +8,5 @@
 #define OPF_LOG_NOTICE  5
 #define OPF_LOG_INFO    6
 #define OPF_LOG_DEBUG   7
-#define OPF_LOG_TRACE1  8
 
 #endif

@@ -18,12 +18,14 @@ static void fetch_succeeded(opf_job_t *job, apr_time_t now,
 {
     opf_validated_t v;
     const char *reason = NULL;
+    apr_status_t rv;
 
-    if (opf_direct_validate(job->cert, der, len, now, job->engine->cfg.skew,
-                            job->assume, job->engine->signers, &v, &reason,
-                            job->fetch_pool)
-        != APR_SUCCESS) {
-        opf_engine_fetch_rejected(job, now, reason ? reason : "invalid");
+    rv = opf_direct_validate(job->cert, der, len, now, job->engine->cfg.skew,
+                             job->assume, job->engine->signers, &v, &reason,
+                             job->fetch_pool);
+    if (rv != APR_SUCCESS) {
+        opf_engine_fetch_rejected(job, now, opf_validate_fail_reason(rv),
+                                  reason ? reason : "invalid");
         return;
     }
     opf_engine_fetch_accepted(job, now, der, len, &v);
@@ -69,9 +71,10 @@ static void step_fetch(opf_job_t *job, apr_time_t now)
     if (rv != APR_SUCCESS) {
         /* opf_http: connect errors keep their socket error code; HTTP-level
          * failures are EGENERAL (status), ENOSPC (too large), EOF. */
-        opf_engine_fetch_failed(job, now, (opf_fail_reason_e)opf_http_fail_reason(rv),
-                     apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s",
-                                  err ? err : "error"));
+        opf_engine_fetch_failed(job, now, opf_http_fail_reason(rv),
+                                apr_psprintf(job->fetch_pool,
+                                             "OCSP fetch failed: %s",
+                                             err ? err : "error"));
         return;
     }
     body = opf_http_body(job->http, &len);
@@ -120,8 +123,8 @@ void opf_engine_connect(opf_job_t *job, apr_sockaddr_t *addrs,
     via.auth = job->via_auth;
     if (job->parsed[job->url_index].tls && !engine_tls(e, job, &err)) {
         opf_engine_fetch_failed(job, now, OPF_FAIL_CONNECT,
-                     apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s",
-                                  err));
+                                apr_psprintf(job->fetch_pool,
+                                             "OCSP fetch failed: %s", err));
         return;
     }
     if (opf_http_start_tls(&job->http, &job->parsed[job->url_index], e->tls,
@@ -131,8 +134,9 @@ void opf_engine_connect(opf_job_t *job, apr_sockaddr_t *addrs,
         != APR_SUCCESS) {
         job->http = NULL;
         opf_engine_fetch_failed(job, now, OPF_FAIL_CONNECT,
-                     apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s",
-                                  err ? err : "error"));
+                                apr_psprintf(job->fetch_pool,
+                                             "OCSP fetch failed: %s",
+                                             err ? err : "error"));
         return;
     }
     step_fetch(job, now);

@@ -616,13 +616,11 @@ static void fetch_failed(opf_job_t *job, apr_time_t now,
     initial_done(job, 0, now);
 }
 
-static void rejected(opf_job_t *job, apr_time_t now, const char *reason)
+/* r: the responder said no (OPF_FAIL_STATUS: tryLater, unauthorized...)
+ * or said something we cannot trust (OPF_FAIL_INVALID). */
+static void rejected(opf_job_t *job, apr_time_t now, opf_fail_reason_e r,
+                     const char *reason)
 {
-    /* The responder said no (tryLater, unauthorized...) or said something
-     * we cannot trust: counted apart, the remedies differ. */
-    opf_fail_reason_e r = strncmp(reason, "responder status", 16) == 0
-                          ? OPF_FAIL_STATUS : OPF_FAIL_INVALID;
-
     fetch_failed(job, now, r, apr_psprintf(job->fetch_pool,
                  "rejected OCSP response: %s", reason));
 }
@@ -661,7 +659,8 @@ static void accept_response(opf_job_t *job, apr_time_t now,
     /* A responder behind a CDN may hand out an older copy than the one we
      * hold: never go back in time. */
     if (job->valid_until > now && v.this_update < job->this_update) {
-        rejected(job, now, "older thisUpdate than the response held");
+        rejected(job, now, OPF_FAIL_INVALID,
+                 "older thisUpdate than the response held");
         return;
     }
     /* The response is only as good as the certificate that signed it. */
@@ -671,14 +670,15 @@ static void accept_response(opf_job_t *job, apr_time_t now,
     }
     v.next_update = valid_until;
     if (valid_until <= now) {
-        rejected(job, now, "the delegated responder certificate has expired");
+        rejected(job, now, OPF_FAIL_INVALID,
+                 "the delegated responder certificate has expired");
         return;
     }
 
     if (!e->hooks.store(e->hooks.ctx, job, der, len, &v)) {
         job->adopting = 0;
         fetch_failed(job, now, OPF_FAIL_STORE,
-                     "the OCSP response could not be put in the cache");
+                     opf_fail_reason_text(OPF_FAIL_STORE));
         return;
     }
     if (!job->adopting) {
@@ -780,9 +780,9 @@ void opf_engine_fetch_failed(opf_job_t *job, apr_time_t now,
 }
 
 void opf_engine_fetch_rejected(opf_job_t *job, apr_time_t now,
-                               const char *reason)
+                               opf_fail_reason_e r, const char *reason)
 {
-    rejected(job, now, reason);
+    rejected(job, now, r, reason);
 }
 
 void opf_engine_set_assume(opf_job_t *job, apr_interval_time_t assume)

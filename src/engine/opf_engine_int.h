@@ -75,7 +75,6 @@ struct opf_job {
 
     /* Reporting: the status record, what was last logged and notified. */
     int status_index;           /* -1: none */
-    int expired_told;           /* "expired" logged since the last success */
     int failed_told;            /* "failed" event sent for this streak */
     char last_error[256];       /* of the last failed attempt */
 
@@ -197,10 +196,11 @@ void opf_engine_connect(opf_job_t *job, apr_sockaddr_t *addrs,
 void opf_engine_fetch_failed(opf_job_t *job, apr_time_t now,
                              opf_fail_reason_e reason, const char *what);
 
-/* A response the responder sent that is not accepted (the reason is
- * logged), for src/direct/. */
+/* A response the responder sent that is not accepted, for src/direct/:
+ * r is OPF_FAIL_STATUS (the responder said no) or OPF_FAIL_INVALID (not
+ * to be trusted); the reason is logged. */
 void opf_engine_fetch_rejected(opf_job_t *job, apr_time_t now,
-                               const char *reason);
+                               opf_fail_reason_e r, const char *reason);
 
 /* src/direct/opf_engine_direct.c, without privsep only: the thread's own
  * HTTP exchange of a job (after opf_engine_connect()). Polled: its socket

@@ -233,7 +233,6 @@ void opf_report_success(opf_job_t *job, apr_time_t now, int old_status,
     if (!revoked || old_status == OPF_CERT_REVOKED) {
         event(job, "renewed");
     }
-    job->expired_told = 0;
     job->failed_told = 0;
     job->last_error[0] = '\0';
 
@@ -270,7 +269,6 @@ void opf_report_expired(opf_job_t *job, apr_time_t now)
     char d[APR_RFC822_DATE_LEN];
 
     (void)now;
-    job->expired_told = 1;
     opf_engine_log(e, job->cert->must_staple ? OPF_LOG_ERR : OPF_LOG_WARNING,
                    job->cert, "expired: the last valid OCSP response ran out "
                    "at %s; no staple is served until a fetch succeeds%s%s%s",

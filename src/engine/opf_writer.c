@@ -27,7 +27,7 @@ typedef struct item {
 } item_t;
 
 struct opf_writer {
-    opf_writer_fn *write;
+    opf_writer_write_fn *write;
     opf_writer_wake_fn *wake;
     void *ctx;
 
@@ -66,7 +66,8 @@ static apr_status_t writer_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-apr_status_t opf_writer_create(opf_writer_t **out, opf_writer_fn *write,
+apr_status_t opf_writer_create(opf_writer_t **out,
+                               opf_writer_write_fn *write,
                                opf_writer_wake_fn *wake, void *ctx,
                                apr_pool_t *p)
 {

@@ -22,8 +22,9 @@ typedef struct opf_writer opf_writer_t;
  * until the function's next call (the writer copies it at once, at most
  * OPF_WRITER_ERRLEN - 1 bytes of it). Called from the writer thread: must
  * take no lock a child could need, and allocate nothing. */
-typedef const char *opf_writer_fn(void *ctx, void *item,
-                                  const unsigned char *der, apr_size_t len);
+typedef const char *opf_writer_write_fn(void *ctx, void *item,
+                                        const unsigned char *der,
+                                        apr_size_t len);
 /* Wakes the thread that collects failures (from the writer thread). */
 typedef void opf_writer_wake_fn(void *ctx);
 
@@ -35,7 +36,8 @@ typedef void opf_writer_wake_fn(void *ctx);
 
 /* A writer with an empty queue and no thread yet: items may be queued
  * before opf_writer_start(). */
-apr_status_t opf_writer_create(opf_writer_t **out, opf_writer_fn *write,
+apr_status_t opf_writer_create(opf_writer_t **out,
+                               opf_writer_write_fn *write,
                                opf_writer_wake_fn *wake, void *ctx,
                                apr_pool_t *p);
 

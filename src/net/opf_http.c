@@ -59,7 +59,6 @@
 
 #include "opf_chunked.h"
 #include "opf_http.h"
-#include "opf_status.h"
 
 enum opf_http_state {
     OPF_HTTP_CONNECTING,
@@ -756,7 +755,7 @@ apr_status_t opf_http_start_tls(opf_http_t **out, const opf_url_t *url,
     return APR_SUCCESS;
 }
 
-int opf_http_fail_reason(apr_status_t rv)
+opf_fail_reason_e opf_http_fail_reason(apr_status_t rv)
 {
     if (rv == OPF_HTTP_EPROXY) {
         return OPF_FAIL_PROXY;

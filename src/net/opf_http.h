@@ -10,6 +10,7 @@
 #include <apr_pools.h>
 #include <apr_network_io.h>
 #include <openssl/ssl.h>
+#include "opf_failure.h"
 #include "opf_url.h"
 
 #define OPF_HTTP_MAX_BODY (64 * 1024)
@@ -68,11 +69,11 @@ apr_status_t opf_http_start_tls(opf_http_t **out, const opf_url_t *url,
                                 apr_size_t body_len, apr_size_t max_body,
                                 apr_pool_t *p, const char **err);
 
-/* The failure reason (opf_fail_reason_e) of an opf_http_step() or start
- * error: connect errors keep their socket error code; HTTP-level failures
- * are EGENERAL (status), ENOSPC (too large), EOF; a proxy's 407
- * OPF_HTTP_EPROXY; a TLS failure (OPF_HTTP_ETLS) is a connect failure. */
-int opf_http_fail_reason(apr_status_t rv);
+/* The failure reason of an opf_http_step() or start error: connect
+ * errors keep their socket error code; HTTP-level failures are EGENERAL
+ * (status), ENOSPC (too large), EOF; a proxy's 407 OPF_HTTP_EPROXY; a TLS
+ * failure (OPF_HTTP_ETLS) is a connect failure. */
+opf_fail_reason_e opf_http_fail_reason(apr_status_t rv);
 
 /* The socket to poll and the events (APR_POLLIN / APR_POLLOUT) wanted now. */
 apr_socket_t *opf_http_socket(opf_http_t *h);

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "opf_helper_proto.h"
-#include "opf_status.h"     /* OPF_FAIL_N */
+#include "opf_failure.h"    /* OPF_FAIL_N */
 
 /* ---- writer -------------------------------------------------------- */
 

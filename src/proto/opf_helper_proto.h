@@ -150,7 +150,7 @@ typedef struct opf_proto_forget {
 typedef struct opf_proto_result {
     uint32_t seq;
     uint8_t outcome;          /* opf_outcome_e */
-    uint8_t fail_class;       /* opf_fail_reason_e (< OPF_FAIL_N) */
+    uint8_t fail_class;       /* opf_fail_reason_e, opf_failure.h */
     uint8_t status;           /* opf_cert_status_e: good 0, revoked 1 */
     int64_t this_update;
     int64_t next_update;

@@ -9,31 +9,10 @@
 #include <apr_time.h>
 #include <apr_shm.h>
 
+#include "opf_failure.h"   /* the counters per reason */
+
 #define OPF_STATUS_TEXT 256     /* subject, URL, vhost names, last error */
 #define OPF_STATUS_SHORT 80     /* serial */
-
-/* Why a fetch failed: the label of the failure counters. */
-typedef enum {
-    OPF_FAIL_CONNECT = 0,   /* refused, reset, unreachable */
-    OPF_FAIL_TIMEOUT,       /* no complete answer in time */
-    OPF_FAIL_HTTP,          /* HTTP status, redirect, truncated, too large */
-    OPF_FAIL_STATUS,        /* OCSP responseStatus not successful */
-    OPF_FAIL_INVALID,       /* rejected by validation (signature, CertID,
-                               times, unknown, stale) */
-    OPF_FAIL_STORE,         /* accepted but the cache would not take it */
-    OPF_FAIL_DNS,           /* the responder's name did not resolve (error,
-                               no address, no answer in time) */
-    OPF_FAIL_PROXY,         /* the HTTP proxy refused (407) or is unusable */
-    OPF_FAIL_HELPER,        /* no privilege separation helper process to
-                               fetch (it died or hung, a new one is being
-                               started); new ones go last, so that the
-                               values before keep their numbers */
-    OPF_FAIL_N
-} opf_fail_reason_e;
-
-/* The label of a reason in metrics and JSON: "connect", "timeout", "http",
- * "responder_status", "invalid", "cache", "dns", "proxy". */
-const char *opf_fail_reason_name(opf_fail_reason_e r);
 
 /* What a certificate's staple is now. */
 typedef enum {

@@ -10,22 +10,6 @@ const double opf_latency_bounds[OPF_LATENCY_BUCKETS] = {
     0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 };
 
-const char *opf_fail_reason_name(opf_fail_reason_e r)
-{
-    switch (r) {
-    case OPF_FAIL_CONNECT: return "connect";
-    case OPF_FAIL_TIMEOUT: return "timeout";
-    case OPF_FAIL_HTTP:    return "http";
-    case OPF_FAIL_STATUS:  return "responder_status";
-    case OPF_FAIL_INVALID: return "invalid";
-    case OPF_FAIL_STORE:   return "cache";
-    case OPF_FAIL_DNS:     return "dns";
-    case OPF_FAIL_PROXY:   return "proxy";
-    case OPF_FAIL_HELPER:  return "helper";
-    default:               return "unknown";
-    }
-}
-
 const char *opf_state_name(opf_state_e s)
 {
     switch (s) {

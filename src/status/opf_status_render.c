@@ -18,13 +18,13 @@
 /* Buffered output to the writer callback. */
 
 typedef struct out {
-    opf_writer_fn *w;
+    opf_status_out_fn *w;
     void *ctx;
     apr_size_t len;
     char buf[4096];
 } out_t;
 
-static void out_init(out_t *o, opf_writer_fn *w, void *ctx)
+static void out_init(out_t *o, opf_status_out_fn *w, void *ctx)
 {
     o->w = w;
     o->ctx = ctx;
@@ -491,8 +491,8 @@ static const char html_head[] =
     "gap:.2em 1em}dl.sum dd{margin:0}\n"
     "</style>\n</head>\n<body>\n";
 
-void opf_status_render_html(const opf_status_view_t *v, opf_writer_fn *w,
-                            void *ctx, apr_pool_t *p)
+void opf_status_render_html(const opf_status_view_t *v,
+                            opf_status_out_fn *w, void *ctx, apr_pool_t *p)
 {
     opf_status_summary_t s;
     const opf_status_totals_t *t = view_totals(v);
@@ -661,8 +661,8 @@ static void json_cert(out_t *o, const opf_status_rec_t *r, apr_time_t now)
     out_str(o, "}}");
 }
 
-void opf_status_render_json(const opf_status_view_t *v, opf_writer_fn *w,
-                            void *ctx, apr_pool_t *p)
+void opf_status_render_json(const opf_status_view_t *v,
+                            opf_status_out_fn *w, void *ctx, apr_pool_t *p)
 {
     opf_status_summary_t s;
     const opf_status_totals_t *t = view_totals(v);
@@ -751,7 +751,8 @@ static void prom_cert_series(out_t *o, const char *name,
 }
 
 void opf_status_render_prometheus(const opf_status_view_t *v,
-                                  opf_writer_fn *w, void *ctx, apr_pool_t *p)
+                                  opf_status_out_fn *w, void *ctx,
+                                  apr_pool_t *p)
 {
     static const opf_state_e states[] = {
         OPF_STATE_GOOD, OPF_STATE_REVOKED, OPF_STATE_NONE, OPF_STATE_NO_URL,
@@ -892,7 +893,7 @@ static int noteworthy(const opf_status_rec_t *r)
 }
 
 void opf_status_render_server_status(const opf_status_view_t *v, int automatic,
-                                     opf_writer_fn *w, void *ctx,
+                                     opf_status_out_fn *w, void *ctx,
                                      apr_pool_t *p)
 {
     opf_status_summary_t s;

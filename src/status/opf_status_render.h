@@ -7,7 +7,9 @@
 #include <apr_pools.h>
 #include "opf_status.h"
 
-typedef void opf_writer_fn(void *ctx, const char *data, apr_size_t len);
+/* Where the renderers send the page, a piece at a time (a request, a
+ * buffer). */
+typedef void opf_status_out_fn(void *ctx, const char *data, apr_size_t len);
 
 typedef struct opf_status_view {
     const opf_status_rec_t *recs;   /* n records */
@@ -27,17 +29,18 @@ typedef struct opf_status_summary {
 void opf_status_summarize(const opf_status_view_t *v, opf_status_summary_t *s);
 
 /* Full HTML page (a summary and a table per certificate). */
-void opf_status_render_html(const opf_status_view_t *v, opf_writer_fn *w,
-                            void *ctx, apr_pool_t *p);
+void opf_status_render_html(const opf_status_view_t *v,
+                            opf_status_out_fn *w, void *ctx, apr_pool_t *p);
 /* JSON document, schema documented in docs/status.md. */
-void opf_status_render_json(const opf_status_view_t *v, opf_writer_fn *w,
-                            void *ctx, apr_pool_t *p);
+void opf_status_render_json(const opf_status_view_t *v,
+                            opf_status_out_fn *w, void *ctx, apr_pool_t *p);
 /* Prometheus text exposition format 0.0.4. */
 void opf_status_render_prometheus(const opf_status_view_t *v,
-                                  opf_writer_fn *w, void *ctx, apr_pool_t *p);
+                                  opf_status_out_fn *w, void *ctx,
+                                  apr_pool_t *p);
 /* Short HTML section for mod_status, and its ?auto lines. */
 void opf_status_render_server_status(const opf_status_view_t *v, int automatic,
-                                     opf_writer_fn *w, void *ctx,
+                                     opf_status_out_fn *w, void *ctx,
                                      apr_pool_t *p);
 
 #endif

@@ -29,6 +29,7 @@ typedef struct vstate {
     STACK_OF(X509) *extra;
     X509_STORE *store;
     X509 *signer;                    /* borrowed from bs or extra */
+    int refused;                     /* responseStatus not successful */
 } vstate_t;
 
 static void vstate_free(vstate_t *v)
@@ -75,9 +76,7 @@ static const char *status_name(int status)
 }
 
 /* What an admin can change for a responder status (after its name in
- * the log line; "" when there is nothing specific to say). The texts
- * stay after "responder status NAME (N)", which classifies the failure
- * as OPF_FAIL_STATUS. */
+ * the log line; "" when there is nothing specific to say). */
 static const char *status_advice(int status)
 {
     switch (status) {
@@ -583,10 +582,12 @@ static const char *validate(vstate_t *v, const unsigned char *der,
         return why;
 
     status = OCSP_response_status(v->resp);
-    if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL)
+    if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+        v->refused = 1;
         return apr_psprintf(p, "responder status %s (%d)%s",
                             status_name(status), status,
                             status_advice(status));
+    }
 
     if (signers
         && check_known_signer(v, der, len, issuer, now, signers, out, p))
@@ -655,7 +656,15 @@ apr_status_t opf_validate_response_assume(const unsigned char *der,
      * later OpenSSL call on this thread. */
     ERR_clear_error();
     *reason = why;
-    return why ? APR_EGENERAL : APR_SUCCESS;
+    if (!why) {
+        return APR_SUCCESS;
+    }
+    return v.refused ? OPF_VALIDATE_EREFUSED : APR_EGENERAL;
+}
+
+opf_fail_reason_e opf_validate_fail_reason(apr_status_t rv)
+{
+    return rv == OPF_VALIDATE_EREFUSED ? OPF_FAIL_STATUS : OPF_FAIL_INVALID;
 }
 
 apr_status_t opf_validated_recheck(const opf_validated_t *prev,

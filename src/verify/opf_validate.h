@@ -6,6 +6,7 @@
 #include <apr_time.h>
 #include <openssl/x509.h>
 
+#include "opf_failure.h"
 #include "opf_signers.h"
 
 #define OPF_MAX_SKEW apr_time_from_sec(300)
@@ -42,7 +43,8 @@ typedef struct opf_validated {
  * SingleResponse whose CertID matches leaf/issuer (whatever its hash
  * algorithm); thisUpdate <= now + skew; nextUpdate present and > now; the
  * status is good or revoked. Returns APR_SUCCESS and fills *out, or an
- * error with *reason (static or in p) saying which rule failed.
+ * error (OPF_VALIDATE_EREFUSED or APR_EGENERAL, below) with *reason
+ * (static or in p) saying which rule failed.
  *
  * signers (may be NULL) remembers the responder certificates of accepted
  * responses: a response whose signer and embedded certificates are all
@@ -56,6 +58,18 @@ apr_status_t opf_validate_response(const unsigned char *der, apr_size_t len,
                                    opf_signers_t *signers,
                                    opf_validated_t *out, const char **reason,
                                    apr_pool_t *p);
+
+/* The error of opf_validate_response() and opf_validate_response_assume()
+ * when the responder answered with a responseStatus other than
+ * successful (tryLater, unauthorized...): it said no, rather than said
+ * something that cannot be trusted (APR_EGENERAL). The remedies differ,
+ * so the failures are counted apart (opf_validate_fail_reason()). The
+ * number is RFC 6960's. */
+#define OPF_VALIDATE_EREFUSED (APR_OS_START_USERERR + 6960)
+
+/* The failure reason of a validation error: OPF_FAIL_STATUS for
+ * OPF_VALIDATE_EREFUSED, OPF_FAIL_INVALID for any other. */
+opf_fail_reason_e opf_validate_fail_reason(apr_status_t rv);
 
 /* The same, where a response without nextUpdate is accepted when assume
  * > 0 (OCSPPrefetchAssumeValidity, capped at OPF_MAX_ASSUME), with

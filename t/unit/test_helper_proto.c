@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "opf_failure.h"
 #include "opf_helper_proto.h"
-#include "opf_status.h"
 #include "tap.h"
 
 static unsigned char buf[OPF_PROTO_MAX_MSG + 16];

@@ -22,8 +22,8 @@
 
 #include <openssl/crypto.h>
 
+#include "opf_failure.h"
 #include "opf_http.h"
-#include "opf_status.h"
 #include "tap.h"
 
 enum behaviour {

@@ -32,11 +32,11 @@
 #include "opf_cert.h"
 #include "opf_childfd.h"
 #include "opf_engine.h"
+#include "opf_failure.h"
 #include "opf_helper.h"
 #include "opf_helper_sup.h"
 #include "opf_log.h"
 #include "opf_request.h"
-#include "opf_status.h"
 #include "pki_fixture.h"
 #include "tap.h"
 

@@ -40,7 +40,7 @@ static void buf_write(void *ctx, const char *data, apr_size_t len)
     b->calls++;
 }
 
-typedef void render_fn(const opf_status_view_t *, opf_writer_fn *, void *,
+typedef void render_fn(const opf_status_view_t *, opf_status_out_fn *, void *,
                        apr_pool_t *);
 
 /* The rendering, as a string in the pool. */
@@ -57,13 +57,13 @@ static char *render(render_fn *fn, const opf_status_view_t *v, int *calls)
     return r;
 }
 
-static void render_ss_html(const opf_status_view_t *v, opf_writer_fn *w,
+static void render_ss_html(const opf_status_view_t *v, opf_status_out_fn *w,
                            void *ctx, apr_pool_t *p)
 {
     opf_status_render_server_status(v, 0, w, ctx, p);
 }
 
-static void render_ss_auto(const opf_status_view_t *v, opf_writer_fn *w,
+static void render_ss_auto(const opf_status_view_t *v, opf_status_out_fn *w,
                            void *ctx, apr_pool_t *p)
 {
     opf_status_render_server_status(v, 1, w, ctx, p);
@@ -454,16 +454,7 @@ static void test_names(void)
     is_str(opf_state_name(OPF_STATE_NO_URL), "no_url", "state name no_url");
     is_str(opf_state_name(OPF_STATE_NO_ISSUER), "no_issuer",
            "state name no_issuer");
-    is_str(opf_fail_reason_name(OPF_FAIL_CONNECT), "connect", "reason connect");
-    is_str(opf_fail_reason_name(OPF_FAIL_TIMEOUT), "timeout", "reason timeout");
-    is_str(opf_fail_reason_name(OPF_FAIL_HTTP), "http", "reason http");
-    is_str(opf_fail_reason_name(OPF_FAIL_STATUS), "responder_status",
-           "reason responder_status");
-    is_str(opf_fail_reason_name(OPF_FAIL_INVALID), "invalid", "reason invalid");
-    is_str(opf_fail_reason_name(OPF_FAIL_STORE), "cache", "reason cache");
-    is_str(opf_fail_reason_name(OPF_FAIL_DNS), "dns", "reason dns");
-    ok(OPF_FAIL_CONNECT == 0 && OPF_FAIL_STORE == 5 && OPF_FAIL_DNS == 6,
-       "reason values before dns unchanged (helper protocol, counters)");
+    /* The failure reasons' names: t/unit/test_failure.c. */
     ok(opf_latency_bounds[0] == 0.05 && opf_latency_bounds[4] == 1
        && opf_latency_bounds[OPF_LATENCY_BUCKETS - 1] == 30,
        "latency bounds");

@@ -60,14 +60,25 @@ static void accepts(const pki_resp_opts_t *o, const char *name)
         diag("  rejected: %s", r.reason);
 }
 
-static void rejects(const pki_resp_opts_t *o, const char *prefix,
-                    const char *name)
+/* Rejected with a reason starting with prefix, and counted as fail:
+ * OPF_FAIL_STATUS when the responder refused, OPF_FAIL_INVALID else. */
+static void rejects_as(const pki_resp_opts_t *o, const char *prefix,
+                       opf_fail_reason_e fail, const char *name)
 {
     result_t r = run(o);
 
     ok(r.rv != APR_SUCCESS, name);
     diag("  reason: %s", r.reason ? r.reason : "(none)");
     like_prefix(r.reason, prefix, apr_psprintf(pool, "%s: reason", name));
+    is_str(opf_fail_reason_name(opf_validate_fail_reason(r.rv)),
+           opf_fail_reason_name(fail),
+           apr_psprintf(pool, "%s: failure reason", name));
+}
+
+static void rejects(const pki_resp_opts_t *o, const char *prefix,
+                    const char *name)
+{
+    rejects_as(o, prefix, OPF_FAIL_INVALID, name);
 }
 
 static void test_accept(void)
@@ -274,13 +285,19 @@ static void test_content(void)
     r = run(&o);
     ok(r.rv != APR_SUCCESS, "tryLater rejected");
     is_str(r.reason, "responder status tryLater (3)", "tryLater reason");
+    ok(r.rv == OPF_VALIDATE_EREFUSED, "tryLater: the responder refused");
+    is_int(opf_validate_fail_reason(r.rv), OPF_FAIL_STATUS,
+           "tryLater: counted as responder_status");
 
     o.resp_status = OCSP_RESPONSE_STATUS_INTERNALERROR;
-    rejects(&o, "responder status internalError (2)", "internalError");
+    rejects_as(&o, "responder status internalError (2)", OPF_FAIL_STATUS,
+               "internalError");
     o.resp_status = OCSP_RESPONSE_STATUS_UNAUTHORIZED;
-    rejects(&o, "responder status unauthorized (6)", "unauthorized");
+    rejects_as(&o, "responder status unauthorized (6)", OPF_FAIL_STATUS,
+               "unauthorized");
     o.resp_status = OCSP_RESPONSE_STATUS_MALFORMEDREQUEST;
-    rejects(&o, "responder status malformedRequest (1)", "malformedRequest");
+    rejects_as(&o, "responder status malformedRequest (1)", OPF_FAIL_STATUS,
+               "malformedRequest");
 }
 
 static void test_encoding(void)
