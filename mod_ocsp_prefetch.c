@@ -253,7 +253,8 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
     opf_id_t *xid;
     const char *err = NULL;
 
-    if (sc->enabled != 1 || !gen || !id || !id_len || !pem) {
+    if (opf_conf_int(sc, OPF_D_ENABLED) != 1 || !gen || !id || !id_len
+        || !pem) {
         return DECLINED;
     }
     /* The pre-config pass is thrown away: parsing thousands of
@@ -408,26 +409,25 @@ static void engine_config(server_rec *s, opf_engine_config_t *cfg)
 {
     opf_srv_conf_t *sc = opf_srv_conf(s);
 
+    /* The directives' defaults come from their table, not the
+     * engine's. */
     opf_engine_config_defaults(cfg);
-    if (sc->timeout != OPF_UNSET_TIME) {
-        cfg->timeout = sc->timeout;
-    }
+    cfg->timeout = opf_conf_time(sc, OPF_D_TIMEOUT);
     if (sc->window_set) {
         cfg->window = sc->window;
     }
-    if (sc->status_refetch == 1) {
+    else {
+        opf_window_parse(opf_directive(OPF_D_WINDOW)->def_text, &cfg->window);
+    }
+    if (opf_conf_int(sc, OPF_D_STATUS_REFETCH) == 1) {
         cfg->refetch_poll = OPF_REFETCH_POLL;
     }
-    if (sc->retry_floor != OPF_UNSET_TIME) {
-        cfg->retry_floor = sc->retry_floor;
-        cfg->retry_ceil = sc->retry_ceil;
-    }
-    if (sc->max_parallel > 0) {
-        cfg->max_parallel = sc->max_parallel;
-    }
-    if (sc->max_per_host > 0) {
-        cfg->max_per_host = sc->max_per_host;
-    }
+    cfg->retry_floor = opf_conf_time(sc, OPF_D_RETRY);
+    cfg->retry_ceil = sc->retry_floor != OPF_UNSET_TIME
+                      ? sc->retry_ceil
+                      : apr_time_from_sec(OPF_RETRY_CEIL_DEFAULT);
+    cfg->max_parallel = opf_conf_int(sc, OPF_D_MAX_PARALLEL);
+    cfg->max_per_host = opf_conf_int(sc, OPF_D_MAX_PER_HOST);
     cfg->responder_ca = sc->responder_ca;
 }
 
@@ -526,7 +526,7 @@ static int start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
     opf_helper_sup_hooks_t hooks;
     apr_status_t rv;
 
-    if (sc->privsep == 0) {
+    if (!opf_conf_int(sc, OPF_D_PRIVSEP)) {
         return OK;
     }
     /* From here on, nothing is validated in this process (seed.c). */
@@ -647,9 +647,8 @@ static int register_entries(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     opf_engine_set_status(gen->engine, gen->status,
-                          sc->notify_failures > 0 ? sc->notify_failures
-                                                  : OPF_DEFAULT_NOTIFY_FAILURES);
-    if (sc->privsep != 0) {
+                          opf_conf_int(sc, OPF_D_NOTIFY_FAILURES));
+    if (opf_conf_int(sc, OPF_D_PRIVSEP)) {
         /* The ids a kept helper knows the certificates by: the ones they
          * had in the previous generation. */
         opf_engine_set_helper_ids(gen->engine,
@@ -778,8 +777,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
      * certificates that have nothing valid yet: on a cold start, and on a
      * restart only for must-staple certificates (clients refuse them
      * without a staple); otherwise a restart must stay fast. */
-    wait = sc->startup_wait != OPF_UNSET_TIME ? sc->startup_wait
-                                              : OPF_DEFAULT_STARTUP_WAIT;
+    wait = opf_conf_time(sc, OPF_D_STARTUP_WAIT);
     if (!cold && !opf_engine_must_staple_pending(gen->engine)) {
         wait = 0;
     }
@@ -847,7 +845,7 @@ static int opf_ocsp_get_resp(server_rec *s, conn_rec *c, const char *id,
 {
     opf_srv_conf_t *sc = opf_srv_conf(s);
 
-    if (sc->enabled != 1 || !gen
+    if (opf_conf_int(sc, OPF_D_ENABLED) != 1 || !gen
         || !apr_hash_get(gen->by_id, id, (apr_ssize_t)id_len)) {
         return DECLINED;
     }

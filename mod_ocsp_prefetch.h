@@ -10,6 +10,7 @@
 #include <apr_hash.h>
 
 #include "opf_engine.h"
+#include "mod_ocsp_prefetch_directives.h"
 
 extern module AP_MODULE_DECLARE_DATA ocsp_prefetch_module;
 
@@ -63,31 +64,13 @@ typedef struct opf_srv_conf {
 
 #define OPF_UNSET_TIME ((apr_interval_time_t)-1)
 
-/* Defaults. */
-#define OPF_DEFAULT_STARTUP_WAIT  apr_time_from_sec(5)
-#define OPF_DEFAULT_RETRY_CEIL    apr_time_from_sec(3600)
-#define OPF_DEFAULT_KEEP          apr_time_from_sec(7 * 86400)
-#define OPF_DEFAULT_NOTIFY_FAILURES 3
-#define OPF_MAX_PARALLEL_LIMIT    1024
+/* The directives' defaults are in the table
+ * (mod_ocsp_prefetch_directives.h); these are not directives. */
 #define OPF_NOTIFY_TIMEOUT        apr_time_from_sec(30)
 #define OPF_STATUS_HANDLER        "ocsp-prefetch-status"
 /* With OCSPPrefetchStatusRefetch on: how often the prefetch thread looks
  * for refetch requests made on the status page. */
 #define OPF_REFETCH_POLL          apr_time_from_sec(1)
-#ifndef OPF_HELPER_PATH
-#define OPF_HELPER_PATH           "/usr/lib/apache2/modules/ocsp-prefetch-helper"
-#endif
-#ifndef OPF_NOTIFIER_PATH
-#define OPF_NOTIFIER_PATH         "/usr/lib/apache2/modules/ocsp-prefetch-notifier"
-#endif
-/* The system user the Debian package creates for the helper (Debian
- * names new system users with a leading underscore). */
-#ifndef OPF_DEFAULT_HELPER_USER
-#define OPF_DEFAULT_HELPER_USER   "_ocsp-prefetch"
-#endif
-#ifndef OPF_DEFAULT_STORE_DIR
-#define OPF_DEFAULT_STORE_DIR     "state/ocsp_prefetch"
-#endif
 
 /* A certificate this generation took responsibility for. */
 typedef struct opf_entry {
@@ -258,6 +241,15 @@ void opf_files_register_hooks(void);
 void opf_status_register_hooks(void);
 
 extern const command_rec opf_cmds[];
+/* The table's row of a directive. */
+const opf_directive_t *opf_directive(opf_directive_id_e id);
+/* A directive's value in sc, or its default from the table when it is
+ * unset there (by the directive's type: INT, TIME (in microseconds),
+ * STR (the default as written)). */
+int opf_conf_int(const opf_srv_conf_t *sc, opf_directive_id_e id);
+apr_interval_time_t opf_conf_time(const opf_srv_conf_t *sc,
+                                  opf_directive_id_e id);
+const char *opf_conf_str(const opf_srv_conf_t *sc, opf_directive_id_e id);
 int opf_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s);
 void *opf_create_srv_conf(apr_pool_t *p, server_rec *s);

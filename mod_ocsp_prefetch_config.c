@@ -1,5 +1,9 @@
 /* Directives of mod_ocsp_prefetch. Every argument is checked here, so a
- * mistake fails `apachectl -t` with a message naming the directive. */
+ * mistake fails `apachectl -t` with a message naming the directive. The
+ * directives, their defaults, bounds and help texts are the table in
+ * mod_ocsp_prefetch_directives.h: the generic kinds (flags, durations,
+ * counts, directories) are handled by the table alone, the others by the
+ * small handlers below, which take their scope from the table too. */
 
 #include <httpd.h>
 #include <http_config.h>
@@ -35,8 +39,8 @@ int opf_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         const char *err = NULL;
         opf_url_t u;
 
-        if (sc->enabled != 1 || !sc->responder || !sc->proxy_url
-            || !*sc->proxy_url
+        if (opf_conf_int(sc, OPF_D_ENABLED) != 1 || !sc->responder
+            || !sc->proxy_url || !*sc->proxy_url
             || opf_url_parse_responder(&u, sc->responder, ptemp, &err)
                != APR_SUCCESS
             || !u.tls || opf_url_no_proxy(u.host, gc->noproxy)) {
@@ -55,55 +59,224 @@ int opf_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     return OK;
 }
 
+/* The table, as rows, and where each value lives in opf_srv_conf_t. */
+static const opf_directive_t directives[] = {
+    OPF_DIRECTIVES(OPF_DIRECTIVE_ROW)
+};
+
+#define FIELD_OFFSET(id, name, syntax, handler, kind, scope, field, type, \
+                     def, min, max, unit, def_text, help) \
+    APR_OFFSETOF(opf_srv_conf_t, field),
+static const apr_size_t field_offsets[] = {
+    OPF_DIRECTIVES(FIELD_OFFSET)
+};
+#undef FIELD_OFFSET
+
+const opf_directive_t *opf_directive(opf_directive_id_e id)
+{
+    return &directives[id];
+}
+
+static void *field_of(const opf_srv_conf_t *sc, opf_directive_id_e id)
+{
+    return (char *)sc + field_offsets[id];
+}
+
+int opf_conf_int(const opf_srv_conf_t *sc, opf_directive_id_e id)
+{
+    int v = *(const int *)field_of(sc, id);
+
+    return v != -1 ? v : (int)directives[id].def;
+}
+
+apr_interval_time_t opf_conf_time(const opf_srv_conf_t *sc,
+                                  opf_directive_id_e id)
+{
+    apr_interval_time_t v = *(const apr_interval_time_t *)field_of(sc, id);
+
+    return v != OPF_UNSET_TIME ? v : apr_time_from_sec(directives[id].def);
+}
+
+const char *opf_conf_str(const opf_srv_conf_t *sc, opf_directive_id_e id)
+{
+    const char *v = *(const char *const *)field_of(sc, id);
+
+    return v ? v : directives[id].def_text;
+}
+
+/* Every value starts as "unset" (its table type's marker), so that a
+ * vhost can inherit and the default applies where nothing was said. */
 void *opf_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
     opf_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+    int i;
 
     (void)s;
-    sc->enabled = -1;
-    sc->timeout = OPF_UNSET_TIME;
-    sc->startup_wait = OPF_UNSET_TIME;
-    sc->retry_floor = OPF_UNSET_TIME;
+    for (i = 0; i < OPF_DIRECTIVE_COUNT; i++) {
+        switch (directives[i].type) {
+        case OPF_DT_INT:
+            *(int *)field_of(sc, i) = -1;
+            break;
+        case OPF_DT_TIME:
+            *(apr_interval_time_t *)field_of(sc, i) = OPF_UNSET_TIME;
+            break;
+        default:
+            break;             /* NULL / 0 from apr_pcalloc */
+        }
+    }
     sc->retry_ceil = OPF_UNSET_TIME;
-    sc->keep = OPF_UNSET_TIME;
-    sc->assume = OPF_UNSET_TIME;
-    sc->notify_failures = -1;
-    sc->max_parallel = -1;
-    sc->max_per_host = -1;
-    sc->privsep = -1;
-    sc->status_refetch = -1;
     return sc;
 }
 
+/* A vhost inherits the per-vhost directives (OPF_DS_VHOST) it does not
+ * set from the main server; the global settings live in the main server
+ * only. */
 void *opf_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 {
     opf_srv_conf_t *base = basev, *add = addv;
     opf_srv_conf_t *sc = apr_pmemdup(p, add, sizeof(*sc));
+    int i;
 
-    /* A vhost inherits OCSPPrefetch and OCSPPrefetchResponder from the
-     * main server; the global settings live in the main server only. */
-    sc->enabled = add->enabled != -1 ? add->enabled : base->enabled;
-    sc->responder = add->responder ? add->responder : base->responder;
-    if (!add->proxy_url) {
-        sc->proxy_url = base->proxy_url;
-        sc->proxy_auth = base->proxy_auth;
+    for (i = 0; i < OPF_DIRECTIVE_COUNT; i++) {
+        if (directives[i].scope != OPF_DS_VHOST) {
+            continue;
+        }
+        switch (directives[i].type) {
+        case OPF_DT_INT:
+            if (*(int *)field_of(add, i) == -1) {
+                *(int *)field_of(sc, i) = *(int *)field_of(base, i);
+            }
+            break;
+        case OPF_DT_TIME:
+            if (*(apr_interval_time_t *)field_of(add, i) == OPF_UNSET_TIME) {
+                *(apr_interval_time_t *)field_of(sc, i) =
+                    *(apr_interval_time_t *)field_of(base, i);
+            }
+            break;
+        case OPF_DT_STR:
+            if (!*(const char **)field_of(add, i)) {
+                *(const char **)field_of(sc, i) =
+                    *(const char **)field_of(base, i);
+            }
+            break;
+        default:
+            break;
+        }
     }
-    if (add->assume == OPF_UNSET_TIME) {
-        sc->assume = base->assume;
+    /* OCSPPrefetchProxy's credentials go with its URL. */
+    if (!add->proxy_url) {
+        sc->proxy_auth = base->proxy_auth;
     }
     return sc;
 }
 
-static const char *global_only(cmd_parms *cmd)
+/* The preamble of every handler: the row it was registered with, and
+ * the context check its scope asks for. */
+static const opf_directive_t *row_of(const cmd_parms *cmd)
 {
-    return ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    return cmd->info;
 }
 
-static const char *set_enabled(cmd_parms *cmd, void *dc, int flag)
+static const char *in_scope(cmd_parms *cmd)
 {
-    (void)dc;
-    opf_srv_conf(cmd->server)->enabled = flag;
+    return row_of(cmd)->scope == OPF_DS_GLOBAL
+           ? ap_check_cmd_context(cmd, GLOBAL_ONLY) : NULL;
+}
+
+/* A positive number of seconds (units allowed), at most max_sec. */
+static const char *parse_seconds(cmd_parms *cmd, const char *arg,
+                                 int allow_zero, long max_sec,
+                                 apr_interval_time_t *out)
+{
+    const char *err = opf_duration_parse(arg, out);
+
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    if ((!allow_zero && *out <= 0) || *out < 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be %s", cmd->cmd->name,
+                            arg, allow_zero ? "zero or more seconds"
+                                            : "at least one second");
+    }
+    if (*out > apr_time_from_sec(max_sec)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is more than the maximum "
+                            "of %ld seconds", cmd->cmd->name, arg, max_sec);
+    }
     return NULL;
+}
+
+/* A whole number from min to max. */
+static const char *parse_count(cmd_parms *cmd, const opf_directive_t *d,
+                               const char *arg, int *out)
+{
+    char *end;
+    long n;
+
+    n = strtol(arg, &end, 10);
+    if (!apr_isdigit(*arg) || *end || n < d->min || n > d->max) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be a number of %s "
+                            "from %ld to %ld", cmd->cmd->name, arg, d->unit,
+                            d->min, d->max);
+    }
+    *out = (int)n;
+    return NULL;
+}
+
+/* A directory path, or off: NULL where off is the default (the
+ * directive's absence means off), else "" (NULL means the default
+ * directory). */
+static const char *parse_dir_off(cmd_parms *cmd, const opf_directive_t *d,
+                                 const char *arg, const char **out)
+{
+    if (!strcasecmp(arg, "off")) {
+        *out = d->def_text && !strcmp(d->def_text, "off") ? NULL : "";
+        return NULL;
+    }
+    if (!*arg || !ap_server_root_relative(cmd->temp_pool, arg)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable directory "
+                            "path", cmd->cmd->name, arg);
+    }
+    *out = arg;
+    return NULL;
+}
+
+/* The handlers of the generic kinds: everything comes from the row. */
+static const char *opf_set_generic_flag(cmd_parms *cmd, void *dc, int flag)
+{
+    const char *err;
+
+    (void)dc;
+    if ((err = in_scope(cmd))) {
+        return err;
+    }
+    *(int *)field_of(opf_srv_conf(cmd->server),
+                     (opf_directive_id_e)(row_of(cmd) - directives)) = flag;
+    return NULL;
+}
+
+static const char *opf_set_generic_take1(cmd_parms *cmd, void *dc,
+                                         const char *arg)
+{
+    const opf_directive_t *d = row_of(cmd);
+    void *field = field_of(opf_srv_conf(cmd->server),
+                           (opf_directive_id_e)(d - directives));
+    const char *err;
+
+    (void)dc;
+    if ((err = in_scope(cmd))) {
+        return err;
+    }
+    switch (d->kind) {
+    case OPF_DK_DURATION:
+        return parse_seconds(cmd, arg, d->min == 0, d->max, field);
+    case OPF_DK_COUNT:
+        return parse_count(cmd, d, arg, field);
+    case OPF_DK_DIR_OFF:
+        return parse_dir_off(cmd, d, arg, field);
+    default:
+        return apr_psprintf(cmd->pool, "%s: no generic handler for this "
+                            "directive", cmd->cmd->name);
+    }
 }
 
 static const char *set_responder(cmd_parms *cmd, void *dc, const char *arg)
@@ -132,7 +305,7 @@ static const char *set_responder_ca(cmd_parms *cmd, void *dc,
     const char *err, *path;
 
     (void)dc;
-    if ((err = global_only(cmd))) {
+    if ((err = in_scope(cmd))) {
         return err;
     }
     path = ap_server_root_relative(cmd->pool, arg);
@@ -149,29 +322,31 @@ static const char *set_responder_ca(cmd_parms *cmd, void *dc,
     return NULL;
 }
 
-static const char *parse_seconds(cmd_parms *cmd, const char *arg,
-                                 int allow_zero, long max_sec,
-                                 apr_interval_time_t *out);
-
+/* off, or min .. max seconds: a value below the minimum has a message
+ * of its own, which names off. */
 static const char *set_assume(cmd_parms *cmd, void *dc, const char *arg)
 {
-    apr_interval_time_t d;
+    const opf_directive_t *d = row_of(cmd);
+    apr_interval_time_t v;
     const char *err;
 
     (void)dc;
+    if ((err = in_scope(cmd))) {
+        return err;
+    }
     if (!strcasecmp(arg, "off")) {
         opf_srv_conf(cmd->server)->assume = 0;
         return NULL;
     }
-    if ((err = parse_seconds(cmd, arg, 0, apr_time_sec(OPF_MAX_ASSUME), &d))) {
+    if ((err = parse_seconds(cmd, arg, 0, d->max, &v))) {
         return err;
     }
-    if (d != 0 && d < OPF_MIN_ASSUME) {
+    if (v != 0 && v < apr_time_from_sec(d->min)) {
         return apr_psprintf(cmd->pool, "%s: '%s' is less than the minimum of "
                             "%ld seconds (or give off)", cmd->cmd->name, arg,
-                            (long)apr_time_sec(OPF_MIN_ASSUME));
+                            d->min);
     }
-    opf_srv_conf(cmd->server)->assume = d;
+    opf_srv_conf(cmd->server)->assume = v;
     return NULL;
 }
 
@@ -181,7 +356,7 @@ static const char *set_cache(cmd_parms *cmd, void *dc, const char *arg)
     const char *err, *name, *sep, *args = NULL;
 
     (void)dc;
-    if ((err = global_only(cmd))) {
+    if ((err = in_scope(cmd))) {
         return err;
     }
     sep = ap_strchr_c(arg, ':');
@@ -209,58 +384,13 @@ static const char *set_cache(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-/* A positive number of seconds (units allowed), at most max_sec. */
-static const char *parse_seconds(cmd_parms *cmd, const char *arg,
-                                 int allow_zero, long max_sec,
-                                 apr_interval_time_t *out)
-{
-    const char *err = opf_duration_parse(arg, out);
-
-    if (err) {
-        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
-    }
-    if ((!allow_zero && *out <= 0) || *out < 0) {
-        return apr_psprintf(cmd->pool, "%s: '%s' must be %s", cmd->cmd->name,
-                            arg, allow_zero ? "zero or more seconds"
-                                            : "at least one second");
-    }
-    if (*out > apr_time_from_sec(max_sec)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is more than the maximum "
-                            "of %ld seconds", cmd->cmd->name, arg, max_sec);
-    }
-    return NULL;
-}
-
-static const char *set_timeout(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const char *err;
-
-    (void)dc;
-    if ((err = global_only(cmd))) {
-        return err;
-    }
-    return parse_seconds(cmd, arg, 0, 300, &opf_srv_conf(cmd->server)->timeout);
-}
-
-static const char *set_startup_wait(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const char *err;
-
-    (void)dc;
-    if ((err = global_only(cmd))) {
-        return err;
-    }
-    return parse_seconds(cmd, arg, 1, 300,
-                         &opf_srv_conf(cmd->server)->startup_wait);
-}
-
 static const char *set_window(cmd_parms *cmd, void *dc, const char *arg)
 {
     opf_srv_conf_t *sc = opf_srv_conf(cmd->server);
     const char *err;
 
     (void)dc;
-    if ((err = global_only(cmd))) {
+    if ((err = in_scope(cmd))) {
         return err;
     }
     if ((err = opf_window_parse(arg, &sc->window))) {
@@ -275,13 +405,15 @@ static const char *set_retry(cmd_parms *cmd, void *dc, const char *min,
                              const char *max)
 {
     opf_srv_conf_t *sc = opf_srv_conf(cmd->server);
-    apr_interval_time_t floor, ceil = OPF_DEFAULT_RETRY_CEIL;
+    apr_interval_time_t floor;
+    apr_interval_time_t ceil = apr_time_from_sec(OPF_RETRY_CEIL_DEFAULT);
     const char *err;
 
     (void)dc;
-    if ((err = global_only(cmd))
-        || (err = parse_seconds(cmd, min, 0, 86400, &floor))
-        || (max && (err = parse_seconds(cmd, max, 0, 7 * 86400, &ceil)))) {
+    if ((err = in_scope(cmd))
+        || (err = parse_seconds(cmd, min, 0, row_of(cmd)->max, &floor))
+        || (max && (err = parse_seconds(cmd, max, 0, OPF_RETRY_CEIL_MAX,
+                                        &ceil)))) {
         return err;
     }
     if (ceil < floor) {
@@ -294,46 +426,6 @@ static const char *set_retry(cmd_parms *cmd, void *dc, const char *min,
     }
     sc->retry_floor = floor;
     sc->retry_ceil = ceil;
-    return NULL;
-}
-
-static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const char *err;
-
-    (void)dc;
-    if ((err = global_only(cmd))) {
-        return err;
-    }
-    if (!strcasecmp(arg, "off")) {
-        opf_srv_conf(cmd->server)->store_dir = "";
-        return NULL;
-    }
-    if (!*arg || !ap_server_root_relative(cmd->temp_pool, arg)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable directory "
-                            "path", cmd->cmd->name, arg);
-    }
-    opf_srv_conf(cmd->server)->store_dir = arg;
-    return NULL;
-}
-
-static const char *set_export(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const char *err;
-
-    (void)dc;
-    if ((err = global_only(cmd))) {
-        return err;
-    }
-    if (!strcasecmp(arg, "off")) {
-        opf_srv_conf(cmd->server)->export_dir = NULL;
-        return NULL;
-    }
-    if (!*arg || !ap_server_root_relative(cmd->temp_pool, arg)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable directory "
-                            "path", cmd->cmd->name, arg);
-    }
-    opf_srv_conf(cmd->server)->export_dir = arg;
     return NULL;
 }
 
@@ -406,7 +498,7 @@ static const char *add_noproxy(cmd_parms *cmd, void *dc, const char *arg)
     const char *err;
 
     (void)dc;
-    if ((err = global_only(cmd))) {
+    if ((err = in_scope(cmd))) {
         return err;
     }
     if (!sc->noproxy) {
@@ -414,20 +506,6 @@ static const char *add_noproxy(cmd_parms *cmd, void *dc, const char *arg)
     }
     APR_ARRAY_PUSH(sc->noproxy, const char *) = arg;
     return NULL;
-}
-
-static const char *set_keep(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const char *err;
-
-    (void)dc;
-    if ((err = global_only(cmd))) {
-        return err;
-    }
-    /* 0: the response of a certificate no longer configured is removed
-     * at the next start or restart (docs/directives.md). */
-    return parse_seconds(cmd, arg, 1, 3650L * 86400,
-                         &opf_srv_conf(cmd->server)->keep);
 }
 
 static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc,
@@ -438,7 +516,7 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc,
     int i;
 
     (void)dc;
-    if ((err = global_only(cmd))) {
+    if ((err = in_scope(cmd))) {
         return err;
     }
     if (argc < 1) {
@@ -467,7 +545,7 @@ static const char *set_notifier(cmd_parms *cmd, void *dc, const char *path)
     const char *err, *prog;
 
     (void)dc;
-    if ((err = global_only(cmd))) {
+    if ((err = in_scope(cmd))) {
         return err;
     }
     prog = ap_server_root_relative(cmd->pool, path);
@@ -495,50 +573,6 @@ const char *opf_notifier_path(const opf_srv_conf_t *sc, apr_pool_t *p)
                        "/ocsp-prefetch-notifier", NULL);
 }
 
-/* A global directive taking a whole number from 1 to max. */
-static const char *parse_count(cmd_parms *cmd, const char *arg, long max,
-                               const char *what, int *out)
-{
-    const char *err;
-    char *end;
-    long n;
-
-    if ((err = global_only(cmd))) {
-        return err;
-    }
-    n = strtol(arg, &end, 10);
-    if (!apr_isdigit(*arg) || *end || n < 1 || n > max) {
-        return apr_psprintf(cmd->pool, "%s: '%s' must be a number of %s "
-                            "from 1 to %ld", cmd->cmd->name, arg, what, max);
-    }
-    *out = (int)n;
-    return NULL;
-}
-
-static const char *set_notify_failures(cmd_parms *cmd, void *dc,
-                                       const char *arg)
-{
-    (void)dc;
-    return parse_count(cmd, arg, 1000, "failed rounds",
-                       &opf_srv_conf(cmd->server)->notify_failures);
-}
-
-static const char *set_max_parallel(cmd_parms *cmd, void *dc,
-                                    const char *arg)
-{
-    (void)dc;
-    return parse_count(cmd, arg, OPF_MAX_PARALLEL_LIMIT, "fetches",
-                       &opf_srv_conf(cmd->server)->max_parallel);
-}
-
-static const char *set_max_per_host(cmd_parms *cmd, void *dc,
-                                    const char *arg)
-{
-    (void)dc;
-    return parse_count(cmd, arg, OPF_MAX_PARALLEL_LIMIT, "fetches",
-                       &opf_srv_conf(cmd->server)->max_per_host);
-}
-
 static const char *set_privsep(cmd_parms *cmd, void *dc, const char *flag,
                                const char *path)
 {
@@ -546,7 +580,7 @@ static const char *set_privsep(cmd_parms *cmd, void *dc, const char *flag,
     const char *err, *prog;
 
     (void)dc;
-    if ((err = global_only(cmd))) {
+    if ((err = in_scope(cmd))) {
         return err;
     }
     if (!strcasecmp(flag, "off")) {
@@ -599,7 +633,7 @@ static const char *set_helper_user(cmd_parms *cmd, void *dc, const char *arg)
     const char *err;
 
     (void)dc;
-    if ((err = global_only(cmd))) {
+    if ((err = in_scope(cmd))) {
         return err;
     }
     if (!user_name_ok(arg)) {
@@ -616,93 +650,11 @@ static const char *set_helper_user(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-static const char *set_status_refetch(cmd_parms *cmd, void *dc, int flag)
-{
-    const char *err;
-
-    (void)dc;
-    if ((err = global_only(cmd))) {
-        return err;
-    }
-    opf_srv_conf(cmd->server)->status_refetch = flag;
-    return NULL;
-}
-
+#define COMMAND(id, name, syntax, handler, kind, scope, field, type, def, \
+                min, max, unit, def_text, help) \
+    AP_INIT_##syntax(name, handler, (void *)&directives[id], RSRC_CONF, help),
 const command_rec opf_cmds[] = {
-    AP_INIT_FLAG("OCSPPrefetch", set_enabled, NULL, RSRC_CONF,
-        "on|off: prefetch OCSP responses for this server's certificates "
-        "and staple them from a shared cache (default off)"),
-    AP_INIT_FLAG("OCSPPrefetchStatusRefetch", set_status_refetch, NULL,
-        RSRC_CONF,
-        "on|off: a POST to the status page with ?refetch=all or "
-        "?refetch=KEY makes those certificates due at once (default off)"),
-    AP_INIT_TAKE1("OCSPPrefetchProxy", set_proxy, NULL, RSRC_CONF,
-        "http://[user:password@]host:port of an HTTP proxy for the fetches "
-        "of this server's certificates, or off (default: direct)"),
-    AP_INIT_ITERATE("OCSPPrefetchNoProxy", add_noproxy, NULL, RSRC_CONF,
-        "responder hosts fetched directly despite OCSPPrefetchProxy: a name, "
-        ".domain for the names under it, or *"),
-    AP_INIT_TAKE1("OCSPPrefetchExport", set_export, NULL, RSRC_CONF,
-        "directory|off: write each certificate's newest accepted OCSP "
-        "response there as DER, for other TLS servers (default off)"),
-    AP_INIT_TAKE1("OCSPPrefetchResponder", set_responder, NULL, RSRC_CONF,
-        "http:// (or https://) URL of the OCSP responder to use instead of "
-        "the one named in the certificate"),
-    AP_INIT_TAKE1("OCSPPrefetchResponderCAFile", set_responder_ca, NULL,
-        RSRC_CONF, "PEM file of the CAs an https:// OCSPPrefetchResponder's "
-        "certificate is verified against (default: the system's trust "
-        "store)"),
-    AP_INIT_TAKE1("OCSPPrefetchAssumeValidity", set_assume, NULL, RSRC_CONF,
-        "how long a response without nextUpdate is valid after its "
-        "thisUpdate (1m .. 7d), or off (the default: rejected)"),
-    AP_INIT_TAKE1("OCSPPrefetchCache", set_cache, NULL, RSRC_CONF,
-        "provider[:args] of the socache the children read staples from "
-        "(default: shmcb sized from the number of certificates); redis or "
-        "memcache: a fleet cache this server publishes its responses to, "
-        "the children staple from a shmcb all the same"),
-    AP_INIT_TAKE1("OCSPPrefetchTimeout", set_timeout, NULL, RSRC_CONF,
-        "bound in seconds on one whole fetch: connect, send, receive "
-        "(default 10)"),
-    AP_INIT_TAKE1("OCSPPrefetchRenewWindow", set_window, NULL, RSRC_CONF,
-        "refresh a response when its remaining validity falls below this: "
-        "a percentage of its lifetime or a duration (default 50%)"),
-    AP_INIT_TAKE1("OCSPPrefetchStartupWait", set_startup_wait, NULL,
-        RSRC_CONF, "seconds startup waits for the first fetch of "
-        "certificates without a staple (default 5)"),
-    AP_INIT_TAKE12("OCSPPrefetchRetryDelay", set_retry, NULL, RSRC_CONF,
-        "min [max]: backoff after failed fetches (default 60s 1h)"),
-    AP_INIT_TAKE1("OCSPPrefetchStore", set_store, NULL, RSRC_CONF,
-        "directory keeping the last good response of every certificate "
-        "across full restarts, or 'off' (default " OPF_DEFAULT_STORE_DIR ")"),
-    AP_INIT_TAKE1("OCSPPrefetchKeepResponse", set_keep, NULL, RSRC_CONF,
-        "how long the store keeps the responses of certificates no longer "
-        "configured, 0 to 3650d; 0 removes them at the next start or "
-        "restart (default 7d)"),
-    AP_INIT_TAKE_ARGV("OCSPPrefetchNotifyCmd", set_notify_cmd, NULL,
-        RSRC_CONF, "program [args]: run on the events renewed, failed, "
-        "revoked and expired, with the event, subject, serial and key as "
-        "arguments"),
-    AP_INIT_TAKE1("OCSPPrefetchNotifier", set_notifier, NULL, RSRC_CONF,
-        "path of ocsp-prefetch-notifier, which runs OCSPPrefetchNotifyCmd "
-        "(default: next to the OCSPPrefetchPrivsep helper program, "
-        OPF_NOTIFIER_PATH ")"),
-    AP_INIT_TAKE1("OCSPPrefetchNotifyFailures", set_notify_failures, NULL,
-        RSRC_CONF, "consecutive failed rounds before the 'failed' event "
-        "(default 3)"),
-    AP_INIT_TAKE1("OCSPPrefetchMaxParallel", set_max_parallel, NULL,
-        RSRC_CONF, "OCSP fetches in flight at once, all responders together "
-        "(default 16)"),
-    AP_INIT_TAKE1("OCSPPrefetchMaxPerHost", set_max_per_host, NULL,
-        RSRC_CONF, "OCSP fetches in flight at once to one responder host "
-        "(default 8)"),
-    AP_INIT_TAKE12("OCSPPrefetchPrivsep", set_privsep, NULL, RSRC_CONF,
-        "on|off [helper-path]: fetch and validate OCSP responses in an "
-        "unprivileged helper process (OCSPPrefetchHelperUser) instead of in "
-        "the (root) parent (default on; helper default "
-        OPF_HELPER_PATH ")"),
-    AP_INIT_TAKE1("OCSPPrefetchHelperUser", set_helper_user, NULL, RSRC_CONF,
-        "system user the privilege separation helper runs as, with its "
-        "primary group; User when it does not exist (default "
-        OPF_DEFAULT_HELPER_USER ")"),
+    OPF_DIRECTIVES(COMMAND)
     { NULL }
 };
+#undef COMMAND

@@ -39,7 +39,7 @@ static int opf_add_cert_files(server_rec *s, apr_pool_t *p,
 
     (void)p;
     (void)key_files;
-    if (!g || opf_srv_conf(s)->enabled != 1
+    if (!g || opf_conf_int(opf_srv_conf(s), OPF_D_ENABLED) != 1
         || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return DECLINED;
     }
@@ -62,12 +62,15 @@ void opf_files_init(opf_gen_t *g)
 
 /* The key of the first certificate of file from the digest of its bytes
  * (opf_cert_file_digest(): no parsing, which costs OpenSSL 3 about a
- * millisecond per certificate at every restart). */
-static int file_key(const char *file, unsigned char key[OPF_KEY_LEN])
+ * millisecond per certificate at every restart), and a file unchanged
+ * since the last generation is not even read again. */
+static int file_key(opf_gen_t *g, const char *file,
+                    unsigned char key[OPF_KEY_LEN])
 {
     const char *err;
 
-    return opf_cert_file_digest(file, key, &err) == APR_SUCCESS;
+    return opf_cert_file_digest_cached(file, g->certs, key, &err)
+           == APR_SUCCESS;
 }
 
 /* The entry of the first certificate of file, known by digest, or NULL. */
@@ -75,7 +78,7 @@ static opf_entry_t *entry_by_digest(opf_gen_t *g, const char *file)
 {
     unsigned char key[OPF_KEY_LEN];
 
-    return file_key(file, key) ? apr_hash_get(g->by_key, key, OPF_KEY_LEN)
+    return file_key(g, file, key) ? apr_hash_get(g->by_key, key, OPF_KEY_LEN)
                                : NULL;
 }
 
@@ -85,7 +88,7 @@ static int offered_digest(opf_gen_t *g, const char *file)
 {
     unsigned char key[OPF_KEY_LEN];
 
-    return file_key(file, key)
+    return file_key(g, file, key)
            && (apr_hash_get(g->by_key, key, OPF_KEY_LEN)
                || apr_hash_get(g->nourl_by_key, key, OPF_KEY_LEN));
 }

@@ -25,8 +25,7 @@ APLOG_USE_MODULE(ocsp_prefetch);
 void opf_helper_user_resolve(opf_gen_t *g, server_rec *s)
 {
     opf_srv_conf_t *sc = opf_srv_conf(s);
-    const char *name = sc->helper_user ? sc->helper_user
-                                       : OPF_DEFAULT_HELPER_USER;
+    const char *name = opf_conf_str(sc, OPF_D_HELPER_USER);
     apr_uid_t uid;
     apr_gid_t gid;
     apr_status_t rv;

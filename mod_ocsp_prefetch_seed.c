@@ -35,6 +35,9 @@ APLOG_USE_MODULE(ocsp_prefetch);
 /* Per certificate (by key_hex, the leaf's), what one generation hands
  * the next. */
 typedef struct carry_item {
+    /* The previous generation's malloc'd copy (entry->der), handed over
+     * rather than copied: the next generation adopts it, or it is freed
+     * with the carry (carry_free_ders()). */
     unsigned char *der;
     apr_size_t der_len;
     /* accepted: der was validated, as v at validated_at, for this leaf
@@ -67,6 +70,25 @@ static carry_t *carry_get(server_rec *s)
     return c;
 }
 
+/* Frees the carried copies no generation adopted (certificates dropped
+ * by the configuration, responses superseded by the store's). Not a
+ * cleanup of the carry's pool: that pool outlives this copy of the
+ * module, which httpd reloads on a restart. */
+static void carry_free_ders(carry_t *c)
+{
+    apr_hash_index_t *hi;
+
+    if (!c->items) {
+        return;
+    }
+    for (hi = apr_hash_first(NULL, c->items); hi; hi = apr_hash_next(hi)) {
+        carry_item_t *item = apr_hash_this_val(hi);
+
+        free(item->der);
+        item->der = NULL;
+    }
+}
+
 /* One seeding: how each response was decided, for one summary. */
 typedef struct seed_ctx {
     opf_gen_t *g;
@@ -81,7 +103,7 @@ typedef struct seed_ctx {
 static const char *store_path(opf_gen_t *g)
 {
     opf_srv_conf_t *sc = opf_srv_conf(g->s);
-    const char *dir = sc->store_dir ? sc->store_dir : OPF_DEFAULT_STORE_DIR;
+    const char *dir = opf_conf_str(sc, OPF_D_STORE);
 
     if (!*dir) {
         return NULL; /* OCSPPrefetchStore off */
@@ -168,6 +190,22 @@ static int candidate_ok(seed_ctx_t *sx, opf_entry_t *entry,
     return v->next_update > now;
 }
 
+/* As opf_entry_keep_der(), but der is a malloc'd buffer the entry takes
+ * over, without a copy: a carried-over response stays where it is across
+ * any number of graceful restarts, instead of being copied and freed again
+ * amid mod_ssl's own allocations by each one. */
+static void entry_adopt_der(opf_entry_t *entry, unsigned char *der,
+                            apr_size_t len, const opf_validated_t *v,
+                            apr_time_t validated_at)
+{
+    free(entry->der);
+    entry->der = der;
+    entry->der_len = len;
+    entry->der_v = *v;
+    entry->der_validated_at = validated_at;
+    entry->der_v_set = 1;
+}
+
 void opf_entry_keep_der(opf_entry_t *entry, const unsigned char *der,
                         apr_size_t len, const opf_validated_t *v,
                         apr_time_t validated_at)
@@ -176,12 +214,7 @@ void opf_entry_keep_der(opf_entry_t *entry, const unsigned char *der,
 
     if (copy) {
         memcpy(copy, der, len);
-        free(entry->der);
-        entry->der = copy;
-        entry->der_len = len;
-        entry->der_v = *v;
-        entry->der_validated_at = validated_at;
-        entry->der_v_set = 1;
+        entry_adopt_der(entry, copy, len, v, validated_at);
     }
 }
 
@@ -248,11 +281,14 @@ static int carried_ok(seed_ctx_t *sx, opf_entry_t *entry,
 
 /* Starts entry with a validated response: in the cache now, kept for
  * the next generation, written to the store by the engine when persist. */
+/* owner: the carried item der is the copy of, whose copy the entry then
+ * takes over (NULL: der is copied). */
 static int seed_with(opf_gen_t *g, opf_entry_t *entry,
                      const unsigned char *der, apr_size_t len,
                      const opf_validated_t *v, apr_time_t validated_at,
                      const char *how, opf_source_e from,
-                     int persist, apr_time_t now, apr_pool_t *p)
+                     int persist, carry_item_t *owner, apr_time_t now,
+                     apr_pool_t *p)
 {
     const char *source = from == OPF_SOURCE_FLEET ? "the fleet cache"
                        : from == OPF_SOURCE_STORE ? "the store"
@@ -261,7 +297,13 @@ static int seed_with(opf_gen_t *g, opf_entry_t *entry,
     if (opf_cache_put(g, entry, der, len, v, 0, p) != APR_SUCCESS) {
         return 0;
     }
-    opf_entry_keep_der(entry, der, len, v, validated_at);
+    if (owner && owner->der == der) {
+        entry_adopt_der(entry, owner->der, len, v, validated_at);
+        owner->der = NULL;
+    }
+    else {
+        opf_entry_keep_der(entry, der, len, v, validated_at);
+    }
     entry->persist_seed = persist;
     entry->seed.this_update = v->this_update;
     entry->seed.valid_until = v->next_update;
@@ -354,7 +396,7 @@ static void seed_entry(seed_ctx_t *sx, opf_entry_t *entry,
         seed_with(g, entry, best, best_len, &best_v, best_at, best_how,
                   best_source,
                   g->store && !stored_same && item && best == item->der,
-                  now, p);
+                  item, now, p);
     }
 }
 
@@ -403,7 +445,7 @@ static int seed_from_fleet(seed_ctx_t *sx, apr_time_t now, apr_pool_t *p)
                             rec.der_len, now, &v, p)
             && seed_with(g, entry, rec.der, rec.der_len, &v, now,
                          validated_how(g),
-                         OPF_SOURCE_FLEET, g->store != NULL, now, p)) {
+                         OPF_SOURCE_FLEET, g->store != NULL, NULL, now, p)) {
             adopted++;
         }
         free(recs[i]);
@@ -483,8 +525,7 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
                  "in this process, %d not checked", sx.carried,
                  sx.helper_checks, sx.in_parent, sx.unchecked);
     if (g->store) {
-        apr_interval_time_t keep = sc->keep != OPF_UNSET_TIME
-                                   ? sc->keep : OPF_DEFAULT_KEEP;
+        apr_interval_time_t keep = opf_conf_time(sc, OPF_D_KEEP);
 
         removed = opf_store_prune(g->store, configured, keep, now, ptemp);
         if (removed) {
@@ -531,7 +572,8 @@ void opf_seed_carry_over(opf_gen_t *g)
             const unsigned char *ikey = entry->der_v_set
                 ? issuer_key(memo, entry->cert->issuer, pool) : NULL;
 
-            item->der = apr_pmemdup(pool, entry->der, entry->der_len);
+            item->der = entry->der;     /* handed over: see carry_item_t */
+            entry->der = NULL;
             item->der_len = entry->der_len;
             /* For this leaf (the item's key) and this issuer. */
             item->accepted = ikey != NULL;
@@ -546,6 +588,7 @@ void opf_seed_carry_over(opf_gen_t *g)
         apr_hash_set(items, apr_pstrdup(pool, entry->cert->key_hex),
                      APR_HASH_KEY_STRING, item);
     }
+    carry_free_ders(carry);
     if (carry->pool) {
         apr_pool_destroy(carry->pool);
     }

@@ -214,7 +214,7 @@ static int refetch(request_rec *r)
     const char *what = arg_value(r, "refetch");
     int i, n = 0;
 
-    if (sc->status_refetch != 1) {
+    if (opf_conf_int(sc, OPF_D_STATUS_REFETCH) != 1) {
         return refetch_reply(r, HTTP_FORBIDDEN, "refetching from the status "
                              "page is off: OCSPPrefetchStatusRefetch on\n");
     }
@@ -275,7 +275,8 @@ static int status_handler(request_rec *r)
         return DECLINED;
     }
     r->allowed = (AP_METHOD_BIT << M_GET);
-    if (opf_srv_conf(ap_server_conf)->status_refetch == 1) {
+    if (opf_conf_int(opf_srv_conf(ap_server_conf), OPF_D_STATUS_REFETCH)
+        == 1) {
         r->allowed |= (AP_METHOD_BIT << M_POST);
     }
     if (r->method_number == M_POST && has_arg(r, "refetch")) {

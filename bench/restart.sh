@@ -40,6 +40,12 @@
 # emptied by any restart, so warming it would change nothing. The stapled
 # column of the graceful rows has one digit per restart (1: valid staple).
 #
+# Modes: prefetch, prefetch-nowait (cold starts), prefetch-base (another
+# build), modssl, none, and modssl-thread: mod_ssl's stapling in a parent
+# that has had a second thread (an LD_PRELOAD that starts and joins one),
+# as the module's parent has its prefetch thread: glibc's malloc and stdio
+# take their multi-threaded paths for good once a thread existed, which
+# costs mod_ssl's own certificate loading a few percent by itself.
 # Environment: RS_N="1000 10000"  RS_MODES="prefetch modssl none"
 #   RS_GRACEFULS=3 (restarts per mode and N; the median is reported)
 #   RS_COLD_N=10000 (the N of the cold starts; empty: none)
@@ -150,9 +156,24 @@ wait_fetched() {
 
 declare -A GR COLD ST
 
+# thread_shim: a preload library whose constructor starts one thread and
+# joins it, for mode modssl-thread (mod_ssl's stapling in a parent that has
+# had a second thread, as the module's parent has: glibc's malloc and stdio
+# leave their single-threaded fast paths for good once a thread existed)
+thread_shim() {
+    local so=$BENCH_BIN/threadshim.so
+    [ -f "$so" ] || printf '%s\n' '#include <pthread.h>' \
+        'static void *nop(void *a) { return a; }' \
+        '__attribute__((constructor)) static void one_thread(void)' \
+        '{ pthread_t t; if (pthread_create(&t, 0, nop, 0) == 0) pthread_join(t, 0); }' |
+        gcc -O2 -shared -fPIC -x c -o "$so" - -lpthread
+    echo "$so"
+}
+
 start_mode() { # MODE DIR N PORT: configure (fresh directory), no start
     local mode=$1 dir=$2 n=$3 port=$4 base=$1 extra="" so=$BENCH_MODULE_SO helper=$BENCH_HELPER
     [ "$mode" = prefetch-nowait ] && { base=prefetch; extra="OCSPPrefetchStartupWait 0"; }
+    [ "$mode" = modssl-thread ] && base=modssl
     if [ "$mode" = prefetch-base ]; then
         base=prefetch
         so=${RS_BASE_SO:?prefetch-base needs RS_BASE_SO}
@@ -179,7 +200,9 @@ for n in $NS; do
         d=$RUN/$mode-$n
         start_mode "$mode" "$d" "$n" "${PORT[$mode]}"
         bench_log "$mode N=$n: starting"
-        bench_httpd_start "$d" 900 >/dev/null || { bench_log "$mode N=$n: start failed"; continue; }
+        pre=""
+        [ "$mode" = modssl-thread ] && pre=$(thread_shim)
+        LD_PRELOAD=$pre bench_httpd_start "$d" 900 >/dev/null || { bench_log "$mode N=$n: start failed"; continue; }
         [[ "$mode" == prefetch* ]] && wait_fetched "$d" "$n"
         up="$up $mode"
     done

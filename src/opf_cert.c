@@ -4,6 +4,7 @@
 #include "opf_cert.h"
 
 #include <string.h>
+#include <sys/stat.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <openssl/bio.h>
@@ -152,6 +153,28 @@ typedef struct cert_gen {
     apr_hash_t *described;    /* digest -> described_t * */
 } cert_gen_t;
 
+/* The digest of a configured certificate file's first certificate
+ * (opf_cert_file_digest()), valid while the file is the same: same inode,
+ * size, modification and change times. A file edited or replaced in any
+ * way (cp, mv, an editor, certbot) changes at least its ctime or inode,
+ * which nobody can set back, so a restart that finds all of them equal
+ * neither reads nor hashes the file again. */
+typedef struct file_digest {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime, ctime;
+    unsigned char key[OPF_KEY_LEN];
+} file_digest_t;
+
+/* Files hashed by a generation: path -> file_digest_t *. Their two
+ * generations turn over at opf_cert_cache_begin() only, since the files
+ * are looked at after opf_cert_cache_end(). */
+typedef struct file_gen {
+    apr_pool_t *p;
+    apr_hash_t *files;
+} file_gen_t;
+
 /* A described certificate owns its references (leaf, issuer, CertID) and
  * remembers its two blocks, which move along with it to the next
  * generation (so a new leaf of the same issuer later finds it parsed). */
@@ -164,7 +187,22 @@ typedef struct described {
 struct opf_cert_cache {
     apr_pool_t *pool;
     cert_gen_t *cur, *prev;
+    file_gen_t *files_cur, *files_prev;
 };
+
+static apr_status_t file_gen_make(apr_pool_t *parent, file_gen_t **out)
+{
+    apr_pool_t *p;
+    apr_status_t rv = apr_pool_create(&p, parent);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    apr_pool_tag(p, "opf_cert_files");
+    *out = apr_pcalloc(p, sizeof(**out));
+    (*out)->p = p;
+    (*out)->files = apr_hash_make(p);
+    return APR_SUCCESS;
+}
 
 static void gen_release(cert_gen_t *g)
 {
@@ -215,7 +253,8 @@ apr_status_t opf_cert_cache_create(opf_cert_cache_t **out)
     apr_pool_tag(p, "opf_cert_cache");
     cache = apr_pcalloc(p, sizeof(*cache));
     cache->pool = p;
-    if ((rv = gen_make(p, &cache->cur)) != APR_SUCCESS) {
+    if ((rv = gen_make(p, &cache->cur)) != APR_SUCCESS
+        || (rv = file_gen_make(p, &cache->files_cur)) != APR_SUCCESS) {
         apr_pool_destroy(p);
         return rv;
     }
@@ -244,13 +283,22 @@ void opf_cert_cache_destroy(opf_cert_cache_t *cache)
 apr_status_t opf_cert_cache_begin(opf_cert_cache_t *cache)
 {
     cert_gen_t *g;
+    file_gen_t *f;
     apr_status_t rv;
 
     opf_cert_cache_end(cache);
     if ((rv = gen_make(cache->pool, &g)) != APR_SUCCESS)
         return rv;
+    if ((rv = file_gen_make(cache->pool, &f)) != APR_SUCCESS) {
+        apr_pool_destroy(g->p);
+        return rv;
+    }
     cache->prev = cache->cur;
     cache->cur = g;
+    if (cache->files_prev)
+        apr_pool_destroy(cache->files_prev->p);
+    cache->files_prev = cache->files_cur;
+    cache->files_cur = f;
     return APR_SUCCESS;
 }
 
@@ -473,6 +521,63 @@ apr_status_t opf_cert_file_digest(const char *path,
     OPENSSL_free(name);
     if (!ok)
         return fail(err, "cannot hash the certificate", APR_EGENERAL);
+    return APR_SUCCESS;
+}
+
+static int same_file(const file_digest_t *f, const struct stat *sb)
+{
+    return f->dev == sb->st_dev && f->ino == sb->st_ino
+           && f->size == sb->st_size
+           && f->mtime.tv_sec == sb->st_mtim.tv_sec
+           && f->mtime.tv_nsec == sb->st_mtim.tv_nsec
+           && f->ctime.tv_sec == sb->st_ctim.tv_sec
+           && f->ctime.tv_nsec == sb->st_ctim.tv_nsec;
+}
+
+apr_status_t opf_cert_file_digest_cached(const char *path,
+                                         opf_cert_cache_t *cache,
+                                         unsigned char key[OPF_KEY_LEN],
+                                         const char **err)
+{
+    file_digest_t *f;
+    struct stat sb;
+    apr_status_t rv;
+
+    if (!cache || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return opf_cert_file_digest(path, key, err);
+    f = apr_hash_get(cache->files_cur->files, path, APR_HASH_KEY_STRING);
+    if (!f && cache->files_prev) {
+        file_digest_t *old = apr_hash_get(cache->files_prev->files, path,
+                                          APR_HASH_KEY_STRING);
+
+        if (old && same_file(old, &sb)) {
+            f = apr_pmemdup(cache->files_cur->p, old, sizeof(*old));
+            apr_hash_set(cache->files_cur->files,
+                         apr_pstrdup(cache->files_cur->p, path),
+                         APR_HASH_KEY_STRING, f);
+        }
+    }
+    if (f && same_file(f, &sb)) {
+        memcpy(key, f->key, OPF_KEY_LEN);
+        *err = NULL;
+        return APR_SUCCESS;
+    }
+    /* The times and inode from before the read: a change while it reads
+     * makes the next restart read the file again. */
+    if ((rv = opf_cert_file_digest(path, key, err)) != APR_SUCCESS)
+        return rv;
+    if (!f) {
+        f = apr_palloc(cache->files_cur->p, sizeof(*f));
+        apr_hash_set(cache->files_cur->files,
+                     apr_pstrdup(cache->files_cur->p, path),
+                     APR_HASH_KEY_STRING, f);
+    }
+    f->dev = sb.st_dev;
+    f->ino = sb.st_ino;
+    f->size = sb.st_size;
+    f->mtime = sb.st_mtim;
+    f->ctime = sb.st_ctim;
+    memcpy(f->key, key, OPF_KEY_LEN);
     return APR_SUCCESS;
 }
 

@@ -77,6 +77,14 @@ apr_status_t opf_cert_file_digest(const char *path,
                                   unsigned char key[OPF_KEY_LEN],
                                   const char **err);
 
+/* opf_cert_file_digest() through cache (may be NULL): a file that is
+ * the same as when this or the previous generation hashed it (inode, size,
+ * modification and change times) is not read again. */
+apr_status_t opf_cert_file_digest_cached(const char *path,
+                                         opf_cert_cache_t *cache,
+                                         unsigned char key[OPF_KEY_LEN],
+                                         const char **err);
+
 /* SHA-256 of x's DER, as key is of the leaf: also names an issuer (what
  * the previous generation accepted a response for, leaf and issuer).
  * 0 on failure. */

@@ -12,7 +12,10 @@
  * records the certificates mod_ocsp_prefetch parses itself: every call of
  * PEM_read_bio_X509 made from mod_ocsp_prefetch.so (mod_ssl's own are not
  * counted), as "PID PEM_read_bio_X509" in that file, and "PID exit" when a
- * process ends through exit() (a crash writes nothing).
+ * process ends through exit() (a crash writes nothing). It also records
+ * the certificate files the module reads itself (PEM_bytes_read_bio from
+ * mod_ocsp_prefetch.so: the digest of a configured file's first
+ * certificate) as "PID PEM_bytes_read_bio".
  *
  * Build: cc -shared -fPIC -o parsewatch.so parsewatch.c -ldl */
 #define _GNU_SOURCE
@@ -92,6 +95,21 @@ void *PEM_read_bio_X509(void *bp, void **x, void *cb, void *u)
         note_to(getenv("OPF_PARSEWATCH_CERTS_LOG"), "PEM_read_bio_X509");
     }
     return ((void *(*)(void *, void **, void *, void *))real)(bp, x, cb, u);
+}
+
+int PEM_bytes_read_bio(unsigned char **data, long *len, char **name,
+                       const char *want, void *bp, void *cb, void *u)
+{
+    static void *real;
+
+    if (!real) {
+        real = dlsym(RTLD_NEXT, "PEM_bytes_read_bio");
+    }
+    if (from_module(__builtin_return_address(0))) {
+        note_to(getenv("OPF_PARSEWATCH_CERTS_LOG"), "PEM_bytes_read_bio");
+    }
+    return ((int (*)(unsigned char **, long *, char **, const char *, void *,
+                     void *, void *))real)(data, len, name, want, bp, cb, u);
 }
 
 /* A normal exit (exit() or a return from main): not a crash. */

@@ -238,6 +238,66 @@ static void test_file_digest(void)
     free(pem);
 }
 
+/* opf_cert_file_digest_cached(): the same digest as without the cache,
+ * in this generation and the next, and the new one once the file changed
+ * (here rewritten in place with another certificate: same path and inode,
+ * new size and times). Unread files are the point of the cache: counted by
+ * t/46_restart_parse.t, where a shim sees the reads. */
+static void test_file_digest_cached(void)
+{
+    char path[] = "/tmp/opf-test-cert-XXXXXX";
+    char *leaf_pem = pki_pem(k->leaf, k->issuer, NULL);
+    char *issuer_pem = pki_pem(k->issuer, NULL, NULL);
+    int fd = mkstemp(path);
+    opf_cert_cache_t *cache = NULL;
+    const char *err = NULL;
+    unsigned char plain[OPF_KEY_LEN], cached[OPF_KEY_LEN];
+    unsigned char issuer_key[OPF_KEY_LEN];
+
+    ok(fd >= 0 && write(fd, leaf_pem, strlen(leaf_pem))
+                  == (ssize_t)strlen(leaf_pem), "a PEM file: leaf + issuer");
+    if (fd >= 0)
+        close(fd);
+    ok(opf_cert_cache_create(&cache) == APR_SUCCESS
+       && opf_cert_cache_begin(cache) == APR_SUCCESS, "a cache");
+    ok(opf_cert_file_digest(path, plain, &err) == APR_SUCCESS
+       && opf_cert_file_digest_cached(path, cache, cached, &err)
+          == APR_SUCCESS
+       && memcmp(plain, cached, OPF_KEY_LEN) == 0,
+       "cached: the same digest as without the cache");
+    memset(cached, 0, sizeof(cached));
+    ok(opf_cert_file_digest_cached(path, cache, cached, &err) == APR_SUCCESS
+       && memcmp(plain, cached, OPF_KEY_LEN) == 0, "... asked again");
+    opf_cert_cache_end(cache);
+    ok(opf_cert_cache_begin(cache) == APR_SUCCESS, "the next generation");
+    memset(cached, 0, sizeof(cached));
+    ok(opf_cert_file_digest_cached(path, cache, cached, &err) == APR_SUCCESS
+       && memcmp(plain, cached, OPF_KEY_LEN) == 0,
+       "... the unchanged file: the same digest, taken over");
+    fd = open(path, O_WRONLY | O_TRUNC);
+    ok(fd >= 0 && write(fd, issuer_pem, strlen(issuer_pem))
+                  == (ssize_t)strlen(issuer_pem),
+       "the file rewritten in place with the issuer's certificate");
+    if (fd >= 0)
+        close(fd);
+    ok(opf_cert_digest(k->issuer, issuer_key)
+       && opf_cert_file_digest_cached(path, cache, cached, &err)
+          == APR_SUCCESS
+       && memcmp(issuer_key, cached, OPF_KEY_LEN) == 0,
+       "... the new digest, not the cached one");
+    ok(opf_cert_cache_begin(cache) == APR_SUCCESS
+       && opf_cert_cache_begin(cache) == APR_SUCCESS,
+       "two more generations that do not ask for it");
+    unlink(path);
+    ok(opf_cert_file_digest_cached(path, cache, cached, &err) == APR_ENOENT,
+       "a missing file: APR_ENOENT, as without the cache");
+    ok(opf_cert_file_digest_cached(path, NULL, cached, &err) == APR_ENOENT,
+       "no cache: as opf_cert_file_digest()");
+    opf_cert_cache_destroy(cache);
+    free(leaf_pem);
+    free(issuer_pem);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -249,6 +309,7 @@ int main(void)
     test_cache();
     test_cache_generations();
     test_file_digest();
+    test_file_digest_cached();
 
     pki_free(k);
     apr_pool_destroy(pool);
