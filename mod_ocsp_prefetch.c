@@ -469,10 +469,9 @@ static void start_resolver(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
  * reaping of a dead helper. Each new one gets every certificate, under
  * the id the engine gave its job (opf_engine_add, from the process's
  * table opf_helper_ids.h), which stays the same while the httpd process
- * runs: a restart
- * (graceful or not) keeps the helper running when its program and user
- * did not change, and the next generation tells it only what changed
- * (update_certs). The helpers' pools are sub-pools of the process pool,
+ * runs: a restart (graceful or not) keeps the helper running when its
+ * program and user did not change, and the next generation tells it only
+ * what changed (update_certs). The helpers' pools are sub-pools of the process pool,
  * ended by the supervisor after the thread is stopped (or detached for
  * the next generation, opf_helper_sup.h); a stop ends them. The helper
  * at start-up checks the stored responses before it fetches anything

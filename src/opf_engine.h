@@ -164,8 +164,8 @@ int opf_engine_needs_resolver(const opf_engine_t *e);
  * (opf_helper.h) the supervisor runs (opf_helper_sup.h); the supervisor
  * sends each new helper every certificate under the id of its job
  * (opf_engine_send_certs; the index of its opf_engine_add() call, 0, 1,
- * ..., unless opf_engine_set_helper_ids says otherwise). The thread takes each new helper,
- * sends it a heartbeat (cfg.helper_ping) and hands back one that died or
+ * ..., unless opf_engine_set_helper_ids says otherwise). The thread
+ * takes each new helper, sends it a heartbeat (cfg.helper_ping) and hands back one that died or
  * stopped answering; while none runs, fetches fail (reason "helper") and
  * are retried on their schedule: never fetched in the thread. The caller
  * keeps the supervisor until after opf_engine_stop(). */
