@@ -467,11 +467,11 @@ static void start_resolver(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
  * as OCSPPrefetchHelperUser (or User, see mod_ocsp_prefetch_helperuser.c);
  * replacements from the MPM's monitor hook and its
  * reaping of a dead helper. Each new one gets every certificate, under
- * its id (entry->helper_id, also its job's in the engine), which stays
- * the same while the httpd process runs (opf_helper_ids.h): a restart
- * (graceful or not) keeps the helper running when its program and user
- * did not change, and the next generation tells it only what changed
- * (update_certs). The helpers' pools are sub-pools of the process pool,
+ * the id the engine gave its job (opf_engine_add, from the process's
+ * table opf_helper_ids.h), which stays the same while the httpd process
+ * runs: a restart (graceful or not) keeps the helper running when its
+ * program and user did not change, and the next generation tells it only
+ * what changed (update_certs). The helpers' pools are sub-pools of the process pool,
  * ended by the supervisor after the thread is stopped (or detached for
  * the next generation, opf_helper_sup.h); a stop ends them. The helper
  * at start-up checks the stored responses before it fetches anything
@@ -481,47 +481,24 @@ static void start_resolver(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
 static apr_status_t register_certs(void *ctx, opf_helper_t *h)
 {
     opf_gen_t *g = ctx;
-    apr_status_t rv = APR_SUCCESS;
-    int i;
+    int told, forgotten;
 
-    for (i = 0; rv == APR_SUCCESS && i < g->entries->nelts; i++) {
-        opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
-
-        rv = opf_helper_send_cert(h, entry->helper_id, entry->cert->leaf,
-                                  entry->cert->issuer, 1000);
-    }
-    return rv;
+    return opf_engine_send_certs(g->engine, h, 0, &told, &forgotten);
 }
 
-/* A helper kept from the previous generation: only what changed. The
- * ids it must forget first (a new certificate never takes an id freed in
- * the same restart, but the order costs nothing). */
+/* A helper kept from the previous generation: only what changed. */
 static apr_status_t update_certs(void *ctx, opf_helper_t *h)
 {
     opf_gen_t *g = ctx;
-    apr_status_t rv = APR_SUCCESS;
-    int i, told = 0;
+    apr_status_t rv;
+    int told, forgotten;
 
-    for (i = 0; rv == APR_SUCCESS && g->helper_forgotten
-                && i < g->helper_forgotten->nelts; i++) {
-        rv = opf_helper_send_forget(h, APR_ARRAY_IDX(g->helper_forgotten, i,
-                                                     apr_uint32_t), 1000);
-    }
-    for (i = 0; rv == APR_SUCCESS && i < g->entries->nelts; i++) {
-        opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
-
-        if (entry->helper_new) {
-            rv = opf_helper_send_cert(h, entry->helper_id, entry->cert->leaf,
-                                      entry->cert->issuer, 1000);
-            told++;
-        }
-    }
+    rv = opf_engine_send_certs(g->engine, h, 1, &told, &forgotten);
     if (rv == APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s, "OCSPPrefetchPrivsep: "
                      "told the kept helper process %ld of %d new "
                      "certificate%s and %d removed", (long)opf_helper_pid(h),
-                     told, told == 1 ? "" : "s",
-                     g->helper_forgotten ? g->helper_forgotten->nelts : 0);
+                     told, told == 1 ? "" : "s", forgotten);
     }
     return rv;
 }
@@ -534,24 +511,6 @@ static int keep_helper(void *ctx)
     return ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_DESTROY_CONFIG;
 }
 
-/* Each certificate's id in the helper: the one it had in the previous
- * generation, so that a kept helper needs to hear only what changed. */
-static void assign_helper_ids(opf_gen_t *g, apr_pool_t *ptemp)
-{
-    opf_helper_ids_t *ids = opf_helper_ids_get(process_pool(g->pconf));
-    int i;
-
-    opf_helper_ids_begin(ids, ptemp);
-    for (i = 0; i < g->entries->nelts; i++) {
-        opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
-
-        entry->helper_id = opf_helper_ids_assign(ids, entry->cert->key,
-                                                 entry->cert->issuer,
-                                                 &entry->helper_new);
-    }
-    g->helper_forgotten = opf_helper_ids_end(ids, g->pconf);
-}
-
 static void sup_log(void *ctx, int level, apr_status_t rv, const char *msg)
 {
     opf_gen_t *g = ctx;
@@ -559,8 +518,7 @@ static void sup_log(void *ctx, int level, apr_status_t rv, const char *msg)
     ap_log_error(APLOG_MARK, level, rv, g->s, "%s", msg);
 }
 
-static int start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf,
-                        apr_pool_t *ptemp)
+static int start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
 {
     opf_srv_conf_t *sc = opf_srv_conf(s);
     const char *path = sc->helper_path ? sc->helper_path : OPF_HELPER_PATH;
@@ -573,7 +531,6 @@ static int start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf,
     /* From here on, nothing is validated in this process (seed.c). */
     gen->privsep = 1;
     opf_helper_user_resolve(gen, s);
-    assign_helper_ids(gen, ptemp);
     memset(&hooks, 0, sizeof(hooks));
     hooks.ctx = gen;
     hooks.register_certs = register_certs;
@@ -660,11 +617,80 @@ static int first_generation(server_rec *s)
     return opf_first_in_process(s, "ocsp_prefetch_started");
 }
 
-static int post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+/* The prefetch engine, and every certificate registered with it, with
+ * its responder URLs and settings. The engine gives each its identity
+ * (opf_engine_add): the job's status record and helper id are read back
+ * through entry->job, never numbered here. Seeded later
+ * (opf_engine_set_seed). */
+static int register_entries(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf,
+                            apr_pool_t *ptemp)
 {
     opf_srv_conf_t *sc = opf_srv_conf(s);
     opf_engine_config_t cfg;
     opf_engine_hooks_t hooks;
+    apr_status_t rv;
+    int i;
+
+    engine_config(s, &cfg);
+    memset(&hooks, 0, sizeof(hooks));
+    hooks.ctx = gen;
+    hooks.log = engine_log;
+    hooks.store = engine_store;
+    hooks.persist = opf_seed_persist;
+    hooks.event = engine_event;
+    hooks.peek = gen->fleet ? engine_peek : NULL;
+    if ((rv = opf_engine_create(&gen->engine, &cfg, &hooks, pconf))
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     "cannot create the OCSP prefetch engine");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    opf_engine_set_status(gen->engine, gen->status,
+                          opf_conf_int(sc, OPF_D_NOTIFY_FAILURES));
+    if (opf_conf_int(sc, OPF_D_PRIVSEP)) {
+        /* The ids a kept helper knows the certificates by: the ones they
+         * had in the previous generation. */
+        opf_engine_set_helper_ids(gen->engine,
+                                  opf_helper_ids_get(process_pool(pconf)),
+                                  ptemp);
+    }
+    for (i = 0; i < gen->entries->nelts; i++) {
+        opf_entry_t *entry = APR_ARRAY_IDX(gen->entries, i, opf_entry_t *);
+        entry->job = opf_engine_add(gen->engine, entry->cert, entry->urls,
+                                    NULL, entry);
+        if (entry->proxy_url
+            && (rv = opf_engine_set_proxy(entry->job, entry->proxy_url,
+                                          entry->proxy_auth, sc->noproxy))
+               != APR_SUCCESS) {
+            if (rv == APR_ENOTIMPL) {
+                /* Never plaintext, nor a CONNECT tunnel (not supported):
+                 * refused rather than fetched some other way. Not
+                 * reached: opf_check_config() refuses the configuration
+                 * first. */
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "%s: its "
+                             "https:// OCSPPrefetchResponder cannot be "
+                             "reached through OCSPPrefetchProxy %s: exempt "
+                             "its host with OCSPPrefetchNoProxy, or set "
+                             "OCSPPrefetchProxy off in its vhost",
+                             opf_cert_label(ptemp, entry->cert),
+                             entry->proxy_url);
+                opf_engine_helper_ids_end(gen->engine, pconf);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "%s: unusable "
+                         "OCSPPrefetchProxy %s: fetching directly",
+                         opf_cert_label(ptemp, entry->cert),
+                         entry->proxy_url);
+        }
+        opf_engine_set_assume(entry->job, entry->assume);
+    }
+    opf_engine_helper_ids_end(gen->engine, pconf);
+    return OK;
+}
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    opf_srv_conf_t *sc = opf_srv_conf(s);
     apr_interval_time_t wait;
     apr_time_t started;
     apr_status_t rv;
@@ -686,69 +712,31 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                      "status table: the status page will be empty");
     }
     if (gen->entries->nelts == 0) {
+        opf_status_fill(gen, pconf);
         return OK;
     }
     cold = first_generation(s);
     if ((rc = opf_cache_setup(gen, pconf, ptemp)) != OK) {
         return rc;
     }
+    /* The engine names every certificate (its status record, its helper
+     * id) as it registers it: before the helper hears of them and the
+     * seed asks it to check stored responses. */
+    if ((rc = register_entries(s, gen, pconf, ptemp)) != OK) {
+        return rc;
+    }
+    opf_status_fill(gen, pconf);
     /* Before seeding: with privsep, the helper checks stored responses. */
-    if ((rc = start_helper(s, gen, pconf, ptemp)) != OK) {
+    if ((rc = start_helper(s, gen, pconf)) != OK) {
         return rc;
     }
     /* Before any child of this generation exists: what we already know
      * goes into the new cache. */
     opf_seed_generation(gen, ptemp);
-
-    engine_config(s, &cfg);
-    memset(&hooks, 0, sizeof(hooks));
-    hooks.ctx = gen;
-    hooks.log = engine_log;
-    hooks.store = engine_store;
-    hooks.persist = opf_seed_persist;
-    hooks.event = engine_event;
-    hooks.peek = gen->fleet ? engine_peek : NULL;
-    if ((rv = opf_engine_create(&gen->engine, &cfg, &hooks, pconf))
-        != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                     "cannot create the OCSP prefetch engine");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    opf_engine_set_status(gen->engine, gen->status,
-                          opf_conf_int(sc, OPF_D_NOTIFY_FAILURES));
     for (i = 0; i < gen->entries->nelts; i++) {
         opf_entry_t *entry = APR_ARRAY_IDX(gen->entries, i, opf_entry_t *);
-        entry->job = opf_engine_add(gen->engine, entry->cert, entry->urls,
-                                    &entry->seed, entry);
-        if (entry->proxy_url
-            && (rv = opf_engine_set_proxy(entry->job, entry->proxy_url,
-                                          entry->proxy_auth, sc->noproxy))
-               != APR_SUCCESS) {
-            if (rv == APR_ENOTIMPL) {
-                /* Never plaintext, nor a CONNECT tunnel (not supported):
-                 * refused rather than fetched some other way. Not
-                 * reached: opf_check_config() refuses the configuration
-                 * first. */
-                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "%s: its "
-                             "https:// OCSPPrefetchResponder cannot be "
-                             "reached through OCSPPrefetchProxy %s: exempt "
-                             "its host with OCSPPrefetchNoProxy, or set "
-                             "OCSPPrefetchProxy off in its vhost",
-                             opf_cert_label(ptemp, entry->cert),
-                             entry->proxy_url);
-                return HTTP_INTERNAL_SERVER_ERROR;
-            }
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "%s: unusable "
-                         "OCSPPrefetchProxy %s: fetching directly",
-                         opf_cert_label(ptemp, entry->cert),
-                         entry->proxy_url);
-        }
-        opf_engine_set_assume(entry->job, entry->assume);
-        /* Status records: the entries first, in this order. */
-        opf_job_set_status_index(entry->job, i);
-        if (gen->sup) {
-            opf_engine_set_helper_id(entry->job, entry->helper_id);
-        }
+
+        opf_engine_set_seed(entry->job, &entry->seed);
         if (entry->persist_seed && entry->der) {
             opf_engine_persist(entry->job, entry->der, entry->der_len);
         }

@@ -78,12 +78,10 @@ typedef struct opf_entry {
     apr_array_header_t *ids;   /* opf_id_t: mod_ssl's ids for it */
     apr_array_header_t *urls;  /* const char * */
     apr_array_header_t *vhosts;/* const char *: ServerNames using it */
+    /* Its registration with the engine, which names it everywhere else:
+     * its status record (opf_job_status_slot) and its id in the helper
+     * process (opf_job_helper_id). Set before the helper starts. */
     opf_job_t *job;
-    /* Its id in the helper process (OCSPPrefetchPrivsep), stable while
-     * the process runs (opf_helper_ids.h); helper_new: a kept helper
-     * does not know it yet. */
-    apr_uint32_t helper_id;
-    int helper_new;
     opf_job_seed_t seed;       /* what it starts with */
     /* The newest accepted response, malloc'd, for the next generation.
      * Written by the prefetch thread, read after it has stopped. */
@@ -155,9 +153,6 @@ typedef struct opf_gen {
     struct opf_helper *helper;   /* the helper at start-up (the seed's
                                   * checks), NULL: none runs */
     int helper_mute;             /* it did not answer a CHECK: ask no more */
-    /* Helper ids the previous generation used and this one does not
-     * (apr_uint32_t): a kept helper is told to forget them. */
-    apr_array_header_t *helper_forgotten;
     /* The ids it runs as (opf_helper_user_resolve), -1: ours (httpd was
      * not started as root). */
     uid_t helper_uid;
@@ -229,9 +224,13 @@ const char *opf_seed_persist(void *ctx, opf_job_t *job,
                              const unsigned char *der, apr_size_t der_len);
 
 /* mod_ocsp_prefetch_status.c: the status table, page and server-status. */
-/* Creates the table for this generation's certificates and fills in what
- * does not change. Before any child exists. */
+/* Creates the table for this generation's certificates. Before the
+ * engine (whose jobs claim their records) and any child exist. */
 apr_status_t opf_status_setup(opf_gen_t *g, apr_pool_t *pconf);
+/* Fills in what does not change: each entry's record, the one its job
+ * claimed, then claims and fills one for each certificate listed but not
+ * fetched. After the entries are registered with the engine. */
+void opf_status_fill(opf_gen_t *g, apr_pool_t *pconf);
 
 /* mod_ocsp_prefetch_files.c: after mod_ssl primed the certificates, warns
  * about (and lists in g->unoffered) each configured certificate of a vhost

@@ -143,8 +143,8 @@ static apr_status_t validate(seed_ctx_t *sx, opf_entry_t *entry,
                               "not running";
         return APR_ENOTIMPL;
     }
-    rv = opf_helper_check(g->helper, entry->helper_id, der, len,
-                          OPF_MAX_SKEW, entry->assume, HELPER_CHECK_WAIT_MS,
+    rv = opf_helper_check(g->helper, opf_job_helper_id(entry->job), der,
+                          len, OPF_MAX_SKEW, entry->assume, HELPER_CHECK_WAIT_MS,
                           v, reason, p);
     if (rv == APR_SUCCESS || rv == APR_EINVAL) {
         sx->helper_checks++;

@@ -49,7 +49,7 @@ static void fill_static(opf_status_rec_t *r, const opf_cert_t *cert,
 
 apr_status_t opf_status_setup(opf_gen_t *g, apr_pool_t *pconf)
 {
-    int n = g->entries->nelts + g->nourl->nelts + g->unoffered->nelts, i;
+    int n = g->entries->nelts + g->nourl->nelts + g->unoffered->nelts;
     opf_status_totals_t *t;
     apr_status_t rv;
 
@@ -60,39 +60,58 @@ apr_status_t opf_status_setup(opf_gen_t *g, apr_pool_t *pconf)
         g->status = NULL;
         return rv;
     }
-    /* Entries first, in registration order (the engine's job index), then
-     * the certificates without responder URL. */
-    for (i = 0; i < g->entries->nelts; i++) {
-        opf_entry_t *e = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
-        opf_status_rec_t *r = opf_status_begin(g->status, i);
-
-        fill_static(r, e->cert, e->vhosts,
-                    APR_ARRAY_IDX(e->urls, 0, const char *), pconf);
-        r->state = OPF_STATE_NONE;
-        opf_status_end(g->status, i);
-    }
-    for (i = 0; i < g->nourl->nelts; i++) {
-        opf_nourl_t *nu = APR_ARRAY_IDX(g->nourl, i, opf_nourl_t *);
-        int k = g->entries->nelts + i;
-        opf_status_rec_t *r = opf_status_begin(g->status, k);
-
-        fill_static(r, nu->cert, nu->vhosts, NULL, pconf);
-        r->state = OPF_STATE_NO_URL;
-        opf_status_end(g->status, k);
-    }
-    for (i = 0; i < g->unoffered->nelts; i++) {
-        opf_nourl_t *un = APR_ARRAY_IDX(g->unoffered, i, opf_nourl_t *);
-        int k = g->entries->nelts + g->nourl->nelts + i;
-        opf_status_rec_t *r = opf_status_begin(g->status, k);
-
-        fill_static(r, un->cert, un->vhosts, NULL, pconf);
-        r->state = OPF_STATE_NO_ISSUER;
-        opf_status_end(g->status, k);
-    }
     t = opf_status_totals_begin(g->status);
     t->started = apr_time_now();
     opf_status_totals_end(g->status);
     return APR_SUCCESS;
+}
+
+/* A certificate listed but not fetched: a record of its own, after the
+ * engine's (claimed after every entry was registered). */
+static void fill_unfetched(opf_gen_t *g, const apr_array_header_t *list,
+                           opf_state_e state, apr_pool_t *pconf)
+{
+    int i, k;
+
+    for (i = 0; i < list->nelts; i++) {
+        opf_nourl_t *nu = APR_ARRAY_IDX(list, i, opf_nourl_t *);
+        opf_status_rec_t *r;
+
+        if ((k = opf_status_claim(g->status)) < 0) {
+            return;
+        }
+        r = opf_status_begin(g->status, k);
+        fill_static(r, nu->cert, nu->vhosts, NULL, pconf);
+        r->state = state;
+        opf_status_end(g->status, k);
+    }
+}
+
+void opf_status_fill(opf_gen_t *g, apr_pool_t *pconf)
+{
+    int i, k;
+
+    if (!g->status) {
+        return;
+    }
+    /* Entries first, each in the record its job claimed (the engine
+     * claims them in registration order), then the certificates without
+     * responder URL, then those mod_ssl never offered. */
+    for (i = 0; i < g->entries->nelts; i++) {
+        opf_entry_t *e = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
+        opf_status_rec_t *r;
+
+        if (!e->job || (k = opf_job_status_slot(e->job)) < 0) {
+            continue;
+        }
+        r = opf_status_begin(g->status, k);
+        fill_static(r, e->cert, e->vhosts,
+                    APR_ARRAY_IDX(e->urls, 0, const char *), pconf);
+        r->state = OPF_STATE_NONE;
+        opf_status_end(g->status, k);
+    }
+    fill_unfetched(g, g->nourl, OPF_STATE_NO_URL, pconf);
+    fill_unfetched(g, g->unoffered, OPF_STATE_NO_ISSUER, pconf);
 }
 
 /* A consistent copy of everything, in the request's pool. */
@@ -224,7 +243,12 @@ static int refetch(request_rec *r)
             opf_entry_t *e = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
 
             if (!strcasecmp(e->cert->key_hex, what)) {
-                opf_status_request_refetch(g->status, i);
+                /* Its record, named by the engine when it registered the
+                 * certificate (the job was made before this child). */
+                if (e->job && opf_job_status_slot(e->job) >= 0) {
+                    opf_status_request_refetch(g->status,
+                                               opf_job_status_slot(e->job));
+                }
                 n = 1;
                 break;
             }

@@ -347,28 +347,14 @@ apr_status_t opf_engine_set_proxy(opf_job_t *job, const char *proxy_url,
     return APR_SUCCESS;
 }
 
-opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
-                          apr_array_header_t *urls,
-                          const opf_job_seed_t *seed, void *user)
+/* What the job starts with: the response held and the failure state
+ * carried over (seed), or nothing (at once, in the first round). */
+static void apply_seed(opf_job_t *job, const opf_job_seed_t *seed)
 {
-    opf_job_t *job = apr_pcalloc(e->pool, sizeof(*job));
-    unsigned char *der;
-    apr_size_t len;
+    opf_engine_t *e = job->engine;
+    const opf_cert_t *cert = job->cert;
     apr_time_t now = apr_time_now();
 
-    job->engine = e;
-    job->cert = cert;
-    job->urls = urls;
-    job->user = user;
-    job->held_status = -1;
-    job->status_index = -1;
-    job->run_pos = job->expiry_pos = job->flight_pos = -1;
-    job->helper_id = (apr_uint32_t)e->jobs->nelts;
-    parse_urls(job);
-    if (opf_request_der(cert->certid, &der, &len, e->pool) == APR_SUCCESS) {
-        job->req_der = der;
-        job->req_len = len;
-    }
     if (seed && seed->valid_until > now) {
         job->this_update = seed->this_update;
         job->valid_until = seed->valid_until;
@@ -397,8 +383,54 @@ opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
         job->initial = 1;
         e->initial_left++;
     }
+}
+
+/* The one place a certificate gets its identity: the job is its
+ * registration, and everything that names the certificate elsewhere is
+ * derived from it here and read back through it (opf_engine.h):
+ *   - its status record: claimed from the table (opf_status_claim),
+ *     read by the glue through opf_job_status_slot();
+ *   - its id in the helper process: from the process's id table when
+ *     one is set (opf_engine_set_helper_ids; stable across restarts for
+ *     a kept helper), else its place among the jobs (0, 1, ...), read
+ *     through opf_job_helper_id() and sent to helpers by
+ *     opf_engine_send_certs();
+ *   - its place in e->jobs and in the heaps: the engine's own business.
+ * The glue keeps the job (entry->job) and passes only what mod_ssl gave
+ * it. */
+opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
+                          apr_array_header_t *urls,
+                          const opf_job_seed_t *seed, void *user)
+{
+    opf_job_t *job = apr_pcalloc(e->pool, sizeof(*job));
+    unsigned char *der;
+    apr_size_t len;
+
+    job->engine = e;
+    job->cert = cert;
+    job->urls = urls;
+    job->user = user;
+    job->held_status = -1;
+    job->status_index = e->status ? opf_status_claim(e->status) : -1;
+    job->run_pos = job->expiry_pos = job->flight_pos = -1;
+    opf_privsep_name(job);
+    parse_urls(job);
+    if (opf_request_der(cert->certid, &der, &len, e->pool) == APR_SUCCESS) {
+        job->req_der = der;
+        job->req_len = len;
+    }
+    apply_seed(job, seed);
     APR_ARRAY_PUSH(e->jobs, opf_job_t *) = job;
     return job;
+}
+
+void opf_engine_set_seed(opf_job_t *job, const opf_job_seed_t *seed)
+{
+    if (job->initial) {
+        job->initial = 0;
+        job->engine->initial_left--;
+    }
+    apply_seed(job, seed);
 }
 
 void opf_job_get_seed(const opf_job_t *job, opf_job_seed_t *seed)
@@ -442,9 +474,9 @@ void opf_engine_set_status(opf_engine_t *e, opf_status_t *status,
     e->notify_failures = notify_failures;
 }
 
-void opf_job_set_status_index(opf_job_t *job, int index)
+int opf_job_status_slot(const opf_job_t *job)
 {
-    job->status_index = index;
+    return job->status_index;
 }
 
 int opf_job_stopping(opf_job_t *job)

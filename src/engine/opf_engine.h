@@ -87,10 +87,23 @@ apr_status_t opf_engine_create(opf_engine_t **out,
  * responder URLs to try in order. seed may be NULL. A certificate with a
  * valid response is next fetched by the renew window; one in backoff at
  * its retry time (a restart loop must not hammer a responder); any other
- * at once. user is returned by opf_job_user(). */
+ * at once. user is returned by opf_job_user().
+ *
+ * Identity: the job is the certificate's one registration. The engine
+ * derives from it every other name the certificate has: its record in
+ * the status table (claimed here when opf_engine_set_status came first:
+ * opf_job_status_slot) and its id in the helper process
+ * (opf_job_helper_id, opf_engine_set_helper_ids). Callers keep the job,
+ * not a number of their own. */
 opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
                           apr_array_header_t *urls,
                           const opf_job_seed_t *seed, void *user);
+
+/* Before opf_engine_start(): what the job starts with, when it was added
+ * before that was known (seed NULL at the add: the glue registers every
+ * certificate before it seeds them, so that the helper can check stored
+ * responses under the job's id). Replaces the add's seed. */
+void opf_engine_set_seed(opf_job_t *job, const opf_job_seed_t *seed);
 
 /* Before opf_engine_start(): fetch the job's responder URLs through the
  * HTTP proxy proxy_url ("http://host:port/", no credentials), sending
@@ -126,13 +139,17 @@ void opf_engine_offer(opf_job_t *job, apr_uint32_t seq,
  * peer (an offer), not fetched. */
 int opf_job_adopting(const opf_job_t *job);
 
-/* Optional, before start: the shared status table the thread keeps up
- * to date, and after how many consecutive failed rounds the "failed"
- * event fires. */
+/* Optional, before the first opf_engine_add(): the shared status table
+ * the thread keeps up to date, and after how many consecutive failed
+ * rounds the "failed" event fires. Each job claims its record
+ * (opf_status_claim) when added. */
 struct opf_status;
 void opf_engine_set_status(opf_engine_t *e, struct opf_status *status,
                            int notify_failures);
-void opf_job_set_status_index(opf_job_t *job, int index);
+/* The job's record in that table, -1: none (no table, or it was full).
+ * Set by opf_engine_add, never changes: the glue fills the record's
+ * static fields and asks for refetches (from any process) through it. */
+int opf_job_status_slot(const opf_job_t *job);
 
 /* Optional, before start: resolve responder names in this resolver
  * process (opf_resolver.h) instead of with a blocking getaddrinfo in the
@@ -145,10 +162,10 @@ int opf_engine_needs_resolver(const opf_engine_t *e);
 /* Optional, before start: privilege separation (OCSPPrefetchPrivsep).
  * Every fetch and every validation goes to the helper process
  * (opf_helper.h) the supervisor runs (opf_helper_sup.h); the supervisor
- * sends each new helper every certificate under the id of its job (the
- * index of its opf_engine_add() call, 0, 1, ..., unless
- * opf_engine_set_helper_id says otherwise). The thread takes each new helper,
- * sends it a heartbeat (cfg.helper_ping) and hands back one that died or
+ * sends each new helper every certificate under the id of its job
+ * (opf_engine_send_certs; the index of its opf_engine_add() call, 0, 1,
+ * ..., unless opf_engine_set_helper_ids says otherwise). The thread
+ * takes each new helper, sends it a heartbeat (cfg.helper_ping) and hands back one that died or
  * stopped answering; while none runs, fetches fail (reason "helper") and
  * are retried on their schedule: never fetched in the thread. The caller
  * keeps the supervisor until after opf_engine_stop(). */
@@ -160,10 +177,33 @@ void opf_engine_set_supervisor(opf_engine_t *e, struct opf_helper_sup *s);
 struct opf_helper;
 void opf_engine_set_helper(opf_engine_t *e, struct opf_helper *h);
 
-/* Before start: the job's certificate is known to the helper under id
- * (the default is the index of its opf_engine_add() call). A helper kept
- * across graceful restarts keeps its ids (opf_helper_ids.h). */
-void opf_engine_set_helper_id(opf_job_t *job, apr_uint32_t id);
+/* Before the first opf_engine_add(): each job's id in the helper comes
+ * from ids, the process's table (opf_helper_ids.h), which a helper kept
+ * across graceful restarts shares: a certificate keeps its id from one
+ * generation to the next. Begins the generation's naming (ptemp holds
+ * its lookup); opf_engine_helper_ids_end() ends it after the last add,
+ * freeing the ids of the previous generation's certificates this one
+ * lacks (kept in p, to FORGET). Without it, a job's id is the index of
+ * its opf_engine_add() call (tests with a helper of their own). */
+struct opf_helper_ids;
+void opf_engine_set_helper_ids(opf_engine_t *e, struct opf_helper_ids *ids,
+                               apr_pool_t *ptemp);
+void opf_engine_helper_ids_end(opf_engine_t *e, apr_pool_t *p);
+
+/* The id the job's certificate has in the helper process (e.g. for a
+ * CHECK of a stored response before start). */
+apr_uint32_t opf_job_helper_id(const opf_job_t *job);
+
+/* Tells helper h the jobs' certificates, waiting at most a second for
+ * room each: every one (a new helper), or with changes_only (a helper
+ * kept from the previous generation) first a FORGET for each id freed by
+ * opf_engine_helper_ids_end, then those it does not know yet. *told and
+ * *forgotten: how many CERTs and FORGETs that meant. Main thread; also
+ * while the thread runs (jobs and their ids no longer change then).
+ * APR_EOF: the helper is gone. */
+apr_status_t opf_engine_send_certs(opf_engine_t *e, struct opf_helper *h,
+                                   int changes_only, int *told,
+                                   int *forgotten);
 
 void *opf_job_user(const opf_job_t *job);
 /* True once the engine is being stopped: a hook that waits for something

@@ -97,6 +97,7 @@ struct opf_job {
 
     /* Privilege separation (opf_engine_privsep.c). */
     apr_uint32_t helper_id;     /* the certificate's id in the helper */
+    int helper_new;             /* a kept helper does not know it yet */
     apr_uint32_t helper_seq;    /* FETCH out, waiting for its RESULT; or 0 */
 
     /* Peeks (opf_engine_peek.c): a fetch in flight may first wait for a
@@ -148,6 +149,11 @@ struct opf_engine {
     struct opf_helper_sup *sup;  /* NULL: a fixed helper (unit tests) */
     apr_uint32_t helper_serial;  /* the supervisor's, last seen */
     struct opf_helper *helper;   /* in use, NULL: none now */
+    /* Where the jobs' helper ids come from (opf_engine_set_helper_ids),
+     * NULL: their places in jobs; and the ids the previous generation
+     * used and this one does not (apr_uint32_t), to FORGET. */
+    struct opf_helper_ids *helper_ids;
+    apr_array_header_t *helper_forgotten;
     apr_pollfd_t helper_pfd;
     apr_uint32_t ping_seq;       /* the heartbeat out, 0: none */
     apr_time_t ping_sent;
@@ -260,6 +266,9 @@ void opf_peek_cancel(opf_job_t *job);
 /* Thread end: offers not taken are freed. */
 void opf_peek_thread_end(opf_engine_t *e);
 
+/* Privilege separation (opf_engine_privsep.c). Names a job being
+ * registered in the helper (its helper_id). */
+void opf_privsep_name(opf_job_t *job);
 /* Privilege separation (opf_engine_privsep.c). Hands the job's fetch to
  * the helper process: returns 1 if it did (or failed the attempt), 0 when
  * there is no helper (fetch here). */

@@ -29,6 +29,7 @@
 #include "opf_childfd.h"
 #include "opf_engine_int.h"
 #include "opf_helper.h"
+#include "opf_helper_ids.h"
 #include "opf_helper_sup.h"
 #include "opf_log.h"
 #include "opf_request.h"
@@ -51,9 +52,67 @@ void opf_engine_set_helper(opf_engine_t *e, opf_helper_t *h)
     e->privsep = 1;
 }
 
-void opf_engine_set_helper_id(opf_job_t *job, apr_uint32_t id)
+void opf_engine_set_helper_ids(opf_engine_t *e, opf_helper_ids_t *ids,
+                               apr_pool_t *ptemp)
 {
-    job->helper_id = id;
+    e->helper_ids = ids;
+    opf_helper_ids_begin(ids, ptemp);
+}
+
+void opf_privsep_name(opf_job_t *job)
+{
+    opf_engine_t *e = job->engine;
+
+    if (e->helper_ids) {
+        job->helper_id = opf_helper_ids_assign(e->helper_ids, job->cert->key,
+                                               job->cert->issuer,
+                                               &job->helper_new);
+    }
+    else {
+        job->helper_id = (apr_uint32_t)e->jobs->nelts;
+        job->helper_new = 1;
+    }
+}
+
+void opf_engine_helper_ids_end(opf_engine_t *e, apr_pool_t *p)
+{
+    if (e->helper_ids) {
+        e->helper_forgotten = opf_helper_ids_end(e->helper_ids, p);
+        e->helper_ids = NULL;
+    }
+}
+
+apr_uint32_t opf_job_helper_id(const opf_job_t *job)
+{
+    return job->helper_id;
+}
+
+apr_status_t opf_engine_send_certs(opf_engine_t *e, opf_helper_t *h,
+                                   int changes_only, int *told,
+                                   int *forgotten)
+{
+    apr_array_header_t *gone = changes_only ? e->helper_forgotten : NULL;
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    *told = 0;
+    *forgotten = gone ? gone->nelts : 0;
+    /* The ids to forget first (a new certificate never takes an id freed
+     * in the same restart, but the order costs nothing). */
+    for (i = 0; rv == APR_SUCCESS && gone && i < gone->nelts; i++) {
+        rv = opf_helper_send_forget(h, APR_ARRAY_IDX(gone, i, apr_uint32_t),
+                                    1000);
+    }
+    for (i = 0; rv == APR_SUCCESS && i < e->jobs->nelts; i++) {
+        opf_job_t *job = APR_ARRAY_IDX(e->jobs, i, opf_job_t *);
+
+        if (!changes_only || job->helper_new) {
+            rv = opf_helper_send_cert(h, job->helper_id, job->cert->leaf,
+                                      job->cert->issuer, 1000);
+            (*told)++;
+        }
+    }
+    return rv;
 }
 
 static void watch(opf_engine_t *e, opf_helper_t *h, apr_time_t now)

@@ -12,6 +12,11 @@
  * consecutive generations had together, reused from one restart to the
  * next; each generation allocates only in its temporary pool.
  *
+ * The engine is its one user: opf_engine_set_helper_ids begins a
+ * generation, opf_engine_add assigns each job its id, and
+ * opf_engine_helper_ids_end ends it (opf_engine.h); nothing else numbers
+ * certificates for the helper.
+ *
  * Main thread only (post-config). */
 #ifndef OPF_HELPER_IDS_H
 #define OPF_HELPER_IDS_H

@@ -17,6 +17,7 @@ struct opf_status {
      * record, then "all", then "any"; atomic, outside the records. */
     apr_uint32_t *refetch;
     int n;
+    int claimed;       /* records handed out by opf_status_claim */
 };
 
 static apr_status_t status_cleanup(void *data)
@@ -63,6 +64,11 @@ apr_status_t opf_status_create(opf_status_t **out, int n, apr_pool_t *p)
 int opf_status_count(const opf_status_t *st)
 {
     return st->n;
+}
+
+int opf_status_claim(opf_status_t *st)
+{
+    return st->claimed < st->n ? st->claimed++ : -1;
 }
 
 static void write_begin(volatile apr_uint32_t *seq)

@@ -90,6 +90,15 @@ apr_status_t opf_status_create(opf_status_t **out, int n, apr_pool_t *p);
 
 int opf_status_count(const opf_status_t *st);
 
+/* Hands out the next record nobody has (0, 1, ...), or -1 when all are
+ * taken: the table, not its users, numbers the records, so no index has
+ * to agree between the code that fills a record and the code that
+ * updates it. The engine claims one per certificate it registers
+ * (opf_job_status_slot), the glue the rest (certificates it lists but
+ * does not fetch). In the parent before any child exists: records keep
+ * their order on the page. */
+int opf_status_claim(opf_status_t *st);
+
 /* The writer (one thread at a time): begin returns the record to change,
  * end publishes it. */
 opf_status_rec_t *opf_status_begin(opf_status_t *st, int i);

@@ -388,7 +388,6 @@ static void run_start(run_t *r, apr_pool_t *p, char tag,
     APR_ARRAY_PUSH(urls, const char *) =
         apr_psprintf(r->pool, "http://127.0.0.1:%d/%c/", port, tag);
     r->job = opf_engine_add(r->e, cert, urls, seed, NULL);
-    opf_job_set_status_index(r->job, 0);
     if (r->helper) {
         opf_engine_set_helper(r->e, r->helper);
     }
