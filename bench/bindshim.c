@@ -68,15 +68,16 @@ int bind(int fd, const struct sockaddr *sa, socklen_t len)
     struct sockaddr_in6 in6;
 
     if (real_bind == NULL)
-        real_bind = (int (*)(int, const struct sockaddr *, socklen_t))
-                    dlsym(RTLD_NEXT, "bind");
+        real_bind = (int (*)(int, const struct sockaddr *,
+                             socklen_t))dlsym(RTLD_NEXT, "bind");
     if (sa != NULL && sa->sa_family == AF_INET && len >= sizeof(in4)) {
         memcpy(&in4, sa, sizeof(in4));
         if (in4.sin_addr.s_addr == htonl(INADDR_ANY)) {
             in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
             return real_bind(fd, (struct sockaddr *)&in4, sizeof(in4));
         }
-    } else if (sa != NULL && sa->sa_family == AF_INET6 && len >= sizeof(in6)) {
+    }
+    else if (sa != NULL && sa->sa_family == AF_INET6 && len >= sizeof(in6)) {
         memcpy(&in6, sa, sizeof(in6));
         if (IN6_IS_ADDR_UNSPECIFIED(&in6.sin6_addr)) {
             int v6only = 0;
@@ -84,9 +85,12 @@ int bind(int fd, const struct sockaddr *sa, socklen_t len)
             getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol);
             if (v6only) {
                 in6.sin6_addr = in6addr_loopback;
-            } else {
-                static const unsigned char mapped[16] =
-                    { 0,0,0,0, 0,0,0,0, 0,0,0xff,0xff, 127,0,0,1 };
+            }
+            else {
+                static const unsigned char mapped[16] = {0,   0, 0,    0,
+                                                         0,   0, 0,    0,
+                                                         0,   0, 0xff, 0xff,
+                                                         127, 0, 0,    1};
                 memcpy(&in6.sin6_addr, mapped, 16);
             }
             return real_bind(fd, (struct sockaddr *)&in6, sizeof(in6));
@@ -101,8 +105,8 @@ int accept(int fd, struct sockaddr *sa, socklen_t *len)
     int c;
 
     if (real_accept == NULL)
-        real_accept = (int (*)(int, struct sockaddr *, socklen_t *))
-                      dlsym(RTLD_NEXT, "accept");
+        real_accept = (int (*)(int, struct sockaddr *,
+                               socklen_t *))dlsym(RTLD_NEXT, "accept");
     c = real_accept(fd, sa, len);
     after_accept(c);
     return c;
@@ -114,8 +118,8 @@ int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
     int c;
 
     if (real_accept4 == NULL)
-        real_accept4 = (int (*)(int, struct sockaddr *, socklen_t *, int))
-                       dlsym(RTLD_NEXT, "accept4");
+        real_accept4 = (int (*)(int, struct sockaddr *, socklen_t *,
+                                int))dlsym(RTLD_NEXT, "accept4");
     c = real_accept4(fd, sa, len, flags);
     after_accept(c);
     return c;

@@ -33,7 +33,7 @@
 #include <openssl/x509v3.h>
 #include <openssl/err.h>
 
-#define LEAF_SERIAL_BASE 0x100000L  /* leaves: BASE+i; CA 1, responder 2 */
+#define LEAF_SERIAL_BASE 0x100000L /* leaves: BASE+i; CA 1, responder 2 */
 
 static void die(const char *what)
 {
@@ -52,7 +52,8 @@ static EVP_PKEY *make_key(int rsa)
 }
 
 /* Adds one extension given in openssl.cnf syntax (issuer/subject in ctx). */
-static void add_ext(X509 *x, X509V3_CTX *ctx, const char *name, const char *value)
+static void add_ext(X509 *x, X509V3_CTX *ctx, const char *name,
+                    const char *value)
 {
     X509_EXTENSION *ex = X509V3_EXT_conf(NULL, ctx, name, value);
     if (ex == NULL || !X509_add_ext(x, ex, -1)) {
@@ -176,11 +177,13 @@ int main(int argc, char **argv)
 
     cakey = make_key(rsa);
     {
-        const char *exts[] = {
-            "basicConstraints", "critical,CA:TRUE",
-            "keyUsage", "critical,keyCertSign,cRLSign",
-            "subjectKeyIdentifier", "hash",
-            NULL };
+        const char *exts[] = {"basicConstraints",
+                              "critical,CA:TRUE",
+                              "keyUsage",
+                              "critical,keyCertSign,cRLSign",
+                              "subjectKeyIdentifier",
+                              "hash",
+                              NULL};
         ca = make_cert(cakey, "Bench CA", 1, NULL, cakey, exts);
     }
     write_cert(dir, "ca.pem", ca, NULL);
@@ -188,13 +191,17 @@ int main(int argc, char **argv)
 
     okey = make_key(rsa);
     {
-        const char *exts[] = {
-            "basicConstraints", "critical,CA:FALSE",
-            "keyUsage", "critical,digitalSignature",
-            "extendedKeyUsage", "OCSPSigning",
-            "noCheck", "ignored",
-            "authorityKeyIdentifier", "keyid",
-            NULL };
+        const char *exts[] = {"basicConstraints",
+                              "critical,CA:FALSE",
+                              "keyUsage",
+                              "critical,digitalSignature",
+                              "extendedKeyUsage",
+                              "OCSPSigning",
+                              "noCheck",
+                              "ignored",
+                              "authorityKeyIdentifier",
+                              "keyid",
+                              NULL};
         ocsp = make_cert(okey, "Bench OCSP Responder", 2, ca, cakey, exts);
     }
     write_cert(dir, "ocsp.pem", ocsp, NULL);
@@ -211,15 +218,21 @@ int main(int argc, char **argv)
         snprintf(cn, sizeof(cn), "v%ld.bench.test", i);
         snprintf(san, sizeof(san), "DNS:%s", cn);
         {
-            const char *exts[] = {
-                "basicConstraints", "critical,CA:FALSE",
-                "keyUsage", rsa ? "critical,digitalSignature,keyEncipherment"
-                                : "critical,digitalSignature",
-                "extendedKeyUsage", "serverAuth",
-                "subjectAltName", san,
-                "authorityInfoAccess", aia,
-                "authorityKeyIdentifier", "keyid",
-                NULL };
+            const char *exts[] =
+                {"basicConstraints",
+                 "critical,CA:FALSE",
+                 "keyUsage",
+                 rsa ? "critical,digitalSignature,keyEncipherment"
+                     : "critical,digitalSignature",
+                 "extendedKeyUsage",
+                 "serverAuth",
+                 "subjectAltName",
+                 san,
+                 "authorityInfoAccess",
+                 aia,
+                 "authorityKeyIdentifier",
+                 "keyid",
+                 NULL};
             leaf = make_cert(lkey, cn, LEAF_SERIAL_BASE + i, ca, cakey, exts);
         }
         snprintf(file, sizeof(file), "leaf/%ld.pem", i);

@@ -26,7 +26,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-struct req { unsigned char *der; int len; };
+struct req {
+    unsigned char *der;
+    int len;
+};
 
 static struct req *reqs;
 static long n_reqs, next_req, n_ok;
@@ -49,7 +52,7 @@ static X509 *read_cert(const char *path)
 /* One request: connect, POST, read to EOF, check the answer. */
 static int one(const struct req *r)
 {
-    struct timeval tv = { 30, 0 };
+    struct timeval tv = {30, 0};
     char head[256], *buf = NULL;
     size_t len = 0, cap = 0;
     int fd = socket(AF_INET, SOCK_STREAM, 0), ok = 0, one = 1, hl;
@@ -64,8 +67,10 @@ static int one(const struct req *r)
     hl = snprintf(head, sizeof(head),
                   "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\n"
                   "Content-Type: application/ocsp-request\r\n"
-                  "Content-Length: %d\r\n\r\n", r->len);
-    if (write(fd, head, (size_t)hl) != hl || write(fd, r->der, (size_t)r->len) != r->len)
+                  "Content-Length: %d\r\n\r\n",
+                  r->len);
+    if (write(fd, head, (size_t)hl) != hl
+        || write(fd, r->der, (size_t)r->len) != r->len)
         goto done;
     for (;;) {
         if (cap - len < 4096) {
@@ -84,8 +89,12 @@ static int one(const struct req *r)
         body = strstr(buf, "\r\n\r\n");
         if (!strncmp(buf + 9, "200", 3) && body != NULL) {
             const unsigned char *p = (unsigned char *)body + 4;
-            OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long)(len - (size_t)(body + 4 - buf)));
-            ok = resp != NULL && OCSP_response_status(resp) == OCSP_RESPONSE_STATUS_SUCCESSFUL;
+            OCSP_RESPONSE *resp =
+                d2i_OCSP_RESPONSE(NULL, &p,
+                                  (long)(len - (size_t)(body + 4 - buf)));
+            ok = resp != NULL
+                 && OCSP_response_status(resp)
+                        == OCSP_RESPONSE_STATUS_SUCCESSFUL;
             OCSP_RESPONSE_free(resp);
         }
     }
@@ -143,9 +152,11 @@ int main(int argc, char **argv)
     for (long i = 0; i < n_reqs; i++) {
         OCSP_REQUEST *rq = OCSP_REQUEST_new();
         X509 *leaf;
-        snprintf(path, sizeof(path), "%s/leaf/%ld.pem", argv[optind + 1], i + 1);
+        snprintf(path, sizeof(path), "%s/leaf/%ld.pem", argv[optind + 1],
+                 i + 1);
         leaf = read_cert(path);
-        if (rq == NULL || !OCSP_request_add0_id(rq, OCSP_cert_to_id(NULL, leaf, ca)))
+        if (rq == NULL
+            || !OCSP_request_add0_id(rq, OCSP_cert_to_id(NULL, leaf, ca)))
             return 2;
         reqs[i].der = NULL;
         reqs[i].len = i2d_OCSP_REQUEST(rq, &reqs[i].der);

@@ -38,7 +38,8 @@
 #include <openssl/x509.h>
 
 enum outcome { GOOD, EXPIRED, INVALID, NONE, ERROR, N_OUTCOMES };
-static const char *outcome_name[] = { "good", "expired", "invalid", "none", "error" };
+static const char *outcome_name[] = {"good", "expired", "invalid", "none",
+                                     "error"};
 
 static char **names;
 static size_t n_names, next_name;
@@ -52,8 +53,9 @@ static int timeout_secs = 30;
 
 static int status_cb(SSL *s, void *arg)
 {
-    (void)s; (void)arg;
-    return 1;   /* judged after the handshake */
+    (void)s;
+    (void)arg;
+    return 1; /* judged after the handshake */
 }
 
 /* Judges the DER staple RESP for LEAF (issued by the CA). */
@@ -67,7 +69,8 @@ static enum outcome judge(const unsigned char *resp, long len, X509 *leaf)
     int status, reason;
     enum outcome o = INVALID;
 
-    if (r == NULL || OCSP_response_status(r) != OCSP_RESPONSE_STATUS_SUCCESSFUL)
+    if (r == NULL
+        || OCSP_response_status(r) != OCSP_RESPONSE_STATUS_SUCCESSFUL)
         goto done;
     if ((bs = OCSP_response_get1_basic(r)) == NULL)
         goto done;
@@ -75,7 +78,8 @@ static enum outcome judge(const unsigned char *resp, long len, X509 *leaf)
         goto done;
     if ((id = OCSP_cert_to_id(NULL, leaf, ca)) == NULL)
         goto done;
-    if (!OCSP_resp_find_status(bs, id, &status, &reason, NULL, &thisupd, &nextupd)
+    if (!OCSP_resp_find_status(bs, id, &status, &reason, NULL, &thisupd,
+                               &nextupd)
         || status != V_OCSP_CERTSTATUS_GOOD)
         goto done;
     if (OCSP_check_validity(thisupd, nextupd, 5, -1))
@@ -92,7 +96,7 @@ done:
 
 static enum outcome check_one(const char *name)
 {
-    struct timeval tv = { timeout_secs, 0 };
+    struct timeval tv = {timeout_secs, 0};
     int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
     SSL *ssl = NULL;
     X509 *leaf = NULL;
@@ -169,17 +173,24 @@ int main(int argc, char **argv)
 
     while ((opt = getopt(argc, argv, "c:r:t:")) != -1) {
         switch (opt) {
-        case 'c': conc = atoi(optarg); break;
+        case 'c':
+            conc = atoi(optarg);
+            break;
         case 'r':
             if (sscanf(optarg, "%ld-%ld", &first, &last) != 2)
                 return 2;
             break;
-        case 't': timeout_secs = atoi(optarg); break;
-        default: return 2;
+        case 't':
+            timeout_secs = atoi(optarg);
+            break;
+        default:
+            return 2;
         }
     }
     if (argc - optind != 3 || conc < 1) {
-        fprintf(stderr, "usage: staplecheck [-c CONC] [-r FIRST-LAST] [-t SECS] HOST PORT CAFILE\n");
+        fprintf(
+            stderr,
+            "usage: staplecheck [-c CONC] [-r FIRST-LAST] [-t SECS] HOST PORT CAFILE\n");
         return 2;
     }
     memset(&addr, 0, sizeof(addr));
@@ -189,7 +200,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "staplecheck: HOST must be an IPv4 address\n");
         return 2;
     }
-    if ((f = fopen(argv[optind + 2], "r")) == NULL || (ca = PEM_read_X509(f, NULL, NULL, NULL)) == NULL) {
+    if ((f = fopen(argv[optind + 2], "r")) == NULL
+        || (ca = PEM_read_X509(f, NULL, NULL, NULL)) == NULL) {
         fprintf(stderr, "staplecheck: cannot read CA %s\n", argv[optind + 2]);
         return 2;
     }
@@ -203,7 +215,8 @@ int main(int argc, char **argv)
             snprintf(buf, sizeof(buf), "v%ld.bench.test", i);
             add_name(buf);
         }
-    } else {
+    }
+    else {
         char buf[512];
         while (fgets(buf, sizeof(buf), stdin)) {
             buf[strcspn(buf, " \t\r\n")] = '\0';
@@ -213,7 +226,8 @@ int main(int argc, char **argv)
     }
 
     ctx = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);   /* the staple is what we check */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE,
+                       NULL); /* the staple is what we check */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_tlsext_status_cb(ctx, status_cb);
 
@@ -227,8 +241,11 @@ int main(int argc, char **argv)
         pthread_join(th[i], NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     fflush(stdout);
-    fprintf(stderr, "total %zu good %ld expired %ld invalid %ld none %ld error %ld secs %.3f\n",
-            n_names, counts[GOOD], counts[EXPIRED], counts[INVALID], counts[NONE],
-            counts[ERROR], (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    fprintf(
+        stderr,
+        "total %zu good %ld expired %ld invalid %ld none %ld error %ld secs %.3f\n",
+        n_names, counts[GOOD], counts[EXPIRED], counts[INVALID], counts[NONE],
+        counts[ERROR],
+        (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     return counts[GOOD] == (long)n_names ? 0 : 1;
 }

@@ -16,7 +16,8 @@
 #include <openssl/x509.h>
 
 #ifndef OPF_FUZZ_PKI_DIR
-#error "build with -DOPF_FUZZ_PKI_DIR=\"/path/to/fuzz/pki\" (fuzz/run.sh does)"
+#error \
+    "build with -DOPF_FUZZ_PKI_DIR=\"/path/to/fuzz/pki\" (fuzz/run.sh does)"
 #endif
 
 static apr_pool_t *fuzz_root;
@@ -29,7 +30,7 @@ static void fuzz_die(const char *what)
 
 static void fuzz_init_apr(void)
 {
-    signal(SIGPIPE, SIG_IGN);  /* as in httpd */
+    signal(SIGPIPE, SIG_IGN); /* as in httpd */
     if (apr_initialize() != APR_SUCCESS
         || apr_pool_create(&fuzz_root, NULL) != APR_SUCCESS)
         fuzz_die("apr");

@@ -32,7 +32,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     socklen_t sl = sizeof a;
     int one = 1;
 
-    (void)argc; (void)argv;
+    (void)argc;
+    (void)argv;
     fuzz_init_apr();
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
@@ -52,7 +53,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
  * non-blocking connect on loopback has been issued). */
 static int accept_client(void)
 {
-    struct pollfd pfd = { lfd, POLLIN, 0 };
+    struct pollfd pfd = {lfd, POLLIN, 0};
     int cfd;
 
     if (poll(&pfd, 1, 2000) != 1 || (cfd = accept(lfd, NULL, NULL)) < 0)
@@ -75,8 +76,9 @@ static int mentions_chunked(const unsigned char *d, size_t n)
     size_t i, k;
 
     for (i = 0; i + sizeof(w) - 1 <= n; i++) {
-        for (k = 0; k < sizeof(w) - 1
-             && (d[i + k] | 0x20) == (unsigned char)w[k]; k++)
+        for (k = 0;
+             k < sizeof(w) - 1 && (d[i + k] | 0x20) == (unsigned char)w[k];
+             k++)
             ;
         if (k == sizeof(w) - 1)
             return 1;
@@ -138,7 +140,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     url.path = "/ocsp";
     url.hostport = hostport_s;
     /* POST (as for a short request) or GET, by the parity of the size */
-    rv = opf_http_start(&h, &url, (size & 1) ? "http://127.0.0.1/ocsp/MEU=" : NULL,
+    rv = opf_http_start(&h, &url,
+                        (size & 1) ? "http://127.0.0.1/ocsp/MEU=" : NULL,
                         (const unsigned char *)"\x30\x03\x02\x01\x01", 5,
                         OPF_HTTP_MAX_BODY, p, &err);
     if (rv != APR_SUCCESS)
@@ -148,18 +151,20 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     rv = APR_EAGAIN;
     for (rounds = 0; APR_STATUS_IS_EAGAIN(rv); rounds++) {
         if (rounds > 200000)
-            abort();  /* still "poll again" with all input and EOF sent */
+            abort(); /* still "poll again" with all input and EOF sent */
         drain(cfd);
         if (sent < size) {
             size_t n = size - sent < chunk ? size - sent : chunk;
-            ssize_t w = send(cfd, data + sent, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+            ssize_t w = send(cfd, data + sent, n,
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
 
             if (w > 0)
                 sent += (size_t)w;
             else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK
                      && errno != EINTR)
-                sent = size;  /* the client has gone: nothing more to send */
-        } else if (!shut) {
+                sent = size; /* the client has gone: nothing more to send */
+        }
+        else if (!shut) {
             shutdown(cfd, SHUT_WR);
             shut = 1;
         }
@@ -181,8 +186,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             && !(mentions_chunked(data, size)
                  && is_subsequence(body, len, data, size)))
             abort();
-    } else if (err == NULL) {
-        abort();  /* every failure says why */
+    }
+    else if (err == NULL) {
+        abort(); /* every failure says why */
     }
     opf_http_close(h);
     close(cfd);

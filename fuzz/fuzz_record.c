@@ -26,10 +26,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         /* bound to its own key: decodes under it, and not under a key one
          * byte shorter */
         if (opf_record_decode(copy, size, rec.key, rec.key_len, &bound)
-            != APR_SUCCESS
-            || (rec.key_len && opf_record_decode(copy, size, rec.key,
-                                                 rec.key_len - 1, &bound)
-                               == APR_SUCCESS))
+                != APR_SUCCESS
+            || (rec.key_len
+                && opf_record_decode(copy, size, rec.key, rec.key_len - 1,
+                                     &bound)
+                       == APR_SUCCESS))
             abort();
         /* decode(encode(x)) round trip: the codec loses nothing */
         again = malloc(opf_record_size(&rec));

@@ -22,11 +22,12 @@
 #include "opf_status_render.h"
 
 #define MAX_RECS 4
-#define HEAD 64
+#define HEAD     64
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    (void)argc; (void)argv;
+    (void)argc;
+    (void)argv;
     fuzz_init_apr();
     return 0;
 }
@@ -71,17 +72,27 @@ static int utf8_ok(const unsigned char *s, size_t n)
         size_t len, k;
         unsigned char lo = 0x80, hi = 0xBF;
 
-        if (c < 0x80) { i++; continue; }
-        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2;
         else if (c >= 0xE0 && c <= 0xEF) {
             len = 3;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
+            if (c == 0xE0)
+                lo = 0xA0;
+            if (c == 0xED)
+                hi = 0x9F;
+        }
+        else if (c >= 0xF0 && c <= 0xF4) {
             len = 4;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
-        } else
+            if (c == 0xF0)
+                lo = 0x90;
+            if (c == 0xF4)
+                hi = 0x8F;
+        }
+        else
             return 0;
         if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
             return 0;
@@ -102,8 +113,9 @@ typedef struct jp {
 
 static void ws(jp_t *j)
 {
-    while (j->s < j->e && (*j->s == ' ' || *j->s == '\t' || *j->s == '\n'
-                           || *j->s == '\r'))
+    while (
+        j->s < j->e
+        && (*j->s == ' ' || *j->s == '\t' || *j->s == '\n' || *j->s == '\r'))
         j->s++;
 }
 
@@ -141,13 +153,19 @@ static int jstring(jp_t *j)
             return 1;
         }
         if (c < 0x20)
-            return 0;  /* raw control character */
+            return 0; /* raw control character */
         if (c == '\\') {
             if (j->e - j->s < 2)
                 return 0;
             switch (j->s[1]) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n':
-            case 'r': case 't':
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't':
                 j->s += 2;
                 break;
             case 'u':
@@ -158,7 +176,8 @@ static int jstring(jp_t *j)
             default:
                 return 0;
             }
-        } else
+        }
+        else
             j->s++;
     }
     return 0;
@@ -252,9 +271,18 @@ static int jvalue(jp_t *j)
         if (!ok)
             return 0;
         break;
-    case 't': if (!lit(j, "true")) return 0; break;
-    case 'f': if (!lit(j, "false")) return 0; break;
-    case 'n': if (!lit(j, "null")) return 0; break;
+    case 't':
+        if (!lit(j, "true"))
+            return 0;
+        break;
+    case 'f':
+        if (!lit(j, "false"))
+            return 0;
+        break;
+    case 'n':
+        if (!lit(j, "null"))
+            return 0;
+        break;
     default:
         if (!jnumber(j))
             return 0;
@@ -265,7 +293,7 @@ static int jvalue(jp_t *j)
 
 static int json_ok(const buf_t *b)
 {
-    jp_t j = { b->d, b->d + b->len, 0 };
+    jp_t j = {b->d, b->d + b->len, 0};
 
     if (!jvalue(&j))
         return 0;
@@ -286,8 +314,9 @@ static int prom_line_ok(const char *s, const char *e)
     if (s == e)
         return 1;
     if (*s == '#')
-        return (e - s >= 7 && (memcmp(s, "# HELP ", 7) == 0
-                               || memcmp(s, "# TYPE ", 7) == 0));
+        return (e - s >= 7
+                && (memcmp(s, "# HELP ", 7) == 0
+                    || memcmp(s, "# TYPE ", 7) == 0));
     if (!name_char(*s, 1))
         return 0;
     while (s < e && name_char(*s, 0))
@@ -304,8 +333,8 @@ static int prom_line_ok(const char *s, const char *e)
             s += 2;
             while (s < e && *s != '"') {
                 if (*s == '\\') {
-                    if (e - s < 2 || (s[1] != '\\' && s[1] != '"'
-                                      && s[1] != 'n'))
+                    if (e - s < 2
+                        || (s[1] != '\\' && s[1] != '"' && s[1] != 'n'))
                         return 0;
                     s++;
                 }
@@ -313,7 +342,7 @@ static int prom_line_ok(const char *s, const char *e)
             }
             if (s >= e)
                 return 0;
-            s++;  /* closing quote */
+            s++; /* closing quote */
             if (s < e && *s == ',')
                 s++;
         }
@@ -326,7 +355,7 @@ static int prom_line_ok(const char *s, const char *e)
     s++;
     if (s >= e)
         return 0;
-    while (s < e && *s != ' ')  /* value: no spaces */
+    while (s < e && *s != ' ') /* value: no spaces */
         s++;
     return 1;
 }
@@ -339,7 +368,7 @@ static int prom_ok(const buf_t *b)
         const char *nl = memchr(s, '\n', (size_t)(e - s));
 
         if (nl == NULL)
-            return 0;  /* every line ends with LF */
+            return 0; /* every line ends with LF */
         if (!prom_line_ok(s, nl))
             return 0;
         s = nl + 1;
@@ -382,9 +411,13 @@ static void build(const unsigned char *data, size_t size, apr_time_t now,
         r->must_staple = h[1] & 1;
         r->last_ok = (h[1] >> 1) & 1;
         r->failures = (signed char)h[2];
-        r->this_update = (h[3] & 1) ? 0 : now + i16(h + 4) * APR_USEC_PER_SEC * 600;
+        r->this_update = (h[3] & 1)
+                             ? 0
+                             : now + i16(h + 4) * APR_USEC_PER_SEC * 600;
         r->next_update = now + i16(h + 6) * APR_USEC_PER_SEC * 600;
-        r->last_attempt = (h[3] & 2) ? 0 : now - i16(h + 8) * APR_USEC_PER_SEC * 60;
+        r->last_attempt = (h[3] & 2)
+                              ? 0
+                              : now - i16(h + 8) * APR_USEC_PER_SEC * 60;
         r->next_refresh = now + i16(h + 10) * APR_USEC_PER_SEC * 60;
         r->response_size = (apr_uint32_t)h[3] << 10;
         r->fetch_ok = h[4];
@@ -416,12 +449,24 @@ static void build(const unsigned char *data, size_t size, apr_time_t now,
                     || tmp[k] == '\r')
                     tmp[k] = 'a';
         switch (f % 6) {
-        case 0: set_field(r->key_hex, sizeof r->key_hex, tmp, m); break;
-        case 1: set_field(r->subject, sizeof r->subject, tmp, m); break;
-        case 2: set_field(r->serial, sizeof r->serial, tmp, m); break;
-        case 3: set_field(r->url, sizeof r->url, tmp, m); break;
-        case 4: set_field(r->vhosts, sizeof r->vhosts, tmp, m); break;
-        case 5: set_field(r->last_error, sizeof r->last_error, tmp, m); break;
+        case 0:
+            set_field(r->key_hex, sizeof r->key_hex, tmp, m);
+            break;
+        case 1:
+            set_field(r->subject, sizeof r->subject, tmp, m);
+            break;
+        case 2:
+            set_field(r->serial, sizeof r->serial, tmp, m);
+            break;
+        case 3:
+            set_field(r->url, sizeof r->url, tmp, m);
+            break;
+        case 4:
+            set_field(r->vhosts, sizeof r->vhosts, tmp, m);
+            break;
+        case 5:
+            set_field(r->last_error, sizeof r->last_error, tmp, m);
+            break;
         }
         if (z == NULL)
             break;
@@ -430,9 +475,9 @@ static void build(const unsigned char *data, size_t size, apr_time_t now,
 }
 
 enum { F_HTML, F_JSON, F_PROM, F_SS, F_SS_AUTO, F_N };
-static const char *const fmt_name[F_N] = {
-    "HTML", "JSON", "Prometheus", "server-status", "server-status ?auto"
-};
+static const char *const fmt_name[F_N] = {"HTML", "JSON", "Prometheus",
+                                          "server-status",
+                                          "server-status ?auto"};
 
 /* Says which property broke, shows the output, aborts (libFuzzer keeps
  * the input). */
@@ -459,7 +504,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     opf_status_rec_t *recs = malloc(sizeof(*recs) * MAX_RECS);
     opf_status_rec_t *alt = malloc(sizeof(*alt) * MAX_RECS);
     opf_status_totals_t *t = malloc(sizeof *t), *ta = malloc(sizeof *ta);
-    apr_time_t now = apr_time_from_sec(1767225600);  /* 2026-01-01 */
+    apr_time_t now = apr_time_from_sec(1767225600); /* 2026-01-01 */
     opf_status_view_t v, va;
     buf_t out[F_N], outa[F_N];
     apr_pool_t *p;
@@ -469,7 +514,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     memset(outa, 0, sizeof outa);
     build(data, size, now, recs, &n, t, 0);
     build(data, size, now, alt, &na, ta, 1);
-    v.recs = recs; v.n = n; v.totals = t; v.now = now; v.version = "fuzz/1.0";
+    v.recs = recs;
+    v.n = n;
+    v.totals = t;
+    v.now = now;
+    v.version = "fuzz/1.0";
     va = v;
     va.recs = alt;
     va.totals = ta;
@@ -480,7 +529,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     apr_pool_destroy(p);
 
     for (i = 0; i < F_N; i++) {
-        if (out[i].d == NULL || !utf8_ok((unsigned char *)out[i].d, out[i].len))
+        if (out[i].d == NULL
+            || !utf8_ok((unsigned char *)out[i].d, out[i].len))
             broken("empty or not valid UTF-8", i, &out[i]);
         /* HTML text may keep LF/CR (escaped or not, they are only white
          * space there); in the line-oriented formats they must not split
@@ -503,6 +553,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         free(out[i].d);
         free(outa[i].d);
     }
-    free(recs); free(alt); free(t); free(ta);
+    free(recs);
+    free(alt);
+    free(t);
+    free(ta);
     return 0;
 }

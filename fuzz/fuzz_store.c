@@ -30,12 +30,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     const char *err = NULL;
 
-    (void)argc; (void)argv;
+    (void)argc;
+    (void)argv;
     fuzz_init_apr();
     leaf = fuzz_load_cert("leaf.pem");
     issuer = fuzz_load_cert("issuer.pem");
     now = fuzz_now();
-    if (mkdtemp(dir) == NULL)  /* 0700 */
+    if (mkdtemp(dir) == NULL) /* 0700 */
         fuzz_die("mkdtemp");
     atexit(cleanup);
     if (opf_store_open(&store, dir, fuzz_root, &err) != APR_SUCCESS)
@@ -63,14 +64,15 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         if (der == NULL || len == 0 || len > OPF_STORE_MAX_DER
             || len + 16 != size || memcmp(der, data + 16, len) != 0)
             abort();
-        opf_signers_t *signers;  /* as seeding has them, fresh per input */
+        opf_signers_t *signers; /* as seeding has them, fresh per input */
 
         if (opf_signers_create(&signers, p) != APR_SUCCESS)
             fuzz_die("signers");
         opf_validate_response(der, len, leaf, issuer, now, OPF_MAX_SKEW,
                               signers, &v, &reason, p);
-    } else if (err == NULL) {
-        abort();  /* a present but refused file always says why */
+    }
+    else if (err == NULL) {
+        abort(); /* a present but refused file always says why */
     }
     apr_pool_destroy(p);
     return 0;

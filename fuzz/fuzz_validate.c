@@ -19,7 +19,7 @@
 
 static X509 *leaf, *issuer;
 static apr_time_t now;
-static unsigned char *seed;      /* corpus/fuzz_validate/delegated.der */
+static unsigned char *seed; /* corpus/fuzz_validate/delegated.der */
 static long seed_len;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -27,7 +27,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char path[4096];
     FILE *f;
 
-    (void)argc; (void)argv;
+    (void)argc;
+    (void)argv;
     fuzz_init_apr();
     leaf = fuzz_load_cert("leaf.pem");
     issuer = fuzz_load_cert("issuer.pem");
@@ -84,8 +85,9 @@ static apr_status_t check(const unsigned char *data, size_t size,
             || (v->status != OPF_CERT_GOOD && v->status != OPF_CERT_REVOKED)
             || !canonical(data, size))
             abort();
-    } else if (*reason == NULL || strlen(*reason) == 0) {
-        abort();  /* every rejection says why */
+    }
+    else if (*reason == NULL || strlen(*reason) == 0) {
+        abort(); /* every rejection says why */
     }
     return rv;
 }
@@ -122,7 +124,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     rv2 = check(data, size, signers, &v2, &reason2, p);
     same(rv, &v, rv2, &v2);
     if (rv2 != APR_SUCCESS && strcmp(reason, reason2) != 0)
-        abort();  /* a decline leaves the reason to the full path */
+        abort(); /* a decline leaves the reason to the full path */
 
     rv2 = check(data, size, signers, &v2, &reason2, p);
     same(rv, &v, rv2, &v2);

@@ -54,9 +54,9 @@
 #include "opf_url.h"
 #include "opf_validate.h"
 
-#define WORKERS_MAX 64
-#define QUEUE_MAX 4096
-#define CERTS_MAX (1u << 20)
+#define WORKERS_MAX  64
+#define QUEUE_MAX    4096
+#define CERTS_MAX    (1u << 20)
 #define WORKER_STACK (512 * 1024)
 
 static int chan = -1;
@@ -100,7 +100,8 @@ static X509 *issuer_get(const unsigned char *der, apr_size_t len)
     }
     if ((x = d2i_X509(NULL, &p, (long)len)) != NULL) {
         X509_up_ref(x);
-        apr_hash_set(issuers, apr_pmemdup(apr_hash_pool_get(issuers), der, len),
+        apr_hash_set(issuers,
+                     apr_pmemdup(apr_hash_pool_get(issuers), der, len),
                      (apr_ssize_t)len, x);
     }
     return x;
@@ -110,12 +111,13 @@ static void cert_add(const opf_proto_cert_t *c)
 {
     const unsigned char *lp = c->leaf;
     X509 *leaf = d2i_X509(NULL, &lp, (long)c->leaf_len);
-    X509 *issuer = c->issuer_len ? issuer_get(c->issuer, c->issuer_len) : NULL;
+    X509 *issuer = c->issuer_len ? issuer_get(c->issuer, c->issuer_len)
+                                 : NULL;
 
     if (!leaf || !issuer || c->id >= CERTS_MAX) {
         X509_free(leaf);
         X509_free(issuer);
-        return;   /* its fetches fail: "unknown certificate" */
+        return; /* its fetches fail: "unknown certificate" */
     }
     pthread_mutex_lock(&certs_lock);
     if (c->id >= certs_n) {
@@ -184,16 +186,16 @@ static int cert_get(uint32_t id, X509 **leaf, X509 **issuer)
 
 typedef struct work {
     struct work *next;
-    uint8_t type;               /* OPF_MSG_FETCH or OPF_MSG_CHECK */
+    uint8_t type; /* OPF_MSG_FETCH or OPF_MSG_CHECK */
     uint32_t seq, id, skew_s;
-    uint32_t assume_s;          /* OCSPPrefetchAssumeValidity, 0: off */
-    apr_time_t deadline;        /* FETCH */
-    char *ca_file;              /* FETCH to https://: its CA file, or NULL
+    uint32_t assume_s;   /* OCSPPrefetchAssumeValidity, 0: off */
+    apr_time_t deadline; /* FETCH */
+    char *ca_file;       /* FETCH to https://: its CA file, or NULL
                                  * for the system's trust store */
-    char *url;                  /* FETCH, NUL-terminated */
-    char *proxy;                /* FETCH through a proxy, or NULL */
-    char *proxy_auth;           /* its Proxy-Authorization, or NULL */
-    unsigned char *data;        /* request (FETCH) or response (CHECK) */
+    char *url;           /* FETCH, NUL-terminated */
+    char *proxy;         /* FETCH through a proxy, or NULL */
+    char *proxy_auth;    /* its Proxy-Authorization, or NULL */
+    unsigned char *data; /* request (FETCH) or response (CHECK) */
     size_t len;
 } work_t;
 
@@ -204,7 +206,7 @@ static void answer(const opf_proto_result_t *res)
     long len;
 
     if (!buf) {
-        return;   /* the parent's deadline runs out */
+        return; /* the parent's deadline runs out */
     }
     memset(&m, 0, sizeof(m));
     m.type = OPF_MSG_RESULT;
@@ -231,7 +233,8 @@ static void answer_failed(const work_t *w, opf_fail_reason_e cls,
     res.revocation_reason = -1;
     res.text = text;
     res.text_len = (uint16_t)(strlen(text) > OPF_PROTO_MAX_TEXT
-                              ? OPF_PROTO_MAX_TEXT : strlen(text));
+                                  ? OPF_PROTO_MAX_TEXT
+                                  : strlen(text));
     answer(&res);
 }
 
@@ -258,8 +261,11 @@ static void validate_and_answer(const work_t *w, const unsigned char *der,
     if (rv != APR_SUCCESS) {
         reason = reason ? reason : "invalid";
         answer_failed(w, opf_validate_fail_reason(rv),
-                      with_der ? apr_psprintf(p, "rejected OCSP response: "
-                                              "%s", reason) : reason);
+                      with_der ? apr_psprintf(p,
+                                              "rejected OCSP response: "
+                                              "%s",
+                                              reason)
+                               : reason);
     }
     else {
         memset(&res, 0, sizeof(res));
@@ -292,7 +298,7 @@ static void validate_and_answer(const work_t *w, const unsigned char *der,
  * public; the configuration checks it as root, the error here says it). */
 typedef struct tls_ent {
     struct tls_ent *next;
-    char *path;                 /* "" for the system's trust store */
+    char *path; /* "" for the system's trust store */
     struct stat st;
     SSL_CTX *ctx;
 } tls_ent_t;
@@ -341,7 +347,7 @@ static SSL_CTX *tls_ctx_get(const char *ca_file, apr_pool_t *p,
             tls_ents = t;
         }
         if (t) {
-            SSL_CTX_free(t->ctx);   /* fetches in flight hold their own */
+            SSL_CTX_free(t->ctx); /* fetches in flight hold their own */
             t->ctx = ctx;
             t->st = st;
             SSL_CTX_up_ref(ctx);
@@ -365,20 +371,27 @@ static void do_fetch(const work_t *w, apr_pool_t *p)
     apr_status_t rv;
 
     if (apr_time_now() >= w->deadline) {
-        answer_failed(w, OPF_FAIL_TIMEOUT, "OCSP fetch failed: the helper "
+        answer_failed(w, OPF_FAIL_TIMEOUT,
+                      "OCSP fetch failed: the helper "
                       "had no time left for it");
         return;
     }
     /* The parent sends https:// only for a responder an admin named. */
     if (opf_url_parse_responder(&url, w->url, p, &err) != APR_SUCCESS) {
-        answer_failed(w, OPF_FAIL_CONNECT, apr_psprintf(p, "unusable "
-                      "responder URL: %s", err ? err : "invalid"));
+        answer_failed(w, OPF_FAIL_CONNECT,
+                      apr_psprintf(p,
+                                   "unusable "
+                                   "responder URL: %s",
+                                   err ? err : "invalid"));
         return;
     }
     /* Through a proxy, its name is the one looked up. */
     if (w->proxy && opf_url_parse(&proxy, w->proxy, p, &err) != APR_SUCCESS) {
-        answer_failed(w, OPF_FAIL_PROXY, apr_psprintf(p, "unusable proxy "
-                      "URL: %s", err ? err : "invalid"));
+        answer_failed(w, OPF_FAIL_PROXY,
+                      apr_psprintf(p,
+                                   "unusable proxy "
+                                   "URL: %s",
+                                   err ? err : "invalid"));
         return;
     }
     connect_to = w->proxy ? &proxy : &url;
@@ -390,24 +403,34 @@ static void do_fetch(const work_t *w, apr_pool_t *p)
     if (rv != APR_SUCCESS) {
         char msg[120];
 
-        answer_failed(w, OPF_FAIL_DNS, apr_psprintf(p, "OCSP fetch "
-                      "failed: cannot resolve %s%s: %s", w->proxy
-                      ? "the proxy " : "", connect_to->host,
-                      apr_strerror(rv, msg, sizeof(msg))));
+        answer_failed(w, OPF_FAIL_DNS,
+                      apr_psprintf(p,
+                                   "OCSP fetch "
+                                   "failed: cannot resolve %s%s: %s",
+                                   w->proxy ? "the proxy " : "",
+                                   connect_to->host,
+                                   apr_strerror(rv, msg, sizeof(msg))));
         return;
     }
     if (url.tls && (tls = tls_ctx_get(w->ca_file, p, &err)) == NULL) {
-        answer_failed(w, OPF_FAIL_CONNECT, apr_psprintf(p, "OCSP fetch "
-                      "failed: %s (the helper runs as uid %ld)",
-                      err ? err : "no TLS context", (long)getuid()));
+        answer_failed(w, OPF_FAIL_CONNECT,
+                      apr_psprintf(p,
+                                   "OCSP fetch "
+                                   "failed: %s (the helper runs as uid %ld)",
+                                   err ? err : "no TLS context",
+                                   (long)getuid()));
         return;
     }
     get_url = opf_request_get_url(w->url, w->data, w->len, p);
     if (opf_http_start_tls(&http, &url, tls, w->proxy ? &via : NULL, addrs,
                            get_url, w->data, w->len, OPF_HTTP_MAX_BODY, p,
-                           &err) != APR_SUCCESS) {
-        answer_failed(w, OPF_FAIL_CONNECT, apr_psprintf(p, "OCSP fetch "
-                      "failed: %s", err ? err : "error"));
+                           &err)
+        != APR_SUCCESS) {
+        answer_failed(w, OPF_FAIL_CONNECT,
+                      apr_psprintf(p,
+                                   "OCSP fetch "
+                                   "failed: %s",
+                                   err ? err : "error"));
         SSL_CTX_free(tls);
         return;
     }
@@ -438,8 +461,11 @@ static void do_exchange(const work_t *w, opf_http_t *http, apr_pool_t *p)
         }
         now = apr_time_now();
         if (now >= w->deadline) {
-            answer_failed(w, OPF_FAIL_TIMEOUT, apr_psprintf(p, "OCSP fetch "
-                          "failed: no complete answer within the timeout"));
+            answer_failed(
+                w, OPF_FAIL_TIMEOUT,
+                apr_psprintf(
+                    p, "OCSP fetch "
+                       "failed: no complete answer within the timeout"));
             return;
         }
         sock = opf_http_socket(http);
@@ -500,13 +526,18 @@ static void work_free(work_t *w)
 #define WORKER_IDLE_SECS 5
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t more;        /* queued work for an idle worker */
-    int busy;                   /* workers alive */
-    int idle;                   /* of them, waiting for work */
-    int count;                  /* queued */
+    pthread_cond_t more; /* queued work for an idle worker */
+    int busy;            /* workers alive */
+    int idle;            /* of them, waiting for work */
+    int count;           /* queued */
     work_t *head, *tail;
-} queue = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0,
-            NULL, NULL };
+} queue = {PTHREAD_MUTEX_INITIALIZER,
+           PTHREAD_COND_INITIALIZER,
+           0,
+           0,
+           0,
+           NULL,
+           NULL};
 
 static void *worker(void *arg)
 {
@@ -566,7 +597,8 @@ static void dispatch(work_t *w)
     if (queue.idle > queue.count || queue.busy >= WORKERS_MAX) {
         if (queue.count >= QUEUE_MAX) {
             pthread_mutex_unlock(&queue.lock);
-            answer_failed(w, OPF_FAIL_CONNECT, "OCSP fetch failed: the "
+            answer_failed(w, OPF_FAIL_CONNECT,
+                          "OCSP fetch failed: the "
                           "helper is busy");
             work_free(w);
             return;
@@ -643,16 +675,17 @@ static void handle(const opf_proto_msg_t *m, apr_time_t received)
     case OPF_MSG_FETCH:
         w = work_new(OPF_MSG_FETCH, m->u.fetch.seq, m->u.fetch.id,
                      m->u.fetch.skew_s, m->u.fetch.req, m->u.fetch.req_len);
-        if (w && (!(w->url = strndup(m->u.fetch.url, m->u.fetch.url_len))
-                  || (m->u.fetch.proxy_len
-                      && !(w->proxy = strndup(m->u.fetch.proxy,
-                                              m->u.fetch.proxy_len)))
-                  || (m->u.fetch.proxy_auth_len
-                      && !(w->proxy_auth = strndup(m->u.fetch.proxy_auth,
-                                                   m->u.fetch.proxy_auth_len)))
-                  || (m->u.fetch.ca_file_len
-                      && !(w->ca_file = strndup(m->u.fetch.ca_file,
-                                                m->u.fetch.ca_file_len))))) {
+        if (w
+            && (!(w->url = strndup(m->u.fetch.url, m->u.fetch.url_len))
+                || (m->u.fetch.proxy_len
+                    && !(w->proxy = strndup(m->u.fetch.proxy,
+                                            m->u.fetch.proxy_len)))
+                || (m->u.fetch.proxy_auth_len
+                    && !(w->proxy_auth = strndup(m->u.fetch.proxy_auth,
+                                                 m->u.fetch.proxy_auth_len)))
+                || (m->u.fetch.ca_file_len
+                    && !(w->ca_file = strndup(m->u.fetch.ca_file,
+                                              m->u.fetch.ca_file_len))))) {
             work_free(w);
             w = NULL;
         }
@@ -682,7 +715,7 @@ static void handle(const opf_proto_msg_t *m, apr_time_t received)
         return;
     }
     default:
-        return;   /* not for us */
+        return; /* not for us */
     }
     if (w) {
         dispatch(w);
@@ -729,7 +762,7 @@ static void drop_privileges(long uid, long gid)
     if (geteuid() == 0) {
         if (uid <= 0 || gid <= 0) {
             die("%s", "refusing to run as root (give an unprivileged uid "
-                "and gid)");
+                      "and gid)");
         }
         if (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0
             || setuid((uid_t)uid) != 0) {
@@ -745,7 +778,7 @@ static void drop_privileges(long uid, long gid)
     /* The whole point: never parse responder bytes as root. */
     if (getuid() == 0 || geteuid() == 0) {
         die("%s", "refusing to run as root (give the helper user's uid and "
-            "gid)");
+                  "gid)");
     }
 #ifdef __linux__
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
@@ -765,7 +798,7 @@ int main(int argc, char **argv)
 
     if (argc != 5) {
         die("%s", "usage: ocsp-prefetch-helper FD UID GID PARENT_PID "
-            "(started by mod_ocsp_prefetch, not by hand)");
+                  "(started by mod_ocsp_prefetch, not by hand)");
     }
     fd = (int)number(argv[1], "FD");
     uid = number(argv[2], "UID");
@@ -778,7 +811,7 @@ int main(int argc, char **argv)
     chan = fd;
     close_others(fd);
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);    /* httpd's restart signals are not ours */
+    signal(SIGHUP, SIG_IGN); /* httpd's restart signals are not ours */
     signal(SIGUSR1, SIG_IGN);
     signal(SIGWINCH, SIG_IGN);
     drop_privileges(uid, gid);
@@ -788,22 +821,22 @@ int main(int argc, char **argv)
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 #endif
     if (parent > 0 && getppid() != (pid_t)parent) {
-        _exit(0);   /* the parent died before we got here */
+        _exit(0); /* the parent died before we got here */
     }
     if (apr_initialize() != APR_SUCCESS
         || apr_pool_create(&pool, NULL) != APR_SUCCESS
         || opf_signers_create(&signers, pool) != APR_SUCCESS
-        || opf_addrcache_create(&addrcache, OPF_DNS_KEEP,
-                                OPF_DNS_KEEP_ERROR)
-           != APR_SUCCESS) {
+        || opf_addrcache_create(&addrcache, OPF_DNS_KEEP, OPF_DNS_KEEP_ERROR)
+               != APR_SUCCESS) {
         die("%s", "cannot initialise APR");
     }
     issuers = apr_hash_make(pool);
     OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS
-                     | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
+                         | OPENSSL_INIT_LOAD_CRYPTO_STRINGS,
+                     NULL);
 
     for (;;) {
-        struct iovec iov = { buf, sizeof(buf) };
+        struct iovec iov = {buf, sizeof(buf)};
         struct msghdr msg;
         opf_proto_msg_t m;
         ssize_t n;
@@ -813,11 +846,11 @@ int main(int argc, char **argv)
         msg.msg_iovlen = 1;
         n = recvmsg(chan, &msg, 0);
         if (n == 0 || (n < 0 && errno != EINTR)) {
-            _exit(0);   /* the generation is over */
+            _exit(0); /* the generation is over */
         }
         if (n < 0 || (msg.msg_flags & MSG_TRUNC)
             || opf_proto_decode(buf, (size_t)n, &m) != OPF_PROTO_OK) {
-            continue;   /* malformed: dropped, its fetch times out */
+            continue; /* malformed: dropped, its fetch times out */
         }
         handle(&m, apr_time_now());
     }

@@ -43,21 +43,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "opf_childfd.h"    /* OPF_CHANNEL_BATCH */
+#include "opf_childfd.h" /* OPF_CHANNEL_BATCH */
 #include "opf_helper_proto.h"
-#include "opf_notify.h"     /* OPF_NOTIFY_MAX_RUNNING */
+#include "opf_notify.h" /* OPF_NOTIFY_MAX_RUNNING */
 #include "opf_spawn.h"
 
 /* An event's command line: its fields, 4 tabs and a NUL. */
-#define LINE_MAX_LEN (OPF_PROTO_MAX_EVENT + OPF_PROTO_MAX_SUBJECT \
-                      + OPF_PROTO_MAX_SERIAL + OPF_PROTO_MAX_KEY \
-                      + OPF_PROTO_MAX_PATH + 5)
-#define QUEUE_MAX 1024      /* events waiting for a free command slot */
-#define MAX_ARGS 64
-#define KILL_AFTER_MS 1000  /* SIGTERM, then SIGKILL this much later */
+#define LINE_MAX_LEN                                                    \
+    (OPF_PROTO_MAX_EVENT + OPF_PROTO_MAX_SUBJECT + OPF_PROTO_MAX_SERIAL \
+     + OPF_PROTO_MAX_KEY + OPF_PROTO_MAX_PATH + 5)
+#define QUEUE_MAX          1024 /* events waiting for a free command slot */
+#define MAX_ARGS           64
+#define KILL_AFTER_MS      1000 /* SIGTERM, then SIGKILL this much later */
 #define REAP_AFTER_KILL_MS 200  /* at exit, for SIGKILLed commands */
-#define TICK_BUSY_MS 50     /* commands run: notice ends and deadlines */
-#define TICK_IDLE_MS 500    /* bounds the wait for a stop signal that
+#define TICK_BUSY_MS       50   /* commands run: notice ends and deadlines */
+#define TICK_IDLE_MS \
+    500                     /* bounds the wait for a stop signal that
                              * came just before poll() */
 #define DROP_REPORT_MS 5000 /* one drop line per burst, at most this often */
 
@@ -72,34 +73,34 @@ static void copy_line(char *to, const char *line)
 
 /* A running command. Its pid is also its process group. */
 typedef struct {
-    pid_t pid;              /* 0: a free slot */
-    long deadline;          /* ms: SIGTERM then */
-    long term_at;           /* ms SIGTERM was sent, -1: not yet */
-    int killed;             /* SIGKILL sent */
+    pid_t pid;     /* 0: a free slot */
+    long deadline; /* ms: SIGTERM then */
+    long term_at;  /* ms SIGTERM was sent, -1: not yet */
+    int killed;    /* SIGKILL sent */
 } run_t;
 
 typedef struct {
-    int rfd;                /* the channel, fd 3 */
-    char *const *base;      /* the fixed argv */
+    int rfd;           /* the channel, fd 3 */
+    char *const *base; /* the fixed argv */
     int nbase;
     long timeout_ms;
-    long max_fd;            /* the descriptor limit (opf_spawn_fd_limit) */
+    long max_fd; /* the descriptor limit (opf_spawn_fd_limit) */
     run_t runs[OPF_NOTIFY_MAX_RUNNING];
     int nrunning;
-    char *queue;            /* qcap lines of LINE_MAX_LEN, a ring */
+    char *queue; /* qcap lines of LINE_MAX_LEN, a ring */
     int qcap, qhead, qlen;
     unsigned char msg[OPF_PROTO_MAX_EVENT_MSG + 1]; /* +1: sees MSG_TRUNC */
-    long dropped;           /* in the current burst, not yet reported */
-    long drop_since;        /* ms of the burst's first drop */
-    int fork_failing;       /* a fork failure was logged */
-    int stopping;           /* nothing starts any more */
+    long dropped;     /* in the current burst, not yet reported */
+    long drop_since;  /* ms of the burst's first drop */
+    int fork_failing; /* a fork failure was logged */
+    int stopping;     /* nothing starts any more */
 } notifier_t;
 
 static volatile sig_atomic_t stop_signalled;
 
 static void sleep_ms(long ms)
 {
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
@@ -127,8 +128,8 @@ static void notifier_log(const char *level, const char *fmt, ...)
     len = strftime(line, sizeof(line), "[%a %b %d %H:%M:%S", &tm);
     snprintf(line + len, sizeof(line) - len,
              ".%06ld %d] [ocsp_prefetch:%s] [pid %ld] "
-             "ocsp_prefetch notifier: ", (long)tv.tv_usec,
-             tm.tm_year + 1900, level, (long)getpid());
+             "ocsp_prefetch notifier: ",
+             (long)tv.tv_usec, tm.tm_year + 1900, level, (long)getpid());
     len = strlen(line);
     va_start(ap, fmt);
     vsnprintf(line + len, sizeof(line) - len, fmt, ap);
@@ -162,7 +163,7 @@ static void notifier_signals(void)
 
     memset(&sa, 0, sizeof(sa));
     sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_stop_signal;     /* no SA_RESTART: poll() returns */
+    sa.sa_handler = on_stop_signal; /* no SA_RESTART: poll() returns */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = SIG_IGN;
@@ -264,8 +265,10 @@ static int try_start(notifier_t *nt, const char *line, long now)
         return 1;
     }
     if (!nt->fork_failing) {
-        notifier_log("error", "cannot start a command (%s): events wait "
-                     "in the queue", strerror(errno));
+        notifier_log("error",
+                     "cannot start a command (%s): events wait "
+                     "in the queue",
+                     strerror(errno));
         nt->fork_failing = 1;
     }
     return 0;
@@ -392,7 +395,7 @@ static int read_events(notifier_t *nt, long now)
     int i;
 
     for (i = 0; i < OPF_CHANNEL_BATCH; i++) {
-        struct iovec iov = { nt->msg, sizeof(nt->msg) };
+        struct iovec iov = {nt->msg, sizeof(nt->msg)};
         struct msghdr msg;
         opf_proto_msg_t m;
         char line[LINE_MAX_LEN];
@@ -474,7 +477,7 @@ static void enforce_deadlines(notifier_t *nt, long now)
  * queue (nothing starts now), so that they are counted below. */
 static void drain_channel(notifier_t *nt, long now)
 {
-    struct pollfd pfd = { nt->rfd, POLLIN, 0 };
+    struct pollfd pfd = {nt->rfd, POLLIN, 0};
     int i;
 
     for (i = 0; i < 64 && poll(&pfd, 1, 0) > 0; i++) {
@@ -497,9 +500,10 @@ static void notifier_stop(notifier_t *nt)
     drain_channel(nt, now);
     report_drops(nt, now, 1);
     if (nt->qlen > 0) {
-        notifier_log("warn", "%d queued event%s not run: the server is "
-                     "stopping or restarting", nt->qlen,
-                     nt->qlen == 1 ? "" : "s");
+        notifier_log("warn",
+                     "%d queued event%s not run: the server is "
+                     "stopping or restarting",
+                     nt->qlen, nt->qlen == 1 ? "" : "s");
         nt->qlen = 0;
     }
     for (i = 0; i < OPF_NOTIFY_MAX_RUNNING; i++) {
@@ -537,7 +541,7 @@ static void notifier_main(int rfd, char *const *base, int nbase,
     notifier_signals();
     queue_init(&nt);
     while (!stop_signalled) {
-        struct pollfd pfd = { rfd, POLLIN, 0 };
+        struct pollfd pfd = {rfd, POLLIN, 0};
         int busy = nt.nrunning > 0 || nt.qlen > 0 || nt.dropped > 0;
         int ready = poll(&pfd, 1, busy ? TICK_BUSY_MS : TICK_IDLE_MS);
         long now = now_ms();
@@ -552,7 +556,6 @@ static void notifier_main(int rfd, char *const *base, int nbase,
     }
     notifier_stop(&nt);
 }
-
 
 int main(int argc, char **argv)
 {
@@ -571,8 +574,8 @@ int main(int argc, char **argv)
     }
     if (argc < 5) {
         notifier_log("error", "usage: ocsp-prefetch-notifier FD TIMEOUT_MS "
-                     "PARENT_PID PROGRAM [ARG...] (started by "
-                     "mod_ocsp_prefetch, not by hand)");
+                              "PARENT_PID PROGRAM [ARG...] (started by "
+                              "mod_ocsp_prefetch, not by hand)");
         return 1;
     }
     fd = num[0];
@@ -582,7 +585,7 @@ int main(int argc, char **argv)
         || getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0
         || type != SOCK_SEQPACKET) {
         notifier_log("error", "FD is not a SOCK_SEQPACKET socket, or "
-                     "TIMEOUT_MS not positive");
+                              "TIMEOUT_MS not positive");
         return 1;
     }
     /* opf_spawn closed the rest; so that the commands never get anything
@@ -597,7 +600,7 @@ int main(int argc, char **argv)
     prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
 #endif
     if (parent > 0 && getppid() != (pid_t)parent) {
-        return 0;   /* the parent died before we got here */
+        return 0; /* the parent died before we got here */
     }
     notifier_main(3, argv + 4, argc - 4, timeout_ms);
     return 0;

@@ -272,10 +272,11 @@ static int opf_ocsp_prime(server_rec *s, apr_pool_t *p, const char *id,
     }
     if (opf_cert_from_pem_cached(&cert, pem, gen->certs, gen->pconf, &err)
         != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "cannot staple a certificate of %s:%d: %s; leaving it to "
-                     "mod_ssl", s->server_hostname, s->port,
-                     err ? err : "unreadable");
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, s,
+            "cannot staple a certificate of %s:%d: %s; leaving it to "
+            "mod_ssl",
+            s->server_hostname, s->port, err ? err : "unreadable");
         return DECLINED;
     }
     entry = apr_hash_get(gen->by_key, cert->key, OPF_KEY_LEN);
@@ -354,8 +355,8 @@ static int engine_peek(void *ctx, opf_job_t *job, apr_uint32_t seq,
     opf_gen_t *g = ctx;
     opf_entry_t *entry = opf_job_user(job);
 
-    return opf_fleet_peek(g->fleet, entry->cert->key, OPF_KEY_LEN,
-                          held_this, fleet_answer, job, seq);
+    return opf_fleet_peek(g->fleet, entry->cert->key, OPF_KEY_LEN, held_this,
+                          fleet_answer, job, seq);
 }
 
 /* Called from the prefetch thread: hand the event to the notifier. */
@@ -366,11 +367,12 @@ static void engine_event(void *ctx, opf_job_t *job, const char *event)
 
     if (g->notify
         && opf_notify_send(g->notify, event, cert->subject, cert->serial,
-                           cert->key_hex) != APR_SUCCESS) {
+                           cert->key_hex)
+               != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s,
                      "certificate '%s' (serial %s): notify command busy, "
-                     "event '%s' dropped", cert->subject, cert->serial,
-                     event);
+                     "event '%s' dropped",
+                     cert->subject, cert->serial, event);
     }
 }
 
@@ -399,7 +401,7 @@ static apr_status_t engine_pre_cleanup(void *data)
     /* Before pconf's sub-pools (the engine's own) and its cleanups (the
      * cache, the certificates, the DSO) go away. Stopping never waits on
      * the network. */
-    opf_fleet_answers_off(g->fleet);   /* no offer to a stopped engine */
+    opf_fleet_answers_off(g->fleet); /* no offer to a stopped engine */
     opf_engine_stop(g->engine);
     opf_seed_carry_over(g);
     return APR_SUCCESS;
@@ -424,8 +426,8 @@ static void engine_config(server_rec *s, opf_engine_config_t *cfg)
     }
     cfg->retry_floor = opf_conf_time(sc, OPF_D_RETRY);
     cfg->retry_ceil = sc->retry_floor != OPF_UNSET_TIME
-                      ? sc->retry_ceil
-                      : apr_time_from_sec(OPF_RETRY_CEIL_DEFAULT);
+                          ? sc->retry_ceil
+                          : apr_time_from_sec(OPF_RETRY_CEIL_DEFAULT);
     cfg->max_parallel = opf_conf_int(sc, OPF_D_MAX_PARALLEL);
     cfg->max_per_host = opf_conf_int(sc, OPF_D_MAX_PER_HOST);
     cfg->responder_ca = sc->responder_ca;
@@ -442,7 +444,7 @@ static void start_resolver(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
     apr_status_t rv;
 
     if (!opf_engine_needs_resolver(gen->engine)) {
-        return;   /* IP addresses only */
+        return; /* IP addresses only */
     }
     /* From here on, nothing is validated in this process (seed.c). */
     gen->privsep = 1;
@@ -453,7 +455,8 @@ static void start_resolver(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
     rv = opf_resolver_start(&gen->resolver, uid, gid, pconf);
     if (rv != APR_SUCCESS) {
         gen->resolver = NULL;
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "cannot start the "
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     "cannot start the "
                      "resolver process; responder names are resolved in the "
                      "prefetch thread (a slow DNS server then delays it)");
         return;
@@ -495,10 +498,12 @@ static apr_status_t update_certs(void *ctx, opf_helper_t *h)
 
     rv = opf_engine_send_certs(g->engine, h, 1, &told, &forgotten);
     if (rv == APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s, "OCSPPrefetchPrivsep: "
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s,
+                     "OCSPPrefetchPrivsep: "
                      "told the kept helper process %ld of %d new "
-                     "certificate%s and %d removed", (long)opf_helper_pid(h),
-                     told, told == 1 ? "" : "s", forgotten);
+                     "certificate%s and %d removed",
+                     (long)opf_helper_pid(h), told, told == 1 ? "" : "s",
+                     forgotten);
     }
     return rv;
 }
@@ -542,7 +547,8 @@ static int start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
                                     process_pool(pconf));
     if (rv != APR_SUCCESS) {
         /* Not a reason to fetch here instead. */
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "OCSPPrefetchPrivsep: "
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     "OCSPPrefetchPrivsep: "
                      "cannot create the helper's supervisor");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -552,7 +558,8 @@ static int start_helper(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf)
                      "OCSPPrefetchPrivsep: the helper program %s is not "
                      "installed: reinstall the module (or, to fetch and "
                      "parse OCSP responses in the root parent process "
-                     "itself, say OCSPPrefetchPrivsep off)", path);
+                     "itself, say OCSPPrefetchPrivsep off)",
+                     path);
     }
     gen->helper = opf_helper_sup_current(gen->sup);
     return OK;
@@ -588,8 +595,10 @@ static void log_startup(opf_gen_t *g, int cold)
                  "without OCSP URL (cache %s%s%s, store %s)",
                  cold ? "started" : "restarted", g->entries->nelts,
                  g->entries->nelts == 1 ? "" : "s", seeded,
-                 g->fleet ? apr_psprintf(g->pconf, " or the fleet cache (%d "
-                                         "from the fleet)", g->adopted)
+                 g->fleet ? apr_psprintf(g->pconf,
+                                         " or the fleet cache (%d "
+                                         "from the fleet)",
+                                         g->adopted)
                           : "",
                  g->entries->nelts - seeded - missing, missing,
                  g->nourl->nelts, g->cache_name,
@@ -661,13 +670,14 @@ static int register_entries(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf,
         if (entry->proxy_url
             && (rv = opf_engine_set_proxy(entry->job, entry->proxy_url,
                                           entry->proxy_auth, sc->noproxy))
-               != APR_SUCCESS) {
+                   != APR_SUCCESS) {
             if (rv == APR_ENOTIMPL) {
                 /* Never plaintext, nor a CONNECT tunnel (not supported):
                  * refused rather than fetched some other way. Not
                  * reached: opf_check_config() refuses the configuration
                  * first. */
-                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "%s: its "
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                             "%s: its "
                              "https:// OCSPPrefetchResponder cannot be "
                              "reached through OCSPPrefetchProxy %s: exempt "
                              "its host with OCSPPrefetchNoProxy, or set "
@@ -677,7 +687,8 @@ static int register_entries(server_rec *s, opf_gen_t *gen, apr_pool_t *pconf,
                 opf_engine_helper_ids_end(gen->engine, pconf);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "%s: unusable "
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                         "%s: unusable "
                          "OCSPPrefetchProxy %s: fetching directly",
                          opf_cert_label(ptemp, entry->cert),
                          entry->proxy_url);
@@ -708,7 +719,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
      * (before the status table, which lists them). */
     opf_files_check_unoffered(gen, ptemp);
     if ((rv = opf_status_setup(gen, pconf)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "cannot create the shared "
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     "cannot create the shared "
                      "status table: the status page will be empty");
     }
     if (gen->entries->nelts == 0) {
@@ -752,10 +764,12 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                               OPF_NOTIFY_TIMEOUT, pconf);
         if (rv != APR_SUCCESS) {
             gen->notify = NULL;
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "cannot start the "
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                         "cannot start the "
                          "OCSPPrefetchNotifyCmd notifier %s (is it "
                          "installed? see OCSPPrefetchNotifier): no events "
-                         "are run", notifier);
+                         "are run",
+                         notifier);
         }
     }
     if (gen->sup) {
@@ -785,8 +799,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (wait) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      "first OCSP fetches %s after %" APR_TIME_T_FMT " ms",
-                     rv == APR_SUCCESS ? "done" : "still running: "
-                     "OCSPPrefetchStartupWait is over",
+                     rv == APR_SUCCESS ? "done"
+                                       : "still running: "
+                                         "OCSPPrefetchStartupWait is over",
                      apr_time_as_msec(apr_time_now() - started));
     }
     log_startup(gen, cold);
@@ -858,9 +873,9 @@ static void opf_register_hooks(apr_pool_t *p)
 {
     /* Whoever primes a certificate first owns it: run before mod_md so
      * both modules can be loaded, each serving its own vhosts. */
-    static const char *const before_md[] = { "mod_md.c", NULL };
+    static const char *const before_md[] = {"mod_md.c", NULL};
     /* mod_ssl primes the certificates in its post_config: start after. */
-    static const char *const after_ssl[] = { "mod_ssl.c", NULL };
+    static const char *const after_ssl[] = {"mod_ssl.c", NULL};
 
     (void)p;
     ap_hook_pre_config(opf_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
@@ -876,13 +891,11 @@ static void opf_register_hooks(apr_pool_t *p)
     opf_files_register_hooks();
 }
 
-AP_DECLARE_MODULE(ocsp_prefetch) = {
-    STANDARD20_MODULE_STUFF,
-    NULL,                 /* per-directory config */
-    NULL,
-    opf_create_srv_conf,
-    opf_merge_srv_conf,
-    opf_cmds,
-    opf_register_hooks,
-    AP_MODULE_FLAG_NONE
-};
+AP_DECLARE_MODULE(ocsp_prefetch) = {STANDARD20_MODULE_STUFF,
+                                    NULL, /* per-directory config */
+                                    NULL,
+                                    opf_create_srv_conf,
+                                    opf_merge_srv_conf,
+                                    opf_cmds,
+                                    opf_register_hooks,
+                                    AP_MODULE_FLAG_NONE};

@@ -20,8 +20,8 @@ extern module AP_MODULE_DECLARE_DATA ocsp_prefetch_module;
 /* Per server (vhost) configuration. -1 / NULL mean "not set here". The
  * global settings are only read from the main server's record. */
 typedef struct opf_srv_conf {
-    int enabled;                     /* OCSPPrefetch */
-    const char *responder;           /* OCSPPrefetchResponder */
+    int enabled;           /* OCSPPrefetch */
+    const char *responder; /* OCSPPrefetchResponder */
     /* OCSPPrefetchProxy, per vhost: its URL without credentials
      * ("http://host:port/"), "" for off, NULL unset; and the
      * Proxy-Authorization value from its user:password, or NULL. */
@@ -32,14 +32,14 @@ typedef struct opf_srv_conf {
     apr_interval_time_t assume;
 
     /* Global only (main server). */
-    const char *cache_spec;          /* OCSPPrefetchCache, as written */
+    const char *cache_spec; /* OCSPPrefetchCache, as written */
     const ap_socache_provider_t *cache_provider;
-    ap_socache_instance_t *cache;    /* created at config time if given */
-    apr_interval_time_t timeout;     /* OCSPPrefetchTimeout */
-    opf_window_t window;             /* OCSPPrefetchRenewWindow */
+    ap_socache_instance_t *cache; /* created at config time if given */
+    apr_interval_time_t timeout;  /* OCSPPrefetchTimeout */
+    opf_window_t window;          /* OCSPPrefetchRenewWindow */
     int window_set;
-    apr_interval_time_t startup_wait;/* OCSPPrefetchStartupWait */
-    apr_interval_time_t retry_floor; /* OCSPPrefetchRetryDelay */
+    apr_interval_time_t startup_wait; /* OCSPPrefetchStartupWait */
+    apr_interval_time_t retry_floor;  /* OCSPPrefetchRetryDelay */
     apr_interval_time_t retry_ceil;
     const char *store_dir;           /* OCSPPrefetchStore; "" = off */
     apr_interval_time_t keep;        /* OCSPPrefetchKeepResponse */
@@ -66,23 +66,23 @@ typedef struct opf_srv_conf {
 
 /* The directives' defaults are in the table
  * (mod_ocsp_prefetch_directives.h); these are not directives. */
-#define OPF_NOTIFY_TIMEOUT        apr_time_from_sec(30)
-#define OPF_STATUS_HANDLER        "ocsp-prefetch-status"
+#define OPF_NOTIFY_TIMEOUT apr_time_from_sec(30)
+#define OPF_STATUS_HANDLER "ocsp-prefetch-status"
 /* With OCSPPrefetchStatusRefetch on: how often the prefetch thread looks
  * for refetch requests made on the status page. */
-#define OPF_REFETCH_POLL          apr_time_from_sec(1)
+#define OPF_REFETCH_POLL apr_time_from_sec(1)
 
 /* A certificate this generation took responsibility for. */
 typedef struct opf_entry {
     opf_cert_t *cert;
-    apr_array_header_t *ids;   /* opf_id_t: mod_ssl's ids for it */
-    apr_array_header_t *urls;  /* const char * */
-    apr_array_header_t *vhosts;/* const char *: ServerNames using it */
+    apr_array_header_t *ids;    /* opf_id_t: mod_ssl's ids for it */
+    apr_array_header_t *urls;   /* const char * */
+    apr_array_header_t *vhosts; /* const char *: ServerNames using it */
     /* Its registration with the engine, which names it everywhere else:
      * its status record (opf_job_status_slot) and its id in the helper
      * process (opf_job_helper_id). Set before the helper starts. */
     opf_job_t *job;
-    opf_job_seed_t seed;       /* what it starts with */
+    opf_job_seed_t seed; /* what it starts with */
     /* The newest accepted response, malloc'd, for the next generation.
      * Written by the prefetch thread, read after it has stopped. */
     unsigned char *der;
@@ -94,11 +94,11 @@ typedef struct opf_entry {
     opf_validated_t der_v;
     apr_time_t der_validated_at;
     int der_v_set;
-    int told_too_large;        /* logged that it does not fit the cache */
-    int persist_seed;          /* starts with a response the store lacks */
-    const char *proxy_url;     /* OCSPPrefetchProxy of its first vhost */
+    int told_too_large;    /* logged that it does not fit the cache */
+    int persist_seed;      /* starts with a response the store lacks */
+    const char *proxy_url; /* OCSPPrefetchProxy of its first vhost */
     const char *proxy_auth;
-    apr_interval_time_t assume;/* OCSPPrefetchAssumeValidity, likewise */
+    apr_interval_time_t assume; /* OCSPPrefetchAssumeValidity, likewise */
     /* OCSPPrefetchExport: the file's name in that directory (the
      * certificate file's name + ".ocsp", or KEY.ocsp) and its path. */
     const char *export_name;
@@ -137,22 +137,22 @@ typedef struct opf_gen {
 
     const ap_socache_provider_t *provider;
     ap_socache_instance_t *cache;
-    const char *cache_name;      /* for log lines */
-    struct opf_fleet *fleet;     /* NULL: no fleet cache
+    const char *cache_name;    /* for log lines */
+    struct opf_fleet *fleet;   /* NULL: no fleet cache
                                   * (mod_ocsp_prefetch_fleet.h) */
-    int adopted;                 /* certificates seeded from the fleet */
-    apr_global_mutex_t *mutex;   /* only for providers that need one */
-    struct opf_store *store;     /* NULL: OCSPPrefetchStore off or unusable */
-    struct opf_store *export;    /* NULL: OCSPPrefetchExport off or unusable */
-    struct opf_status *status;   /* shared status table, NULL: no certs */
-    struct opf_notify *notify;   /* NULL: no OCSPPrefetchNotifyCmd */
+    int adopted;               /* certificates seeded from the fleet */
+    apr_global_mutex_t *mutex; /* only for providers that need one */
+    struct opf_store *store;   /* NULL: OCSPPrefetchStore off or unusable */
+    struct opf_store *export;  /* NULL: OCSPPrefetchExport off or unusable */
+    struct opf_status *status; /* shared status table, NULL: no certs */
+    struct opf_notify *notify; /* NULL: no OCSPPrefetchNotifyCmd */
     struct opf_resolver *resolver; /* NULL: no responder named by name */
-    opf_cert_cache_t *certs;     /* parsed certificates, kept across
+    opf_cert_cache_t *certs;       /* parsed certificates, kept across
                                   * generations (in the process pool) */
-    struct opf_helper_sup *sup;  /* NULL: OCSPPrefetchPrivsep off */
-    struct opf_helper *helper;   /* the helper at start-up (the seed's
+    struct opf_helper_sup *sup;    /* NULL: OCSPPrefetchPrivsep off */
+    struct opf_helper *helper;     /* the helper at start-up (the seed's
                                   * checks), NULL: none runs */
-    int helper_mute;             /* it did not answer a CHECK: ask no more */
+    int helper_mute; /* it did not answer a CHECK: ask no more */
     /* The ids it runs as (opf_helper_user_resolve), -1: ours (httpd was
      * not started as root). */
     uid_t helper_uid;
@@ -190,9 +190,9 @@ apr_status_t opf_cache_put(opf_gen_t *g, opf_entry_t *entry,
                            const opf_validated_t *v, int from_thread,
                            apr_pool_t *p);
 /* The handshake lookup: calls cb exactly once. */
-void opf_cache_serve(opf_gen_t *g, server_rec *s, conn_rec *c,
-                     const char *id, apr_size_t id_len,
-                     ap_ssl_ocsp_copy_resp *cb, void *userdata);
+void opf_cache_serve(opf_gen_t *g, server_rec *s, conn_rec *c, const char *id,
+                     apr_size_t id_len, ap_ssl_ocsp_copy_resp *cb,
+                     void *userdata);
 void opf_cache_child_init(opf_gen_t *g, apr_pool_t *p, server_rec *s);
 
 /* mod_ocsp_prefetch_files.c: each entry's OCSPPrefetchExport file name,

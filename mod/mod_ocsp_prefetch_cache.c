@@ -55,7 +55,7 @@ static apr_status_t cache_lock_from_thread(opf_gen_t *g, opf_job_t *job)
         opf_forkgate_enter();
         waited += nap;
         nap = nap * 2 > apr_time_from_msec(50) ? apr_time_from_msec(50)
-                                                : nap * 2;
+                                               : nap * 2;
     }
 }
 
@@ -113,7 +113,8 @@ int opf_cache_setup(opf_gen_t *g, apr_pool_t *pconf, apr_pool_t *ptemp)
              * children never read it (opf_fleet.h). They staple from a
              * shmcb of this server, written only by this parent. */
             if (opf_fleet_create(&g->fleet, s, sc->cache_provider,
-                                 sc->cache_spec, pconf) != APR_SUCCESS) {
+                                 sc->cache_spec, pconf)
+                != APR_SUCCESS) {
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
         }
@@ -122,10 +123,11 @@ int opf_cache_setup(opf_gen_t *g, apr_pool_t *pconf, apr_pool_t *ptemp)
         if (!g->provider) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                          "OCSPPrefetch needs a shared cache: load "
-                         "mod_socache_shmcb%s", sc->cache
-                         ? " (the children staple from a shmcb; a redis "
-                           "or memcache OCSPPrefetchCache is the fleet's)"
-                         : " or set OCSPPrefetchCache");
+                         "mod_socache_shmcb%s",
+                         sc->cache
+                             ? " (the children staple from a shmcb; a redis "
+                               "or memcache OCSPPrefetchCache is the fleet's)"
+                             : " or set OCSPPrefetchCache");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         g->cache_name = apr_psprintf(pconf, "shmcb(%" APR_SIZE_T_FMT ")",
@@ -141,8 +143,8 @@ int opf_cache_setup(opf_gen_t *g, apr_pool_t *pconf, apr_pool_t *ptemp)
         }
     }
     if (g->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
-        rv = ap_global_mutex_create(&g->mutex, NULL, OPF_MUTEX_TYPE, NULL,
-                                    s, pconf, 0);
+        rv = ap_global_mutex_create(&g->mutex, NULL, OPF_MUTEX_TYPE, NULL, s,
+                                    pconf, 0);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                          "cannot create the " OPF_MUTEX_TYPE " mutex");
@@ -189,7 +191,7 @@ apr_status_t opf_cache_put(opf_gen_t *g, opf_entry_t *entry,
         opf_id_t *xid = &APR_ARRAY_IDX(entry->ids, i, opf_id_t);
 
         if (xid->len > OPF_RECORD_MAX_KEY) {
-            continue;   /* never from mod_ssl (a SHA-1): not served */
+            continue; /* never from mod_ssl (a SHA-1): not served */
         }
         /* Each record carries the id it is stored under. */
         rec.key = (const unsigned char *)xid->bytes;
@@ -198,13 +200,15 @@ apr_status_t opf_cache_put(opf_gen_t *g, opf_entry_t *entry,
         rv = from_thread ? cache_lock_from_thread(g, entry->job)
                          : cache_lock(g);
         if (rv == APR_TIMEUP) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s,
-                         "%s: cannot store the OCSP response: the "
-                         OPF_MUTEX_TYPE " mutex is held by another process "
-                         "for more than %d s (a child stopped or wedged "
-                         "while holding it?); retried on the failure "
-                         "schedule", opf_cert_label(p, entry->cert),
-                         (int)apr_time_sec(OPF_CACHE_LOCK_PATIENCE));
+            ap_log_error(
+                APLOG_MARK, APLOG_WARNING, 0, g->s,
+                "%s: cannot store the OCSP response: the " OPF_MUTEX_TYPE
+                " mutex is held by another process "
+                "for more than %d s (a child stopped or wedged "
+                "while holding it?); retried on the failure "
+                "schedule",
+                opf_cert_label(p, entry->cert),
+                (int)apr_time_sec(OPF_CACHE_LOCK_PATIENCE));
             return rv;
         }
         if (rv != APR_SUCCESS) {
@@ -226,8 +230,9 @@ apr_status_t opf_cache_put(opf_gen_t *g, opf_entry_t *entry,
                          "%s: its %" APR_SIZE_T_FMT "-byte OCSP response "
                          "does not fit the OCSPPrefetch cache %s (dbm takes "
                          "less than 950 bytes per entry); it is not "
-                         "stapled: use shmcb", opf_cert_label(p, entry->cert),
-                         der_len, g->cache_name);
+                         "stapled: use shmcb",
+                         opf_cert_label(p, entry->cert), der_len,
+                         g->cache_name);
         }
         return rv;
     }
@@ -266,9 +271,9 @@ static void cache_lookup(opf_gen_t *g, server_rec *s, const char *id,
 /* Typical responses (0.3 to 3 KB) fit here: no allocation per handshake. */
 #define OPF_SERVE_STACK 8192
 
-void opf_cache_serve(opf_gen_t *g, server_rec *s, conn_rec *c,
-                     const char *id, apr_size_t id_len,
-                     ap_ssl_ocsp_copy_resp *cb, void *userdata)
+void opf_cache_serve(opf_gen_t *g, server_rec *s, conn_rec *c, const char *id,
+                     apr_size_t id_len, ap_ssl_ocsp_copy_resp *cb,
+                     void *userdata)
 {
     unsigned char small[OPF_SERVE_STACK];
     unsigned char *buf = small;
@@ -290,8 +295,10 @@ void opf_cache_serve(opf_gen_t *g, server_rec *s, conn_rec *c,
     }
     /* Only a record stored under this very id, and never what has
      * expired, whatever the cache kept. */
-    if (len && opf_record_decode(buf, len, (const unsigned char *)id, id_len,
-                                 &rec) == APR_SUCCESS
+    if (len
+        && opf_record_decode(buf, len, (const unsigned char *)id, id_len,
+                             &rec)
+               == APR_SUCCESS
         && rec.next_update > apr_time_now()) {
         cb(rec.der, rec.der_len, userdata);
     }

@@ -42,7 +42,7 @@ int opf_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         if (opf_conf_int(sc, OPF_D_ENABLED) != 1 || !sc->responder
             || !sc->proxy_url || !*sc->proxy_url
             || opf_url_parse_responder(&u, sc->responder, ptemp, &err)
-               != APR_SUCCESS
+                   != APR_SUCCESS
             || !u.tls || opf_url_no_proxy(u.host, gc->noproxy)) {
             continue;
         }
@@ -51,9 +51,10 @@ int opf_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      "OCSPPrefetchResponder %s cannot be reached through "
                      "OCSPPrefetchProxy %s (no CONNECT tunnel): exempt %s "
                      "with OCSPPrefetchNoProxy, or set OCSPPrefetchProxy off "
-                     "in that virtual host", s->server_hostname
-                     ? s->server_hostname : "(main server)", s->port,
-                     sc->responder, sc->proxy_url, u.host);
+                     "in that virtual host",
+                     s->server_hostname ? s->server_hostname
+                                        : "(main server)",
+                     s->port, sc->responder, sc->proxy_url, u.host);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -61,15 +62,12 @@ int opf_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 
 /* The table, as rows, and where each value lives in opf_srv_conf_t. */
 static const opf_directive_t directives[] = {
-    OPF_DIRECTIVES(OPF_DIRECTIVE_ROW)
-};
+    OPF_DIRECTIVES(OPF_DIRECTIVE_ROW)};
 
 #define FIELD_OFFSET(id, name, syntax, handler, kind, scope, field, type, \
-                     def, min, max, unit, def_text, help) \
+                     def, min, max, unit, def_text, help)                 \
     APR_OFFSETOF(opf_srv_conf_t, field),
-static const apr_size_t field_offsets[] = {
-    OPF_DIRECTIVES(FIELD_OFFSET)
-};
+static const apr_size_t field_offsets[] = {OPF_DIRECTIVES(FIELD_OFFSET)};
 #undef FIELD_OFFSET
 
 const opf_directive_t *opf_directive(opf_directive_id_e id)
@@ -121,7 +119,7 @@ void *opf_create_srv_conf(apr_pool_t *p, server_rec *s)
             *(apr_interval_time_t *)field_of(sc, i) = OPF_UNSET_TIME;
             break;
         default:
-            break;             /* NULL / 0 from apr_pcalloc */
+            break; /* NULL / 0 from apr_pcalloc */
         }
     }
     sc->retry_ceil = OPF_UNSET_TIME;
@@ -149,14 +147,14 @@ void *opf_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
             break;
         case OPF_DT_TIME:
             if (*(apr_interval_time_t *)field_of(add, i) == OPF_UNSET_TIME) {
-                *(apr_interval_time_t *)field_of(sc, i) =
-                    *(apr_interval_time_t *)field_of(base, i);
+                *(apr_interval_time_t *)field_of(sc, i) = *(
+                    apr_interval_time_t *)field_of(base, i);
             }
             break;
         case OPF_DT_STR:
             if (!*(const char **)field_of(add, i)) {
-                *(const char **)field_of(sc, i) =
-                    *(const char **)field_of(base, i);
+                *(const char **)field_of(sc, i) = *(
+                    const char **)field_of(base, i);
             }
             break;
         default:
@@ -180,7 +178,8 @@ static const opf_directive_t *row_of(const cmd_parms *cmd)
 static const char *in_scope(cmd_parms *cmd)
 {
     return row_of(cmd)->scope == OPF_DS_GLOBAL
-           ? ap_check_cmd_context(cmd, GLOBAL_ONLY) : NULL;
+               ? ap_check_cmd_context(cmd, GLOBAL_ONLY)
+               : NULL;
 }
 
 /* A positive number of seconds (units allowed), at most max_sec. */
@@ -195,12 +194,15 @@ static const char *parse_seconds(cmd_parms *cmd, const char *arg,
     }
     if ((!allow_zero && *out <= 0) || *out < 0) {
         return apr_psprintf(cmd->pool, "%s: '%s' must be %s", cmd->cmd->name,
-                            arg, allow_zero ? "zero or more seconds"
-                                            : "at least one second");
+                            arg,
+                            allow_zero ? "zero or more seconds"
+                                       : "at least one second");
     }
     if (*out > apr_time_from_sec(max_sec)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is more than the maximum "
-                            "of %ld seconds", cmd->cmd->name, arg, max_sec);
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is more than the maximum "
+                            "of %ld seconds",
+                            cmd->cmd->name, arg, max_sec);
     }
     return NULL;
 }
@@ -214,9 +216,10 @@ static const char *parse_count(cmd_parms *cmd, const opf_directive_t *d,
 
     n = strtol(arg, &end, 10);
     if (!apr_isdigit(*arg) || *end || n < d->min || n > d->max) {
-        return apr_psprintf(cmd->pool, "%s: '%s' must be a number of %s "
-                            "from %ld to %ld", cmd->cmd->name, arg, d->unit,
-                            d->min, d->max);
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' must be a number of %s "
+                            "from %ld to %ld",
+                            cmd->cmd->name, arg, d->unit, d->min, d->max);
     }
     *out = (int)n;
     return NULL;
@@ -233,8 +236,10 @@ static const char *parse_dir_off(cmd_parms *cmd, const opf_directive_t *d,
         return NULL;
     }
     if (!*arg || !ap_server_root_relative(cmd->temp_pool, arg)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable directory "
-                            "path", cmd->cmd->name, arg);
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a usable directory "
+                            "path",
+                            cmd->cmd->name, arg);
     }
     *out = arg;
     return NULL;
@@ -274,8 +279,10 @@ static const char *opf_set_generic_take1(cmd_parms *cmd, void *dc,
     case OPF_DK_DIR_OFF:
         return parse_dir_off(cmd, d, arg, field);
     default:
-        return apr_psprintf(cmd->pool, "%s: no generic handler for this "
-                            "directive", cmd->cmd->name);
+        return apr_psprintf(cmd->pool,
+                            "%s: no generic handler for this "
+                            "directive",
+                            cmd->cmd->name);
     }
 }
 
@@ -288,9 +295,10 @@ static const char *set_responder(cmd_parms *cmd, void *dc, const char *arg)
     /* https:// only here: named by an admin, never taken from a
      * certificate's AIA. */
     if (opf_url_parse_responder(&url, arg, cmd->pool, &err) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable responder "
-                            "URL: %s", cmd->cmd->name, arg,
-                            err ? err : "invalid");
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a usable responder "
+                            "URL: %s",
+                            cmd->cmd->name, arg, err ? err : "invalid");
     }
     opf_srv_conf(cmd->server)->responder = arg;
     return NULL;
@@ -299,8 +307,7 @@ static const char *set_responder(cmd_parms *cmd, void *dc, const char *arg)
 /* Read here, as root, and again by whoever fetches (the helper's user
  * with privsep): a file only root can read fails every fetch, with a
  * log line that says so. */
-static const char *set_responder_ca(cmd_parms *cmd, void *dc,
-                                    const char *arg)
+static const char *set_responder_ca(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err, *path;
 
@@ -314,9 +321,11 @@ static const char *set_responder_ca(cmd_parms *cmd, void *dc,
                             cmd->cmd->name, arg);
     }
     if (opf_tls_ca_check(path, cmd->temp_pool, &err) <= 0) {
-        return apr_psprintf(cmd->pool, "%s: %s (give a PEM file of the CA "
+        return apr_psprintf(cmd->pool,
+                            "%s: %s (give a PEM file of the CA "
                             "certificates that issued the responder's TLS "
-                            "certificate)", cmd->cmd->name, err);
+                            "certificate)",
+                            cmd->cmd->name, err);
     }
     opf_srv_conf(cmd->server)->responder_ca = path;
     return NULL;
@@ -342,9 +351,10 @@ static const char *set_assume(cmd_parms *cmd, void *dc, const char *arg)
         return err;
     }
     if (v != 0 && v < apr_time_from_sec(d->min)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is less than the minimum of "
-                            "%ld seconds (or give off)", cmd->cmd->name, arg,
-                            d->min);
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is less than the minimum of "
+                            "%ld seconds (or give off)",
+                            cmd->cmd->name, arg, d->min);
     }
     opf_srv_conf(cmd->server)->assume = v;
     return NULL;
@@ -370,9 +380,11 @@ static const char *set_cache(cmd_parms *cmd, void *dc, const char *arg)
     sc->cache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name,
                                             AP_SOCACHE_PROVIDER_VERSION);
     if (!sc->cache_provider) {
-        return apr_psprintf(cmd->pool, "%s: unknown socache provider '%s'; "
+        return apr_psprintf(cmd->pool,
+                            "%s: unknown socache provider '%s'; "
                             "load it first (LoadModule socache_%s_module "
-                            "...) or use shmcb", cmd->cmd->name, name, name);
+                            "...) or use shmcb",
+                            cmd->cmd->name, name, name);
     }
     err = sc->cache_provider->create(&sc->cache, args, cmd->temp_pool,
                                      cmd->pool);
@@ -412,13 +424,15 @@ static const char *set_retry(cmd_parms *cmd, void *dc, const char *min,
     (void)dc;
     if ((err = in_scope(cmd))
         || (err = parse_seconds(cmd, min, 0, row_of(cmd)->max, &floor))
-        || (max && (err = parse_seconds(cmd, max, 0, OPF_RETRY_CEIL_MAX,
-                                        &ceil)))) {
+        || (max
+            && (err = parse_seconds(cmd, max, 0, OPF_RETRY_CEIL_MAX,
+                                    &ceil)))) {
         return err;
     }
     if (ceil < floor) {
         if (max) {
-            return apr_psprintf(cmd->pool, "%s: the maximum delay '%s' is "
+            return apr_psprintf(cmd->pool,
+                                "%s: the maximum delay '%s' is "
                                 "shorter than the minimum '%s'",
                                 cmd->cmd->name, max, min);
         }
@@ -447,9 +461,11 @@ static const char *set_proxy(cmd_parms *cmd, void *dc, const char *arg)
         return NULL;
     }
     if (strncasecmp(arg, "http://", 7) != 0) {
-        return apr_psprintf(cmd->pool, "%s: '%s': give http://[user:password@]"
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s': give http://[user:password@]"
                             "host:port (an http:// proxy; https:// proxies "
-                            "are not supported)", cmd->cmd->name, arg);
+                            "are not supported)",
+                            cmd->cmd->name, arg);
     }
     rest = arg + 7;
     slash = ap_strchr_c(rest, '/');
@@ -462,8 +478,10 @@ static const char *set_proxy(cmd_parms *cmd, void *dc, const char *arg)
         }
         if (!*user || ap_unescape_url(user) != OK
             || (pass && ap_unescape_url(pass) != OK)) {
-            return apr_psprintf(cmd->pool, "%s: the user:password part of the "
-                                "proxy URL is not valid", cmd->cmd->name);
+            return apr_psprintf(cmd->pool,
+                                "%s: the user:password part of the "
+                                "proxy URL is not valid",
+                                cmd->cmd->name);
         }
         rest = at + 1;
     }
@@ -471,8 +489,10 @@ static const char *set_proxy(cmd_parms *cmd, void *dc, const char *arg)
                                       (apr_size_t)(slash - rest))
                      : rest;
     if (slash && slash[1] != '\0') {
-        return apr_psprintf(cmd->pool, "%s: the proxy URL names a path; give "
-                            "http://host:port", cmd->cmd->name);
+        return apr_psprintf(cmd->pool,
+                            "%s: the proxy URL names a path; give "
+                            "http://host:port",
+                            cmd->cmd->name);
     }
     sc->proxy_url = apr_pstrcat(cmd->pool, "http://", hostport, "/", NULL);
     if (opf_url_parse(&url, sc->proxy_url, cmd->temp_pool, &err)
@@ -487,7 +507,8 @@ static const char *set_proxy(cmd_parms *cmd, void *dc, const char *arg)
 
         sc->proxy_auth = apr_pstrcat(cmd->pool, "Basic ",
                                      ap_pbase64encode(cmd->pool,
-                                                      (char *)cred), NULL);
+                                                      (char *)cred),
+                                     NULL);
     }
     return NULL;
 }
@@ -524,14 +545,16 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc,
     }
     prog = ap_server_root_relative(cmd->pool, argv[0]);
     if (!prog || access(prog, X_OK) != 0) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not an executable "
-                            "program", cmd->cmd->name, argv[0]);
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not an executable "
+                            "program",
+                            cmd->cmd->name, argv[0]);
     }
     sc->notify_argv = apr_array_make(cmd->pool, argc + 1, sizeof(char *));
     APR_ARRAY_PUSH(sc->notify_argv, const char *) = prog;
     for (i = 1; i < argc; i++) {
-        APR_ARRAY_PUSH(sc->notify_argv, const char *) =
-            apr_pstrdup(cmd->pool, argv[i]);
+        APR_ARRAY_PUSH(sc->notify_argv, const char *) = apr_pstrdup(cmd->pool,
+                                                                    argv[i]);
     }
     APR_ARRAY_PUSH(sc->notify_argv, const char *) = NULL;
     return NULL;
@@ -550,9 +573,11 @@ static const char *set_notifier(cmd_parms *cmd, void *dc, const char *path)
     }
     prog = ap_server_root_relative(cmd->pool, path);
     if (!prog || access(prog, X_OK) != 0) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not an executable "
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not an executable "
                             "program (the ocsp-prefetch-notifier of this "
-                            "module)", cmd->cmd->name, path);
+                            "module)",
+                            cmd->cmd->name, path);
     }
     sc->notifier_path = prog;
     return NULL;
@@ -569,7 +594,8 @@ const char *opf_notifier_path(const opf_srv_conf_t *sc, apr_pool_t *p)
     if (!sc->helper_path || !slash) {
         return OPF_NOTIFIER_PATH;
     }
-    return apr_pstrcat(p, apr_pstrndup(p, helper, (apr_size_t)(slash - helper)),
+    return apr_pstrcat(p,
+                       apr_pstrndup(p, helper, (apr_size_t)(slash - helper)),
                        "/ocsp-prefetch-notifier", NULL);
 }
 
@@ -597,10 +623,11 @@ static const char *set_privsep(cmd_parms *cmd, void *dc, const char *flag,
     }
     prog = path ? ap_server_root_relative(cmd->pool, path) : OPF_HELPER_PATH;
     if (!prog || access(prog, X_OK) != 0) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not an executable "
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not an executable "
                             "program (the ocsp-prefetch-helper of this "
-                            "module)", cmd->cmd->name, path ? path
-                                                            : OPF_HELPER_PATH);
+                            "module)",
+                            cmd->cmd->name, path ? path : OPF_HELPER_PATH);
     }
     sc->privsep = 1;
     sc->helper_path = prog;
@@ -642,19 +669,18 @@ static const char *set_helper_user(cmd_parms *cmd, void *dc, const char *arg)
     }
     if (apr_uid_get(&uid, &gid, arg, cmd->temp_pool) == APR_SUCCESS
         && (uid == 0 || gid == 0)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' has uid or gid 0: the helper "
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' has uid or gid 0: the helper "
                             "never runs as root; name an unprivileged system "
-                            "user", cmd->cmd->name, arg);
+                            "user",
+                            cmd->cmd->name, arg);
     }
     opf_srv_conf(cmd->server)->helper_user = arg;
     return NULL;
 }
 
 #define COMMAND(id, name, syntax, handler, kind, scope, field, type, def, \
-                min, max, unit, def_text, help) \
+                min, max, unit, def_text, help)                           \
     AP_INIT_##syntax(name, handler, (void *)&directives[id], RSRC_CONF, help),
-const command_rec opf_cmds[] = {
-    OPF_DIRECTIVES(COMMAND)
-    { NULL }
-};
+const command_rec opf_cmds[] = {OPF_DIRECTIVES(COMMAND){NULL}};
 #undef COMMAND

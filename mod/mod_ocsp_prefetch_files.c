@@ -47,8 +47,8 @@ static int opf_add_cert_files(server_rec *s, apr_pool_t *p,
         configured_t *c = apr_array_push(g->configured);
 
         c->s = s;
-        c->file = apr_pstrdup(g->pconf, APR_ARRAY_IDX(cert_files, i,
-                                                      const char *));
+        c->file = apr_pstrdup(g->pconf,
+                              APR_ARRAY_IDX(cert_files, i, const char *));
     }
     return DECLINED;
 }
@@ -79,7 +79,7 @@ static opf_entry_t *entry_by_digest(opf_gen_t *g, const char *file)
     unsigned char key[OPF_KEY_LEN];
 
     return file_key(g, file, key) ? apr_hash_get(g->by_key, key, OPF_KEY_LEN)
-                               : NULL;
+                                  : NULL;
 }
 
 /* Whether the first certificate of file was offered for stapling
@@ -95,7 +95,7 @@ static int offered_digest(opf_gen_t *g, const char *file)
 
 void opf_files_check_unoffered(opf_gen_t *g, apr_pool_t *ptemp)
 {
-    apr_hash_t *seen = apr_hash_make(ptemp);   /* file -> "" */
+    apr_hash_t *seen = apr_hash_make(ptemp); /* file -> "" */
     int i;
 
     for (i = 0; i < g->configured->nelts; i++) {
@@ -109,19 +109,21 @@ void opf_files_check_unoffered(opf_gen_t *g, apr_pool_t *ptemp)
         }
         apr_hash_set(seen, c->file, APR_HASH_KEY_STRING, "");
         if (offered_digest(g, c->file)) {
-            continue;   /* the usual case, known without parsing */
+            continue; /* the usual case, known without parsing */
         }
         /* Not a file (an engine or PKCS#11 id), or unreadable: mod_ssl
          * said so already if it matters. */
         if (opf_cert_leaf_from_file(&cert, c->file, g->pconf, &err)
             != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, c->s, "%s: %s: not "
-                         "checked for stapling", c->file, err);
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, c->s,
+                         "%s: %s: not "
+                         "checked for stapling",
+                         c->file, err);
             continue;
         }
         if (apr_hash_get(g->by_key, cert->key, OPF_KEY_LEN)
             || apr_hash_get(g->nourl_by_key, cert->key, OPF_KEY_LEN)) {
-            continue;   /* offered: registered, or told why not */
+            continue; /* offered: registered, or told why not */
         }
         un = apr_hash_get(g->unoffered_by_key, cert->key, OPF_KEY_LEN);
         if (!un) {
@@ -151,8 +153,8 @@ void opf_files_check_unoffered(opf_gen_t *g, apr_pool_t *ptemp)
  * portable set, or a certificate from no file: KEY.ocsp. */
 void opf_files_export_names(opf_gen_t *g, apr_pool_t *ptemp)
 {
-    apr_hash_t *claimed = apr_hash_make(ptemp);   /* name -> entry */
-    apr_hash_t *clash = apr_hash_make(ptemp);     /* name -> "" */
+    apr_hash_t *claimed = apr_hash_make(ptemp); /* name -> entry */
+    apr_hash_t *clash = apr_hash_make(ptemp);   /* name -> "" */
     int i;
 
     for (i = 0; i < g->configured->nelts; i++) {
@@ -166,7 +168,7 @@ void opf_files_export_names(opf_gen_t *g, apr_pool_t *ptemp)
         /* Parsed only when its digest matches nothing (rare). */
         if (!(entry = entry_by_digest(g, c->file))
             && (opf_cert_leaf_from_file(&cert, c->file, ptemp, &err)
-                != APR_SUCCESS
+                    != APR_SUCCESS
                 || !(entry = apr_hash_get(g->by_key, cert->key,
                                           OPF_KEY_LEN)))) {
             continue;

@@ -36,7 +36,7 @@ APLOG_USE_MODULE(ocsp_prefetch);
 #define OPF_FLEET_MAX_TTL apr_time_from_sec(30 * 24 * 3600 - 3600)
 
 typedef struct fleet_item {
-    unsigned char *rec;        /* publish: malloc'd encoded record */
+    unsigned char *rec; /* publish: malloc'd encoded record */
     apr_size_t len;
     unsigned char key[OPF_RECORD_MAX_KEY];
     apr_size_t key_len;
@@ -53,21 +53,21 @@ typedef struct fleet_batch {
     const unsigned char *const *keys;
     apr_size_t key_len;
     int n;
-    unsigned char **out;       /* malloc'd records, NULL: none */
+    unsigned char **out; /* malloc'd records, NULL: none */
     apr_size_t *out_len;
-    int next;                  /* the next key to read */
-    int cancel;                /* the caller gave up: stop reading */
-    int finished;              /* the thread is done with it */
+    int next;     /* the next key to read */
+    int cancel;   /* the caller gave up: stop reading */
+    int finished; /* the thread is done with it */
 } fleet_batch_t;
 
 struct opf_fleet {
     server_rec *s;
     const ap_socache_provider_t *provider;
     ap_socache_instance_t *inst;
-    const char *name;          /* "redis:127.0.0.1:6379", for log lines */
+    const char *name; /* "redis:127.0.0.1:6379", for log lines */
     opf_peers_t peers;
     pid_t owner;
-    int closer;                /* opf_childfd closer handle, -1: none */
+    int closer; /* opf_childfd closer handle, -1: none */
     /* The instance's connections are made in this pool, with an
      * allocator of its own: the fleet thread may be inside it when the
      * parent forks, and a child must not inherit pconf's allocator mutex
@@ -76,20 +76,20 @@ struct opf_fleet {
 
     pthread_t thread;
     int started;
-    pthread_mutex_t mutex;     /* guards the queue and the flags below */
+    pthread_mutex_t mutex; /* guards the queue and the flags below */
     pthread_cond_t cond;
     fleet_item_t queue[OPF_FLEET_QUEUE];
     int head, count;
-    fleet_batch_t *batch;      /* reads to do first, NULL: none */
+    fleet_batch_t *batch; /* reads to do first, NULL: none */
     int stopping, done;
-    int answers_off;           /* no peek is answered any more */
-    int in_answer;             /* the thread is in an answer callback */
-    int dropping;              /* dropped since the last logged drop */
-    apr_time_t op_started;     /* 0: no cache call running (atomic) */
-    int stuck_told;            /* this call was reported stuck */
+    int answers_off;       /* no peek is answered any more */
+    int in_answer;         /* the thread is in an answer callback */
+    int dropping;          /* dropped since the last logged drop */
+    apr_time_t op_started; /* 0: no cache call running (atomic) */
+    int stuck_told;        /* this call was reported stuck */
 
     /* The fleet thread's own */
-    int down;                  /* an outage was logged, its end was not */
+    int down; /* an outage was logged, its end was not */
     unsigned long published, kept, failed;
 };
 
@@ -142,7 +142,8 @@ static void outage(opf_fleet_t *f, apr_status_t rv, const char *what)
                      "the fleet cache %s cannot be used (%s failed): "
                      "responses are not shared with the fleet until it "
                      "answers again; this server keeps stapling from its "
-                     "own cache", f->name, what);
+                     "own cache",
+                     f->name, what);
     }
 }
 
@@ -183,17 +184,16 @@ static void publish_one(opf_fleet_t *f, fleet_item_t *it, unsigned char *buf,
                                (unsigned int)it->key_len, buf, &len, p);
     if (rv == APR_SUCCESS
         && opf_record_decode(buf, len, it->key, it->key_len, &old)
-           == APR_SUCCESS
-        && old.next_update > now
-        && old.this_update <= now + OPF_MAX_SKEW
+               == APR_SUCCESS
+        && old.next_update > now && old.this_update <= now + OPF_MAX_SKEW
         && opf_record_keeps(old.this_update, old.status, it->v.this_update,
                             it->v.status)) {
         f->kept++;
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, f->s,
-                     "fleet cache %s: a newer response (thisUpdate %"
-                     APR_TIME_T_FMT " s later) is there already: kept",
-                     f->name,
-                     apr_time_sec(old.this_update - it->v.this_update));
+        ap_log_error(
+            APLOG_MARK, APLOG_DEBUG, 0, f->s,
+            "fleet cache %s: a newer response (thisUpdate %" APR_TIME_T_FMT
+            " s later) is there already: kept",
+            f->name, apr_time_sec(old.this_update - it->v.this_update));
         recovered(f);
         goto done;
     }
@@ -201,8 +201,8 @@ static void publish_one(opf_fleet_t *f, fleet_item_t *it, unsigned char *buf,
      * clock beyond the allowed skew: ours replaces it), or too large
      * for our buffer (ENOSPC, ENOMEM: someone else's; ours replaces it).
      * Anything else is the cache failing. */
-    if (rv != APR_SUCCESS && !APR_STATUS_IS_NOTFOUND(rv)
-        && rv != APR_ENOSPC && rv != APR_ENOMEM) {
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_NOTFOUND(rv) && rv != APR_ENOSPC
+        && rv != APR_ENOMEM) {
         outage(f, rv, "a read");
         goto done;
     }
@@ -239,7 +239,7 @@ static void read_one(opf_fleet_t *f, fleet_batch_t *b, int i,
     __atomic_store_n(&f->op_started, 0, __ATOMIC_SEQ_CST);
     if (rv == APR_SUCCESS
         && opf_record_decode(buf, len, b->keys[i], b->key_len, &rec)
-           == APR_SUCCESS
+               == APR_SUCCESS
         && (b->out[i] = malloc(len)) != NULL) {
         memcpy(b->out[i], buf, len);
         b->out_len[i] = len;
@@ -272,7 +272,7 @@ static void peek_one(opf_fleet_t *f, fleet_item_t *it, unsigned char *buf,
     __atomic_store_n(&f->op_started, 0, __ATOMIC_SEQ_CST);
     if (rv == APR_SUCCESS
         && opf_record_decode(buf, len, it->key, it->key_len, &rec)
-           == APR_SUCCESS
+               == APR_SUCCESS
         && rec.next_update > apr_time_now()
         && rec.this_update > it->held_this) {
         der = rec.der;
@@ -351,8 +351,8 @@ static void *fleet_main(void *data)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, f->s,
                          "the fleet cache %s is too slow: %d response%s "
                          "not published (each is published again at its "
-                         "next refresh)", f->name, dropped,
-                         dropped == 1 ? "" : "s");
+                         "next refresh)",
+                         f->name, dropped, dropped == 1 ? "" : "s");
         }
         if (p && it.rec) {
             publish_one(f, &it, buf, p);
@@ -408,12 +408,13 @@ static const char *numeric_servers(const char *list, apr_port_t dflt,
         }
         else {
             if (apr_parse_addr_port(&host, &scope, &port, item, p)
-                != APR_SUCCESS || !host
+                    != APR_SUCCESS
+                || !host
                 || apr_sockaddr_info_get(&sa, host, APR_INET,
                                          port ? port : dflt, 0, p)
-                   != APR_SUCCESS
+                       != APR_SUCCESS
                 || apr_sockaddr_ip_getbuf(addr, sizeof(addr), sa)
-                   != APR_SUCCESS) {
+                       != APR_SUCCESS) {
                 return NULL;
             }
             one = apr_psprintf(p, "%s:%d", addr, (int)sa->port);
@@ -434,8 +435,7 @@ static apr_status_t fleet_cleanup(void *data)
 
 apr_status_t opf_fleet_create(opf_fleet_t **fleet, server_rec *s,
                               const ap_socache_provider_t *provider,
-                              const char *spec,
-                              apr_pool_t *pconf)
+                              const char *spec, apr_pool_t *pconf)
 {
     struct ap_socache_hints hints;
     apr_allocator_t *allocator;
@@ -460,7 +460,8 @@ apr_status_t opf_fleet_create(opf_fleet_t **fleet, server_rec *s,
     if (!args || !*++args) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                      "OCSPPrefetchCache %s: name the cache servers "
-                     "(%s:host[:port][,...])", spec, pname);
+                     "(%s:host[:port][,...])",
+                     spec, pname);
         return APR_EINVAL;
     }
     numeric = numeric_servers(args, fleet_default_port(pname), &f->peers,
@@ -468,7 +469,8 @@ apr_status_t opf_fleet_create(opf_fleet_t **fleet, server_rec *s,
     if (!numeric) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                      "OCSPPrefetchCache %s: cannot resolve its servers to "
-                     "IPv4 addresses", spec);
+                     "IPv4 addresses",
+                     spec);
         return APR_EINVAL;
     }
     /* An instance of our own, on addresses: the provider resolves its
@@ -529,8 +531,8 @@ apr_status_t opf_fleet_create(opf_fleet_t **fleet, server_rec *s,
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                  "fleet cache %s: accepted responses are published there "
                  "(%d server address%s); the children staple from this "
-                 "server's own cache", spec, f->peers.n,
-                 f->peers.n == 1 ? "" : "es");
+                 "server's own cache",
+                 spec, f->peers.n, f->peers.n == 1 ? "" : "es");
     *fleet = f;
     return APR_SUCCESS;
 }
@@ -634,22 +636,21 @@ int opf_fleet_read_many(opf_fleet_t *f, const unsigned char *const *keys,
     if (cut) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, f->s,
                      "the fleet cache %s: read %d of %d records in %d s; "
-                     "the others are fetched", f->name, b.next, n,
-                     (int)apr_time_sec(max));
+                     "the others are fetched",
+                     f->name, b.next, n, (int)apr_time_sec(max));
     }
     return found;
 }
 
 int opf_fleet_peek(opf_fleet_t *f, const unsigned char *key,
                    apr_size_t key_len, apr_time_t held_this,
-                   opf_fleet_answer_fn *answer, void *baton,
-                   apr_uint32_t seq)
+                   opf_fleet_answer_fn *answer, void *baton, apr_uint32_t seq)
 {
     fleet_item_t *it;
 
     if (!f || key_len > OPF_RECORD_MAX_KEY
         || __atomic_load_n(&f->down, __ATOMIC_SEQ_CST)) {
-        return 0;   /* an outage: fetch at once, do not wait on it */
+        return 0; /* an outage: fetch at once, do not wait on it */
     }
     pthread_mutex_lock(&f->mutex);
     if (f->stopping || f->answers_off || f->count == OPF_FLEET_QUEUE) {
@@ -704,8 +705,8 @@ void opf_fleet_watch(opf_fleet_t *f)
         f->stuck_told = 1;
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, f->s,
                      "the fleet cache %s has not answered for %d s: %d "
-                     "connection%s to it shut down", f->name,
-                     (int)apr_time_sec(apr_time_now() - started), n,
+                     "connection%s to it shut down",
+                     f->name, (int)apr_time_sec(apr_time_now() - started), n,
                      n == 1 ? "" : "s");
     }
 }
@@ -745,8 +746,9 @@ void opf_fleet_stop(opf_fleet_t *f)
     if (f->published || f->kept || f->failed) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, f->s,
                      "fleet cache %s: %lu response%s published, %lu kept "
-                     "(newer there), %lu failed", f->name, f->published,
-                     f->published == 1 ? "" : "s", f->kept, f->failed);
+                     "(newer there), %lu failed",
+                     f->name, f->published, f->published == 1 ? "" : "s",
+                     f->kept, f->failed);
     }
 }
 

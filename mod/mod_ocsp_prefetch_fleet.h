@@ -41,8 +41,7 @@ typedef struct opf_fleet opf_fleet_t;
  * thread. Stopped by a pre-cleanup of pconf (or opf_fleet_stop before). */
 apr_status_t opf_fleet_create(opf_fleet_t **fleet, server_rec *s,
                               const ap_socache_provider_t *provider,
-                              const char *spec,
-                              apr_pool_t *pconf);
+                              const char *spec, apr_pool_t *pconf);
 
 /* From the prefetch thread: queues a copy; drops it (counted, logged
  * once per incident) when the queue is full. */

@@ -33,7 +33,7 @@ void opf_helper_user_resolve(opf_gen_t *g, server_rec *s)
     g->helper_uid = (uid_t)-1;
     g->helper_gid = (gid_t)-1;
     if (geteuid() != 0) {
-        return;   /* we cannot change ids: the helper runs as we do */
+        return; /* we cannot change ids: the helper runs as we do */
     }
     rv = apr_uid_get(&uid, &gid, name, g->pconf);
     if (rv == APR_SUCCESS && uid != 0 && gid != 0) {
@@ -44,10 +44,11 @@ void opf_helper_user_resolve(opf_gen_t *g, server_rec *s)
     g->helper_uid = ap_unixd_config.user_id;
     g->helper_gid = ap_unixd_config.group_id;
     if (rv == APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "OCSPPrefetchHelperUser: "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "OCSPPrefetchHelperUser: "
                      "the user %s has uid or gid 0; the helper never runs "
-                     "as root and runs as User (%s) instead", name,
-                     ap_unixd_config.user_name);
+                     "as root and runs as User (%s) instead",
+                     name, ap_unixd_config.user_name);
     }
     /* Once per start and name: not again on each graceful restart. */
     /* (The key is built in pconf: the mark, once set, copies it.) */
@@ -60,7 +61,7 @@ void opf_helper_user_resolve(opf_gen_t *g, server_rec *s)
                      "running as User can signal or trace it. Create the "
                      "system user (adduser --system --group --no-create-home "
                      "%s, as the Debian package does) or name an existing "
-                     "unprivileged user with OCSPPrefetchHelperUser", name,
-                     ap_unixd_config.user_name, name);
+                     "unprivileged user with OCSPPrefetchHelperUser",
+                     name, ap_unixd_config.user_name, name);
     }
 }

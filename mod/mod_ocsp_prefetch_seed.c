@@ -143,8 +143,8 @@ static apr_status_t validate(seed_ctx_t *sx, opf_entry_t *entry,
                               "not running";
         return APR_ENOTIMPL;
     }
-    rv = opf_helper_check(g->helper, opf_job_helper_id(entry->job), der,
-                          len, OPF_MAX_SKEW, entry->assume, HELPER_CHECK_WAIT_MS,
+    rv = opf_helper_check(g->helper, opf_job_helper_id(entry->job), der, len,
+                          OPF_MAX_SKEW, entry->assume, HELPER_CHECK_WAIT_MS,
                           v, reason, p);
     if (rv == APR_SUCCESS || rv == APR_EINVAL) {
         sx->helper_checks++;
@@ -152,23 +152,24 @@ static apr_status_t validate(seed_ctx_t *sx, opf_entry_t *entry,
     }
     sx->unchecked++;
     g->helper_mute = 1;
-    ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s, "OCSPPrefetchPrivsep: the "
+    ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s,
+                 "OCSPPrefetchPrivsep: the "
                  "helper process did not validate a stored OCSP response "
                  "within %d ms: not using stored responses, they will be "
-                 "fetched", HELPER_CHECK_WAIT_MS);
+                 "fetched",
+                 HELPER_CHECK_WAIT_MS);
     *reason = "the privilege separation helper process did not answer";
     return APR_ENOTIMPL;
 }
 
 static int candidate_ok(seed_ctx_t *sx, opf_entry_t *entry,
-                        const char *source,
-                        const unsigned char *der, apr_size_t len,
-                        apr_time_t now, opf_validated_t *v, apr_pool_t *p)
+                        const char *source, const unsigned char *der,
+                        apr_size_t len, apr_time_t now, opf_validated_t *v,
+                        apr_pool_t *p)
 {
     opf_gen_t *g = sx->g;
     const char *reason = NULL;
-    apr_status_t rv = validate(sx, entry, der, len, now, v, &reason,
-                               p);
+    apr_status_t rv = validate(sx, entry, der, len, now, v, &reason, p);
 
     if (rv == APR_ENOTIMPL) {
         /* Not checked at all: summed up in one warning. */
@@ -258,19 +259,21 @@ static int carried_ok(seed_ctx_t *sx, opf_entry_t *entry,
     const char *reason = NULL;
 
     ikey = item->accepted && now >= item->validated_at
-           ? issuer_key(sx->issuer_keys, entry->cert->issuer, p) : NULL;
+               ? issuer_key(sx->issuer_keys, entry->cert->issuer, p)
+               : NULL;
     if (!ikey || memcmp(ikey, item->issuer_key, OPF_KEY_LEN) != 0) {
         *how = validated_how(sx->g);
         *validated_at = now;
-        return candidate_ok(sx, entry, "the previous generation",
-                            item->der, item->der_len, now, v, p);
+        return candidate_ok(sx, entry, "the previous generation", item->der,
+                            item->der_len, now, v, p);
     }
     if (opf_validated_recheck(&item->v, entry->cert->issuer, now,
-                              OPF_MAX_SKEW, v, &reason, p) != APR_SUCCESS) {
+                              OPF_MAX_SKEW, v, &reason, p)
+        != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, sx->g->s,
                      "%s: not using the OCSP response from the previous "
-                     "generation: %s", opf_cert_label(p, entry->cert),
-                     reason);
+                     "generation: %s",
+                     opf_cert_label(p, entry->cert), reason);
         return 0;
     }
     sx->carried++;
@@ -286,13 +289,13 @@ static int carried_ok(seed_ctx_t *sx, opf_entry_t *entry,
 static int seed_with(opf_gen_t *g, opf_entry_t *entry,
                      const unsigned char *der, apr_size_t len,
                      const opf_validated_t *v, apr_time_t validated_at,
-                     const char *how, opf_source_e from,
-                     int persist, carry_item_t *owner, apr_time_t now,
-                     apr_pool_t *p)
+                     const char *how, opf_source_e from, int persist,
+                     carry_item_t *owner, apr_time_t now, apr_pool_t *p)
 {
     const char *source = from == OPF_SOURCE_FLEET ? "the fleet cache"
-                       : from == OPF_SOURCE_STORE ? "the store"
-                       : "the previous generation";
+                         : from == OPF_SOURCE_STORE
+                             ? "the store"
+                             : "the previous generation";
 
     if (opf_cache_put(g, entry, der, len, v, 0, p) != APR_SUCCESS) {
         return 0;
@@ -312,13 +315,16 @@ static int seed_with(opf_gen_t *g, opf_entry_t *entry,
     entry->seed.source = from;
     /* The export holds it already when the previous generation wrote it;
      * else (a cold start, export just turned on) it is written now. */
-    if (g->export && (from != OPF_SOURCE_PREVIOUS
-                      || !opf_store_has_file(g->export, entry->export_name))) {
+    if (g->export
+        && (from != OPF_SOURCE_PREVIOUS
+            || !opf_store_has_file(g->export, entry->export_name))) {
         char err[OPF_STORE_ERRLEN];
 
         if (opf_store_write_file(g->export, entry->export_name, der, len, err,
-                                 sizeof(err)) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s, "%s: cannot export "
+                                 sizeof(err))
+            != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s,
+                         "%s: cannot export "
                          "its OCSP response (OCSPPrefetchExport): %s",
                          opf_cert_label(p, entry->cert), err);
         }
@@ -332,8 +338,8 @@ static int seed_with(opf_gen_t *g, opf_entry_t *entry,
     return 1;
 }
 
-static void seed_entry(seed_ctx_t *sx, opf_entry_t *entry,
-                       carry_item_t *item, apr_time_t now, apr_pool_t *p)
+static void seed_entry(seed_ctx_t *sx, opf_entry_t *entry, carry_item_t *item,
+                       apr_time_t now, apr_pool_t *p)
 {
     opf_gen_t *g = sx->g;
     const char *key = entry->cert->key_hex;
@@ -349,8 +355,7 @@ static void seed_entry(seed_ctx_t *sx, opf_entry_t *entry,
         entry->seed.failures = item->failures;
         entry->seed.retry_at = item->retry_at;
         if (item->der
-            && carried_ok(sx, entry, item, now, &v, &best_at,
-                          &best_how, p)) {
+            && carried_ok(sx, entry, item, now, &v, &best_at, &best_how, p)) {
             best = item->der;
             best_len = item->der_len;
             best_v = v;
@@ -370,8 +375,7 @@ static void seed_entry(seed_ctx_t *sx, opf_entry_t *entry,
 
             stored_same = same;
             if (!same
-                && candidate_ok(sx, entry, "the store", der, len, now,
-                                &v, p)
+                && candidate_ok(sx, entry, "the store", der, len, now, &v, p)
                 && (!best || v.this_update > best_v.this_update)) {
                 best = der;
                 best_len = len;
@@ -395,8 +399,8 @@ static void seed_entry(seed_ctx_t *sx, opf_entry_t *entry,
          * engine writes it. */
         seed_with(g, entry, best, best_len, &best_v, best_at, best_how,
                   best_source,
-                  g->store && !stored_same && item && best == item->der,
-                  item, now, p);
+                  g->store && !stored_same && item && best == item->der, item,
+                  now, p);
     }
 }
 
@@ -439,13 +443,13 @@ static int seed_from_fleet(seed_ctx_t *sx, apr_time_t now, apr_pool_t *p)
         opf_validated_t v;
 
         if (recs[i]
-            && opf_record_decode(recs[i], lens[i], keys[i], OPF_KEY_LEN,
-                                 &rec) == APR_SUCCESS
+            && opf_record_decode(recs[i], lens[i], keys[i], OPF_KEY_LEN, &rec)
+                   == APR_SUCCESS
             && candidate_ok(sx, entry, "the fleet cache", rec.der,
                             rec.der_len, now, &v, p)
             && seed_with(g, entry, rec.der, rec.der_len, &v, now,
-                         validated_how(g),
-                         OPF_SOURCE_FLEET, g->store != NULL, NULL, now, p)) {
+                         validated_how(g), OPF_SOURCE_FLEET, g->store != NULL,
+                         NULL, now, p)) {
             adopted++;
         }
         free(recs[i]);
@@ -473,7 +477,8 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
             g->store = NULL;
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s,
                          "OCSPPrefetchStore: %s; not using it: staples will "
-                         "not survive a full restart", err ? err : dir);
+                         "not survive a full restart",
+                         err ? err : dir);
         }
     }
     if (sc->export_dir) {
@@ -497,8 +502,9 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
     for (i = 0; i < g->entries->nelts; i++) {
         opf_entry_t *entry = APR_ARRAY_IDX(g->entries, i, opf_entry_t *);
         const char *key = entry->cert->key_hex;
-        carry_item_t *item = carry->items
-            ? apr_hash_get(carry->items, key, APR_HASH_KEY_STRING) : NULL;
+        carry_item_t *item = carry->items ? apr_hash_get(carry->items, key,
+                                                         APR_HASH_KEY_STRING)
+                                          : NULL;
 
         apr_hash_set(configured, key, APR_HASH_KEY_STRING, "");
         seed_entry(&sx, entry, item, now, ptemp);
@@ -512,8 +518,8 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
                      "OCSPPrefetchPrivsep: the helper process %s: %d OCSP "
                      "response%s from the store, the previous generation or "
                      "the fleet cache %s not checked and %s not used; they "
-                     "will be fetched", g->helper ? "did not answer"
-                                                  : "is not running",
+                     "will be fetched",
+                     g->helper ? "did not answer" : "is not running",
                      sx.unchecked, sx.unchecked == 1 ? "" : "s",
                      sx.unchecked == 1 ? "was" : "were",
                      sx.unchecked == 1 ? "is" : "are");
@@ -522,8 +528,8 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s,
                  "seeded OCSP responses: %d carried over with their times "
                  "checked, %d checked by the helper process, %d validated "
-                 "in this process, %d not checked", sx.carried,
-                 sx.helper_checks, sx.in_parent, sx.unchecked);
+                 "in this process, %d not checked",
+                 sx.carried, sx.helper_checks, sx.in_parent, sx.unchecked);
     if (g->store) {
         apr_interval_time_t keep = opf_conf_time(sc, OPF_D_KEEP);
 
@@ -531,8 +537,8 @@ void opf_seed_generation(opf_gen_t *g, apr_pool_t *ptemp)
         if (removed) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s,
                          "removed %d stored OCSP response%s of certificates "
-                         "no longer configured", removed,
-                         removed == 1 ? "" : "s");
+                         "no longer configured",
+                         removed, removed == 1 ? "" : "s");
         }
     }
 }
@@ -570,9 +576,12 @@ void opf_seed_carry_over(opf_gen_t *g)
         item = apr_pcalloc(pool, sizeof(*item));
         if (entry->der) {
             const unsigned char *ikey = entry->der_v_set
-                ? issuer_key(memo, entry->cert->issuer, pool) : NULL;
+                                            ? issuer_key(memo,
+                                                         entry->cert->issuer,
+                                                         pool)
+                                            : NULL;
 
-            item->der = entry->der;     /* handed over: see carry_item_t */
+            item->der = entry->der; /* handed over: see carry_item_t */
             entry->der = NULL;
             item->der_len = entry->der_len;
             /* For this leaf (the item's key) and this issuer. */
@@ -609,22 +618,28 @@ const char *opf_seed_persist(void *ctx, opf_job_t *job,
 
     msg[0] = '\0';
     err[0] = '\0';
-    if (g->store && opf_store_save(g->store, cert->key_hex, der, der_len, err,
-                                   sizeof(err)) != APR_SUCCESS) {
+    if (g->store
+        && opf_store_save(g->store, cert->key_hex, der, der_len, err,
+                          sizeof(err))
+               != APR_SUCCESS) {
         failed = 1;
-        snprintf(msg, sizeof(msg), "in the store (it is fetched again after "
-                 "a full restart): %s", err[0] ? err : "write failed");
+        snprintf(msg, sizeof(msg),
+                 "in the store (it is fetched again after "
+                 "a full restart): %s",
+                 err[0] ? err : "write failed");
     }
     err[0] = '\0';
     if (g->export && entry->export_name) {
         if (opf_store_write_file(g->export, entry->export_name, der, der_len,
-                                 err, sizeof(err)) != APR_SUCCESS) {
+                                 err, sizeof(err))
+            != APR_SUCCESS) {
             size_t used = strlen(msg);
 
-            snprintf(msg + used, sizeof(msg) - used, "%sas its "
+            snprintf(msg + used, sizeof(msg) - used,
+                     "%sas its "
                      "OCSPPrefetchExport file (which keeps the previous "
-                     "response): %s", failed ? "; and " : "",
-                     err[0] ? err : "write failed");
+                     "response): %s",
+                     failed ? "; and " : "", err[0] ? err : "write failed");
             failed = 1;
         }
         else if (g->notify) {

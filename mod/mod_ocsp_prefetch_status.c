@@ -148,8 +148,8 @@ static int has_arg(const request_rec *r, const char *name)
     apr_size_t n = strlen(name);
 
     while (a && *a) {
-        if (!strncmp(a, name, n) && (a[n] == '\0' || a[n] == '&'
-                                     || a[n] == '=')) {
+        if (!strncmp(a, name, n)
+            && (a[n] == '\0' || a[n] == '&' || a[n] == '=')) {
             return 1;
         }
         a = strchr(a, '&');
@@ -215,14 +215,17 @@ static int refetch(request_rec *r)
     int i, n = 0;
 
     if (opf_conf_int(sc, OPF_D_STATUS_REFETCH) != 1) {
-        return refetch_reply(r, HTTP_FORBIDDEN, "refetching from the status "
+        return refetch_reply(r, HTTP_FORBIDDEN,
+                             "refetching from the status "
                              "page is off: OCSPPrefetchStatusRefetch on\n");
     }
     if (cross_origin(r)) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "refused a refetch "
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "refused a refetch "
                       "request sent from another site's page (Origin %s)",
                       apr_table_get(r->headers_in, "Origin"));
-        return refetch_reply(r, HTTP_FORBIDDEN, "refused: sent from another "
+        return refetch_reply(r, HTTP_FORBIDDEN,
+                             "refused: sent from another "
                              "site's page\n");
     }
     if (ap_discard_request_body(r) != OK) {
@@ -254,16 +257,20 @@ static int refetch(request_rec *r)
             }
         }
         if (!n) {
-            return refetch_reply(r, HTTP_NOT_FOUND, "no certificate with "
+            return refetch_reply(r, HTTP_NOT_FOUND,
+                                 "no certificate with "
                                  "that key is fetched here\n");
         }
     }
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "refetch of %s requested "
-                  "(%d certificate%s)", what, n, n == 1 ? "" : "s");
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                  "refetch of %s requested "
+                  "(%d certificate%s)",
+                  what, n, n == 1 ? "" : "s");
     return refetch_reply(r, HTTP_ACCEPTED,
-                         apr_psprintf(r->pool, "refetch requested: %d "
-                                      "certificate%s\n", n,
-                                      n == 1 ? "" : "s"));
+                         apr_psprintf(r->pool,
+                                      "refetch requested: %d "
+                                      "certificate%s\n",
+                                      n, n == 1 ? "" : "s"));
 }
 
 static int status_handler(request_rec *r)

@@ -34,7 +34,7 @@ apache2 apache2-dev libssl-dev libapr1-dev libaprutil1-dev
 openssl faketime perl
 libapache2-mod-perl2 libio-socket-ssl-perl libnet-ssleay-perl gnutls-bin
 redis-server memcached haproxy socat nginx
-debhelper dpkg-dev fakeroot lintian git"
+debhelper dpkg-dev fakeroot lintian git clang-format"
 
 # Prints the packages of OPF_DEPS that are not installed.
 deps_missing() {

@@ -59,7 +59,8 @@ static int key_of(X509 *x, unsigned char key[OPF_KEY_LEN])
 
     if (len <= 0)
         return 0;
-    ok = EVP_Digest(der, len, key, &n, EVP_sha256(), NULL) && n == OPF_KEY_LEN;
+    ok = EVP_Digest(der, len, key, &n, EVP_sha256(), NULL)
+         && n == OPF_KEY_LEN;
     OPENSSL_free(der);
     return ok;
 }
@@ -78,7 +79,8 @@ static const char *subject_of(X509 *x, apr_pool_t *p)
 
     if (b == NULL)
         return NULL;
-    if (X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0
+    if (X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253)
+            >= 0
         && (n = BIO_get_mem_data(b, &data)) >= 0)
         s = apr_pstrmemdup(p, data, n);
     BIO_free(b);
@@ -93,7 +95,7 @@ static const char *serial_of(X509 *x, apr_pool_t *p)
 
     if (bn == NULL)
         return NULL;
-    if ((h = BN_bn2hex(bn)) != NULL) {   /* uppercase, no separators */
+    if ((h = BN_bn2hex(bn)) != NULL) { /* uppercase, no separators */
         s = apr_pstrdup(p, h);
         OPENSSL_free(h);
     }
@@ -149,8 +151,8 @@ static int must_staple_of(X509 *x)
  * opf_cert_cache_destroy() release what they drop instead. */
 typedef struct cert_gen {
     apr_pool_t *p;
-    apr_hash_t *blocks;       /* digest -> X509 * (one reference each) */
-    apr_hash_t *described;    /* digest -> described_t * */
+    apr_hash_t *blocks;    /* digest -> X509 * (one reference each) */
+    apr_hash_t *described; /* digest -> described_t * */
 } cert_gen_t;
 
 /* The digest of a configured certificate file's first certificate
@@ -305,8 +307,9 @@ apr_status_t opf_cert_cache_begin(opf_cert_cache_t *cache)
 unsigned int opf_cert_cache_count(const opf_cert_cache_t *cache)
 {
     return cache ? apr_hash_count(cache->cur->described)
-                   + (cache->prev ? apr_hash_count(cache->prev->described)
-                                  : 0) : 0;
+                       + (cache->prev ? apr_hash_count(cache->prev->described)
+                                      : 0)
+                 : 0;
 }
 
 static int digest_of(const char *text, apr_size_t len,
@@ -351,8 +354,7 @@ static described_t *described_move(opf_cert_cache_t *cache, described_t *old,
     n->cert.ocsp_urls = apr_array_copy(p, old->cert.ocsp_urls);
     for (i = 0; i < n->cert.ocsp_urls->nelts; i++)
         APR_ARRAY_IDX(n->cert.ocsp_urls, i, const char *) =
-            apr_pstrdup(p, APR_ARRAY_IDX(n->cert.ocsp_urls, i,
-                                         const char *));
+            apr_pstrdup(p, APR_ARRAY_IDX(n->cert.ocsp_urls, i, const char *));
     apr_hash_set(cache->prev->described, d, OPF_KEY_LEN, NULL);
     apr_hash_set(cache->cur->described, apr_pmemdup(p, d, OPF_KEY_LEN),
                  OPF_KEY_LEN, n);
@@ -373,7 +375,7 @@ static opf_cert_t *described_get(opf_cert_cache_t *cache, const char *pem,
         return &dc->cert;
     if (cache->prev
         && (dc = apr_hash_get(cache->prev->described, d, OPF_KEY_LEN))
-           != NULL)
+               != NULL)
         return &described_move(cache, dc, d)->cert;
     return NULL;
 }
@@ -527,8 +529,7 @@ apr_status_t opf_cert_file_digest(const char *path,
 static int same_file(const file_digest_t *f, const struct stat *sb)
 {
     return f->dev == sb->st_dev && f->ino == sb->st_ino
-           && f->size == sb->st_size
-           && f->mtime.tv_sec == sb->st_mtim.tv_sec
+           && f->size == sb->st_size && f->mtime.tv_sec == sb->st_mtim.tv_sec
            && f->mtime.tv_nsec == sb->st_mtim.tv_nsec
            && f->ctime.tv_sec == sb->st_ctim.tv_sec
            && f->ctime.tv_nsec == sb->st_ctim.tv_nsec;
@@ -597,8 +598,7 @@ static apr_status_t describe(opf_cert_t *c, const char *pem,
 {
     apr_status_t rv;
 
-    if ((rv = read_chain(c, pem, cache, leaf_d, issuer_d, err))
-        != APR_SUCCESS
+    if ((rv = read_chain(c, pem, cache, leaf_d, issuer_d, err)) != APR_SUCCESS
         || (rv = describe_leaf(c, p, err)) != APR_SUCCESS)
         return rv;
     c->certid = OCSP_cert_to_id(EVP_sha1(), c->leaf, c->issuer);
@@ -609,8 +609,8 @@ static apr_status_t describe(opf_cert_t *c, const char *pem,
 }
 
 apr_status_t opf_cert_from_pem_cached(opf_cert_t **out, const char *pem,
-                                      opf_cert_cache_t *cache,
-                                      apr_pool_t *p, const char **err)
+                                      opf_cert_cache_t *cache, apr_pool_t *p,
+                                      const char **err)
 {
     unsigned char d[OPF_KEY_LEN];
     described_t *dc;

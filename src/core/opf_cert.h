@@ -15,12 +15,12 @@ typedef struct opf_cert {
     X509 *issuer;
     /* Our own identity of the certificate: mod_ssl's id is opaque to us. */
     unsigned char key[OPF_KEY_LEN];
-    const char *key_hex;          /* 64 lowercase hex chars */
-    const char *subject;          /* one line, RFC 2253 */
-    const char *serial;           /* uppercase hex, no separators */
-    apr_array_header_t *ocsp_urls;/* const char *: AIA OCSP URLs, in order */
-    int must_staple;              /* TLS Feature extension lists status_request */
-    OCSP_CERTID *certid;          /* SHA-1 CertID for requests */
+    const char *key_hex;           /* 64 lowercase hex chars */
+    const char *subject;           /* one line, RFC 2253 */
+    const char *serial;            /* uppercase hex, no separators */
+    apr_array_header_t *ocsp_urls; /* const char *: AIA OCSP URLs, in order */
+    int must_staple;     /* TLS Feature extension lists status_request */
+    OCSP_CERTID *certid; /* SHA-1 CertID for requests */
 } opf_cert_t;
 
 /* Parse leaf + issuer from PEM. The first PEM certificate is the leaf; the
@@ -53,8 +53,8 @@ unsigned int opf_cert_cache_count(const opf_cert_cache_t *cache);
  * (opf_cert_cache_begin()); it stays valid until the end of the next
  * generation (its opf_cert_cache_end()) or opf_cert_cache_destroy(). */
 apr_status_t opf_cert_from_pem_cached(opf_cert_t **out, const char *pem,
-                                      opf_cert_cache_t *cache,
-                                      apr_pool_t *p, const char **err);
+                                      opf_cert_cache_t *cache, apr_pool_t *p,
+                                      const char **err);
 
 apr_status_t opf_cert_from_pem(opf_cert_t **out, const char *pem,
                                apr_pool_t *p, const char **err);

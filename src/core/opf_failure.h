@@ -12,17 +12,17 @@
  * graceful restart) and index the status table's counters: new reasons
  * go last, so that the values before keep their numbers. */
 typedef enum {
-    OPF_FAIL_CONNECT = 0,   /* refused, reset, unreachable */
-    OPF_FAIL_TIMEOUT,       /* no complete answer in time */
-    OPF_FAIL_HTTP,          /* HTTP status, redirect, truncated, too large */
-    OPF_FAIL_STATUS,        /* OCSP responseStatus not successful */
-    OPF_FAIL_INVALID,       /* rejected by validation (signature, CertID,
+    OPF_FAIL_CONNECT = 0, /* refused, reset, unreachable */
+    OPF_FAIL_TIMEOUT,     /* no complete answer in time */
+    OPF_FAIL_HTTP,        /* HTTP status, redirect, truncated, too large */
+    OPF_FAIL_STATUS,      /* OCSP responseStatus not successful */
+    OPF_FAIL_INVALID,     /* rejected by validation (signature, CertID,
                                times, unknown, stale) */
-    OPF_FAIL_STORE,         /* accepted but the cache would not take it */
-    OPF_FAIL_DNS,           /* the responder's name did not resolve (error,
+    OPF_FAIL_STORE,       /* accepted but the cache would not take it */
+    OPF_FAIL_DNS,         /* the responder's name did not resolve (error,
                                no address, no answer in time) */
-    OPF_FAIL_PROXY,         /* the HTTP proxy refused (407) or is unusable */
-    OPF_FAIL_HELPER,        /* no privilege separation helper process to
+    OPF_FAIL_PROXY,       /* the HTTP proxy refused (407) or is unusable */
+    OPF_FAIL_HELPER,      /* no privilege separation helper process to
                                fetch (it died or hung, a new one is being
                                started) */
     OPF_FAIL_N

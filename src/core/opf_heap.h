@@ -19,7 +19,7 @@ typedef struct opf_heap {
     int count;
     int capacity;
     opf_heap_key_fn key;
-    size_t pos_offset;   /* offsetof(item type, its int position field) */
+    size_t pos_offset; /* offsetof(item type, its int position field) */
 } opf_heap_t;
 
 /* Room for capacity items (the set of items is known in advance: one per

@@ -69,8 +69,9 @@ apr_status_t opf_record_decode(const unsigned char *buf, apr_size_t len,
     der_len = len - OPF_RECORD_HEADER - stored_key_len;
     if (der_len > OPF_RECORD_MAX_DER)
         return APR_EINVAL;
-    if (key && (stored_key_len != key_len
-                || memcmp(buf + OPF_RECORD_HEADER, key, key_len) != 0))
+    if (key
+        && (stored_key_len != key_len
+            || memcmp(buf + OPF_RECORD_HEADER, key, key_len) != 0))
         return APR_EINVAL;
     out->status = buf[4];
     out->this_update = (apr_time_t)get_be64(buf + 8);

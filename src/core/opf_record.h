@@ -10,22 +10,22 @@
 
 #include <apr_time.h>
 
-#define OPF_RECORD_MAGIC   "OPF2"
+#define OPF_RECORD_MAGIC "OPF2"
 /* magic[4] status[1] pad[1] key_len[2] this[8] next[8], then the key */
 #define OPF_RECORD_HEADER  24
 #define OPF_RECORD_MAX_KEY 256
 #define OPF_RECORD_MAX_DER (64 * 1024)
 /* The largest record: what a reader's buffer needs. */
-#define OPF_RECORD_MAX (OPF_RECORD_HEADER + OPF_RECORD_MAX_KEY \
-                        + OPF_RECORD_MAX_DER)
+#define OPF_RECORD_MAX \
+    (OPF_RECORD_HEADER + OPF_RECORD_MAX_KEY + OPF_RECORD_MAX_DER)
 
 typedef struct opf_record {
-    int status;                 /* opf_cert_status_e */
-    apr_time_t this_update;     /* big-endian on the wire */
+    int status;             /* opf_cert_status_e */
+    apr_time_t this_update; /* big-endian on the wire */
     apr_time_t next_update;
-    const unsigned char *key;   /* at most OPF_RECORD_MAX_KEY bytes */
+    const unsigned char *key; /* at most OPF_RECORD_MAX_KEY bytes */
     apr_size_t key_len;
-    const unsigned char *der;   /* points into the encoded buffer */
+    const unsigned char *der; /* points into the encoded buffer */
     apr_size_t der_len;
 } opf_record_t;
 

@@ -40,9 +40,10 @@ static apr_size_t urlencode_b64(char *dst, const char *src)
     apr_size_t n = 0;
 
     for (; *src; src++) {
-        const char *esc = *src == '+' ? "%2B"
-                        : *src == '/' ? "%2F"
-                        : *src == '=' ? "%3D" : NULL;
+        const char *esc = *src == '+'   ? "%2B"
+                          : *src == '/' ? "%2F"
+                          : *src == '=' ? "%3D"
+                                        : NULL;
         if (esc) {
             if (dst)
                 memcpy(dst + n, esc, 3);
@@ -57,8 +58,9 @@ static apr_size_t urlencode_b64(char *dst, const char *src)
     return n;
 }
 
-const char *opf_request_get_url(const char *base_url, const unsigned char *der,
-                                apr_size_t len, apr_pool_t *p)
+const char *opf_request_get_url(const char *base_url,
+                                const unsigned char *der, apr_size_t len,
+                                apr_pool_t *p)
 {
     apr_size_t base_len = strlen(base_url), b64_cap, enc_len, total;
     int slash = base_len == 0 || base_url[base_len - 1] != '/';

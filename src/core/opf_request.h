@@ -15,7 +15,8 @@ apr_status_t opf_request_der(const OCSP_CERTID *id, unsigned char **der,
 /* The GET URL for this request: base_url, a '/' if base_url does not end
  * in one, then the URL-encoded base64 of der. Returns NULL when that URL
  * would be longer than OPF_GET_MAX_URL bytes (the caller then POSTs). */
-const char *opf_request_get_url(const char *base_url, const unsigned char *der,
-                                apr_size_t len, apr_pool_t *p);
+const char *opf_request_get_url(const char *base_url,
+                                const unsigned char *der, apr_size_t len,
+                                apr_pool_t *p);
 
 #endif

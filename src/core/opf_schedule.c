@@ -8,17 +8,19 @@
 /* Error messages are static (there is no pool to format into, and the
  * parser must stay free of mutable state); the glue prefixes the
  * directive name and the offending argument. */
-#define DURATION_HINT "(use e.g. 30, 30s, 5m, 6h, 2d)"
+#define DURATION_HINT    "(use e.g. 30, 30s, 5m, 6h, 2d)"
 #define MSG_NOT_DURATION "not a duration " DURATION_HINT
 #define MSG_TOO_LONG     "duration too long"
-#define MSG_NOT_WINDOW   "not a window (use a percentage from 1% to 99%, " \
-                         "e.g. 50%, or a duration such as 6h or 2d)"
+#define MSG_NOT_WINDOW                                \
+    "not a window (use a percentage from 1% to 99%, " \
+    "e.g. 50%, or a duration such as 6h or 2d)"
 #define MSG_WINDOW_RANGE "window percentage must be between 1% and 99%"
 #define MSG_WINDOW_ZERO  "window must be longer than 0 seconds"
-#define MSG_WINDOW_UNIT  "a number without a unit is not accepted here " \
-                         "(a percentage or seconds?): use a percentage " \
-                         "from 1% to 99%, e.g. 50%, or a duration with " \
-                         "its unit, e.g. 12h, 30m, 45s or 2d"
+#define MSG_WINDOW_UNIT                             \
+    "a number without a unit is not accepted here " \
+    "(a percentage or seconds?): use a percentage " \
+    "from 1% to 99%, e.g. 50%, or a duration with " \
+    "its unit, e.g. 12h, 30m, 45s or 2d"
 
 /* Largest number of seconds that still fits in apr_interval_time_t. */
 #define MAX_SECONDS (APR_INT64_MAX / APR_USEC_PER_SEC)
@@ -26,11 +28,17 @@
 static apr_int64_t unit_seconds(char u)
 {
     switch (u) {
-    case '\0': case 's': return 1;
-    case 'm': return 60;
-    case 'h': return 3600;
-    case 'd': return 86400;
-    default:  return 0;
+    case '\0':
+    case 's':
+        return 1;
+    case 'm':
+        return 60;
+    case 'h':
+        return 3600;
+    case 'd':
+        return 86400;
+    default:
+        return 0;
     }
 }
 
@@ -39,7 +47,7 @@ const char *opf_duration_parse(const char *arg, apr_interval_time_t *out)
     apr_int64_t n = 0, unit;
     const char *s = arg;
 
-    if (arg == NULL || !apr_isdigit(*s))   /* also rejects "", "-5", "+5" */
+    if (arg == NULL || !apr_isdigit(*s)) /* also rejects "", "-5", "+5" */
         return MSG_NOT_DURATION;
     for (; apr_isdigit(*s); s++) {
         int d = *s - '0';
@@ -118,11 +126,12 @@ apr_time_t opf_renew_at(const opf_window_t *w, apr_time_t this_update,
     if (jitter >= 1)
         jitter = 0.999999;
     win = w->percent > 0 ? lifetime / 100 * w->percent
-                           + lifetime % 100 * w->percent / 100
+                               + lifetime % 100 * w->percent / 100
                          : w->length;
     if (win >= lifetime)
         return this_update;
-    at = next_update - win - (apr_interval_time_t)((double)win * 0.1 * jitter);
+    at = next_update - win
+         - (apr_interval_time_t)((double)win * 0.1 * jitter);
     return at < this_update ? this_update : at;
 }
 

@@ -6,8 +6,8 @@
 #include <apr_time.h>
 
 typedef struct opf_window {
-    int percent;                 /* > 0: share of the response lifetime */
-    apr_interval_time_t length;  /* used when percent == 0 */
+    int percent;                /* > 0: share of the response lifetime */
+    apr_interval_time_t length; /* used when percent == 0 */
 } opf_window_t;
 
 /* "30", "30s", "5m", "6h", "2d" (plain number = seconds). Returns NULL on

@@ -9,7 +9,7 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 
-#define HTTP_PREFIX "http://"
+#define HTTP_PREFIX  "http://"
 #define HTTPS_PREFIX "https://"
 
 static apr_status_t fail(const char **err, apr_pool_t *p, const char *url,
@@ -84,14 +84,16 @@ static apr_status_t parse(opf_url_t *out, const char *url, int allow_https,
             return fail(err, p, url, "contains spaces or control characters");
     }
     if (has_prefix(url, HTTPS_PREFIX) && !allow_https)
-        return fail(err, p, url, "https is not taken from a certificate "
+        return fail(err, p, url,
+                    "https is not taken from a certificate "
                     "(responses are signed; CAs publish http:// responders; "
                     "name an https:// responder in OCSPPrefetchResponder)");
     out->tls = has_prefix(url, HTTPS_PREFIX);
     if (!out->tls && !has_prefix(url, HTTP_PREFIX))
-        return fail(err, p, url, allow_https
-                    ? "only http:// and https:// URLs are supported"
-                    : "only http:// URLs are supported");
+        return fail(err, p, url,
+                    allow_https
+                        ? "only http:// and https:// URLs are supported"
+                        : "only http:// URLs are supported");
     if (strchr(url, '#'))
         return fail(err, p, url, "fragments are not allowed");
 
@@ -118,8 +120,8 @@ static apr_status_t parse(opf_url_t *out, const char *url, int allow_https,
         const char *colon = memchr(auth, ':', auth_end - auth);
         hp_end = colon ? colon : auth_end;
         if (!hostname_ok(auth, hp_end - auth))
-            return fail(err, p, url, hp_end == auth ? "empty host"
-                                                    : "bad host name");
+            return fail(err, p, url,
+                        hp_end == auth ? "empty host" : "bad host name");
         out->host = apr_pstrmemdup(p, auth, hp_end - auth);
         if (colon)
             port = colon + 1;
@@ -148,8 +150,8 @@ static apr_status_t parse(opf_url_t *out, const char *url, int allow_https,
      * and was not written, to mirror what the URL says. */
     {
         const char *h = strchr(out->host, ':')
-                        ? apr_pstrcat(p, "[", out->host, "]", NULL)
-                        : out->host;
+                            ? apr_pstrcat(p, "[", out->host, "]", NULL)
+                            : out->host;
         out->hostport = port ? apr_pstrcat(p, h, ":", out->port, NULL) : h;
     }
     return APR_SUCCESS;

@@ -103,8 +103,7 @@ static int engine_tls(opf_engine_t *e, opf_job_t *job, const char **err)
     return 1;
 }
 
-void opf_engine_connect(opf_job_t *job, apr_sockaddr_t *addrs,
-                        apr_time_t now)
+void opf_engine_connect(opf_job_t *job, apr_sockaddr_t *addrs, apr_time_t now)
 {
     opf_engine_t *e = job->engine;
     const char *get_url, *err = NULL;
@@ -115,8 +114,10 @@ void opf_engine_connect(opf_job_t *job, apr_sockaddr_t *addrs,
      * responders and their CDNs can cache it; POST otherwise. */
     get_url = opf_request_get_url(job->fetch_url, job->req_der, job->req_len,
                                   job->fetch_pool);
-    opf_engine_log(e, OPF_LOG_DEBUG, job->cert, "fetching OCSP response by "
-                   "%s from %s%s%s", get_url ? "GET" : "POST", job->fetch_url,
+    opf_engine_log(e, OPF_LOG_DEBUG, job->cert,
+                   "fetching OCSP response by "
+                   "%s from %s%s%s",
+                   get_url ? "GET" : "POST", job->fetch_url,
                    proxied ? " through the proxy " : "",
                    proxied ? job->via->url : "");
     via.proxy = job->via;

@@ -18,7 +18,7 @@
 
 #include <apr_strings.h>
 
-#include "opf_addrcache.h"   /* OPF_DNS_KEEP */
+#include "opf_addrcache.h" /* OPF_DNS_KEEP */
 #include "opf_childfd.h"
 #include "opf_engine_int.h"
 #include "opf_log.h"
@@ -41,7 +41,8 @@ int opf_engine_needs_resolver(const opf_engine_t *e)
     return 0;
 }
 
-void opf_dns_host_init(opf_engine_t *e, opf_host_t *host, const opf_url_t *url)
+void opf_dns_host_init(opf_engine_t *e, opf_host_t *host,
+                       const opf_url_t *url)
 {
     unsigned char buf[sizeof(struct in6_addr)];
 
@@ -83,9 +84,12 @@ static void resolve_here(opf_job_t *job, opf_host_t *host, apr_time_t now)
                                job->fetch_pool);
     if (rv != APR_SUCCESS || !addrs) {
         opf_engine_fetch_failed(job, now, OPF_FAIL_DNS,
-            apr_psprintf(job->fetch_pool, "OCSP fetch failed: cannot "
-                         "resolve %s: %s", host->name,
-                         apr_strerror(rv, msg, sizeof(msg))));
+                                apr_psprintf(job->fetch_pool,
+                                             "OCSP fetch failed: cannot "
+                                             "resolve %s: %s",
+                                             host->name,
+                                             apr_strerror(rv, msg,
+                                                          sizeof(msg))));
         return;
     }
     opf_engine_connect(job, addrs, now);
@@ -109,7 +113,7 @@ static void connect_literal(opf_job_t *job, opf_host_t *host, apr_time_t now)
                                   host->port, 0, host->addr_pool)
             != APR_SUCCESS) {
             host->addrs = NULL;
-            resolve_here(job, host, now);   /* says why */
+            resolve_here(job, host, now); /* says why */
             return;
         }
     }
@@ -123,7 +127,8 @@ static void resolver_lost(opf_engine_t *e)
     }
     e->resolver_gone = 1;
     apr_pollset_remove(e->pollset, &e->resolver_pfd);
-    opf_engine_log(e, OPF_LOG_ERR, NULL, "the resolver process has gone "
+    opf_engine_log(e, OPF_LOG_ERR, NULL,
+                   "the resolver process has gone "
                    "away; responder names are now resolved in the prefetch "
                    "thread itself (a slow DNS server then delays it) until "
                    "the next restart");
@@ -178,8 +183,10 @@ void opf_dns_resolve(opf_job_t *job, opf_host_t *host, apr_time_t now)
             connect_with(job, host->addrs, now);
         }
         else {
-            opf_engine_fetch_failed(job, now, OPF_FAIL_DNS,
-                apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s "
+            opf_engine_fetch_failed(
+                job, now, OPF_FAIL_DNS,
+                apr_psprintf(job->fetch_pool,
+                             "OCSP fetch failed: %s "
                              "(looked up less than %d s ago)",
                              host->dns_error,
                              (int)apr_time_sec(OPF_DNS_KEEP_ERROR)));
@@ -205,9 +212,12 @@ void opf_dns_resolve(opf_job_t *job, opf_host_t *host, apr_time_t now)
         /* A full socket: hundreds of hosts asked at once. Try again with
          * this host's next fetch. */
         opf_dns_cancel(job);
-        opf_engine_fetch_failed(job, now, OPF_FAIL_DNS,
-            apr_psprintf(job->fetch_pool, "OCSP fetch failed: cannot ask "
-                         "the resolver process for %s now", host->name));
+        opf_engine_fetch_failed(
+            job, now, OPF_FAIL_DNS,
+            apr_psprintf(job->fetch_pool,
+                         "OCSP fetch failed: cannot ask "
+                         "the resolver process for %s now",
+                         host->name));
     }
 }
 
@@ -232,8 +242,8 @@ void opf_dns_cancel(opf_job_t *job)
 
 /* Keeps the answer for the host's next fetches and hands it to the
  * waiting ones. */
-static void answered(opf_engine_t *e, opf_host_t *host,
-                     apr_sockaddr_t *addrs, const char *err, apr_time_t now)
+static void answered(opf_engine_t *e, opf_host_t *host, apr_sockaddr_t *addrs,
+                     const char *err, apr_time_t now)
 {
     opf_job_t *job, *next;
 
@@ -248,8 +258,9 @@ static void answered(opf_engine_t *e, opf_host_t *host,
     host->dns_error = NULL;
     host->dns_until = 0;
     if (host->addr_pool) {
-        if (addrs && apr_sockaddr_info_copy(&host->addrs, addrs,
-                                            host->addr_pool) == APR_SUCCESS) {
+        if (addrs
+            && apr_sockaddr_info_copy(&host->addrs, addrs, host->addr_pool)
+                   == APR_SUCCESS) {
             host->dns_until = now + OPF_DNS_KEEP;
         }
         else if (!addrs) {
@@ -264,8 +275,10 @@ static void answered(opf_engine_t *e, opf_host_t *host,
         }
         else {
             opf_engine_fetch_failed(job, now, OPF_FAIL_DNS,
-                apr_psprintf(job->fetch_pool, "OCSP fetch failed: %s",
-                             err ? err : "cannot resolve"));
+                                    apr_psprintf(job->fetch_pool,
+                                                 "OCSP fetch failed: %s",
+                                                 err ? err
+                                                     : "cannot resolve"));
         }
     }
 }
@@ -299,11 +312,11 @@ void opf_dns_answers(opf_engine_t *e, apr_time_t now)
             return;
         }
         if (rv != APR_SUCCESS) {
-            return;   /* nothing more for now */
+            return; /* nothing more for now */
         }
         if (e->host_list && id < (apr_uint32_t)e->host_list->nelts) {
-            answered(e, APR_ARRAY_IDX(e->host_list, id, opf_host_t *),
-                     addrs, err, now);
+            answered(e, APR_ARRAY_IDX(e->host_list, id, opf_host_t *), addrs,
+                     err, now);
         }
     }
 }
@@ -319,10 +332,11 @@ void opf_dns_thread_start(opf_engine_t *e)
     e->resolver_pfd.desc_type = APR_POLL_SOCKET;
     e->resolver_pfd.desc.s = opf_resolver_socket(e->resolver);
     e->resolver_pfd.reqevents = APR_POLLIN;
-    e->resolver_pfd.client_data = e;   /* tells it from the fetches */
+    e->resolver_pfd.client_data = e; /* tells it from the fetches */
     if (apr_pollset_add(e->pollset, &e->resolver_pfd) != APR_SUCCESS) {
         e->resolver_gone = 1;
-        opf_engine_log(e, OPF_LOG_ERR, NULL, "cannot poll the resolver "
+        opf_engine_log(e, OPF_LOG_ERR, NULL,
+                       "cannot poll the resolver "
                        "process; resolving in the prefetch thread");
     }
 }

@@ -193,14 +193,17 @@ static void log_write_failures(opf_engine_t *e)
 
     while (opf_writer_failure(e->writer, &item, err, sizeof(err), &lost)) {
         /* err says where: the store, the export (the persist hook's) */
-        opf_engine_log(e, OPF_LOG_ERR, ((opf_job_t *)item)->cert, "cannot "
-                       "save the OCSP response %s", err);
+        opf_engine_log(e, OPF_LOG_ERR, ((opf_job_t *)item)->cert,
+                       "cannot "
+                       "save the OCSP response %s",
+                       err);
     }
     if (lost > 0) {
-        opf_engine_log(e, OPF_LOG_ERR, NULL, "cannot save %d more OCSP "
+        opf_engine_log(e, OPF_LOG_ERR, NULL,
+                       "cannot save %d more OCSP "
                        "response%s (store, export); a stored one is fetched "
-                       "again after a full restart", lost,
-                       lost == 1 ? "" : "s");
+                       "again after a full restart",
+                       lost, lost == 1 ? "" : "s");
     }
 }
 
@@ -221,8 +224,7 @@ static apr_status_t engine_pre_cleanup(void *data)
 
 apr_status_t opf_engine_create(opf_engine_t **out,
                                const opf_engine_config_t *cfg,
-                               const opf_engine_hooks_t *hooks,
-                               apr_pool_t *p)
+                               const opf_engine_hooks_t *hooks, apr_pool_t *p)
 {
     apr_allocator_t *allocator;
     opf_engine_t *e;
@@ -257,7 +259,7 @@ apr_status_t opf_engine_create(opf_engine_t **out,
         return rv;
     }
     e->flight = apr_pcalloc(pool, sizeof(opf_job_t *)
-                                  * (apr_size_t)e->cfg.max_parallel);
+                                      * (apr_size_t)e->cfg.max_parallel);
     e->hooks = *hooks;
     e->jobs = apr_array_make(pool, 16, sizeof(opf_job_t *));
     e->rng = (apr_uint64_t)apr_time_now() ^ ((apr_uint64_t)getpid() << 32)
@@ -266,14 +268,16 @@ apr_status_t opf_engine_create(opf_engine_t **out,
         e->rng = 88172645463325252ULL;
     }
     if ((rv = apr_thread_mutex_create(&e->mutex, APR_THREAD_MUTEX_DEFAULT,
-                                      pool)) != APR_SUCCESS
+                                      pool))
+            != APR_SUCCESS
         || (rv = apr_thread_cond_create(&e->cond, pool)) != APR_SUCCESS
         || (rv = engine_fds_create(e)) != APR_SUCCESS) {
         return rv;
     }
     if (hooks->persist
         && (rv = opf_writer_create(&e->writer, write_item, wake_thread, e,
-                                   pool)) != APR_SUCCESS) {
+                                   pool))
+               != APR_SUCCESS) {
         return rv;
     }
     apr_pool_pre_cleanup_register(pool, e, engine_pre_cleanup);
@@ -302,15 +306,19 @@ static void parse_urls(opf_job_t *job)
     opf_engine_t *e = job->engine;
     int i, n = job->urls->nelts;
 
-    job->parsed = apr_pcalloc(e->pool, sizeof(opf_url_t) * (apr_size_t)(n + 1));
-    job->hosts = apr_pcalloc(e->pool, sizeof(opf_host_t *) * (apr_size_t)(n + 1));
-    job->url_errors = apr_pcalloc(e->pool, sizeof(char *) * (apr_size_t)(n + 1));
+    job->parsed = apr_pcalloc(e->pool,
+                              sizeof(opf_url_t) * (apr_size_t)(n + 1));
+    job->hosts = apr_pcalloc(e->pool,
+                             sizeof(opf_host_t *) * (apr_size_t)(n + 1));
+    job->url_errors = apr_pcalloc(e->pool,
+                                  sizeof(char *) * (apr_size_t)(n + 1));
     for (i = 0; i < n; i++) {
         const char *err = NULL;
 
         if (opf_url_parse_responder(&job->parsed[i],
-                          APR_ARRAY_IDX(job->urls, i, const char *), e->pool,
-                          &err) == APR_SUCCESS) {
+                                    APR_ARRAY_IDX(job->urls, i, const char *),
+                                    e->pool, &err)
+            == APR_SUCCESS) {
             job->hosts[i] = host_for(e, &job->parsed[i]);
         }
         else {
@@ -335,9 +343,10 @@ apr_status_t opf_engine_set_proxy(opf_job_t *job, const char *proxy_url,
     job->via_auth = auth ? apr_pstrdup(e->pool, auth) : NULL;
     job->proxied = apr_pcalloc(e->pool, (apr_size_t)(n + 1));
     for (i = 0; i < n; i++) {
-        if (job->hosts[i] && !opf_url_no_proxy(job->parsed[i].host, noproxy)) {
+        if (job->hosts[i]
+            && !opf_url_no_proxy(job->parsed[i].host, noproxy)) {
             if (job->parsed[i].tls) {
-                job->proxied = NULL;   /* no CONNECT tunnel: refused */
+                job->proxied = NULL; /* no CONNECT tunnel: refused */
                 return APR_ENOTIMPL;
             }
             job->proxied[i] = 1;
@@ -518,24 +527,27 @@ static void initial_done(opf_job_t *job, int got, apr_time_t now)
     }
     if (left == 0 && e->initial_total > 0) {
         apr_interval_time_t took = now > e->initial_since
-                                   ? now - e->initial_since : 0;
+                                       ? now - e->initial_since
+                                       : 0;
         int got_one = e->initial_total - e->initial_failed;
         char failed[120] = "";
 
         if (e->initial_failed) {
-            apr_snprintf(failed, sizeof(failed), "; %d failed (see the "
+            apr_snprintf(failed, sizeof(failed),
+                         "; %d failed (see the "
                          "warnings above) and %s retried on %s schedule",
                          e->initial_failed,
                          e->initial_failed == 1 ? "is" : "are",
                          e->initial_failed == 1 ? "its" : "their");
         }
-        opf_engine_log(e, OPF_LOG_NOTICE, NULL, "first round of OCSP "
+        opf_engine_log(e, OPF_LOG_NOTICE, NULL,
+                       "first round of OCSP "
                        "fetches done in %" APR_TIME_T_FMT ".%03d s: %d of "
                        "%d certificate%s without a valid response at the "
-                       "start got one%s", apr_time_sec(took),
-                       (int)(apr_time_msec(took) % 1000), got_one,
-                       e->initial_total, e->initial_total == 1 ? "" : "s",
-                       failed);
+                       "start got one%s",
+                       apr_time_sec(took), (int)(apr_time_msec(took) % 1000),
+                       got_one, e->initial_total,
+                       e->initial_total == 1 ? "" : "s", failed);
     }
 }
 
@@ -638,7 +650,7 @@ static void fetch_failed(opf_job_t *job, apr_time_t now,
         return;
     }
     job->url_index = 0;
-    job->peeked = 0;    /* the next round asks again */
+    job->peeked = 0; /* the next round asks again */
     job->failures++;
     delay = opf_retry_delay(job->failures, e->cfg.retry_floor,
                             e->cfg.retry_ceil, now, job->valid_until,
@@ -653,8 +665,9 @@ static void fetch_failed(opf_job_t *job, apr_time_t now,
 static void rejected(opf_job_t *job, apr_time_t now, opf_fail_reason_e r,
                      const char *reason)
 {
-    fetch_failed(job, now, r, apr_psprintf(job->fetch_pool,
-                 "rejected OCSP response: %s", reason));
+    fetch_failed(job, now, r,
+                 apr_psprintf(job->fetch_pool, "rejected OCSP response: %s",
+                              reason));
 }
 
 static void accept_response(opf_job_t *job, apr_time_t now,
@@ -717,8 +730,10 @@ static void accept_response(opf_job_t *job, apr_time_t now,
         record_latency(job, now);
     }
     /* To the disk in the writer's thread: this one never waits on it. */
-    if (e->writer && opf_writer_put(e->writer, job, der, len) != APR_SUCCESS) {
-        opf_engine_log(e, OPF_LOG_ERR, job->cert, "cannot save the OCSP "
+    if (e->writer
+        && opf_writer_put(e->writer, job, der, len) != APR_SUCCESS) {
+        opf_engine_log(e, OPF_LOG_ERR, job->cert,
+                       "cannot save the OCSP "
                        "response in the store: out of memory, or more than "
                        "%u MiB waiting to be written; it will be fetched "
                        "again after a full restart",
@@ -742,7 +757,7 @@ static void accept_response(opf_job_t *job, apr_time_t now,
     if (next < now + min_gap) {
         next = now + min_gap;
     }
-    job->next_run = next;   /* reported below; queued after end_fetch */
+    job->next_run = next; /* reported below; queued after end_fetch */
     opf_report_success(job, now, old_status, old_valid_until, &v, len);
     job->adopting = 0;
     job->failures = 0;
@@ -785,12 +800,14 @@ static void start_fetch(opf_job_t *job, opf_host_t *host, apr_time_t now)
     }
     if (!host) {
         fetch_failed(job, now, OPF_FAIL_CONNECT,
-                     apr_psprintf(job->fetch_pool, "unusable responder URL: "
-                                  "%s", job->url_errors[job->url_index]));
+                     apr_psprintf(job->fetch_pool,
+                                  "unusable responder URL: "
+                                  "%s",
+                                  job->url_errors[job->url_index]));
         return;
     }
     if (opf_peek_start(job, now)) {
-        return;   /* a peer may hold a newer response: ask first */
+        return; /* a peer may hold a newer response: ask first */
     }
     opf_engine_go_fetch(job, now);
 }
@@ -800,7 +817,7 @@ void opf_engine_go_fetch(opf_job_t *job, apr_time_t now)
     /* The latency histogram times the responder, not a peek before it. */
     job->fetch_started = now;
     if (opf_privsep_fetch(job, now)) {
-        return;   /* the helper process fetches and validates */
+        return; /* the helper process fetches and validates */
     }
     opf_dns_resolve(job, job->fetch_host, now);
 }
@@ -862,19 +879,21 @@ static void check_refetch(opf_engine_t *e, apr_time_t now)
         }
         job->refetch_seen = seen;
         if (job->run_pos < 0) {
-            continue;   /* fetching now, or waiting for its host */
+            continue; /* fetching now, or waiting for its host */
         }
         job->peeked = 1;
         job->url_index = 0;
-        opf_engine_log(e, OPF_LOG_DEBUG, job->cert, "refetch requested: due "
+        opf_engine_log(e, OPF_LOG_DEBUG, job->cert,
+                       "refetch requested: due "
                        "now");
         schedule(job, now);
         n++;
     }
     if (n) {
-        opf_engine_log(e, OPF_LOG_NOTICE, NULL, "refetch requested on the "
-                       "status page: %d certificate%s due now", n,
-                       n == 1 ? "" : "s");
+        opf_engine_log(e, OPF_LOG_NOTICE, NULL,
+                       "refetch requested on the "
+                       "status page: %d certificate%s due now",
+                       n, n == 1 ? "" : "s");
     }
 }
 
@@ -914,20 +933,23 @@ static apr_time_t run_schedule(opf_engine_t *e, apr_time_t now)
     for (i = e->in_flight - 1; i >= 0; i--) {
         job = e->flight[i];
         if (now >= job->deadline && opf_peek_deadline(job, now)) {
-            continue;   /* it waited for a peek: now it fetches */
+            continue; /* it waited for a peek: now it fetches */
         }
         if (now >= job->deadline) {
             /* A lookup without an answer is a DNS failure. */
-            fetch_failed(job, now, job->resolving ? OPF_FAIL_DNS
-                                                  : OPF_FAIL_TIMEOUT,
+            fetch_failed(
+                job, now, job->resolving ? OPF_FAIL_DNS : OPF_FAIL_TIMEOUT,
                 job->resolving
-                ? apr_psprintf(job->fetch_pool, "OCSP fetch failed: cannot "
-                               "resolve %s: no answer within %" APR_TIME_T_FMT
-                               " s", job->fetch_host->name,
-                               apr_time_sec(e->cfg.timeout))
-                : apr_psprintf(job->fetch_pool, "OCSP fetch failed: no "
-                               "complete answer within %" APR_TIME_T_FMT " s",
-                               apr_time_sec(e->cfg.timeout)));
+                    ? apr_psprintf(
+                        job->fetch_pool,
+                        "OCSP fetch failed: cannot "
+                        "resolve %s: no answer within %" APR_TIME_T_FMT " s",
+                        job->fetch_host->name, apr_time_sec(e->cfg.timeout))
+                    : apr_psprintf(job->fetch_pool,
+                                   "OCSP fetch failed: no "
+                                   "complete answer within %" APR_TIME_T_FMT
+                                   " s",
+                                   apr_time_sec(e->cfg.timeout)));
         }
     }
     /* Responses held that ran out before a successor arrived. */
@@ -942,7 +964,7 @@ static apr_time_t run_schedule(opf_engine_t *e, apr_time_t now)
 
         opf_heap_pop(&e->run);
         if (host && host->in_flight >= e->cfg.max_per_host) {
-            host_wait(host, job);   /* released by a fetch of that host */
+            host_wait(host, job); /* released by a fetch of that host */
             continue;
         }
         start_fetch(job, host, now);
@@ -1007,8 +1029,10 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
     apr_pollset_add(e->pollset, &e->wake_pfd);
     opf_dns_thread_start(e);
     opf_privsep_thread_start(e);
-    opf_engine_log(e, OPF_LOG_DEBUG, NULL, "prefetch thread started for %d "
-          "certificate%s", e->jobs->nelts, e->jobs->nelts == 1 ? "" : "s");
+    opf_engine_log(e, OPF_LOG_DEBUG, NULL,
+                   "prefetch thread started for %d "
+                   "certificate%s",
+                   e->jobs->nelts, e->jobs->nelts == 1 ? "" : "s");
     while (!apr_atomic_read32(&e->stopping)) {
         apr_time_t now = apr_time_now();
         /* First: a new helper serves the fetches that are due now. */
@@ -1017,10 +1041,10 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
         apr_interval_time_t timeout = wake > now ? wake - now : 0;
 
         if (e->cfg.refetch_poll && timeout > e->cfg.refetch_poll) {
-            timeout = e->cfg.refetch_poll;   /* requests come by polling */
+            timeout = e->cfg.refetch_poll; /* requests come by polling */
         }
         if (e->privsep && tick - now < timeout) {
-            timeout = tick > now ? tick - now : 0;   /* the heartbeat */
+            timeout = tick > now ? tick - now : 0; /* the heartbeat */
         }
         const apr_pollfd_t *fired = NULL;
         apr_int32_t n = 0, i;
@@ -1094,7 +1118,7 @@ apr_status_t opf_engine_start(opf_engine_t *e)
                   offsetof(opf_job_t, expiry_pos), e->pool);
     if ((rv = apr_threadattr_create(&attr, e->pool)) != APR_SUCCESS
         || (rv = apr_thread_create(&e->thread, attr, engine_main, e, e->pool))
-           != APR_SUCCESS) {
+               != APR_SUCCESS) {
         e->thread = NULL;
         return rv;
     }
@@ -1156,13 +1180,15 @@ void opf_engine_stop(opf_engine_t *e)
     /* Only this thread runs now: log what the prefetch thread did not. */
     log_write_failures(e);
     if (dropped > 0) {
-        opf_engine_log(e, OPF_LOG_WARNING, NULL, "%d accepted OCSP "
-                       "response%s not written to the store within %d s of "
-                       "the restart or stop; the next generation writes those "
-                       "it carries over, the others will be fetched again "
-                       "after a full restart", dropped,
-                       dropped == 1 ? " was" : "s were",
-                       (int)apr_time_sec(WRITER_STOP_BUDGET));
+        opf_engine_log(
+            e, OPF_LOG_WARNING, NULL,
+            "%d accepted OCSP "
+            "response%s not written to the store within %d s of "
+            "the restart or stop; the next generation writes those "
+            "it carries over, the others will be fetched again "
+            "after a full restart",
+            dropped, dropped == 1 ? " was" : "s were",
+            (int)apr_time_sec(WRITER_STOP_BUDGET));
     }
     e->writer = NULL;
 }

@@ -14,13 +14,13 @@ typedef struct opf_engine opf_engine_t;
 typedef struct opf_job opf_job_t;
 
 typedef struct opf_engine_config {
-    apr_interval_time_t timeout;      /* one whole fetch */
-    opf_window_t window;              /* renew window */
-    apr_interval_time_t retry_floor;  /* first retry delay */
-    apr_interval_time_t retry_ceil;   /* longest retry delay */
-    apr_interval_time_t skew;         /* clock skew for thisUpdate */
-    int max_parallel;                 /* fetches in flight at once */
-    int max_per_host;                 /* of those, to one responder host */
+    apr_interval_time_t timeout;     /* one whole fetch */
+    opf_window_t window;             /* renew window */
+    apr_interval_time_t retry_floor; /* first retry delay */
+    apr_interval_time_t retry_ceil;  /* longest retry delay */
+    apr_interval_time_t skew;        /* clock skew for thisUpdate */
+    int max_parallel;                /* fetches in flight at once */
+    int max_per_host;                /* of those, to one responder host */
     /* Refetch on demand (opf_status_request_refetch): how often the
      * thread looks for requests; 0: never. */
     apr_interval_time_t refetch_poll;
@@ -37,7 +37,8 @@ typedef struct opf_engine_hooks {
     void *ctx;
     /* A log line about cert (may be NULL); level is OPF_LOG_*. Called from
      * the engine thread. */
-    void (*log)(void *ctx, int level, const opf_cert_t *cert, const char *msg);
+    void (*log)(void *ctx, int level, const opf_cert_t *cert,
+                const char *msg);
     /* An accepted response for the job's certificate. Called from the
      * engine thread; der is valid for the duration of the call. Returns
      * nonzero if the response can now be stapled. */
@@ -68,12 +69,12 @@ typedef struct opf_engine_hooks {
  * over a graceful restart. All zero for a certificate seen first. */
 typedef struct opf_job_seed {
     apr_time_t this_update;
-    apr_time_t valid_until;     /* > now: a valid response is held */
-    int status;                 /* opf_cert_status_e of that response */
-    apr_size_t der_len;         /* size of that response */
-    int source;                 /* opf_source_e: where it came from */
-    int failures;               /* consecutive failed rounds so far */
-    apr_time_t retry_at;        /* with failures: when to try again */
+    apr_time_t valid_until; /* > now: a valid response is held */
+    int status;             /* opf_cert_status_e of that response */
+    apr_size_t der_len;     /* size of that response */
+    int source;             /* opf_source_e: where it came from */
+    int failures;           /* consecutive failed rounds so far */
+    apr_time_t retry_at;    /* with failures: when to try again */
 } opf_job_seed_t;
 
 void opf_engine_config_defaults(opf_engine_config_t *cfg);
@@ -228,7 +229,8 @@ apr_status_t opf_engine_start(opf_engine_t *e);
 /* Waits until every job that had no valid response at start has finished
  * its first round of attempts (accepted or failed), at most max. Returns
  * APR_SUCCESS or APR_TIMEUP. */
-apr_status_t opf_engine_wait_initial(opf_engine_t *e, apr_interval_time_t max);
+apr_status_t opf_engine_wait_initial(opf_engine_t *e,
+                                     apr_interval_time_t max);
 
 /* Wakes the thread and joins it, then gives the store's writer at most a
  * second for what is still queued (opf_writer.h). The thread only ever

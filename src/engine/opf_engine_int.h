@@ -22,61 +22,61 @@
  * (OCSPPrefetchMaxPerHost), so that thousands of certificates of one CA
  * never arrive at its responder at once. */
 typedef struct opf_host {
-    const char *key;            /* "host:port", as the URL spells it */
-    const char *name;           /* host, without brackets */
+    const char *key;  /* "host:port", as the URL spells it */
+    const char *name; /* host, without brackets */
     apr_port_t port;
-    apr_uint32_t id;            /* index in engine->host_list */
-    int literal;                /* an IP address: nothing to resolve */
+    apr_uint32_t id; /* index in engine->host_list */
+    int literal;     /* an IP address: nothing to resolve */
     int in_flight;
-    opf_job_t *wait_head;       /* due, waiting for a slot of this host */
+    opf_job_t *wait_head; /* due, waiting for a slot of this host */
     opf_job_t *wait_tail;
 
     /* Its addresses, resolved once for all its certificates and kept a
      * while (opf_engine_dns.c). */
-    apr_pool_t *addr_pool;      /* addrs and dns_error */
-    apr_sockaddr_t *addrs;      /* NULL: none known */
-    const char *dns_error;      /* the last lookup failed */
-    apr_time_t dns_until;       /* addrs / dns_error good until then */
-    apr_time_t asked_until;     /* a question is out until then, or 0 */
-    opf_job_t *dns_head;        /* fetches waiting for the answer */
+    apr_pool_t *addr_pool;  /* addrs and dns_error */
+    apr_sockaddr_t *addrs;  /* NULL: none known */
+    const char *dns_error;  /* the last lookup failed */
+    apr_time_t dns_until;   /* addrs / dns_error good until then */
+    apr_time_t asked_until; /* a question is out until then, or 0 */
+    opf_job_t *dns_head;    /* fetches waiting for the answer */
 } opf_host_t;
 
 struct opf_job {
     opf_engine_t *engine;
     opf_cert_t *cert;
-    apr_array_header_t *urls;   /* const char * */
-    opf_url_t *parsed;          /* per URL, parsed once */
-    opf_host_t **hosts;         /* per URL; NULL: unusable URL */
-    const char **url_errors;    /* per URL: why it is unusable */
+    apr_array_header_t *urls; /* const char * */
+    opf_url_t *parsed;        /* per URL, parsed once */
+    opf_host_t **hosts;       /* per URL; NULL: unusable URL */
+    const char **url_errors;  /* per URL: why it is unusable */
     void *user;
 
-    unsigned char *req_der;     /* the request never changes: build once */
+    unsigned char *req_der; /* the request never changes: build once */
     apr_size_t req_len;
 
     /* What we hold (stored through the callback). */
     apr_time_t this_update;
-    apr_time_t valid_until;     /* 0: nothing valid held */
-    int held_status;            /* opf_cert_status_e, -1 before the first */
-    apr_size_t held_size;       /* DER bytes of the response held */
-    int held_source;            /* opf_source_e: where it came from */
+    apr_time_t valid_until; /* 0: nothing valid held */
+    int held_status;        /* opf_cert_status_e, -1 before the first */
+    apr_size_t held_size;   /* DER bytes of the response held */
+    int held_source;        /* opf_source_e: where it came from */
 
     /* Scheduling. */
     apr_time_t next_run;
-    int failures;               /* consecutive failed rounds */
-    int url_index;              /* URL tried in the current round */
-    int initial;                /* counted in engine->initial_left */
-    int run_pos;                /* in engine->run (by next_run), or -1 */
-    int expiry_pos;             /* in engine->expiry (by valid_until), or -1 */
-    int flight_pos;             /* in engine->flight, or -1 */
-    opf_host_t *fetch_host;     /* whose slot the fetch in flight holds */
-    opf_job_t *host_next;       /* in its host's wait queue */
-    opf_job_t *dns_next;        /* in its host's DNS queue */
-    int resolving;              /* in that queue */
+    int failures;           /* consecutive failed rounds */
+    int url_index;          /* URL tried in the current round */
+    int initial;            /* counted in engine->initial_left */
+    int run_pos;            /* in engine->run (by next_run), or -1 */
+    int expiry_pos;         /* in engine->expiry (by valid_until), or -1 */
+    int flight_pos;         /* in engine->flight, or -1 */
+    opf_host_t *fetch_host; /* whose slot the fetch in flight holds */
+    opf_job_t *host_next;   /* in its host's wait queue */
+    opf_job_t *dns_next;    /* in its host's DNS queue */
+    int resolving;          /* in that queue */
 
     /* Reporting: the status record, what was last logged and notified. */
-    int status_index;           /* -1: none */
-    int failed_told;            /* "failed" event sent for this streak */
-    char last_error[256];       /* of the last failed attempt */
+    int status_index;     /* -1: none */
+    int failed_told;      /* "failed" event sent for this streak */
+    char last_error[256]; /* of the last failed attempt */
 
     /* The fetch in flight, if any. */
     apr_time_t fetch_started;
@@ -90,40 +90,40 @@ struct opf_job {
     /* An HTTP proxy (opf_engine_set_proxy): NULL, or its URL, with the
      * URLs (by index) fetched through it; hosts[i] is then the proxy's. */
     opf_url_t *via;
-    const char *via_auth;       /* Proxy-Authorization value, or NULL */
-    char *proxied;              /* per URL: 1 through the proxy */
+    const char *via_auth; /* Proxy-Authorization value, or NULL */
+    char *proxied;        /* per URL: 1 through the proxy */
     /* OCSPPrefetchAssumeValidity (opf_engine_set_assume), 0: off. */
     apr_interval_time_t assume;
 
     /* Privilege separation (opf_engine_privsep.c). */
-    apr_uint32_t helper_id;     /* the certificate's id in the helper */
-    int helper_new;             /* a kept helper does not know it yet */
-    apr_uint32_t helper_seq;    /* FETCH out, waiting for its RESULT; or 0 */
+    apr_uint32_t helper_id;  /* the certificate's id in the helper */
+    int helper_new;          /* a kept helper does not know it yet */
+    apr_uint32_t helper_seq; /* FETCH out, waiting for its RESULT; or 0 */
 
     /* Peeks (opf_engine_peek.c): a fetch in flight may first wait for a
      * peer's response, then for its validation. */
-    int peeked;                 /* asked in this round already (or a
+    int peeked;                     /* asked in this round already (or a
                                  * refetch on demand: ask the responder) */
-    apr_uint32_t refetch_seen;  /* its refetch counter, last seen */
-    apr_uint32_t peek_seq;      /* the question out, 0: none */
-    int offer_checking;         /* the helper validates the offer */
+    apr_uint32_t refetch_seen;      /* its refetch counter, last seen */
+    apr_uint32_t peek_seq;          /* the question out, 0: none */
+    int offer_checking;             /* the helper validates the offer */
     const unsigned char *offer_der; /* the offer, in fetch_pool */
     apr_size_t offer_der_len;
-    int adopting;               /* storing an adopted offer */
+    int adopting; /* storing an adopted offer */
     /* Handed over by opf_engine_offer(), under engine->mutex. */
-    unsigned char *offer;       /* malloc'd; NULL with offer_seq: none */
+    unsigned char *offer; /* malloc'd; NULL with offer_seq: none */
     apr_size_t offer_len;
-    apr_uint32_t offer_seq;     /* the answer's seq, 0: no answer */
+    apr_uint32_t offer_seq; /* the answer's seq, 0: no answer */
 };
 
 struct opf_engine {
-    apr_pool_t *pool;           /* own allocator: only the thread uses it */
+    apr_pool_t *pool; /* own allocator: only the thread uses it */
     opf_engine_config_t cfg;
     opf_engine_hooks_t hooks;
-    apr_array_header_t *jobs;   /* opf_job_t * */
-    apr_hash_t *hosts;          /* "host:port" -> opf_host_t */
-    opf_signers_t *signers;     /* responder certificates verified so far */
-    opf_writer_t *writer;       /* writes to the store; NULL: no persist */
+    apr_array_header_t *jobs; /* opf_job_t * */
+    apr_hash_t *hosts;        /* "host:port" -> opf_host_t */
+    opf_signers_t *signers;   /* responder certificates verified so far */
+    opf_writer_t *writer;     /* writes to the store; NULL: no persist */
     /* The schedule: idle jobs by their next run, jobs holding a response
      * by its end (to tell when it expires), and the fetches in flight
      * (at most max_parallel, scanned for their deadlines). */
@@ -146,16 +146,16 @@ struct opf_engine {
     /* Without privsep: the TLS client context for https:// responders,
      * made at the first such fetch, freed with the pool. */
     struct ssl_ctx_st *tls;
-    struct opf_helper_sup *sup;  /* NULL: a fixed helper (unit tests) */
-    apr_uint32_t helper_serial;  /* the supervisor's, last seen */
-    struct opf_helper *helper;   /* in use, NULL: none now */
+    struct opf_helper_sup *sup; /* NULL: a fixed helper (unit tests) */
+    apr_uint32_t helper_serial; /* the supervisor's, last seen */
+    struct opf_helper *helper;  /* in use, NULL: none now */
     /* Where the jobs' helper ids come from (opf_engine_set_helper_ids),
      * NULL: their places in jobs; and the ids the previous generation
      * used and this one does not (apr_uint32_t), to FORGET. */
     struct opf_helper_ids *helper_ids;
     apr_array_header_t *helper_forgotten;
     apr_pollfd_t helper_pfd;
-    apr_uint32_t ping_seq;       /* the heartbeat out, 0: none */
+    apr_uint32_t ping_seq; /* the heartbeat out, 0: none */
     apr_time_t ping_sent;
     apr_time_t next_ping;
     /* poll()-based (no descriptor of its own to leak into children) */
@@ -164,12 +164,12 @@ struct opf_engine {
      * every forked child like the rest (opf_childfd.h). */
     int wake_fd[2];
     int wake_slot[2];
-    apr_file_t *wake_file;      /* wake_fd[0], for the pollset */
+    apr_file_t *wake_file; /* wake_fd[0], for the pollset */
     apr_pollfd_t wake_pfd;
-    int closer;                 /* opf_childfd closer: fetch sockets */
-    pid_t owner;                /* the process that created it */
+    int closer;  /* opf_childfd closer: fetch sockets */
+    pid_t owner; /* the process that created it */
     apr_thread_t *thread;
-    int running;                /* the thread holds the gate: fork-safe */
+    int running; /* the thread holds the gate: fork-safe */
     volatile apr_uint32_t stopping;
     int in_flight;
     apr_uint64_t rng;
@@ -184,8 +184,8 @@ struct opf_engine {
     int initial_total, initial_failed;
     apr_time_t initial_since;
 
-    opf_status_t *status;       /* NULL: no status table */
-    int notify_failures;        /* "failed" event after this many rounds */
+    opf_status_t *status; /* NULL: no status table */
+    int notify_failures;  /* "failed" event after this many rounds */
 
     /* Refetch requests: the counters last seen ("any", "all"). */
     apr_uint32_t refetch_any_seen, refetch_all_seen;
@@ -227,7 +227,8 @@ void opf_dns_answers(opf_engine_t *e, apr_time_t now);
 void opf_dns_thread_start(opf_engine_t *e);
 void opf_dns_thread_end(opf_engine_t *e);
 /* Registration: a host's name, port and whether it is an IP literal. */
-void opf_dns_host_init(opf_engine_t *e, opf_host_t *host, const opf_url_t *url);
+void opf_dns_host_init(opf_engine_t *e, opf_host_t *host,
+                       const opf_url_t *url);
 
 /* A response validated elsewhere (the helper process): the engine's own
  * checks (never back in time, the signer's notAfter), then stored. v's

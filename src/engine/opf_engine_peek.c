@@ -58,11 +58,10 @@ void opf_engine_offer(opf_job_t *job, apr_uint32_t seq,
         memcpy(copy, der, len);
     }
     apr_thread_mutex_lock(e->mutex);
-    if (apr_atomic_read32(&e->stopping) || seq == 0
-        || seq != job->peek_seq) {
+    if (apr_atomic_read32(&e->stopping) || seq == 0 || seq != job->peek_seq) {
         apr_thread_mutex_unlock(e->mutex);
         free(copy);
-        return;   /* late: the fetch went ahead */
+        return; /* late: the fetch went ahead */
     }
     free(job->offer);
     job->offer = copy;
@@ -88,7 +87,7 @@ int opf_engine_would_adopt(const opf_job_t *job, apr_time_t now,
         until = v->signer_not_after;
     }
     if (job->valid_until > now && v->this_update <= job->this_update) {
-        return 0;   /* ours, or older */
+        return 0; /* ours, or older */
     }
     /* Not one that is due itself: fetching is what it needs. The jitter
      * only moves the renewal earlier, so its latest point counts. */
@@ -101,7 +100,8 @@ static void adopt_or_fetch(opf_job_t *job, apr_time_t now,
                            opf_validated_t *v)
 {
     if (!opf_engine_would_adopt(job, now, v)) {
-        opf_engine_log(job->engine, OPF_LOG_DEBUG, job->cert, "the peer's "
+        opf_engine_log(job->engine, OPF_LOG_DEBUG, job->cert,
+                       "the peer's "
                        "response is not newer than ours or is due itself: "
                        "fetching");
         job->deadline = now + job->engine->cfg.timeout;
@@ -133,7 +133,7 @@ static void take_offer(opf_job_t *job, const unsigned char *der,
             && opf_helper_send_check(e->helper, seq, job->helper_id,
                                      job->offer_der, len, e->cfg.skew,
                                      job->assume)
-               == APR_SUCCESS) {
+                   == APR_SUCCESS) {
             job->helper_seq = seq;
             job->offer_checking = 1;
             return;
@@ -147,9 +147,10 @@ static void take_offer(opf_job_t *job, const unsigned char *der,
                             job->assume, e->signers, &v, &reason,
                             job->fetch_pool)
         != APR_SUCCESS) {
-        opf_engine_log(e, OPF_LOG_INFO, job->cert, "not using the peer's "
-                       "OCSP response: %s; fetching", reason ? reason
-                                                             : "invalid");
+        opf_engine_log(e, OPF_LOG_INFO, job->cert,
+                       "not using the peer's "
+                       "OCSP response: %s; fetching",
+                       reason ? reason : "invalid");
         opf_engine_go_fetch(job, now);
         return;
     }
@@ -205,14 +206,16 @@ int opf_peek_deadline(opf_job_t *job, apr_time_t now)
         job->offer = NULL;
         job->offer_seq = 0;
         apr_thread_mutex_unlock(e->mutex);
-        opf_engine_log(e, OPF_LOG_DEBUG, job->cert, "no answer from the "
+        opf_engine_log(e, OPF_LOG_DEBUG, job->cert,
+                       "no answer from the "
                        "fleet cache within %d s: fetching",
                        (int)apr_time_sec(OPF_PEEK_WAIT));
     }
     else if (job->offer_checking) {
         job->offer_checking = 0;
         job->helper_seq = 0;
-        opf_engine_log(e, OPF_LOG_DEBUG, job->cert, "the helper process did "
+        opf_engine_log(e, OPF_LOG_DEBUG, job->cert,
+                       "the helper process did "
                        "not validate the peer's response in time: fetching");
     }
     else {
@@ -234,7 +237,8 @@ int opf_peek_checked(opf_job_t *job, const opf_proto_result_t *res,
     }
     job->offer_checking = 0;
     if (res->outcome != OPF_OUTCOME_OK) {
-        opf_engine_log(job->engine, OPF_LOG_INFO, job->cert, "not using the "
+        opf_engine_log(job->engine, OPF_LOG_INFO, job->cert,
+                       "not using the "
                        "peer's OCSP response: %s; fetching",
                        res->text_len ? apr_pstrndup(job->fetch_pool,
                                                     res->text, res->text_len)
@@ -242,11 +246,13 @@ int opf_peek_checked(opf_job_t *job, const opf_proto_result_t *res,
         opf_engine_go_fetch(job, now);
         return 1;
     }
-    if (opf_helper_result_validated(res, now, job->engine->cfg.skew, &v,
-                                    &why) != APR_SUCCESS) {
-        opf_engine_log(job->engine, OPF_LOG_INFO, job->cert, "not using the "
+    if (opf_helper_result_validated(res, now, job->engine->cfg.skew, &v, &why)
+        != APR_SUCCESS) {
+        opf_engine_log(job->engine, OPF_LOG_INFO, job->cert,
+                       "not using the "
                        "peer's OCSP response: the helper process answered "
-                       "with %s; fetching", why);
+                       "with %s; fetching",
+                       why);
         opf_engine_go_fetch(job, now);
         return 1;
     }

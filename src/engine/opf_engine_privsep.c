@@ -124,7 +124,7 @@ static void watch(opf_engine_t *e, opf_helper_t *h, apr_time_t now)
     e->helper_pfd.desc_type = APR_POLL_SOCKET;
     e->helper_pfd.desc.s = opf_helper_socket(h);
     e->helper_pfd.reqevents = APR_POLLIN;
-    e->helper_pfd.client_data = &e->helper_pfd;   /* tells it apart */
+    e->helper_pfd.client_data = &e->helper_pfd; /* tells it apart */
     if (apr_pollset_add(e->pollset, &e->helper_pfd) != APR_SUCCESS) {
         /* Its answers would never be read: as good as hung. */
         e->ping_seq = opf_helper_next_seq(h);
@@ -151,7 +151,8 @@ static void let_go(opf_engine_t *e, apr_time_t now, int hung, const char *why)
         opf_helper_sup_release(e->sup, h, hung, why);
     }
     else if (why) {
-        opf_engine_log(e, OPF_LOG_ERR, NULL, "the privilege separation "
+        opf_engine_log(e, OPF_LOG_ERR, NULL,
+                       "the privilege separation "
                        "helper process (pid %ld) %s; OCSP fetches fail",
                        (long)opf_helper_pid(h), why);
     }
@@ -178,9 +179,10 @@ static void let_go(opf_engine_t *e, apr_time_t now, int hung, const char *why)
             opf_engine_go_fetch(job, now);
             continue;
         }
-        opf_engine_fetch_failed(job, now, OPF_FAIL_HELPER, why
-            ? "OCSP fetch failed: the helper process went away during it"
-            : "OCSP fetch failed: the helper process was replaced during it");
+        opf_engine_fetch_failed(
+            job, now, OPF_FAIL_HELPER,
+            why ? "OCSP fetch failed: the helper process went away during it"
+                : "OCSP fetch failed: the helper process was replaced during it");
     }
 }
 
@@ -206,7 +208,8 @@ apr_time_t opf_privsep_tick(opf_engine_t *e, apr_time_t now)
             /* On the stack: this may happen many times a generation. */
             char why[96];
 
-            apr_snprintf(why, sizeof(why), "has not answered its heartbeat "
+            apr_snprintf(why, sizeof(why),
+                         "has not answered its heartbeat "
                          "for %.1f s (stopped or stuck): killed",
                          (double)(now - e->ping_sent) / APR_USEC_PER_SEC);
             let_go(e, now, 1, why);
@@ -238,39 +241,44 @@ int opf_privsep_fetch(opf_job_t *job, apr_time_t now)
     int proxied = job->proxied && job->proxied[job->url_index];
 
     if (!e->privsep) {
-        return 0;   /* OCSPPrefetchPrivsep off: in this thread */
+        return 0; /* OCSPPrefetchPrivsep off: in this thread */
     }
     if (!e->helper) {
-        opf_engine_fetch_failed(job, now, OPF_FAIL_HELPER, "OCSP fetch "
+        opf_engine_fetch_failed(job, now, OPF_FAIL_HELPER,
+                                "OCSP fetch "
                                 "failed: no privilege separation helper "
                                 "process is running (a new one is being "
                                 "started; see the error log)");
         return 1;
     }
     seq = opf_helper_next_seq(e->helper);
-    rv = opf_helper_send_fetch(e->helper, seq, job->helper_id,
-                               job->fetch_url, job->req_der, job->req_len,
+    rv = opf_helper_send_fetch(e->helper, seq, job->helper_id, job->fetch_url,
+                               job->req_der, job->req_len,
                                job->deadline - now, e->cfg.skew,
                                proxied ? job->via->url : NULL, job->via_auth,
                                job->assume, e->cfg.responder_ca);
     if (rv == APR_SUCCESS) {
         job->helper_seq = seq;
-        opf_engine_log(e, OPF_LOG_DEBUG, job->cert, "fetching OCSP response "
+        opf_engine_log(e, OPF_LOG_DEBUG, job->cert,
+                       "fetching OCSP response "
                        "by %s from %s%s%s (in the helper process)",
                        opf_request_get_url(job->fetch_url, job->req_der,
                                            job->req_len, job->fetch_pool)
-                       ? "GET" : "POST", job->fetch_url,
-                       proxied ? " through the proxy " : "",
+                           ? "GET"
+                           : "POST",
+                       job->fetch_url, proxied ? " through the proxy " : "",
                        proxied ? job->via->url : "");
         return 1;
     }
     if (rv == APR_EOF) {
         let_go(e, now, 0, "has gone away");
-        opf_engine_fetch_failed(job, now, OPF_FAIL_HELPER, "OCSP fetch "
+        opf_engine_fetch_failed(job, now, OPF_FAIL_HELPER,
+                                "OCSP fetch "
                                 "failed: the helper process has gone away");
         return 1;
     }
-    opf_engine_fetch_failed(job, now, OPF_FAIL_CONNECT,
+    opf_engine_fetch_failed(
+        job, now, OPF_FAIL_CONNECT,
         rv == APR_EAGAIN ? "OCSP fetch failed: cannot hand the fetch to the "
                            "helper process now (too many at once)"
                          : "OCSP fetch failed: cannot hand the fetch to the "
@@ -303,37 +311,41 @@ static void result(opf_engine_t *e, const opf_proto_result_t *res,
     const char *why;
 
     if (res->seq && res->seq == e->ping_seq) {
-        e->ping_seq = 0;   /* the heartbeat: it reads its channel */
+        e->ping_seq = 0; /* the heartbeat: it reads its channel */
         e->next_ping = now + e->cfg.helper_ping;
         return;
     }
     job = res->seq ? job_for_seq(e, res->seq) : NULL;
     if (!job) {
-        return;   /* late: the attempt has already timed out */
+        return; /* late: the attempt has already timed out */
     }
     job->helper_seq = 0;
     if (opf_peek_checked(job, res, now)) {
-        return;   /* the check of a peer's response, not a fetch */
+        return; /* the check of a peer's response, not a fetch */
     }
     if (res->outcome != OPF_OUTCOME_OK) {
         /* Printable and at most 256 bytes (checked by the decoder). */
-        opf_engine_fetch_failed(job, now, (opf_fail_reason_e)res->fail_class,
-            res->text_len ? apr_pstrndup(job->fetch_pool, res->text,
-                                         res->text_len)
-                          : "OCSP fetch failed in the helper process");
+        opf_engine_fetch_failed(
+            job, now, (opf_fail_reason_e)res->fail_class,
+            res->text_len
+                ? apr_pstrndup(job->fetch_pool, res->text, res->text_len)
+                : "OCSP fetch failed in the helper process");
         return;
     }
     if (res->der_len == 0) {
-        opf_engine_fetch_failed(job, now, OPF_FAIL_INVALID, "rejected OCSP "
+        opf_engine_fetch_failed(job, now, OPF_FAIL_INVALID,
+                                "rejected OCSP "
                                 "response: the helper process sent none");
         return;
     }
     if (opf_helper_result_validated(res, now, e->cfg.skew, &v, &why)
         != APR_SUCCESS) {
         opf_engine_fetch_failed(job, now, OPF_FAIL_INVALID,
-                                apr_psprintf(job->fetch_pool, "rejected OCSP "
+                                apr_psprintf(job->fetch_pool,
+                                             "rejected OCSP "
                                              "response: the helper process "
-                                             "answered with %s", why));
+                                             "answered with %s",
+                                             why));
         return;
     }
     opf_engine_fetch_accepted(job, now, res->der, res->der_len, &v);
@@ -357,9 +369,10 @@ int opf_privsep_polled(opf_engine_t *e, const apr_pollfd_t *fired,
         apr_status_t rv = opf_helper_recv(e->helper, &res, &dropped);
 
         if (dropped) {
-            opf_engine_log(e, OPF_LOG_WARNING, NULL, "dropped %d malformed "
-                           "message%s from the helper process", dropped,
-                           dropped == 1 ? "" : "s");
+            opf_engine_log(e, OPF_LOG_WARNING, NULL,
+                           "dropped %d malformed "
+                           "message%s from the helper process",
+                           dropped, dropped == 1 ? "" : "s");
         }
         if (rv == APR_SUCCESS) {
             result(e, &res, now);

@@ -98,8 +98,9 @@ void opf_report_attempt_failed(opf_job_t *job, apr_time_t now,
     opf_engine_t *e = job->engine;
     opf_status_rec_t *r;
 
-    apr_snprintf(job->last_error, sizeof(job->last_error), "%s (responder %s)",
-                 what, job->fetch_url ? job->fetch_url : "-");
+    apr_snprintf(job->last_error, sizeof(job->last_error),
+                 "%s (responder %s)", what,
+                 job->fetch_url ? job->fetch_url : "-");
     /* Every attempt in detail, at debug: the state changes are logged by
      * opf_report_round_failed and opf_report_success. */
     opf_engine_log(e, OPF_LOG_DEBUG, job->cert, "%s", job->last_error);
@@ -133,13 +134,14 @@ void opf_report_round_failed(opf_job_t *job, apr_time_t now,
                        "must-staple certificate has no valid OCSP response "
                        "(%d consecutive failed round%s, last: %s): clients "
                        "that enforce must-staple refuse it; next attempt in "
-                       "%" APR_TIME_T_FMT " s", job->failures,
-                       job->failures == 1 ? "" : "s", job->last_error,
-                       secs(delay));
+                       "%" APR_TIME_T_FMT " s",
+                       job->failures, job->failures == 1 ? "" : "s",
+                       job->last_error, secs(delay));
     }
     else if (job->failures == 1) {
         opf_engine_log(e, OPF_LOG_WARNING, job->cert,
-                       "failing: %s; next attempt in %" APR_TIME_T_FMT " s; %s%s",
+                       "failing: %s; next attempt in %" APR_TIME_T_FMT
+                       " s; %s%s",
                        job->last_error, secs(delay),
                        held ? "still stapling the response held, valid until "
                             : "no staple is served meanwhile",
@@ -148,8 +150,8 @@ void opf_report_round_failed(opf_job_t *job, apr_time_t now,
     else {
         opf_engine_log(e, OPF_LOG_DEBUG, job->cert,
                        "still failing after %d rounds; next attempt in "
-                       "%" APR_TIME_T_FMT " s", job->failures,
-                       secs(delay));
+                       "%" APR_TIME_T_FMT " s",
+                       job->failures, secs(delay));
     }
     if (e->notify_failures > 0 && job->failures >= e->notify_failures
         && !job->failed_told) {
@@ -186,13 +188,17 @@ void opf_report_success(opf_job_t *job, apr_time_t now, int old_status,
     }
     if (job->adopting) {
         /* A peer fetched it (the fleet cache): no responder was asked. */
-        opf_engine_log(e, (old_valid_until <= now || job->failures)
-                          ? OPF_LOG_NOTICE : OPF_LOG_DEBUG, job->cert,
+        opf_engine_log(e,
+                       (old_valid_until <= now || job->failures)
+                           ? OPF_LOG_NOTICE
+                           : OPF_LOG_DEBUG,
+                       job->cert,
                        "%s with a peer's response from the fleet cache "
                        "(%s, valid until %s); no fetch",
-                       old_status < 0 ? "stapled" : job->failures
-                       ? "recovered" : old_valid_until <= now
-                       ? "renewed late" : "renewed",
+                       old_status < 0           ? "stapled"
+                       : job->failures          ? "recovered"
+                       : old_valid_until <= now ? "renewed late"
+                                                : "renewed",
                        revoked ? "revoked" : "good",
                        date(d1, v->next_update));
     }
@@ -210,8 +216,8 @@ void opf_report_success(opf_job_t *job, apr_time_t now, int old_status,
     else if (old_status < 0) {
         opf_engine_log(e, OPF_LOG_INFO, job->cert,
                        "stapled: %s, valid until %s (responder %s)",
-                       revoked ? "revoked" : "good",
-                       date(d1, v->next_update), job->fetch_url);
+                       revoked ? "revoked" : "good", date(d1, v->next_update),
+                       job->fetch_url);
     }
     else if (old_valid_until <= now) {
         opf_engine_log(e, OPF_LOG_NOTICE, job->cert,
@@ -222,8 +228,9 @@ void opf_report_success(opf_job_t *job, apr_time_t now, int old_status,
     else if (job->failures) {
         opf_engine_log(e, OPF_LOG_NOTICE, job->cert,
                        "recovered: OCSP responder %s answered again after %d "
-                       "failed round%s; valid until %s", job->fetch_url,
-                       job->failures, job->failures == 1 ? "" : "s",
+                       "failed round%s; valid until %s",
+                       job->fetch_url, job->failures,
+                       job->failures == 1 ? "" : "s",
                        date(d1, v->next_update));
     }
     else {
@@ -270,7 +277,8 @@ void opf_report_expired(opf_job_t *job, apr_time_t now)
 
     (void)now;
     opf_engine_log(e, job->cert->must_staple ? OPF_LOG_ERR : OPF_LOG_WARNING,
-                   job->cert, "expired: the last valid OCSP response ran out "
+                   job->cert,
+                   "expired: the last valid OCSP response ran out "
                    "at %s; no staple is served until a fetch succeeds%s%s%s",
                    date(d, job->valid_until),
                    job->last_error[0] ? " (last attempt: " : "",

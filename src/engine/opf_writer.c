@@ -32,14 +32,17 @@ struct opf_writer {
     void *ctx;
 
     pthread_mutex_t mutex;
-    pthread_cond_t cond;        /* work, running, or stopping */
+    pthread_cond_t cond; /* work, running, or stopping */
     item_t *head, *tail;
     apr_size_t bytes;
-    struct { void *what; char err[OPF_WRITER_ERRLEN]; } failed[MAX_FAILURES];
+    struct {
+        void *what;
+        char err[OPF_WRITER_ERRLEN];
+    } failed[MAX_FAILURES];
     int nfailed;
-    int lost;                   /* failures that did not fit */
+    int lost; /* failures that did not fit */
     int stopping;
-    apr_time_t deadline;        /* when stopping: drop what is left then */
+    apr_time_t deadline; /* when stopping: drop what is left then */
     int dropped;
 
     pthread_t thread;
@@ -66,8 +69,7 @@ static apr_status_t writer_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-apr_status_t opf_writer_create(opf_writer_t **out,
-                               opf_writer_write_fn *write,
+apr_status_t opf_writer_create(opf_writer_t **out, opf_writer_write_fn *write,
                                opf_writer_wake_fn *wake, void *ctx,
                                apr_pool_t *p)
 {

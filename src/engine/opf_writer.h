@@ -36,8 +36,7 @@ typedef void opf_writer_wake_fn(void *ctx);
 
 /* A writer with an empty queue and no thread yet: items may be queued
  * before opf_writer_start(). */
-apr_status_t opf_writer_create(opf_writer_t **out,
-                               opf_writer_write_fn *write,
+apr_status_t opf_writer_create(opf_writer_t **out, opf_writer_write_fn *write,
                                opf_writer_wake_fn *wake, void *ctx,
                                apr_pool_t *p);
 

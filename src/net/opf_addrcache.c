@@ -5,13 +5,13 @@
 
 #include "opf_addrcache.h"
 
-#define HOST_MAX 255    /* longer names are looked up every time */
+#define HOST_MAX 255 /* longer names are looked up every time */
 
 typedef struct {
     char host[HOST_MAX + 1];
     apr_port_t port;
-    apr_pool_t *pool;           /* holds addrs; NULL: slot unused */
-    apr_sockaddr_t *addrs;      /* NULL when the lookup failed */
+    apr_pool_t *pool;      /* holds addrs; NULL: slot unused */
+    apr_sockaddr_t *addrs; /* NULL when the lookup failed */
     apr_status_t rv;
     apr_time_t looked_up;
 } entry_t;
@@ -91,8 +91,8 @@ static apr_status_t answer(const entry_t *en, apr_pool_t *p,
 }
 
 apr_status_t opf_addrcache_get(opf_addrcache_t *c, const char *host,
-                               apr_port_t port, apr_time_t now,
-                               apr_pool_t *p, apr_sockaddr_t **addrs)
+                               apr_port_t port, apr_time_t now, apr_pool_t *p,
+                               apr_sockaddr_t **addrs)
 {
     apr_pool_t *pool = NULL;
     apr_sockaddr_t *found = NULL;

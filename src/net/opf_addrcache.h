@@ -21,8 +21,8 @@
 /* How long a responder's addresses (a failed lookup) are used before the
  * name is looked up again: here and in the engine without privsep
  * (opf_engine_dns.c), like a caching stub resolver. */
-#define OPF_DNS_KEEP        apr_time_from_sec(60)
-#define OPF_DNS_KEEP_ERROR  apr_time_from_sec(10)
+#define OPF_DNS_KEEP       apr_time_from_sec(60)
+#define OPF_DNS_KEEP_ERROR apr_time_from_sec(10)
 
 typedef struct opf_addrcache opf_addrcache_t;
 
@@ -37,8 +37,8 @@ apr_status_t opf_addrcache_create(opf_addrcache_t **out,
  * from getaddrinfo (apr_sockaddr_info_get, APR_UNSPEC). Returns what the
  * lookup returned, a failure included. */
 apr_status_t opf_addrcache_get(opf_addrcache_t *c, const char *host,
-                               apr_port_t port, apr_time_t now,
-                               apr_pool_t *p, apr_sockaddr_t **addrs);
+                               apr_port_t port, apr_time_t now, apr_pool_t *p,
+                               apr_sockaddr_t **addrs);
 
 /* Frees the cache and what it holds; no other thread may use it. */
 void opf_addrcache_destroy(opf_addrcache_t *c);

@@ -65,8 +65,8 @@ int opf_chunked_decode(const unsigned char *in, size_t len,
             p++;
         }
         if (digits == 0
-            || (in[p] != ';' && in[p] != ' ' && in[p] != '\t'
-                && in[p] != '\r' && in[p] != '\n')) {
+            || (in[p] != ';' && in[p] != ' ' && in[p] != '\t' && in[p] != '\r'
+                && in[p] != '\n')) {
             *err = "malformed chunked body: bad chunk size";
             return -1;
         }

@@ -62,8 +62,8 @@
 
 enum opf_http_state {
     OPF_HTTP_CONNECTING,
-    OPF_HTTP_EXCHANGE,  /* nbio: sending the request, reading the header */
-    OPF_HTTP_BODY,      /* reading the body from rbio */
+    OPF_HTTP_EXCHANGE, /* nbio: sending the request, reading the header */
+    OPF_HTTP_BODY,     /* reading the body from rbio */
     OPF_HTTP_DONE,
     OPF_HTTP_FAILED
 };
@@ -71,11 +71,11 @@ enum opf_http_state {
 #define OPF_HTTP_STATUS_LINE_MAX 160
 /* OpenSSL 3.0's client caps each header line (4 KiB) but not their
  * number: bound the bytes read before the header is complete. */
-#define OPF_HTTP_MAX_HEADER      (16 * 1024)
+#define OPF_HTTP_MAX_HEADER (16 * 1024)
 /* Of a header line, what is kept to read the fields we act on. */
-#define OPF_HTTP_FIELD_MAX       96
+#define OPF_HTTP_FIELD_MAX 96
 /* A chunked body may take this much more than max_body on the wire. */
-#define OPF_HTTP_CHUNK_OVERHEAD  (16 * 1024)
+#define OPF_HTTP_CHUNK_OVERHEAD (16 * 1024)
 
 struct opf_http {
     apr_pool_t *pool;
@@ -84,9 +84,9 @@ struct opf_http {
 
     /* request */
     const char *hostport;
-    const char *path;          /* request-line path (+query), or the whole
+    const char *path;       /* request-line path (+query), or the whole
                                 * URL (absolute form) through a proxy */
-    const char *proxy_auth;    /* Proxy-Authorization value, or NULL */
+    const char *proxy_auth; /* Proxy-Authorization value, or NULL */
     int via_proxy;
     const unsigned char *req_body;
     apr_size_t req_len;
@@ -94,7 +94,7 @@ struct opf_http {
     apr_size_t max_body;
 
     /* connect */
-    apr_sockaddr_t *addr;      /* address being tried */
+    apr_sockaddr_t *addr; /* address being tried */
     apr_socket_t *sock;
     apr_os_sock_t fd;
 
@@ -105,11 +105,11 @@ struct opf_http {
     SSL *ssl;
 
     /* OpenSSL */
-    BIO *sbio;                 /* socket BIO (wbio), BIO_NOCLOSE; with TLS
+    BIO *sbio; /* socket BIO (wbio), BIO_NOCLOSE; with TLS
                                 * an SSL BIO over it (plaintext here) */
-    BIO *rbio;                 /* buffer BIO pushed on sbio */
+    BIO *rbio; /* buffer BIO pushed on sbio */
     OSSL_HTTP_REQ_CTX *rctx;
-    apr_int16_t want;          /* events after the last retry */
+    apr_int16_t want; /* events after the last retry */
 
     /* response status line, copied from the socket as it is read */
     char status_line[OPF_HTTP_STATUS_LINE_MAX + 1];
@@ -119,12 +119,12 @@ struct opf_http {
     char field[OPF_HTTP_FIELD_MAX + 1];
     apr_size_t field_len;
     int header_complete;
-    int cl_seen, cl_bad;       /* Content-Length: seen; unusable */
+    int cl_seen, cl_bad; /* Content-Length: seen; unusable */
     apr_size_t cl_value;
-    const char *te;            /* Transfer-Encoding value, or NULL */
-    int chunked;               /* the body is chunked: decode at the end */
-    apr_size_t bytes_read;     /* response bytes read from the socket */
-    int read_errno;            /* errno of a failed (non-retry) read, 0 on EOF */
+    const char *te;        /* Transfer-Encoding value, or NULL */
+    int chunked;           /* the body is chunked: decode at the end */
+    apr_size_t bytes_read; /* response bytes read from the socket */
+    int read_errno;        /* errno of a failed (non-retry) read, 0 on EOF */
     int read_failed;
     int write_errno;
     int write_failed;
@@ -144,18 +144,19 @@ struct opf_http {
 static void free_ossl(opf_http_t *h)
 {
     if (h->rctx != NULL) {
-        OSSL_HTTP_REQ_CTX_free(h->rctx);  /* frees neither wbio nor rbio */
+        OSSL_HTTP_REQ_CTX_free(h->rctx); /* frees neither wbio nor rbio */
         h->rctx = NULL;
     }
     if (h->rbio != NULL) {
-        BIO_free_all(h->rbio);            /* buffer BIO and socket BIO */
+        BIO_free_all(h->rbio); /* buffer BIO and socket BIO */
         h->rbio = NULL;
         h->sbio = NULL;
-    } else if (h->sbio != NULL) {
+    }
+    else if (h->sbio != NULL) {
         BIO_free(h->sbio);
         h->sbio = NULL;
     }
-    h->ssl = NULL;                        /* freed with its BIO */
+    h->ssl = NULL; /* freed with its BIO */
 }
 
 static void close_socket(opf_http_t *h)
@@ -255,10 +256,12 @@ static const char *status_error(opf_http_t *h)
         || code == 308)
         return apr_psprintf(h->pool, "redirect not followed (HTTP %d)", code);
     if (code == 407 && h->via_proxy)
-        return apr_psprintf(h->pool, "the proxy refused the request: HTTP "
+        return apr_psprintf(h->pool,
+                            "the proxy refused the request: HTTP "
                             "status 407 (%s): check the credentials in "
-                            "OCSPPrefetchProxy", *reason ? reason
-                            : "Proxy Authentication Required");
+                            "OCSPPrefetchProxy",
+                            *reason ? reason
+                                    : "Proxy Authentication Required");
     if (*reason != '\0')
         return apr_psprintf(h->pool, "HTTP status %d (%s)", code, reason);
     return apr_psprintf(h->pool, "HTTP status %d", code);
@@ -271,21 +274,24 @@ static apr_status_t status_rv(opf_http_t *h)
     const char *reason;
 
     return h->via_proxy && h->status_complete
-           && response_status(h, &reason) == 407 ? OPF_HTTP_EPROXY
-                                                  : APR_EGENERAL;
+                   && response_status(h, &reason) == 407
+               ? OPF_HTTP_EPROXY
+               : APR_EGENERAL;
 }
 
 static const char *too_large(opf_http_t *h)
 {
-    return apr_psprintf(h->pool, "response body exceeds %" APR_SIZE_T_FMT
-                        " bytes", h->max_body);
+    return apr_psprintf(h->pool,
+                        "response body exceeds %" APR_SIZE_T_FMT " bytes",
+                        h->max_body);
 }
 
 static const char *read_failure(opf_http_t *h)
 {
     if (h->read_failed && h->read_errno != 0)
         return apr_psprintf(h->pool, "receive: %s",
-                            apr_err(h->pool, APR_FROM_OS_ERROR(h->read_errno)));
+                            apr_err(h->pool,
+                                    APR_FROM_OS_ERROR(h->read_errno)));
     return "connection closed before the response was complete";
 }
 
@@ -300,17 +306,18 @@ static const char *tls_error(opf_http_t *h, unsigned long first,
     const char *r;
 
     if (vr != X509_V_OK)
-        return apr_psprintf(h->pool, "TLS: the responder's certificate is "
+        return apr_psprintf(h->pool,
+                            "TLS: the responder's certificate is "
                             "not accepted for %s: %s (check "
                             "OCSPPrefetchResponderCAFile and the name in "
-                            "OCSPPrefetchResponder)", h->tls_host,
-                            X509_verify_cert_error_string(vr));
+                            "OCSPPrefetchResponder)",
+                            h->tls_host, X509_verify_cert_error_string(vr));
     if (first == 0 || ERR_GET_LIB(first) != ERR_LIB_SSL)
         return NULL;
     r = ERR_reason_error_string(first);
     return apr_psprintf(h->pool, "TLS handshake with %s failed: %s%s%s%s",
-                        h->tls_host, r ? r : "error",
-                        data ? " (" : "", data ? data : "", data ? ")" : "");
+                        h->tls_host, r ? r : "error", data ? " (" : "",
+                        data ? data : "", data ? ")" : "");
 }
 
 /* Turns the OpenSSL error queue (after nbio returned 0) into a message,
@@ -323,11 +330,13 @@ static apr_status_t nbio_failed(opf_http_t *h)
 
     /* the earliest HTTP error says what went wrong; else the earliest */
     while ((e = ERR_get_error_all(NULL, NULL, NULL, &edata, &flags)) != 0) {
-        if (first == 0 || (ERR_GET_LIB(first) != ERR_LIB_HTTP
-                           && ERR_GET_LIB(e) == ERR_LIB_HTTP)) {
+        if (first == 0
+            || (ERR_GET_LIB(first) != ERR_LIB_HTTP
+                && ERR_GET_LIB(e) == ERR_LIB_HTTP)) {
             first = e;
             data = (edata != NULL && (flags & ERR_TXT_STRING) && *edata)
-                   ? apr_pstrdup(h->pool, edata) : NULL;
+                       ? apr_pstrdup(h->pool, edata)
+                       : NULL;
         }
     }
     ERR_clear_error();
@@ -344,19 +353,23 @@ static apr_status_t nbio_failed(opf_http_t *h)
         case HTTP_R_MAX_RESP_LEN_EXCEEDED:
             return fail(h, APR_ENOSPC, too_large(h));
         case HTTP_R_FAILED_READING_DATA:
-            return fail(h, h->read_errno ? APR_FROM_OS_ERROR(h->read_errno)
-                                         : APR_EOF, read_failure(h));
+            return fail(h,
+                        h->read_errno ? APR_FROM_OS_ERROR(h->read_errno)
+                                      : APR_EOF,
+                        read_failure(h));
         default:
             break;
         }
     }
-    if (first == 0 && h->write_failed)  /* socket writes queue nothing */
-        return fail(h, h->write_errno ? APR_FROM_OS_ERROR(h->write_errno)
-                                      : APR_EGENERAL,
-                    h->write_errno ? apr_psprintf(h->pool, "send: %s",
-                                         apr_err(h->pool, APR_FROM_OS_ERROR(
-                                                 h->write_errno)))
-                                   : "send failed");
+    if (first == 0 && h->write_failed) /* socket writes queue nothing */
+        return fail(h,
+                    h->write_errno ? APR_FROM_OS_ERROR(h->write_errno)
+                                   : APR_EGENERAL,
+                    h->write_errno
+                        ? apr_psprintf(h->pool, "send: %s",
+                                       apr_err(h->pool, APR_FROM_OS_ERROR(
+                                                            h->write_errno)))
+                        : "send failed");
     if (first == 0)
         return fail(h, APR_EGENERAL, "HTTP exchange failed");
     reason = ERR_reason_error_string(first);
@@ -364,8 +377,9 @@ static apr_status_t nbio_failed(opf_http_t *h)
         reason = apr_psprintf(h->pool, "error %lu", first);
     return fail(h, APR_EGENERAL,
                 apr_pstrcat(h->pool, "HTTP exchange failed: ", reason,
-                            data != NULL ? " (" : "", data != NULL ? data : "",
-                            data != NULL ? ")" : "", NULL));
+                            data != NULL ? " (" : "",
+                            data != NULL ? data : "", data != NULL ? ")" : "",
+                            NULL));
 }
 
 /* ---- socket BIO callback: keep the status line, remember read errors ---- */
@@ -430,11 +444,13 @@ static long sock_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
 {
     opf_http_t *h = (opf_http_t *)BIO_get_callback_arg(b);
 
-    (void)len; (void)argi; (void)argl;
+    (void)len;
+    (void)argi;
+    (void)argl;
     if (h == NULL)
         return (oper & BIO_CB_RETURN) ? ret : 1;
     if (oper == BIO_CB_READ || oper == BIO_CB_WRITE) {
-        errno = 0;  /* so that EOF (read() == 0) is told from an error */
+        errno = 0; /* so that EOF (read() == 0) is told from an error */
         return 1;
     }
     if (oper == (BIO_CB_WRITE | BIO_CB_RETURN)) {
@@ -462,7 +478,8 @@ static long sock_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
                 h->status_line[h->status_len++] = c;
         }
         h->status_line[h->status_len] = '\0';
-    } else if (ret <= 0 && !BIO_should_retry(b)) {
+    }
+    else if (ret <= 0 && !BIO_should_retry(b)) {
         h->read_failed = 1;
         h->read_errno = errno;
     }
@@ -497,7 +514,7 @@ static apr_status_t try_connect(opf_http_t *h, apr_status_t last,
         }
         /* timeout 0 makes APR's connect return EINPROGRESS, not wait */
         if ((rv = apr_socket_opt_set(h->sock, APR_SO_NONBLOCK, 1))
-            != APR_SUCCESS
+                != APR_SUCCESS
             || (rv = apr_socket_timeout_set(h->sock, 0)) != APR_SUCCESS
             || (rv = apr_os_sock_get(&h->fd, h->sock)) != APR_SUCCESS) {
             *err = apr_psprintf(h->pool, "socket: %s", apr_err(h->pool, rv));
@@ -506,7 +523,8 @@ static apr_status_t try_connect(opf_http_t *h, apr_status_t last,
         rv = apr_socket_connect(h->sock, h->addr);
         if (rv == APR_SUCCESS)
             return APR_SUCCESS;
-        if (APR_STATUS_IS_EINPROGRESS(rv) || rv == APR_FROM_OS_ERROR(EINPROGRESS)
+        if (APR_STATUS_IS_EINPROGRESS(rv)
+            || rv == APR_FROM_OS_ERROR(EINPROGRESS)
             || rv == APR_FROM_OS_ERROR(EALREADY))
             return APR_EAGAIN;
         *err = connect_error(h, rv);
@@ -527,9 +545,9 @@ static int tls_layer(opf_http_t *h)
 {
     SSL *ssl = SSL_new(h->tls_ctx);
     BIO *tbio;
-    int ok, is_ip = strchr(h->tls_host, ':') != NULL
-                    || strspn(h->tls_host, "0123456789.")
-                       == strlen(h->tls_host);
+    int ok,
+        is_ip = strchr(h->tls_host, ':') != NULL
+                || strspn(h->tls_host, "0123456789.") == strlen(h->tls_host);
 
     if (ssl == NULL)
         return 0;
@@ -543,8 +561,8 @@ static int tls_layer(opf_http_t *h)
         return 0;
     }
     SSL_set_connect_state(ssl);
-    SSL_set_bio(ssl, h->sbio, h->sbio);   /* the SSL owns the socket BIO */
-    BIO_set_ssl(tbio, ssl, BIO_CLOSE);    /* and the SSL BIO the SSL */
+    SSL_set_bio(ssl, h->sbio, h->sbio); /* the SSL owns the socket BIO */
+    BIO_set_ssl(tbio, ssl, BIO_CLOSE);  /* and the SSL BIO the SSL */
     h->sbio = tbio;
     h->ssl = ssl;
     return 1;
@@ -595,7 +613,7 @@ static apr_status_t setup_request(opf_http_t *h)
          && (!h->proxy_auth
              || OSSL_HTTP_REQ_CTX_add1_header(h->rctx, "Proxy-Authorization",
                                               h->proxy_auth));
-    BIO_free(req);  /* the context holds its own reference */
+    BIO_free(req); /* the context holds its own reference */
     if (!ok) {
         ERR_clear_error();
         return fail(h, APR_EGENERAL, "cannot set up the HTTP request");
@@ -684,7 +702,8 @@ apr_status_t opf_http_start_tls(opf_http_t **out, const opf_url_t *url,
     if (url->tls && (tls == NULL || via != NULL)) {
         /* the configuration refuses both; never plaintext to https:// */
         *err = tls ? "an https:// responder cannot be reached through a "
-                     "proxy" : "no TLS context for an https:// responder";
+                     "proxy"
+                   : "no TLS context for an https:// responder";
         return APR_EINVAL;
     }
 
@@ -701,10 +720,12 @@ apr_status_t opf_http_start_tls(opf_http_t **out, const opf_url_t *url,
     h->proxy_auth = via ? via->auth : NULL;
     if (get_url != NULL) {
         h->path = via ? apr_pstrdup(p, get_url) : url_path(p, get_url);
-    } else {
+    }
+    else {
         h->post = 1;
         h->path = via ? apr_pstrdup(p, url->url)
-                : url->path != NULL && *url->path != '\0' ? url->path : "/";
+                  : url->path != NULL && *url->path != '\0' ? url->path
+                                                            : "/";
         h->req_body = body_len ? apr_pmemdup(p, body, body_len)
                                : (const unsigned char *)"";
         h->req_len = body_len;
@@ -721,7 +742,8 @@ apr_status_t opf_http_start_tls(opf_http_t **out, const opf_url_t *url,
         /* Resolved by the caller (the engine's resolver process). */
         h->addr = addrs;
         rv = APR_SUCCESS;
-    } else {
+    }
+    else {
         /* Blocking name resolution (getaddrinfo): for callers without a
          * resolver process (tests, tools). */
         rv = apr_sockaddr_info_get(&h->addr, target->host, APR_UNSPEC,
@@ -743,9 +765,11 @@ apr_status_t opf_http_start_tls(opf_http_t **out, const opf_url_t *url,
             opf_http_close(h);
             return rv;
         }
-    } else if (APR_STATUS_IS_EAGAIN(rv)) {
+    }
+    else if (APR_STATUS_IS_EAGAIN(rv)) {
         h->want = APR_POLLOUT;
-    } else {
+    }
+    else {
         *err = cerr != NULL ? cerr : "connect failed";
         opf_http_close(h);
         return rv;
@@ -764,7 +788,8 @@ opf_fail_reason_e opf_http_fail_reason(apr_status_t rv)
         return OPF_FAIL_CONNECT;
     }
     return (rv == APR_EGENERAL || rv == APR_ENOSPC || rv == APR_EOF)
-           ? OPF_FAIL_HTTP : OPF_FAIL_CONNECT;
+               ? OPF_FAIL_HTTP
+               : OPF_FAIL_CONNECT;
 }
 
 apr_socket_t *opf_http_socket(opf_http_t *h)
@@ -814,7 +839,7 @@ static apr_status_t step_connect(opf_http_t *h)
     pfd.desc.s = h->sock;
     rv = apr_poll(&pfd, 1, &n, 0);
     if (n == 0 || (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)))
-        return APR_EAGAIN;  /* not yet (a poll error: retry at the deadline) */
+        return APR_EAGAIN; /* not yet (a poll error: retry at the deadline) */
 
     if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
         soerr = errno;
@@ -844,10 +869,13 @@ static apr_status_t finish(opf_http_t *h)
         const char *err;
         size_t n;
 
-        if (opf_chunked_decode(h->body, h->body_len, h->body, h->max_body,
-                               &n, &err) != 1)
-            return fail(h, APR_EGENERAL, err ? err : "chunked body ends "
-                        "before its last chunk");
+        if (opf_chunked_decode(h->body, h->body_len, h->body, h->max_body, &n,
+                               &err)
+            != 1)
+            return fail(h, APR_EGENERAL,
+                        err ? err
+                            : "chunked body ends "
+                              "before its last chunk");
         h->body_len = n;
     }
     h->state = OPF_HTTP_DONE;
@@ -910,11 +938,13 @@ static apr_status_t step_body(opf_http_t *h)
         if (BIO_should_retry(h->rbio))
             return APR_EAGAIN;
         if (h->chunked && h->read_errno == 0)
-            return finish(h);  /* says what is missing */
+            return finish(h); /* says what is missing */
         if (h->content_length == 0 && h->read_errno == 0)
-            return finish(h);  /* HTTP/1.0 without Content-Length: EOF */
-        return fail(h, h->read_errno ? APR_FROM_OS_ERROR(h->read_errno)
-                                     : APR_EOF, read_failure(h));
+            return finish(h); /* HTTP/1.0 without Content-Length: EOF */
+        return fail(h,
+                    h->read_errno ? APR_FROM_OS_ERROR(h->read_errno)
+                                  : APR_EOF,
+                    read_failure(h));
     }
 }
 
@@ -927,8 +957,11 @@ static apr_status_t step_exchange(opf_http_t *h)
     /* Still in the header: whatever was read (the buffer BIO reads ahead
      * at most a few KiB of body) is mostly header lines. */
     if (rc != 1 && h->bytes_read > OPF_HTTP_MAX_HEADER)
-        return fail(h, APR_EGENERAL, apr_psprintf(h->pool, "response header "
-                    "exceeds %d bytes", OPF_HTTP_MAX_HEADER));
+        return fail(h, APR_EGENERAL,
+                    apr_psprintf(h->pool,
+                                 "response header "
+                                 "exceeds %d bytes",
+                                 OPF_HTTP_MAX_HEADER));
     if (rc == -1) {
         /* the socket BIO's retry flags tell what the last I/O waited for */
         h->want = BIO_should_write(h->sbio) ? APR_POLLOUT : APR_POLLIN;
@@ -942,8 +975,11 @@ static apr_status_t step_exchange(opf_http_t *h)
         return fail(h, status_rv(h), msg);
     if (h->te != NULL) {
         if (strcasecmp(h->te, "chunked") != 0)
-            return fail(h, APR_EGENERAL, apr_psprintf(h->pool, "unsupported "
-                        "Transfer-Encoding: %s", h->te));
+            return fail(h, APR_EGENERAL,
+                        apr_psprintf(h->pool,
+                                     "unsupported "
+                                     "Transfer-Encoding: %s",
+                                     h->te));
         /* Content-Length, if any, does not count (RFC 9112, 6.3) */
         h->chunked = 1;
         h->state = OPF_HTTP_BODY;
@@ -952,8 +988,8 @@ static apr_status_t step_exchange(opf_http_t *h)
     if (h->cl_bad)
         return fail(h, APR_EGENERAL, "invalid Content-Length");
     if (h->cl_seen && h->cl_value == 0)
-        return finish(h);   /* empty: not "read until the server closes" */
-    cl = OSSL_HTTP_REQ_CTX_get_resp_len(h->rctx);  /* Content-Length or 0 */
+        return finish(h); /* empty: not "read until the server closes" */
+    cl = OSSL_HTTP_REQ_CTX_get_resp_len(h->rctx); /* Content-Length or 0 */
     if (cl > h->max_body)
         return fail(h, APR_ENOSPC, too_large(h));
     h->content_length = cl;

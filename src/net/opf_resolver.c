@@ -30,17 +30,17 @@
 #include "opf_childfd.h"
 #include "opf_resolver.h"
 
-#define LOOKUPS_MAX 32      /* lookup threads at once in the process */
-#define QUEUE_MAX 256       /* requests waiting for one of them */
-#define ERROR_MAX 128
+#define LOOKUPS_MAX  32  /* lookup threads at once in the process */
+#define QUEUE_MAX    256 /* requests waiting for one of them */
+#define ERROR_MAX    128
 #define STOP_WAIT_MS 500
 
 /* ---- the wire: one message per request or answer ------------------ */
 
 /* Both ends are the same binary, so plain structs will do; the magic
  * catches anything else (and changes with the layout). */
-#define WIRE_MAGIC 0x4f504601u      /* "OPF" + layout version 1 */
-#define WIRE_INET 4
+#define WIRE_MAGIC 0x4f504601u /* "OPF" + layout version 1 */
+#define WIRE_INET  4
 #define WIRE_INET6 6
 
 struct wire_request {
@@ -52,9 +52,9 @@ struct wire_request {
 };
 
 struct wire_addr {
-    uint8_t family;             /* WIRE_INET or WIRE_INET6 */
+    uint8_t family; /* WIRE_INET or WIRE_INET6 */
     uint8_t pad[3];
-    uint32_t scope_id;          /* IPv6 link-local only */
+    uint32_t scope_id; /* IPv6 link-local only */
     unsigned char bytes[16];
 };
 
@@ -63,7 +63,7 @@ struct wire_answer {
     uint32_t id;
     uint16_t port;
     uint16_t host_len;
-    uint32_t naddrs;            /* 0: error says why */
+    uint32_t naddrs; /* 0: error says why */
     char host[OPF_RESOLVER_HOST_MAX + 1];
     char error[ERROR_MAX];
     struct wire_addr addrs[OPF_RESOLVER_ADDRS_MAX];
@@ -72,7 +72,7 @@ struct wire_answer {
 /* One whole message, or -1 with errno (EMSGSIZE: it did not fit). */
 static ssize_t recv_message(int fd, void *buf, size_t size, int flags)
 {
-    struct iovec iov = { buf, size };
+    struct iovec iov = {buf, size};
     struct msghdr msg;
     ssize_t n;
 
@@ -95,8 +95,8 @@ static int resolver_fd = -1;
  * next one rather than exit. */
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t room;        /* signalled when the queue shrinks */
-    int busy;                   /* lookup threads running */
+    pthread_cond_t room; /* signalled when the queue shrinks */
+    int busy;            /* lookup threads running */
     unsigned head, count;
     struct wire_request queue[QUEUE_MAX];
 } pending;
@@ -106,7 +106,7 @@ static int is_address_literal(const char *host)
     unsigned char buf[sizeof(struct in6_addr)];
 
     return inet_pton(AF_INET, host, buf) == 1
-        || inet_pton(AF_INET6, host, buf) == 1;
+           || inet_pton(AF_INET6, host, buf) == 1;
 }
 
 static void lookup_and_answer(const struct wire_request *req)
@@ -204,7 +204,7 @@ static void *lookup_thread(void *arg)
  * lookups still under way answer no one. */
 static void exit_if_parent_gone(void)
 {
-    struct pollfd pfd = { resolver_fd, 0, 0 };
+    struct pollfd pfd = {resolver_fd, 0, 0};
 
     if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR))) {
         _exit(0);
@@ -266,11 +266,10 @@ static void dispatch(const struct wire_request *req)
 
 static int request_is_valid(const struct wire_request *req, ssize_t len)
 {
-    return len == (ssize_t)sizeof(*req)
-        && req->magic == WIRE_MAGIC
-        && req->host_len >= 1 && req->host_len <= OPF_RESOLVER_HOST_MAX
-        && req->host[req->host_len] == '\0'
-        && strlen(req->host) == req->host_len;
+    return len == (ssize_t)sizeof(*req) && req->magic == WIRE_MAGIC
+           && req->host_len >= 1 && req->host_len <= OPF_RESOLVER_HOST_MAX
+           && req->host[req->host_len] == '\0'
+           && strlen(req->host) == req->host_len;
 }
 
 /* Everything but 0-2 (stderr is the error log) and our end: httpd's
@@ -307,13 +306,13 @@ static void drop_privileges(uid_t uid, gid_t gid)
     if (geteuid() != 0 || (uid == (uid_t)-1 && gid == (gid_t)-1)) {
         return;
     }
-    if (setgroups(0, NULL) != 0
-        || (gid != (gid_t)-1 && setgid(gid) != 0)
+    if (setgroups(0, NULL) != 0 || (gid != (gid_t)-1 && setgid(gid) != 0)
         || (uid != (uid_t)-1 && setuid(uid) != 0)) {
         /* Never resolve as root by accident: the thread sees EOF. */
-        fprintf(stderr, "mod_ocsp_prefetch: resolver: cannot drop "
-                "privileges to uid %ld gid %ld: %s\n", (long)uid, (long)gid,
-                strerror(errno));
+        fprintf(stderr,
+                "mod_ocsp_prefetch: resolver: cannot drop "
+                "privileges to uid %ld gid %ld: %s\n",
+                (long)uid, (long)gid, strerror(errno));
         _exit(1);
     }
 }
@@ -328,13 +327,13 @@ static void resolver_main(int fd, pid_t parent, uid_t uid, gid_t gid)
     pthread_cond_init(&pending.room, NULL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_IGN);
-    signal(SIGUSR1, SIG_IGN);   /* httpd's graceful signals are not ours */
+    signal(SIGUSR1, SIG_IGN); /* httpd's graceful signals are not ours */
     signal(SIGWINCH, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 #ifdef __linux__
-    prctl(PR_SET_NAME, "opf-resolver", 0, 0, 0);   /* for ps and top */
+    prctl(PR_SET_NAME, "opf-resolver", 0, 0, 0); /* for ps and top */
 #endif
     drop_privileges(uid, gid);
 #ifdef __linux__
@@ -350,7 +349,7 @@ static void resolver_main(int fd, pid_t parent, uid_t uid, gid_t gid)
         ssize_t n = recv_message(fd, &req, sizeof(req), 0);
 
         if (n == 0 || (n < 0 && errno != EINTR && errno != EMSGSIZE)) {
-            _exit(0);   /* the generation is over */
+            _exit(0); /* the generation is over */
         }
         if (request_is_valid(&req, n)) {
             dispatch(&req);
@@ -362,9 +361,9 @@ static void resolver_main(int fd, pid_t parent, uid_t uid, gid_t gid)
 
 struct opf_resolver {
     pid_t pid;
-    pid_t owner;            /* the process that forked it */
-    int fd;                 /* our end, O_NONBLOCK */
-    int slot;               /* opf_childfd slot, or -1 */
+    pid_t owner; /* the process that forked it */
+    int fd;      /* our end, O_NONBLOCK */
+    int slot;    /* opf_childfd slot, or -1 */
     apr_socket_t *sock;
 };
 
@@ -461,7 +460,7 @@ apr_status_t opf_resolver_ask(opf_resolver_t *r, apr_uint32_t id,
         return APR_SUCCESS;
     }
     if (n >= 0) {
-        return APR_EGENERAL;    /* a short datagram cannot happen */
+        return APR_EGENERAL; /* a short datagram cannot happen */
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
         return APR_EAGAIN;
@@ -517,8 +516,10 @@ static apr_sockaddr_t *make_sockaddr(const struct wire_addr *w,
     apr_sockaddr_t *sa = NULL;
 
     if (inet_ntop(af, w->bytes, ip, sizeof(ip)) == NULL
-        || apr_sockaddr_info_get(&sa, ip, af == AF_INET ? APR_INET : APR_INET6,
-                                 port, 0, p) != APR_SUCCESS
+        || apr_sockaddr_info_get(&sa, ip,
+                                 af == AF_INET ? APR_INET : APR_INET6, port,
+                                 0, p)
+               != APR_SUCCESS
         || sa == NULL) {
         return NULL;
     }
@@ -527,7 +528,7 @@ static apr_sockaddr_t *make_sockaddr(const struct wire_addr *w,
         sa->sa.sin6.sin6_scope_id = w->scope_id;
     }
 #endif
-    sa->hostname = (char *)host;   /* as apr_sockaddr_info_get sets it */
+    sa->hostname = (char *)host; /* as apr_sockaddr_info_get sets it */
     sa->next = NULL;
     return sa;
 }

@@ -31,8 +31,8 @@
 
 typedef struct opf_resolver opf_resolver_t;
 
-#define OPF_RESOLVER_HOST_MAX 255   /* longest name asked for, in bytes */
-#define OPF_RESOLVER_ADDRS_MAX 16   /* most addresses in an answer */
+#define OPF_RESOLVER_HOST_MAX  255 /* longest name asked for, in bytes */
+#define OPF_RESOLVER_ADDRS_MAX 16  /* most addresses in an answer */
 
 /* Forks the resolver process. Single-threaded context only (it forks).
  * If running as root and uid/gid are not (uid_t)-1/(gid_t)-1, the process

@@ -72,8 +72,9 @@ int opf_tls_ca_check(const char *path, apr_pool_t *p, const char **err)
     /* the end of the file reads as "no start line"; anything else is a
      * certificate that does not parse */
     e = ERR_peek_last_error();
-    if (e && !(ERR_GET_LIB(e) == ERR_LIB_PEM
-               && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+    if (e
+        && !(ERR_GET_LIB(e) == ERR_LIB_PEM
+             && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
         *err = apr_psprintf(p, "%s: a certificate does not parse: %s", path,
                             why(p, 0));
         n = 0;

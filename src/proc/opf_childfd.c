@@ -10,12 +10,12 @@
 
 #include "opf_childfd.h"
 
-#define SLOTS 16
+#define SLOTS   16
 #define CLOSERS 4
 #define TRACKED 8
 
-static int slots[SLOTS] = { -1, -1, -1, -1, -1, -1, -1, -1,
-                            -1, -1, -1, -1, -1, -1, -1, -1 };
+static int slots[SLOTS] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                           -1, -1, -1, -1, -1, -1, -1, -1};
 static struct {
     void (*fn)(void *ctx);
     void *ctx;
@@ -36,7 +36,7 @@ static void close_in_child(void)
     for (i = 0; i < CLOSERS; i++) {
         if (closers[i].fn) {
             closers[i].fn(closers[i].ctx);
-            closers[i].fn = NULL;   /* the child's grandchildren: done */
+            closers[i].fn = NULL; /* the child's grandchildren: done */
         }
     }
 }
@@ -100,7 +100,7 @@ void opf_childfd_remove_closer(int handle)
 static struct {
     pid_t *pid;
     apr_proc_t *proc;
-    void (*died)(void *ctx);    /* opf_childfd_on_death, or NULL */
+    void (*died)(void *ctx); /* opf_childfd_on_death, or NULL */
     void *died_ctx;
 } tracked[TRACKED];
 
@@ -135,8 +135,8 @@ static void maintenance(int reason, void *data, int status)
 
     (void)status;
     switch (reason) {
-    case APR_OC_REASON_DEATH:   /* the MPM (or APR) has reaped it */
-    case APR_OC_REASON_LOST: {  /* cannot be waited for: not ours now */
+    case APR_OC_REASON_DEATH:  /* the MPM (or APR) has reaped it */
+    case APR_OC_REASON_LOST: { /* cannot be waited for: not ours now */
         int i = tracked_index(pid);
         void (*died)(void *) = i >= 0 ? tracked[i].died : NULL;
         void *ctx = i >= 0 ? tracked[i].died_ctx : NULL;
@@ -170,15 +170,14 @@ void opf_childfd_track(pid_t *pid, apr_pool_t *p)
     int i = tracked_index(NULL);
 
     if (i < 0 || *pid <= 0) {
-        return;   /* untracked: reaped by the MPM, seen as ECHILD below */
+        return; /* untracked: reaped by the MPM, seen as ECHILD below */
     }
     tracked[i].proc = apr_pcalloc(p, sizeof(apr_proc_t));
     tracked[i].proc->pid = *pid;
     tracked[i].pid = pid;
     tracked[i].died = NULL;
     tracked[i].died_ctx = NULL;
-    apr_proc_other_child_register(tracked[i].proc, maintenance, pid, NULL,
-                                  p);
+    apr_proc_other_child_register(tracked[i].proc, maintenance, pid, NULL, p);
 }
 
 void opf_childfd_untrack(pid_t *pid)

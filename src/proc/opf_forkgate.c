@@ -4,7 +4,8 @@
 /* Shared by the module's threads (each holds it while it works), taken
  * exclusively around fork(). Writers first: a fork must not starve while
  * the threads take turns holding it. */
-static pthread_rwlock_t gate = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+static pthread_rwlock_t gate =
+    PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int atfork_rv;
 

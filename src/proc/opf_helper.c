@@ -21,12 +21,12 @@
 
 struct opf_helper {
     pid_t pid;
-    pid_t owner;            /* the process that spawned it */
-    int fd;                 /* our end, O_NONBLOCK */
-    int slot;               /* opf_childfd slot, or -1 */
+    pid_t owner; /* the process that spawned it */
+    int fd;      /* our end, O_NONBLOCK */
+    int slot;    /* opf_childfd slot, or -1 */
     apr_uint32_t seq;
     apr_socket_t *sock;
-    unsigned char *buf;     /* OPF_PROTO_MAX_MSG: encode and receive */
+    unsigned char *buf; /* OPF_PROTO_MAX_MSG: encode and receive */
 };
 
 static apr_status_t helper_cleanup(void *data)
@@ -35,8 +35,8 @@ static apr_status_t helper_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-apr_status_t opf_helper_start(opf_helper_t **out, const char *path,
-                              uid_t uid, gid_t gid, apr_pool_t *p)
+apr_status_t opf_helper_start(opf_helper_t **out, const char *path, uid_t uid,
+                              gid_t gid, apr_pool_t *p)
 {
     opf_helper_t *h = apr_pcalloc(p, sizeof(*h));
     pid_t parent = getpid();
@@ -126,7 +126,7 @@ static apr_status_t send_msg(opf_helper_t *h, const opf_proto_msg_t *m,
             continue;
         }
         if (errno_status(errno) == APR_EAGAIN && wait_ms > 0) {
-            struct pollfd pfd = { h->fd, POLLOUT, 0 };
+            struct pollfd pfd = {h->fd, POLLOUT, 0};
             int waited = wait_ms > 50 ? 50 : wait_ms;
 
             poll(&pfd, 1, waited);
@@ -175,8 +175,9 @@ static uint32_t skew_secs(apr_interval_time_t skew)
 {
     apr_time_t s = apr_time_sec(skew);
 
-    return s < 0 ? 0 : s > OPF_PROTO_MAX_SKEW_S ? OPF_PROTO_MAX_SKEW_S
-                                                 : (uint32_t)s;
+    return s < 0                      ? 0
+           : s > OPF_PROTO_MAX_SKEW_S ? OPF_PROTO_MAX_SKEW_S
+                                      : (uint32_t)s;
 }
 
 /* OCSPPrefetchAssumeValidity, within what the decoder accepts (the
@@ -185,19 +186,17 @@ static uint32_t assume_secs(apr_interval_time_t assume)
 {
     apr_time_t s = apr_time_sec(assume);
 
-    return s <= 0 ? 0 : s < OPF_PROTO_MIN_ASSUME_S ? OPF_PROTO_MIN_ASSUME_S
-         : s > OPF_PROTO_MAX_ASSUME_S ? OPF_PROTO_MAX_ASSUME_S : (uint32_t)s;
+    return s <= 0                       ? 0
+           : s < OPF_PROTO_MIN_ASSUME_S ? OPF_PROTO_MIN_ASSUME_S
+           : s > OPF_PROTO_MAX_ASSUME_S ? OPF_PROTO_MAX_ASSUME_S
+                                        : (uint32_t)s;
 }
 
-apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
-                                   apr_uint32_t id, const char *url,
-                                   const unsigned char *req,
-                                   apr_size_t req_len,
-                                   apr_interval_time_t timeout,
-                                   apr_interval_time_t skew,
-                                   const char *proxy, const char *proxy_auth,
-                                   apr_interval_time_t assume,
-                                   const char *ca_file)
+apr_status_t opf_helper_send_fetch(
+    opf_helper_t *h, apr_uint32_t seq, apr_uint32_t id, const char *url,
+    const unsigned char *req, apr_size_t req_len, apr_interval_time_t timeout,
+    apr_interval_time_t skew, const char *proxy, const char *proxy_auth,
+    apr_interval_time_t assume, const char *ca_file)
 {
     opf_proto_msg_t m;
     apr_time_t ms = apr_time_as_msec(timeout);
@@ -215,8 +214,10 @@ apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
     m.type = OPF_MSG_FETCH;
     m.u.fetch.seq = seq;
     m.u.fetch.id = id;
-    m.u.fetch.timeout_ms = ms < 1 ? 1 : ms > OPF_PROTO_MAX_TIMEOUT_MS
-                           ? OPF_PROTO_MAX_TIMEOUT_MS : (uint32_t)ms;
+    m.u.fetch.timeout_ms = ms < 1 ? 1
+                           : ms > OPF_PROTO_MAX_TIMEOUT_MS
+                               ? OPF_PROTO_MAX_TIMEOUT_MS
+                               : (uint32_t)ms;
     m.u.fetch.skew_s = skew_secs(skew);
     m.u.fetch.url = url;
     m.u.fetch.url_len = (uint16_t)url_len;
@@ -284,7 +285,7 @@ apr_status_t opf_helper_recv(opf_helper_t *h, opf_proto_result_t *res,
     /* Bounded: malformed messages are dropped, but a flood of them must
      * not keep the caller here; the rest waits for the next call. */
     for (tries = 0; tries < OPF_CHANNEL_BATCH; tries++) {
-        struct iovec iov = { h->buf, OPF_PROTO_MAX_MSG };
+        struct iovec iov = {h->buf, OPF_PROTO_MAX_MSG};
         struct msghdr msg;
         ssize_t n;
 
@@ -322,8 +323,7 @@ void opf_helper_on_death(opf_helper_t *h, void (*fn)(void *ctx), void *ctx)
 apr_status_t opf_helper_result_validated(const opf_proto_result_t *res,
                                          apr_time_t now,
                                          apr_interval_time_t skew,
-                                         opf_validated_t *v,
-                                         const char **why)
+                                         opf_validated_t *v, const char **why)
 {
     /* A compromised helper chooses among responses, nothing more: its
      * times must make sense to the schedule (no overflow, nothing that
@@ -337,7 +337,8 @@ apr_status_t opf_helper_result_validated(const opf_proto_result_t *res,
         *why = "expired";
     }
     else if (res->next_update < res->this_update
-             || res->next_update - res->this_update > OPF_HELPER_MAX_VALIDITY) {
+             || res->next_update - res->this_update
+                    > OPF_HELPER_MAX_VALIDITY) {
         *why = "a validity period beyond a year";
     }
     else if (res->produced_at > ahead) {
@@ -375,7 +376,7 @@ static apr_status_t await(opf_helper_t *h, apr_uint32_t seq,
 
     for (;;) {
         apr_time_t now = apr_time_now();
-        struct pollfd pfd = { h->fd, POLLIN, 0 };
+        struct pollfd pfd = {h->fd, POLLIN, 0};
 
         if (now >= deadline) {
             return APR_TIMEUP;
@@ -435,8 +436,8 @@ apr_status_t opf_helper_check(opf_helper_t *h, apr_uint32_t id,
 
         if (opf_helper_result_validated(&res, apr_time_now(), skew, v, &why)
             != APR_SUCCESS) {
-            *reason = apr_pstrcat(p, "the helper process answered with ",
-                                  why, NULL);
+            *reason = apr_pstrcat(p, "the helper process answered with ", why,
+                                  NULL);
             return APR_EINVAL;
         }
         return APR_SUCCESS;

@@ -30,8 +30,8 @@ typedef struct opf_helper opf_helper_t;
  * uid/gid are not -1 the helper drops to them before reading anything
  * (and refuses to run on as root). Main thread only, before any other
  * thread of ours exists. All memory in p; p's cleanup stops it. */
-apr_status_t opf_helper_start(opf_helper_t **out, const char *path,
-                              uid_t uid, gid_t gid, apr_pool_t *p);
+apr_status_t opf_helper_start(opf_helper_t **out, const char *path, uid_t uid,
+                              gid_t gid, apr_pool_t *p);
 
 pid_t opf_helper_pid(const opf_helper_t *h);
 /* Our end, for a pollset (APR_POLLIN). */
@@ -57,15 +57,11 @@ apr_status_t opf_helper_send_forget(opf_helper_t *h, apr_uint32_t id,
  * responder (NULL: the system's trust store).
  * APR_EAGAIN: no room now; APR_EOF: gone; APR_EINVAL: a field out of
  * bounds (URL or request too long). */
-apr_status_t opf_helper_send_fetch(opf_helper_t *h, apr_uint32_t seq,
-                                   apr_uint32_t id, const char *url,
-                                   const unsigned char *req,
-                                   apr_size_t req_len,
-                                   apr_interval_time_t timeout,
-                                   apr_interval_time_t skew,
-                                   const char *proxy, const char *proxy_auth,
-                                   apr_interval_time_t assume,
-                                   const char *ca_file);
+apr_status_t opf_helper_send_fetch(
+    opf_helper_t *h, apr_uint32_t seq, apr_uint32_t id, const char *url,
+    const unsigned char *req, apr_size_t req_len, apr_interval_time_t timeout,
+    apr_interval_time_t skew, const char *proxy, const char *proxy_auth,
+    apr_interval_time_t assume, const char *ca_file);
 
 /* Sends a CHECK (validate these bytes for certificate id) from the
  * prefetch thread; never blocks; the RESULT comes like a FETCH's, under

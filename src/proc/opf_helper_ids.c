@@ -5,19 +5,19 @@
 
 #include "opf_helper_ids.h"
 
-#define ROW_KEY (2 * OPF_KEY_LEN)   /* leaf, then issuer */
+#define ROW_KEY  (2 * OPF_KEY_LEN) /* leaf, then issuer */
 #define USERDATA "opf_helper_ids"
 
 typedef struct row {
     unsigned char key[ROW_KEY];
-    int used;          /* a certificate has this id */
-    int seen;          /* ... and this generation has it too */
+    int used; /* a certificate has this id */
+    int seen; /* ... and this generation has it too */
 } row_t;
 
 struct opf_helper_ids {
-    apr_array_header_t *rows;    /* row_t, index = id; in the process pool */
-    apr_hash_t *lookup;          /* key -> row index + 1, in ptemp */
-    apr_uint32_t next_free;      /* no free row below this one */
+    apr_array_header_t *rows; /* row_t, index = id; in the process pool */
+    apr_hash_t *lookup;       /* key -> row index + 1, in ptemp */
+    apr_uint32_t next_free;   /* no free row below this one */
     /* The issuer of the previous call: most certificates share a few
      * issuers, each digested once per generation. */
     X509 *last_issuer;

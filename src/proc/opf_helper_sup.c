@@ -13,11 +13,11 @@
 typedef struct slot {
     struct slot *next;
     opf_helper_t *h;
-    pid_t pid;                  /* for log lines, after it is reaped */
-    apr_pool_t *pool;           /* the helper's own: destroyed when reaped */
+    pid_t pid;        /* for log lines, after it is reaped */
+    apr_pool_t *pool; /* the helper's own: destroyed when reaped */
     apr_time_t started;
-    int taken;                  /* the prefetch thread has it */
-    int released;               /* ... and has let go of it */
+    int taken;    /* the prefetch thread has it */
+    int released; /* ... and has let go of it */
     /* What it was started with (in pool): a generation keeps it only
      * with the same. */
     const char *path;
@@ -64,26 +64,26 @@ static keep_t *keep_of(apr_pool_t *proc)
 
 struct opf_helper_sup {
     apr_pool_t *pool;
-    apr_pool_t *home;           /* the helpers' pools' parent */
-    keep_t *keep;               /* NULL: nothing outlives the generation */
+    apr_pool_t *home; /* the helpers' pools' parent */
+    keep_t *keep;     /* NULL: nothing outlives the generation */
     const char *path;
     uid_t uid;
     gid_t gid;
     opf_helper_sup_hooks_t hooks;
-    apr_thread_mutex_t *mutex;  /* the fields below */
-    slot_t *slots;              /* every helper not reaped yet */
-    slot_t *current;            /* the newest running one, or NULL */
-    apr_uint32_t serial;        /* bumped when current changes */
+    apr_thread_mutex_t *mutex; /* the fields below */
+    slot_t *slots;             /* every helper not reaped yet */
+    slot_t *current;           /* the newest running one, or NULL */
+    apr_uint32_t serial;       /* bumped when current changes */
     int starts;
-    int fails;                  /* consecutive failed or short-lived */
-    apr_time_t next_try;        /* no start before this */
+    int fails;           /* consecutive failed or short-lived */
+    apr_time_t next_try; /* no start before this */
     /* An incident: from the loss of a helper (or a failed start) until
      * a helper has run for OPF_HELPER_SUP_YOUNG. One error line when it
      * opens, one notice for the first replacement: a crash loop does not
      * fill the log. */
     int incident;
     int noticed;
-    int closing;                /* the pool is going: start nothing */
+    int closing; /* the pool is going: start nothing */
 };
 
 /* The generation ends: a helper reaped from here on is not replaced. */
@@ -122,14 +122,15 @@ static apr_interval_time_t backoff(int fails)
 /* The line that opens an incident (level ERR), or says that it goes on
  * (DEBUG). Any thread: no pool. */
 static void say_lost(opf_helper_sup_t *s, int level, pid_t pid,
-                    const char *why)
+                     const char *why)
 {
     char line[400];
 
-    apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: the helper "
+    apr_snprintf(line, sizeof(line),
+                 "OCSPPrefetchPrivsep: the helper "
                  "process %ld %s; OCSP fetches fail until a new one runs "
-                 "(the parent process never fetches itself)", (long)pid,
-                 why);
+                 "(the parent process never fetches itself)",
+                 (long)pid, why);
     say(s, level, APR_SUCCESS, line);
 }
 
@@ -160,7 +161,7 @@ static apr_status_t sup_end(void *data)
             s->keep->slot = slot;
         }
         else {
-            apr_pool_destroy(slot->pool);   /* stops it */
+            apr_pool_destroy(slot->pool); /* stops it */
         }
     }
     s->slots = NULL;
@@ -233,7 +234,7 @@ static apr_status_t spawn(opf_helper_sup_t *s, slot_t **out)
         rv = s->hooks.register_certs(s->hooks.ctx, h);
     }
     if (rv != APR_SUCCESS) {
-        apr_pool_destroy(hp);   /* stops it, if it started */
+        apr_pool_destroy(hp); /* stops it, if it started */
         return rv;
     }
     opf_helper_on_death(h, reaped, s);
@@ -266,11 +267,12 @@ static apr_status_t start_now(opf_helper_sup_t *s, apr_time_t now)
         level = s->incident ? OPF_LOG_DEBUG : OPF_LOG_ERR;
         s->incident = 1;
         apr_thread_mutex_unlock(s->mutex);
-        apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: cannot start "
+        apr_snprintf(line, sizeof(line),
+                     "OCSPPrefetchPrivsep: cannot start "
                      "the helper process %s; OCSP responses are not fetched "
                      "(the parent process never fetches itself) until it "
-                     "runs: trying again in %d s", s->path,
-                     (int)apr_time_sec(backoff(s->fails)));
+                     "runs: trying again in %d s",
+                     s->path, (int)apr_time_sec(backoff(s->fails)));
         say(s, level, rv, line);
         return rv;
     }
@@ -281,7 +283,8 @@ static apr_status_t start_now(opf_helper_sup_t *s, apr_time_t now)
     /* The first helper of a generation is announced; a replacement ends
      * an incident with a notice, once. */
     level = s->starts++ == 0 && !s->incident ? OPF_LOG_INFO
-            : s->incident && !s->noticed ? OPF_LOG_NOTICE : OPF_LOG_DEBUG;
+            : s->incident && !s->noticed     ? OPF_LOG_NOTICE
+                                             : OPF_LOG_DEBUG;
     s->noticed = s->noticed || s->incident;
     apr_thread_mutex_unlock(s->mutex);
     if (level == OPF_LOG_INFO) {
@@ -291,12 +294,15 @@ static apr_status_t start_now(opf_helper_sup_t *s, apr_time_t now)
             apr_snprintf(ids, sizeof(ids), " as uid %ld gid %ld",
                          (long)s->uid, (long)s->gid);
         }
-        apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: helper "
+        apr_snprintf(line, sizeof(line),
+                     "OCSPPrefetchPrivsep: helper "
                      "process %ld (%s) fetches and validates OCSP "
-                     "responses%s", (long)slot->pid, s->path, ids);
+                     "responses%s",
+                     (long)slot->pid, s->path, ids);
     }
     else {
-        apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: started a "
+        apr_snprintf(line, sizeof(line),
+                     "OCSPPrefetchPrivsep: started a "
                      "new helper process %ld (%s); OCSP fetches go on",
                      (long)slot->pid, s->path);
     }
@@ -324,12 +330,13 @@ static int adopt_kept(opf_helper_sup_t *s)
     s->keep->slot = NULL;
     if (strcmp(slot->path, s->path) || slot->uid != s->uid
         || slot->gid != s->gid) {
-        apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: the helper "
+        apr_snprintf(line, sizeof(line),
+                     "OCSPPrefetchPrivsep: the helper "
                      "process %ld ran %s as uid %ld gid %ld, this "
                      "configuration wants %s as uid %ld gid %ld: stopping "
-                     "it, starting a new one", (long)slot->pid, slot->path,
-                     (long)slot->uid, (long)slot->gid, s->path,
-                     (long)s->uid, (long)s->gid);
+                     "it, starting a new one",
+                     (long)slot->pid, slot->path, (long)slot->uid,
+                     (long)slot->gid, s->path, (long)s->uid, (long)s->gid);
         say(s, OPF_LOG_INFO, APR_SUCCESS, line);
         opf_helper_stop(slot->h);
         apr_pool_destroy(slot->pool);
@@ -343,11 +350,13 @@ static int adopt_kept(opf_helper_sup_t *s)
         rv = s->hooks.update_certs(s->hooks.ctx, slot->h);
     }
     if (rv != APR_SUCCESS || opf_helper_pid(slot->h) <= 0) {
-        apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: the helper "
+        apr_snprintf(line, sizeof(line),
+                     "OCSPPrefetchPrivsep: the helper "
                      "process %ld kept from the previous generation does not "
-                     "answer: starting a new one", (long)slot->pid);
+                     "answer: starting a new one",
+                     (long)slot->pid);
         say(s, OPF_LOG_WARNING, rv, line);
-        apr_pool_destroy(slot->pool);   /* stops it */
+        apr_pool_destroy(slot->pool); /* stops it */
         return 0;
     }
     opf_helper_on_death(slot->h, reaped, s);
@@ -358,9 +367,12 @@ static int adopt_kept(opf_helper_sup_t *s)
     s->serial++;
     s->starts++;
     apr_thread_mutex_unlock(s->mutex);
-    apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: helper process "
-                 "%ld (%s) kept from the previous generation: it is told only "
-                 "what changed", (long)slot->pid, slot->path);
+    apr_snprintf(
+        line, sizeof(line),
+        "OCSPPrefetchPrivsep: helper process "
+        "%ld (%s) kept from the previous generation: it is told only "
+        "what changed",
+        (long)slot->pid, slot->path);
     say(s, OPF_LOG_INFO, APR_SUCCESS, line);
     return 1;
 }
@@ -396,7 +408,8 @@ void opf_helper_sup_drop_kept(apr_pool_t *home,
     }
     k->slot = NULL;
     if (log) {
-        apr_snprintf(line, sizeof(line), "OCSPPrefetchPrivsep: this "
+        apr_snprintf(line, sizeof(line),
+                     "OCSPPrefetchPrivsep: this "
                      "configuration needs no helper process: stopping %ld",
                      (long)slot->pid);
         log(ctx, OPF_LOG_INFO, APR_SUCCESS, line);
@@ -467,7 +480,7 @@ void opf_helper_sup_maintain(opf_helper_sup_t *s, apr_time_t now)
     while (done) {
         slot = done;
         done = slot->next;
-        apr_pool_destroy(slot->pool);   /* closes, reaps, SIGKILL if need */
+        apr_pool_destroy(slot->pool); /* closes, reaps, SIGKILL if need */
     }
     if (need) {
         start_now(s, now);
@@ -497,7 +510,7 @@ void opf_helper_sup_release(opf_helper_sup_t *s, opf_helper_t *h, int hung,
 {
     apr_time_t now = apr_time_now();
     slot_t *slot;
-    int log = 0;        /* 0: nothing, else the level */
+    int log = 0; /* 0: nothing, else the level */
     pid_t pid = opf_helper_pid(h), logged_pid = pid;
 
     apr_thread_mutex_lock(s->mutex);
@@ -514,7 +527,7 @@ void opf_helper_sup_release(opf_helper_sup_t *s, opf_helper_t *h, int hung,
                 s->incident = 1;
             }
         }
-        logged_pid = slot->pid;   /* slot may be gone once unlocked */
+        logged_pid = slot->pid; /* slot may be gone once unlocked */
         /* Stopped or looping: nothing it does matters any more. It is
          * alive, so not reaped, so the PID is still its own. */
         if (hung && pid > 0) {

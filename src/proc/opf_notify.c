@@ -20,9 +20,9 @@
 
 struct opf_notify {
     pid_t pid;
-    pid_t owner;            /* the process that spawned it */
-    int fd;                 /* our end of the channel, O_NONBLOCK */
-    int slot;               /* opf_childfd slot, or -1 */
+    pid_t owner; /* the process that spawned it */
+    int fd;      /* our end of the channel, O_NONBLOCK */
+    int slot;    /* opf_childfd slot, or -1 */
 };
 
 static apr_status_t notify_cleanup(void *data)
@@ -65,8 +65,8 @@ apr_status_t opf_notify_start(opf_notify_t **out, const char *program,
     /* Room for a burst of events while the notifier is busy: each
      * datagram costs the socket about a kilobyte of accounting. As root
      * beyond net.core.wmem_max, else up to it. */
-    if (setsockopt(n->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf,
-                   sizeof(sndbuf)) != 0) {
+    if (setsockopt(n->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf))
+        != 0) {
         setsockopt(n->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     }
     apr_pool_cleanup_register(p, n, notify_cleanup, apr_pool_cleanup_null);
@@ -120,7 +120,8 @@ apr_status_t opf_notify_send_file(opf_notify_t *n, const char *event,
     }
     /* One datagram per event; a full socket drops it rather than wait. */
     return send(n->fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) == len
-           ? APR_SUCCESS : APR_EAGAIN;
+               ? APR_SUCCESS
+               : APR_EAGAIN;
 }
 
 void opf_notify_stop(opf_notify_t *n)

@@ -48,7 +48,7 @@ apr_status_t opf_peers_add_list(opf_peers_t *peers, const char *list,
         apr_port_t port;
 
         if (*item == '/') {
-            continue;   /* a Unix socket: no TCP peer */
+            continue; /* a Unix socket: no TCP peer */
         }
         rv = apr_parse_addr_port(&host, &scope, &port, item, p);
         if (rv != APR_SUCCESS || !host) {
@@ -78,8 +78,8 @@ static int same_peer(const struct sockaddr_storage *a,
         const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
 
         return x->sin6_port == y->sin6_port
-               && memcmp(&x->sin6_addr, &y->sin6_addr,
-                         sizeof(x->sin6_addr)) == 0;
+               && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr))
+                      == 0;
     }
     return 0;
 }

@@ -47,7 +47,7 @@ void opf_spawn_default_signals(void)
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = SIG_DFL;
     for (sig = 1; sig < NSIG; sig++) {
-        sigaction(sig, &sa, NULL);  /* fails, harmlessly, for KILL, STOP
+        sigaction(sig, &sa, NULL); /* fails, harmlessly, for KILL, STOP
                                      * and the C library's own */
     }
     sigemptyset(&none);
@@ -60,7 +60,7 @@ void opf_spawn_default_signals(void)
 static void exec_program(int chan, long max_fd, const char *path,
                          char *const argv[])
 {
-    static char *const envp[] = { OPF_SPAWN_PATH_ENV, NULL };
+    static char *const envp[] = {OPF_SPAWN_PATH_ENV, NULL};
     int nul;
 
     /* The channel on fd 3, without close-on-exec (dup2 clears it). */

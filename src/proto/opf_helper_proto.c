@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "opf_helper_proto.h"
-#include "opf_failure.h"    /* OPF_FAIL_N */
+#include "opf_failure.h" /* OPF_FAIL_N */
 
 /* ---- writer -------------------------------------------------------- */
 
@@ -35,14 +35,14 @@ static void put_u8(wbuf_t *w, uint8_t v)
 
 static void put_u16(wbuf_t *w, uint16_t v)
 {
-    unsigned char b[2] = { (unsigned char)(v >> 8), (unsigned char)v };
+    unsigned char b[2] = {(unsigned char)(v >> 8), (unsigned char)v};
     put(w, b, 2);
 }
 
 static void put_u32(wbuf_t *w, uint32_t v)
 {
-    unsigned char b[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
-                           (unsigned char)(v >> 8), (unsigned char)v };
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
     put(w, b, 4);
 }
 
@@ -94,7 +94,7 @@ static uint32_t get_u32(rbuf_t *r)
 {
     const unsigned char *b = take(r, 4);
     return b ? ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16)
-               | ((uint32_t)b[2] << 8) | (uint32_t)b[3]
+                   | ((uint32_t)b[2] << 8) | (uint32_t)b[3]
              : 0;
 }
 
@@ -177,7 +177,7 @@ static int assume_ok(uint32_t s)
 long opf_proto_encode(const opf_proto_msg_t *m, unsigned char *buf,
                       size_t cap)
 {
-    wbuf_t w = { buf, cap, 0, 0 };
+    wbuf_t w = {buf, cap, 0, 0};
 
     put_u32(&w, OPF_PROTO_MAGIC);
     put_u8(&w, m->type);
@@ -205,8 +205,7 @@ long opf_proto_encode(const opf_proto_msg_t *m, unsigned char *buf,
             || !in(f->req_len, 1, OPF_PROTO_MAX_REQ)
             || f->proxy_len > OPF_PROTO_MAX_URL
             || f->proxy_auth_len > OPF_PROTO_MAX_AUTH
-            || !assume_ok(f->assume_s)
-            || f->ca_file_len > OPF_PROTO_MAX_PATH
+            || !assume_ok(f->assume_s) || f->ca_file_len > OPF_PROTO_MAX_PATH
             || (f->ca_file_len && !printable(f->ca_file, f->ca_file_len))) {
             return OPF_PROTO_EBOUND;
         }
@@ -291,10 +290,9 @@ long opf_proto_encode(const opf_proto_msg_t *m, unsigned char *buf,
     return w.err ? w.err : (long)w.len;
 }
 
-int opf_proto_decode(const unsigned char *buf, size_t len,
-                     opf_proto_msg_t *m)
+int opf_proto_decode(const unsigned char *buf, size_t len, opf_proto_msg_t *m)
 {
-    rbuf_t r = { buf, len, 0, 0 };
+    rbuf_t r = {buf, len, 0, 0};
     uint32_t n;
 
     memset(m, 0, sizeof(*m));
@@ -395,8 +393,7 @@ int opf_proto_decode(const unsigned char *buf, size_t len,
         opf_proto_event_t *e = &m->u.event;
 
         e->event = get_text(&r, 1, OPF_PROTO_MAX_EVENT, &e->event_len);
-        e->subject = get_text(&r, 0, OPF_PROTO_MAX_SUBJECT,
-                              &e->subject_len);
+        e->subject = get_text(&r, 0, OPF_PROTO_MAX_SUBJECT, &e->subject_len);
         e->serial = get_text(&r, 0, OPF_PROTO_MAX_SERIAL, &e->serial_len);
         e->key = get_text(&r, 0, OPF_PROTO_MAX_KEY, &e->key_len);
         e->file = get_text(&r, 0, OPF_PROTO_MAX_PATH, &e->file_len);
@@ -417,13 +414,21 @@ int opf_proto_decode(const unsigned char *buf, size_t len,
 const char *opf_proto_strerror(int err)
 {
     switch (err) {
-    case OPF_PROTO_OK:      return "ok";
-    case OPF_PROTO_ETRUNC:  return "truncated message";
-    case OPF_PROTO_EMAGIC:  return "bad magic";
-    case OPF_PROTO_ETYPE:   return "unknown message type";
-    case OPF_PROTO_EBOUND:  return "field out of bounds";
-    case OPF_PROTO_ETRAIL:  return "trailing bytes";
-    case OPF_PROTO_ESPACE:  return "buffer too small";
-    default:                return "unknown error";
+    case OPF_PROTO_OK:
+        return "ok";
+    case OPF_PROTO_ETRUNC:
+        return "truncated message";
+    case OPF_PROTO_EMAGIC:
+        return "bad magic";
+    case OPF_PROTO_ETYPE:
+        return "unknown message type";
+    case OPF_PROTO_EBOUND:
+        return "field out of bounds";
+    case OPF_PROTO_ETRAIL:
+        return "trailing bytes";
+    case OPF_PROTO_ESPACE:
+        return "buffer too small";
+    default:
+        return "unknown error";
     }
 }

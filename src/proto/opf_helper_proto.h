@@ -42,16 +42,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OPF_PROTO_MAGIC       0x4f504803u   /* "OPH" + version 3 */
+#define OPF_PROTO_MAGIC 0x4f504803u /* "OPH" + version 3 */
 
-#define OPF_PROTO_MAX_CERT    (32 * 1024)   /* one certificate's DER */
-#define OPF_PROTO_MAX_URL     2048
-#define OPF_PROTO_MAX_AUTH    1024          /* Proxy-Authorization value */
-#define OPF_PROTO_MAX_REQ     4096          /* OCSP request DER */
-#define OPF_PROTO_MAX_DER     (64 * 1024)   /* OCSP response DER */
-#define OPF_PROTO_MAX_TEXT    256           /* RESULT message */
+#define OPF_PROTO_MAX_CERT       (32 * 1024) /* one certificate's DER */
+#define OPF_PROTO_MAX_URL        2048
+#define OPF_PROTO_MAX_AUTH       1024        /* Proxy-Authorization value */
+#define OPF_PROTO_MAX_REQ        4096        /* OCSP request DER */
+#define OPF_PROTO_MAX_DER        (64 * 1024) /* OCSP response DER */
+#define OPF_PROTO_MAX_TEXT       256         /* RESULT message */
 #define OPF_PROTO_MAX_TIMEOUT_MS (3600u * 1000u)
-#define OPF_PROTO_MAX_SKEW_S  86400u
+#define OPF_PROTO_MAX_SKEW_S     86400u
 /* OCSPPrefetchAssumeValidity: 0 (off) or MIN..MAX seconds (as
  * OPF_MIN_ASSUME / OPF_MAX_ASSUME, opf_validate.h). */
 #define OPF_PROTO_MIN_ASSUME_S 60u
@@ -64,11 +64,11 @@
 #define OPF_PROTO_MAX_KEY     128
 #define OPF_PROTO_MAX_PATH    4096
 /* The largest EVENT: header, five lengths and their fields. */
-#define OPF_PROTO_MAX_EVENT_MSG (5 + 5 * 2 + OPF_PROTO_MAX_EVENT \
-    + OPF_PROTO_MAX_SUBJECT + OPF_PROTO_MAX_SERIAL + OPF_PROTO_MAX_KEY \
-    + OPF_PROTO_MAX_PATH)
+#define OPF_PROTO_MAX_EVENT_MSG                              \
+    (5 + 5 * 2 + OPF_PROTO_MAX_EVENT + OPF_PROTO_MAX_SUBJECT \
+     + OPF_PROTO_MAX_SERIAL + OPF_PROTO_MAX_KEY + OPF_PROTO_MAX_PATH)
 /* The largest message: a CERT with two maximal certificates. */
-#define OPF_PROTO_MAX_MSG     (2 * OPF_PROTO_MAX_CERT + 64)
+#define OPF_PROTO_MAX_MSG (2 * OPF_PROTO_MAX_CERT + 64)
 
 typedef enum {
     OPF_MSG_CERT = 1,
@@ -80,19 +80,16 @@ typedef enum {
     OPF_MSG_FORGET = 7
 } opf_msg_type_e;
 
-typedef enum {
-    OPF_OUTCOME_FAILED = 0,
-    OPF_OUTCOME_OK = 1
-} opf_outcome_e;
+typedef enum { OPF_OUTCOME_FAILED = 0, OPF_OUTCOME_OK = 1 } opf_outcome_e;
 
 /* Decoding errors. */
-#define OPF_PROTO_OK          0
-#define OPF_PROTO_ETRUNC     -1   /* shorter than its fields say */
-#define OPF_PROTO_EMAGIC     -2
-#define OPF_PROTO_ETYPE      -3
-#define OPF_PROTO_EBOUND     -4   /* a length or value beyond its bound */
-#define OPF_PROTO_ETRAIL     -5   /* bytes after the last field */
-#define OPF_PROTO_ESPACE     -6   /* encode: the buffer is too small */
+#define OPF_PROTO_OK     0
+#define OPF_PROTO_ETRUNC -1 /* shorter than its fields say */
+#define OPF_PROTO_EMAGIC -2
+#define OPF_PROTO_ETYPE  -3
+#define OPF_PROTO_EBOUND -4 /* a length or value beyond its bound */
+#define OPF_PROTO_ETRAIL -5 /* bytes after the last field */
+#define OPF_PROTO_ESPACE -6 /* encode: the buffer is too small */
 
 typedef struct opf_proto_cert {
     uint32_t id;
@@ -105,19 +102,19 @@ typedef struct opf_proto_cert {
 typedef struct opf_proto_fetch {
     uint32_t seq;
     uint32_t id;
-    uint32_t timeout_ms;      /* 1 .. OPF_PROTO_MAX_TIMEOUT_MS */
-    uint32_t skew_s;          /* <= OPF_PROTO_MAX_SKEW_S */
-    const char *url;          /* not NUL-terminated: url_len bytes */
-    uint16_t url_len;         /* 1 .. OPF_PROTO_MAX_URL */
+    uint32_t timeout_ms; /* 1 .. OPF_PROTO_MAX_TIMEOUT_MS */
+    uint32_t skew_s;     /* <= OPF_PROTO_MAX_SKEW_S */
+    const char *url;     /* not NUL-terminated: url_len bytes */
+    uint16_t url_len;    /* 1 .. OPF_PROTO_MAX_URL */
     const unsigned char *req;
-    uint32_t req_len;         /* 1 .. OPF_PROTO_MAX_REQ */
+    uint32_t req_len; /* 1 .. OPF_PROTO_MAX_REQ */
     /* Through an HTTP proxy (OCSPPrefetchProxy): its URL, "http://host:port/"
      * without credentials, and the Proxy-Authorization value; both
      * printable, 0 bytes: direct / none. */
     const char *proxy;
-    uint16_t proxy_len;       /* 0 .. OPF_PROTO_MAX_URL */
+    uint16_t proxy_len; /* 0 .. OPF_PROTO_MAX_URL */
     const char *proxy_auth;
-    uint16_t proxy_auth_len;  /* 0 .. OPF_PROTO_MAX_AUTH */
+    uint16_t proxy_auth_len; /* 0 .. OPF_PROTO_MAX_AUTH */
     /* Trailing fields (issue 14). assume_s: how long a response without
      * nextUpdate is valid after its thisUpdate (0, or
      * OPF_PROTO_MIN_ASSUME_S .. OPF_PROTO_MAX_ASSUME_S; 0: rejected).
@@ -127,7 +124,7 @@ typedef struct opf_proto_fetch {
      * store. Printable. */
     uint32_t assume_s;
     const char *ca_file;
-    uint16_t ca_file_len;     /* 0 .. OPF_PROTO_MAX_PATH */
+    uint16_t ca_file_len; /* 0 .. OPF_PROTO_MAX_PATH */
 } opf_proto_fetch_t;
 
 typedef struct opf_proto_check {
@@ -135,8 +132,8 @@ typedef struct opf_proto_check {
     uint32_t id;
     uint32_t skew_s;
     const unsigned char *der;
-    uint32_t der_len;         /* 1 .. OPF_PROTO_MAX_DER */
-    uint32_t assume_s;        /* as in FETCH (trailing field) */
+    uint32_t der_len;  /* 1 .. OPF_PROTO_MAX_DER */
+    uint32_t assume_s; /* as in FETCH (trailing field) */
 } opf_proto_check_t;
 
 typedef struct opf_proto_ping {
@@ -149,37 +146,37 @@ typedef struct opf_proto_forget {
 
 typedef struct opf_proto_result {
     uint32_t seq;
-    uint8_t outcome;          /* opf_outcome_e */
-    uint8_t fail_class;       /* opf_fail_reason_e, opf_failure.h */
-    uint8_t status;           /* opf_cert_status_e: good 0, revoked 1 */
+    uint8_t outcome;    /* opf_outcome_e */
+    uint8_t fail_class; /* opf_fail_reason_e, opf_failure.h */
+    uint8_t status;     /* opf_cert_status_e: good 0, revoked 1 */
     int64_t this_update;
     int64_t next_update;
     int64_t produced_at;
     int64_t signer_not_after;
     int64_t revoked_at;
     int32_t revocation_reason;
-    const char *text;         /* not NUL-terminated; printable ASCII */
-    uint16_t text_len;        /* <= OPF_PROTO_MAX_TEXT */
+    const char *text;  /* not NUL-terminated; printable ASCII */
+    uint16_t text_len; /* <= OPF_PROTO_MAX_TEXT */
     const unsigned char *der;
-    uint32_t der_len;         /* <= OPF_PROTO_MAX_DER */
+    uint32_t der_len; /* <= OPF_PROTO_MAX_DER */
 } opf_proto_result_t;
 
 /* Strings not NUL-terminated: *_len bytes each, printable ASCII. */
 typedef struct opf_proto_event {
     const char *event;
-    uint16_t event_len;       /* 1 .. OPF_PROTO_MAX_EVENT */
+    uint16_t event_len; /* 1 .. OPF_PROTO_MAX_EVENT */
     const char *subject;
-    uint16_t subject_len;     /* 0 .. OPF_PROTO_MAX_SUBJECT */
+    uint16_t subject_len; /* 0 .. OPF_PROTO_MAX_SUBJECT */
     const char *serial;
-    uint16_t serial_len;      /* 0 .. OPF_PROTO_MAX_SERIAL */
+    uint16_t serial_len; /* 0 .. OPF_PROTO_MAX_SERIAL */
     const char *key;
-    uint16_t key_len;         /* 0 .. OPF_PROTO_MAX_KEY */
+    uint16_t key_len; /* 0 .. OPF_PROTO_MAX_KEY */
     const char *file;
-    uint16_t file_len;        /* 0 .. OPF_PROTO_MAX_PATH; 0: no file */
+    uint16_t file_len; /* 0 .. OPF_PROTO_MAX_PATH; 0: no file */
 } opf_proto_event_t;
 
 typedef struct opf_proto_msg {
-    uint8_t type;             /* opf_msg_type_e */
+    uint8_t type; /* opf_msg_type_e */
     union {
         opf_proto_cert_t cert;
         opf_proto_fetch_t fetch;

@@ -17,7 +17,7 @@ struct opf_status {
      * record, then "all", then "any"; atomic, outside the records. */
     apr_uint32_t *refetch;
     int n;
-    int claimed;       /* records handed out by opf_status_claim */
+    int claimed; /* records handed out by opf_status_claim */
 };
 
 static apr_status_t status_cleanup(void *data)
@@ -50,10 +50,11 @@ apr_status_t opf_status_create(opf_status_t **out, int n, apr_pool_t *p)
     memset(base, 0, size);
     st->totals = (opf_status_totals_t *)base;
     st->recs = (opf_status_rec_t *)(base
-               + APR_ALIGN_DEFAULT(sizeof(opf_status_totals_t)));
-    st->refetch = (apr_uint32_t *)(base
-                  + APR_ALIGN_DEFAULT(sizeof(opf_status_totals_t))
-                  + APR_ALIGN_DEFAULT(recs_size));
+                                    + APR_ALIGN_DEFAULT(
+                                        sizeof(opf_status_totals_t)));
+    st->refetch =
+        (apr_uint32_t *)(base + APR_ALIGN_DEFAULT(sizeof(opf_status_totals_t))
+                         + APR_ALIGN_DEFAULT(recs_size));
     st->n = n;
     /* Our own cleanup, before pconf's sub-pools go. */
     apr_pool_cleanup_register(p, st, status_cleanup, apr_pool_cleanup_null);
@@ -73,12 +74,12 @@ int opf_status_claim(opf_status_t *st)
 
 static void write_begin(volatile apr_uint32_t *seq)
 {
-    __atomic_add_fetch(seq, 1, __ATOMIC_SEQ_CST);   /* odd: readers retry */
+    __atomic_add_fetch(seq, 1, __ATOMIC_SEQ_CST); /* odd: readers retry */
 }
 
 static void write_end(volatile apr_uint32_t *seq)
 {
-    __atomic_add_fetch(seq, 1, __ATOMIC_SEQ_CST);   /* even: published */
+    __atomic_add_fetch(seq, 1, __ATOMIC_SEQ_CST); /* even: published */
 }
 
 opf_status_rec_t *opf_status_begin(opf_status_t *st, int i)
@@ -148,8 +149,9 @@ void opf_status_request_refetch(opf_status_t *st, int i)
 
 apr_uint32_t opf_status_refetch_seq(const opf_status_t *st, int i)
 {
-    int idx = i == OPF_REFETCH_ANY ? st->n + 1
-            : (i < 0 || i >= st->n) ? st->n : i;
+    int idx = i == OPF_REFETCH_ANY    ? st->n + 1
+              : (i < 0 || i >= st->n) ? st->n
+                                      : i;
 
     return __atomic_load_n(&st->refetch[idx], __ATOMIC_SEQ_CST);
 }

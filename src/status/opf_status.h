@@ -9,18 +9,18 @@
 #include <apr_time.h>
 #include <apr_shm.h>
 
-#include "opf_failure.h"   /* the counters per reason */
+#include "opf_failure.h" /* the counters per reason */
 
-#define OPF_STATUS_TEXT 256     /* subject, URL, vhost names, last error */
-#define OPF_STATUS_SHORT 80     /* serial */
+#define OPF_STATUS_TEXT  256 /* subject, URL, vhost names, last error */
+#define OPF_STATUS_SHORT 80  /* serial */
 
 /* What a certificate's staple is now. */
 typedef enum {
-    OPF_STATE_NONE = 0,     /* no valid response (never had one or expired) */
-    OPF_STATE_GOOD,         /* stapling a valid good response */
-    OPF_STATE_REVOKED,      /* stapling a valid revoked response */
-    OPF_STATE_NO_URL,       /* no OCSP responder URL: not stapled by us */
-    OPF_STATE_NO_ISSUER,    /* mod_ssl found no issuer: never offered */
+    OPF_STATE_NONE = 0,  /* no valid response (never had one or expired) */
+    OPF_STATE_GOOD,      /* stapling a valid good response */
+    OPF_STATE_REVOKED,   /* stapling a valid revoked response */
+    OPF_STATE_NO_URL,    /* no OCSP responder URL: not stapled by us */
+    OPF_STATE_NO_ISSUER, /* mod_ssl found no issuer: never offered */
     OPF_STATE_N
 } opf_state_e;
 
@@ -29,11 +29,11 @@ const char *opf_state_name(opf_state_e s);
 
 /* Where the response a certificate holds came from. */
 typedef enum {
-    OPF_SOURCE_NONE = 0,    /* none held */
-    OPF_SOURCE_FETCHED,     /* fetched from its responder by this server */
-    OPF_SOURCE_PREVIOUS,    /* carried over from the previous generation */
-    OPF_SOURCE_STORE,       /* read from OCSPPrefetchStore at start-up */
-    OPF_SOURCE_FLEET,       /* adopted from the fleet cache (a peer's) */
+    OPF_SOURCE_NONE = 0, /* none held */
+    OPF_SOURCE_FETCHED,  /* fetched from its responder by this server */
+    OPF_SOURCE_PREVIOUS, /* carried over from the previous generation */
+    OPF_SOURCE_STORE,    /* read from OCSPPrefetchStore at start-up */
+    OPF_SOURCE_FLEET,    /* adopted from the fleet cache (a peer's) */
     OPF_SOURCE_N
 } opf_source_e;
 
@@ -45,29 +45,29 @@ const char *opf_source_name(opf_source_e s);
 extern const double opf_latency_bounds[OPF_LATENCY_BUCKETS];
 
 typedef struct opf_status_rec {
-    volatile apr_uint32_t seq;    /* odd while the writer changes it */
+    volatile apr_uint32_t seq; /* odd while the writer changes it */
 
     /* Set once at startup. */
     char key_hex[65];
     char subject[OPF_STATUS_TEXT];
     char serial[OPF_STATUS_SHORT];
-    char url[OPF_STATUS_TEXT];       /* first responder URL, "" if none */
-    char vhosts[OPF_STATUS_TEXT];    /* "a.example, b.example" */
+    char url[OPF_STATUS_TEXT];    /* first responder URL, "" if none */
+    char vhosts[OPF_STATUS_TEXT]; /* "a.example, b.example" */
     int must_staple;
 
     /* Changed by the prefetch thread. */
-    int state;                       /* opf_state_e */
-    apr_time_t this_update;          /* of the response stapled, 0: none */
+    int state;              /* opf_state_e */
+    apr_time_t this_update; /* of the response stapled, 0: none */
     apr_time_t next_update;
-    apr_uint32_t response_size;      /* bytes of DER, 0: none */
-    int source;                      /* opf_source_e of that response */
-    apr_time_t last_attempt;         /* 0: never */
-    int last_ok;                     /* result of the last attempt */
-    char last_error[OPF_STATUS_TEXT];/* "" after a success */
-    int failures;                    /* consecutive failed rounds */
-    apr_time_t next_refresh;         /* scheduled next attempt */
-    apr_uint64_t adopted;            /* peers' responses adopted */
-    apr_uint64_t fetch_ok;           /* counters of this generation */
+    apr_uint32_t response_size;       /* bytes of DER, 0: none */
+    int source;                       /* opf_source_e of that response */
+    apr_time_t last_attempt;          /* 0: never */
+    int last_ok;                      /* result of the last attempt */
+    char last_error[OPF_STATUS_TEXT]; /* "" after a success */
+    int failures;                     /* consecutive failed rounds */
+    apr_time_t next_refresh;          /* scheduled next attempt */
+    apr_uint64_t adopted;             /* peers' responses adopted */
+    apr_uint64_t fetch_ok;            /* counters of this generation */
     apr_uint64_t fetch_failed[OPF_FAIL_N];
 } opf_status_rec_t;
 
@@ -75,10 +75,10 @@ typedef struct opf_status_rec {
 typedef struct opf_status_totals {
     volatile apr_uint32_t seq;
     apr_uint64_t latency_count[OPF_LATENCY_BUCKETS + 1]; /* last: +Inf */
-    double latency_sum;              /* seconds */
+    double latency_sum;                                  /* seconds */
     apr_uint64_t fetch_ok;
     apr_uint64_t fetch_failed[OPF_FAIL_N];
-    apr_time_t started;              /* this generation's start */
+    apr_time_t started; /* this generation's start */
 } opf_status_totals_t;
 
 typedef struct opf_status opf_status_t;

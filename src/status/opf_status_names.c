@@ -6,31 +6,43 @@
 
 #include <string.h>
 
-const double opf_latency_bounds[OPF_LATENCY_BUCKETS] = {
-    0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
-};
+const double opf_latency_bounds[OPF_LATENCY_BUCKETS] = {0.05, 0.1, 0.25,
+                                                        0.5,  1,   2.5,
+                                                        5,    10,  30};
 
 const char *opf_state_name(opf_state_e s)
 {
     switch (s) {
-    case OPF_STATE_NONE:    return "none";
-    case OPF_STATE_GOOD:    return "good";
-    case OPF_STATE_REVOKED: return "revoked";
-    case OPF_STATE_NO_URL:  return "no_url";
-    case OPF_STATE_NO_ISSUER: return "no_issuer";
-    default:                return "unknown";
+    case OPF_STATE_NONE:
+        return "none";
+    case OPF_STATE_GOOD:
+        return "good";
+    case OPF_STATE_REVOKED:
+        return "revoked";
+    case OPF_STATE_NO_URL:
+        return "no_url";
+    case OPF_STATE_NO_ISSUER:
+        return "no_issuer";
+    default:
+        return "unknown";
     }
 }
 
 const char *opf_source_name(opf_source_e s)
 {
     switch (s) {
-    case OPF_SOURCE_NONE:     return "none";
-    case OPF_SOURCE_FETCHED:  return "fetched";
-    case OPF_SOURCE_PREVIOUS: return "previous_generation";
-    case OPF_SOURCE_STORE:    return "store";
-    case OPF_SOURCE_FLEET:    return "fleet";
-    default:                  return "unknown";
+    case OPF_SOURCE_NONE:
+        return "none";
+    case OPF_SOURCE_FETCHED:
+        return "fetched";
+    case OPF_SOURCE_PREVIOUS:
+        return "previous_generation";
+    case OPF_SOURCE_STORE:
+        return "store";
+    case OPF_SOURCE_FLEET:
+        return "fleet";
+    default:
+        return "unknown";
     }
 }
 

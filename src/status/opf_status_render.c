@@ -70,8 +70,8 @@ static void out_fmt(out_t *o, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
-    out_mem(o, tmp, (apr_size_t)n < sizeof(tmp) ? (apr_size_t)n
-                                                 : sizeof(tmp) - 1);
+    out_mem(o, tmp,
+            (apr_size_t)n < sizeof(tmp) ? (apr_size_t)n : sizeof(tmp) - 1);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -89,7 +89,9 @@ static apr_size_t field_len(const char *f, apr_size_t size)
 static opf_state_e rec_state(const opf_status_rec_t *r)
 {
     switch (r->state) {
-    case OPF_STATE_GOOD: case OPF_STATE_REVOKED: case OPF_STATE_NO_URL:
+    case OPF_STATE_GOOD:
+    case OPF_STATE_REVOKED:
+    case OPF_STATE_NO_URL:
     case OPF_STATE_NO_ISSUER:
         return (opf_state_e)r->state;
     default:
@@ -134,8 +136,9 @@ static void fmt_relative(char *buf, apr_size_t size, apr_time_t t,
 {
     apr_int64_t s = secs_until(t, now), a = s < 0 ? -s : s;
 
-    apr_snprintf(buf, size, "%s%" APR_INT64_T_FMT " h %" APR_INT64_T_FMT
-                 " min%s", s < 0 ? "" : "in ", a / 3600, (a % 3600) / 60,
+    apr_snprintf(buf, size,
+                 "%s%" APR_INT64_T_FMT " h %" APR_INT64_T_FMT " min%s",
+                 s < 0 ? "" : "in ", a / 3600, (a % 3600) / 60,
                  s < 0 ? " ago" : "");
 }
 
@@ -202,11 +205,21 @@ void opf_status_summarize(const opf_status_view_t *v, opf_status_summary_t *s)
 
         s->total++;
         switch (rec_state(r)) {
-        case OPF_STATE_GOOD:    s->good++; break;
-        case OPF_STATE_REVOKED: s->revoked++; break;
-        case OPF_STATE_NO_URL:  s->no_url++; break;
-        case OPF_STATE_NO_ISSUER: s->no_issuer++; break;
-        default:                s->none++; break;
+        case OPF_STATE_GOOD:
+            s->good++;
+            break;
+        case OPF_STATE_REVOKED:
+            s->revoked++;
+            break;
+        case OPF_STATE_NO_URL:
+            s->no_url++;
+            break;
+        case OPF_STATE_NO_ISSUER:
+            s->no_issuer++;
+            break;
+        default:
+            s->none++;
+            break;
         }
         if (r->failures > 0)
             s->failing++;
@@ -236,13 +249,17 @@ static apr_size_t utf8_len(const unsigned char *s, apr_size_t n)
         len = 2;
     else if (c >= 0xE0 && c <= 0xEF) {
         len = 3;
-        if (c == 0xE0) lo = 0xA0;          /* overlong */
-        if (c == 0xED) hi = 0x9F;          /* surrogates */
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong */
+        if (c == 0xED)
+            hi = 0x9F; /* surrogates */
     }
     else if (c >= 0xF0 && c <= 0xF4) {
         len = 4;
-        if (c == 0xF0) lo = 0x90;          /* overlong */
-        if (c == 0xF4) hi = 0x8F;          /* above U+10FFFF */
+        if (c == 0xF0)
+            lo = 0x90; /* overlong */
+        if (c == 0xF4)
+            hi = 0x8F; /* above U+10FFFF */
     }
     else
         return 0;
@@ -254,7 +271,7 @@ static apr_size_t utf8_len(const unsigned char *s, apr_size_t n)
     return len;
 }
 
-#define UTF8_REPLACEMENT "\xEF\xBF\xBD"    /* U+FFFD */
+#define UTF8_REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
 
 /* HTML text and attribute values: & < > " ' as entities; tab, LF, CR kept;
  * other control characters and invalid bytes as U+FFFD. */
@@ -267,13 +284,32 @@ static void esc_html_n(out_t *o, const char *str, apr_size_t n)
         unsigned char c = s[i];
 
         switch (c) {
-        case '&':  out_str(o, "&amp;");  i++; continue;
-        case '<':  out_str(o, "&lt;");   i++; continue;
-        case '>':  out_str(o, "&gt;");   i++; continue;
-        case '"':  out_str(o, "&quot;"); i++; continue;
-        case '\'': out_str(o, "&#39;");  i++; continue;
-        case '\t': case '\n': case '\r':
-            out_mem(o, (const char *)s + i, 1); i++; continue;
+        case '&':
+            out_str(o, "&amp;");
+            i++;
+            continue;
+        case '<':
+            out_str(o, "&lt;");
+            i++;
+            continue;
+        case '>':
+            out_str(o, "&gt;");
+            i++;
+            continue;
+        case '"':
+            out_str(o, "&quot;");
+            i++;
+            continue;
+        case '\'':
+            out_str(o, "&#39;");
+            i++;
+            continue;
+        case '\t':
+        case '\n':
+        case '\r':
+            out_mem(o, (const char *)s + i, 1);
+            i++;
+            continue;
         }
         if (c < 0x20 || c == 0x7F) {
             out_str(o, UTF8_REPLACEMENT);
@@ -309,16 +345,24 @@ static void esc_json_n(out_t *o, const char *str, apr_size_t n)
         unsigned char c = s[i];
 
         if (c == '"' || c == '\\') {
-            char e[2] = { '\\', (char)c };
+            char e[2] = {'\\', (char)c};
             out_mem(o, e, 2);
             i++;
         }
         else if (c < 0x20 || c == 0x7F) {
             switch (c) {
-            case '\n': out_str(o, "\\n"); break;
-            case '\r': out_str(o, "\\r"); break;
-            case '\t': out_str(o, "\\t"); break;
-            default:   out_fmt(o, "\\u%04x", c); break;
+            case '\n':
+                out_str(o, "\\n");
+                break;
+            case '\r':
+                out_str(o, "\\r");
+                break;
+            case '\t':
+                out_str(o, "\\t");
+                break;
+            default:
+                out_fmt(o, "\\u%04x", c);
+                break;
             }
             i++;
         }
@@ -395,12 +439,11 @@ static void esc_prom_n(out_t *o, const char *str, apr_size_t n)
 /* ---------------------------------------------------------------------- */
 /* HTML */
 
-static const char *const state_label[] = {
-    "no staple", "good", "revoked", "no OCSP URL", "issuer not found"
-};
+static const char *const state_label[] = {"no staple", "good", "revoked",
+                                          "no OCSP URL", "issuer not found"};
 /* One label per state: a state added without its label fails the build. */
-typedef char state_label_complete[
-    sizeof(state_label) / sizeof(state_label[0]) == OPF_STATE_N ? 1 : -1];
+typedef char state_label_complete
+    [sizeof(state_label) / sizeof(state_label[0]) == OPF_STATE_N ? 1 : -1];
 
 static void html_time_cell(out_t *o, apr_time_t t, apr_time_t now,
                            int relative)
@@ -457,8 +500,8 @@ static void html_row(out_t *o, const opf_status_rec_t *r, apr_time_t now)
     else
         out_fmt(o, "<td class=\"%s\">%s</td>", r->last_ok ? "ok" : "failed",
                 r->last_ok ? "ok" : "failed");
-    out_fmt(o, "<td class=\"num%s\">%d</td>", r->failures > 0 ? " failed" : "",
-            r->failures);
+    out_fmt(o, "<td class=\"num%s\">%d</td>",
+            r->failures > 0 ? " failed" : "", r->failures);
     HTML_CELL(o, r->last_error);
     html_time_cell(o, r->next_refresh, now, 1);
     if (r->response_size == 0)
@@ -491,8 +534,8 @@ static const char html_head[] =
     "gap:.2em 1em}dl.sum dd{margin:0}\n"
     "</style>\n</head>\n<body>\n";
 
-void opf_status_render_html(const opf_status_view_t *v,
-                            opf_status_out_fn *w, void *ctx, apr_pool_t *p)
+void opf_status_render_html(const opf_status_view_t *v, opf_status_out_fn *w,
+                            void *ctx, apr_pool_t *p)
 {
     opf_status_summary_t s;
     const opf_status_totals_t *t = view_totals(v);
@@ -521,8 +564,10 @@ void opf_status_render_html(const opf_status_view_t *v,
     out_fmt(&o, "<dt>No staple</dt><dd>%d</dd>\n", s.none);
     out_fmt(&o, "<dt>No OCSP URL</dt><dd>%d</dd>\n", s.no_url);
     if (s.no_issuer > 0)
-        out_fmt(&o, "<dt>Issuer not found (not offered by mod_ssl)</dt>"
-                "<dd>%d</dd>\n", s.no_issuer);
+        out_fmt(&o,
+                "<dt>Issuer not found (not offered by mod_ssl)</dt>"
+                "<dd>%d</dd>\n",
+                s.no_issuer);
     out_fmt(&o, "<dt>Failing</dt><dd>%d</dd>\n", s.failing);
     if (s.must_staple_missing > 0)
         out_fmt(&o, "<dt>Must-staple without staple</dt><dd>%d</dd>\n",
@@ -535,33 +580,34 @@ void opf_status_render_html(const opf_status_view_t *v,
     else
         out_str(&o, "&ndash;");
     out_str(&o, "</dd>\n");
-    out_fmt(&o, "<dt>Fetches</dt><dd>%" APR_UINT64_T_FMT " ok",
-            t->fetch_ok);
+    out_fmt(&o, "<dt>Fetches</dt><dd>%" APR_UINT64_T_FMT " ok", t->fetch_ok);
     for (i = 0; i < OPF_FAIL_N; i++)
         out_fmt(&o, ", %" APR_UINT64_T_FMT " %s", t->fetch_failed[i],
                 opf_fail_reason_name((opf_fail_reason_e)i));
     if (latency_count(t) > 0) {
-        fmt_decimal(b, sizeof(b),
-                    latency_sum(t) / (double)latency_count(t), 1);
+        fmt_decimal(b, sizeof(b), latency_sum(t) / (double)latency_count(t),
+                    1);
         out_fmt(&o, "; mean latency %s s", b);
     }
     out_str(&o, "</dd>\n</dl>\n");
 
     out_str(&o, "<h2>Certificates</h2>\n");
     if (v->n == 0)
-        out_str(&o, "<p>No certificate is handled by mod_ocsp_prefetch.</p>\n");
+        out_str(&o,
+                "<p>No certificate is handled by mod_ocsp_prefetch.</p>\n");
     else {
         out_str(&o, "<table>\n<thead><tr><th>Virtual hosts</th>"
-                "<th>Subject</th><th>Serial</th><th>Responder</th>"
-                "<th>Status</th><th>thisUpdate</th><th>nextUpdate</th>"
-                "<th>Last attempt</th><th>Result</th><th>Failures</th>"
-                "<th>Last error</th><th>Next refresh</th>"
-                "<th>Size (bytes)</th></tr></thead>\n<tbody>\n");
+                    "<th>Subject</th><th>Serial</th><th>Responder</th>"
+                    "<th>Status</th><th>thisUpdate</th><th>nextUpdate</th>"
+                    "<th>Last attempt</th><th>Result</th><th>Failures</th>"
+                    "<th>Last error</th><th>Next refresh</th>"
+                    "<th>Size (bytes)</th></tr></thead>\n<tbody>\n");
         for (i = 0; i < v->n; i++)
             html_row(&o, &v->recs[i], v->now);
         out_str(&o, "</tbody>\n</table>\n");
     }
-    out_str(&o, "<p><small>Times are UTC (RFC 3339). Also as "
+    out_str(&o,
+            "<p><small>Times are UTC (RFC 3339). Also as "
             "<a href=\"?json\">JSON</a> and "
             "<a href=\"?prometheus\">Prometheus metrics</a>.</small></p>\n"
             "</body>\n</html>\n");
@@ -661,8 +707,8 @@ static void json_cert(out_t *o, const opf_status_rec_t *r, apr_time_t now)
     out_str(o, "}}");
 }
 
-void opf_status_render_json(const opf_status_view_t *v,
-                            opf_status_out_fn *w, void *ctx, apr_pool_t *p)
+void opf_status_render_json(const opf_status_view_t *v, opf_status_out_fn *w,
+                            void *ctx, apr_pool_t *p)
 {
     opf_status_summary_t s;
     const opf_status_totals_t *t = view_totals(v);
@@ -684,7 +730,8 @@ void opf_status_render_json(const opf_status_view_t *v,
     json_time(&o, v->now);
     out_str(&o, ",\n\"started\": ");
     json_time(&o, t->started);
-    out_fmt(&o, ",\n\"summary\": {\"total\": %d, \"good\": %d, "
+    out_fmt(&o,
+            ",\n\"summary\": {\"total\": %d, \"good\": %d, "
             "\"revoked\": %d, \"none\": %d, \"no_url\": %d, "
             "\"no_issuer\": %d, \"failing\": %d, "
             "\"must_staple_missing\": %d, \"earliest_next_update\": ",
@@ -714,8 +761,8 @@ void opf_status_render_json(const opf_status_view_t *v,
         out_fmt(&o, "%s\"%s\": %" APR_UINT64_T_FMT, i ? ", " : "", b, cum);
     }
     fmt_decimal(b, sizeof(b), latency_sum(t), 0);
-    out_fmt(&o, "}, \"sum\": %s, \"count\": %" APR_UINT64_T_FMT "}}\n}\n",
-            b, cum);
+    out_fmt(&o, "}, \"sum\": %s, \"count\": %" APR_UINT64_T_FMT "}}\n}\n", b,
+            cum);
     out_flush(&o);
 }
 
@@ -754,10 +801,9 @@ void opf_status_render_prometheus(const opf_status_view_t *v,
                                   opf_status_out_fn *w, void *ctx,
                                   apr_pool_t *p)
 {
-    static const opf_state_e states[] = {
-        OPF_STATE_GOOD, OPF_STATE_REVOKED, OPF_STATE_NONE, OPF_STATE_NO_URL,
-        OPF_STATE_NO_ISSUER
-    };
+    static const opf_state_e states[] = {OPF_STATE_GOOD, OPF_STATE_REVOKED,
+                                         OPF_STATE_NONE, OPF_STATE_NO_URL,
+                                         OPF_STATE_NO_ISSUER};
     const int nstates = (int)(sizeof(states) / sizeof(states[0]));
     opf_status_summary_t s;
     const opf_status_totals_t *t = view_totals(v);
@@ -773,10 +819,11 @@ void opf_status_render_prometheus(const opf_status_view_t *v,
     prom_family(&o, "ocsp_prefetch_certificates", "gauge",
                 "Certificates handled, by staple state.");
     for (i = 0; i < nstates; i++) {
-        int c = states[i] == OPF_STATE_GOOD ? s.good
-              : states[i] == OPF_STATE_REVOKED ? s.revoked
-              : states[i] == OPF_STATE_NONE ? s.none
-              : states[i] == OPF_STATE_NO_URL ? s.no_url : s.no_issuer;
+        int c = states[i] == OPF_STATE_GOOD      ? s.good
+                : states[i] == OPF_STATE_REVOKED ? s.revoked
+                : states[i] == OPF_STATE_NONE    ? s.none
+                : states[i] == OPF_STATE_NO_URL  ? s.no_url
+                                                 : s.no_issuer;
         out_fmt(&o, "ocsp_prefetch_certificates{state=\"%s\"} %d\n",
                 opf_state_name(states[i]), c);
     }
@@ -789,8 +836,10 @@ void opf_status_render_prometheus(const opf_status_view_t *v,
 
         for (k = 0; k < v->n; k++)
             c += rec_stapled(&v->recs[k]) && v->recs[k].source == i;
-        out_fmt(&o, "ocsp_prefetch_certificates_by_source{source=\"%s\"} "
-                "%d\n", opf_source_name((opf_source_e)i), c);
+        out_fmt(&o,
+                "ocsp_prefetch_certificates_by_source{source=\"%s\"} "
+                "%d\n",
+                opf_source_name((opf_source_e)i), c);
     }
 
     prom_family(&o, "ocsp_prefetch_adoptions_total", "counter",
@@ -813,8 +862,9 @@ void opf_status_render_prometheus(const opf_status_view_t *v,
                 "Seconds until the earliest nextUpdate of a stapled "
                 "response (absent when nothing is stapled).");
     if (s.earliest_next_update > 0)
-        out_fmt(&o, "ocsp_prefetch_earliest_expiry_seconds %"
-                APR_INT64_T_FMT "\n",
+        out_fmt(&o,
+                "ocsp_prefetch_earliest_expiry_seconds %" APR_INT64_T_FMT
+                "\n",
                 secs_until(s.earliest_next_update, v->now));
 
     prom_family(&o, "ocsp_prefetch_certificate_state", "gauge",
@@ -855,10 +905,13 @@ void opf_status_render_prometheus(const opf_status_view_t *v,
 
     prom_family(&o, "ocsp_prefetch_fetches_total", "counter",
                 "OCSP fetches, by result and failure reason.");
-    out_fmt(&o, "ocsp_prefetch_fetches_total{result=\"ok\"} %"
-            APR_UINT64_T_FMT "\n", t->fetch_ok);
+    out_fmt(&o,
+            "ocsp_prefetch_fetches_total{result=\"ok\"} %" APR_UINT64_T_FMT
+            "\n",
+            t->fetch_ok);
     for (i = 0; i < OPF_FAIL_N; i++)
-        out_fmt(&o, "ocsp_prefetch_fetches_total{result=\"failed\","
+        out_fmt(&o,
+                "ocsp_prefetch_fetches_total{result=\"failed\","
                 "reason=\"%s\"} %" APR_UINT64_T_FMT "\n",
                 opf_fail_reason_name((opf_fail_reason_e)i),
                 t->fetch_failed[i]);
@@ -868,13 +921,18 @@ void opf_status_render_prometheus(const opf_status_view_t *v,
     for (i = 0; i <= OPF_LATENCY_BUCKETS; i++) {
         cum += t->latency_count[i];
         fmt_bound(b, sizeof(b), i);
-        out_fmt(&o, "ocsp_prefetch_fetch_duration_seconds_bucket{le=\"%s\"} %"
-                APR_UINT64_T_FMT "\n", b, cum);
+        out_fmt(
+            &o,
+            "ocsp_prefetch_fetch_duration_seconds_bucket{le=\"%s\"} %" APR_UINT64_T_FMT
+            "\n",
+            b, cum);
     }
     fmt_decimal(b, sizeof(b), latency_sum(t), 0);
     out_fmt(&o, "ocsp_prefetch_fetch_duration_seconds_sum %s\n", b);
-    out_fmt(&o, "ocsp_prefetch_fetch_duration_seconds_count %"
-            APR_UINT64_T_FMT "\n", cum);
+    out_fmt(&o,
+            "ocsp_prefetch_fetch_duration_seconds_count %" APR_UINT64_T_FMT
+            "\n",
+            cum);
     out_flush(&o);
 }
 
@@ -892,9 +950,9 @@ static int noteworthy(const opf_status_rec_t *r)
     return r->failures > 0 || st == OPF_STATE_NONE || st == OPF_STATE_REVOKED;
 }
 
-void opf_status_render_server_status(const opf_status_view_t *v, int automatic,
-                                     opf_status_out_fn *w, void *ctx,
-                                     apr_pool_t *p)
+void opf_status_render_server_status(const opf_status_view_t *v,
+                                     int automatic, opf_status_out_fn *w,
+                                     void *ctx, apr_pool_t *p)
 {
     opf_status_summary_t s;
     out_t o;
@@ -914,15 +972,17 @@ void opf_status_render_server_status(const opf_status_view_t *v, int automatic,
         out_fmt(&o, "OCSPPrefetchNoIssuer: %d\n", s.no_issuer);
         out_fmt(&o, "OCSPPrefetchFailing: %d\n", s.failing);
         if (s.earliest_next_update > 0)
-            out_fmt(&o, "OCSPPrefetchEarliestExpirySeconds: %"
-                    APR_INT64_T_FMT "\n",
+            out_fmt(&o,
+                    "OCSPPrefetchEarliestExpirySeconds: %" APR_INT64_T_FMT
+                    "\n",
                     secs_until(s.earliest_next_update, v->now));
         out_flush(&o);
         return;
     }
 
     out_str(&o, "<hr />\n<h2>OCSP stapling (mod_ocsp_prefetch)</h2>\n<dl>\n");
-    out_fmt(&o, "<dt>Certificates: %d (stapled good %d, revoked %d, "
+    out_fmt(&o,
+            "<dt>Certificates: %d (stapled good %d, revoked %d, "
             "no staple %d, no OCSP URL %d, issuer not found %d)</dt>\n",
             s.total, s.good, s.revoked, s.none, s.no_url, s.no_issuer);
     out_fmt(&o, "<dt>Failing: %d</dt>\n", s.failing);
@@ -966,8 +1026,10 @@ void opf_status_render_server_status(const opf_status_view_t *v, int automatic,
         shown++;
     }
     if (more > 0)
-        out_fmt(&o, "<li>and %d more (see the ocsp-prefetch-status page)"
-                "</li>\n", more);
+        out_fmt(&o,
+                "<li>and %d more (see the ocsp-prefetch-status page)"
+                "</li>\n",
+                more);
     if (shown > 0)
         out_str(&o, "</ul>\n");
     out_flush(&o);

@@ -22,7 +22,7 @@
 #define STORE_SUFFIX ".ocsp"
 #define TMP_SUFFIX   ".tmp"
 #define KEY_HEX_LEN  64
-#define NAME_LEN     (KEY_HEX_LEN + 8)   /* key, suffix, NUL */
+#define NAME_LEN     (KEY_HEX_LEN + 8) /* key, suffix, NUL */
 
 /* Every file operation is relative to dirfd, opened once with O_NOFOLLOW
  * after its ancestors were checked: renaming the directory, or replacing
@@ -31,10 +31,10 @@
 struct opf_store {
     const char *dir;
     uid_t owner;
-    mode_t file_mode;   /* of the files written: 0600, 0644 to export */
+    mode_t file_mode; /* of the files written: 0600, 0644 to export */
     int dirfd;
-    int slot;           /* opf_childfd slot of dirfd */
-    pid_t opener;       /* only this process closes dirfd */
+    int slot;     /* opf_childfd slot of dirfd */
+    pid_t opener; /* only this process closes dirfd */
 };
 
 /* The store directory and its files: owned by us and not writable by
@@ -122,11 +122,10 @@ static int open_ancestors(const char *real, uid_t owner, apr_pool_t *p,
     int fd, nfd;
 
     fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    for (comp = apr_strtok(copy, "/", &last); ;
+    for (comp = apr_strtok(copy, "/", &last);;
          comp = apr_strtok(NULL, "/", &last)) {
         if (fd < 0 || fstat(fd, &sb) != 0) {
-            *err = apr_psprintf(p, "cannot open %s: %s", at,
-                                strerror(errno));
+            *err = apr_psprintf(p, "cannot open %s: %s", at, strerror(errno));
             if (fd >= 0) {
                 close(fd);
             }
@@ -141,18 +140,18 @@ static int open_ancestors(const char *real, uid_t owner, apr_pool_t *p,
         if (!comp) {
             return fd;
         }
-        nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                               | O_CLOEXEC);
+        nfd = openat(fd, comp,
+                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         close(fd);
         fd = nfd;
         /* real up to and including comp */
-        at = apr_pstrmemdup(p, real, (apr_size_t)(comp - copy)
-                                     + strlen(comp));
+        at = apr_pstrmemdup(p, real,
+                            (apr_size_t)(comp - copy) + strlen(comp));
     }
 }
 
-apr_status_t opf_store_open(opf_store_t **out, const char *dir,
-                            apr_pool_t *p, const char **err)
+apr_status_t opf_store_open(opf_store_t **out, const char *dir, apr_pool_t *p,
+                            const char **err)
 {
     return opf_store_open_mode(out, dir, 0700, 0600, p, err);
 }
@@ -177,17 +176,23 @@ apr_status_t opf_store_open_mode(opf_store_t **out, const char *dir,
     }
     slash = strrchr(copy, '/');
     base = slash ? slash + 1 : copy;
-    parent = !slash ? "." : slash == copy ? "/"
-                          : apr_pstrmemdup(p, copy, (apr_size_t)(slash - copy));
+    parent = !slash ? "."
+             : slash == copy
+                 ? "/"
+                 : apr_pstrmemdup(p, copy, (apr_size_t)(slash - copy));
     if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
-        *err = apr_psprintf(p, "%s: name the store directory itself (not /, "
-                            ". or ..)", dir);
+        *err = apr_psprintf(p,
+                            "%s: name the store directory itself (not /, "
+                            ". or ..)",
+                            dir);
         return APR_EINVAL;
     }
     if ((real = realpath(parent, NULL)) == NULL) {
         e = errno;
-        *err = apr_psprintf(p, "cannot create %s: its parent directory %s: "
-                            "%s", dir, parent, strerror(e));
+        *err = apr_psprintf(p,
+                            "cannot create %s: its parent directory %s: "
+                            "%s",
+                            dir, parent, strerror(e));
         return APR_FROM_OS_ERROR(e);
     }
     parent = apr_pstrdup(p, real);
@@ -210,8 +215,10 @@ apr_status_t opf_store_open_mode(opf_store_t **out, const char *dir,
                    && S_ISLNK(sb.st_mode);
 
         close(pfd);
-        *err = apr_psprintf(p, link ? "%s is a symbolic link (not followed)"
-                                    : "%s is not a directory", dir);
+        *err = apr_psprintf(p,
+                            link ? "%s is a symbolic link (not followed)"
+                                 : "%s is not a directory",
+                            dir);
         return APR_ENOTDIR;
     }
     close(pfd);
@@ -232,9 +239,10 @@ apr_status_t opf_store_open_mode(opf_store_t **out, const char *dir,
     }
     if ((why = check_owner(&sb, owner)) != NULL) {
         close(fd);
-        *err = apr_psprintf(p, "refusing to use %s: %s (found %s; the "
-                            "server's user is uid %ld)", dir, why,
-                            found(p, &sb), (long)owner);
+        *err = apr_psprintf(p,
+                            "refusing to use %s: %s (found %s; the "
+                            "server's user is uid %ld)",
+                            dir, why, found(p, &sb), (long)owner);
         return APR_EACCES;
     }
     st = apr_pcalloc(p, sizeof(*st));
@@ -306,15 +314,16 @@ apr_status_t opf_store_load(opf_store_t *st, const char *key_hex,
     }
     if (!S_ISREG(sb.st_mode)) {
         *err = apr_psprintf(p, "%s is not a regular file (%s); left alone",
-                            path, S_ISLNK(sb.st_mode) ? "a symbolic link"
-                                  : S_ISFIFO(sb.st_mode) ? "a FIFO"
-                                  : S_ISDIR(sb.st_mode) ? "a directory"
-                                  : S_ISSOCK(sb.st_mode) ? "a socket"
-                                  : "a device");
+                            path,
+                            S_ISLNK(sb.st_mode)    ? "a symbolic link"
+                            : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                            : S_ISDIR(sb.st_mode)  ? "a directory"
+                            : S_ISSOCK(sb.st_mode) ? "a socket"
+                                                   : "a device");
         return APR_EINVAL;
     }
-    fd = openat(st->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK
-                                 | O_NOCTTY | O_CLOEXEC);
+    fd = openat(st->dirfd, name,
+                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
         e = errno;
         if (e == ENOENT) {
@@ -348,16 +357,19 @@ apr_status_t opf_store_load(opf_store_t *st, const char *key_hex,
         char msg[120];
 
         *err = apr_psprintf(p, "cannot read %s: %s", path,
-                            rv == APR_EOF ? "short read"
-                            : apr_strerror(rv, msg, sizeof(msg)));
+                            rv == APR_EOF
+                                ? "short read"
+                                : apr_strerror(rv, msg, sizeof(msg)));
         return rv == APR_EOF ? APR_EINVAL : rv;
     }
     n = ((apr_uint32_t)buf[8] << 24) | ((apr_uint32_t)buf[9] << 16)
         | ((apr_uint32_t)buf[10] << 8) | (apr_uint32_t)buf[11];
     if (memcmp(buf, STORE_MAGIC, 8) != 0
         || (apr_size_t)n + STORE_HEADER != (apr_size_t)sb.st_size || n == 0) {
-        *err = apr_psprintf(p, "%s is not a stored OCSP response (bad header "
-                            "or truncated)", path);
+        *err = apr_psprintf(p,
+                            "%s is not a stored OCSP response (bad header "
+                            "or truncated)",
+                            path);
         return APR_EINVAL;
     }
     *der = buf + STORE_HEADER;
@@ -599,8 +611,10 @@ int opf_store_prune(opf_store_t *st, apr_hash_t *configured,
             || !S_ISREG(sb.st_mode)) {
             continue;
         }
-        if (now - (apr_time_from_sec(sb.st_mtim.tv_sec)
-                   + sb.st_mtim.tv_nsec / 1000) > keep
+        if (now
+                    - (apr_time_from_sec(sb.st_mtim.tv_sec)
+                       + sb.st_mtim.tv_nsec / 1000)
+                > keep
             && unlinkat(st->dirfd, name, 0) == 0) {
             removed++;
         }

@@ -40,8 +40,8 @@ typedef struct opf_store opf_store_t;
  * found (owner uid, mode). The descriptor is kept out of forked children
  * (opf_childfd.h) and closed with p: open from the main thread, before
  * the children exist. */
-apr_status_t opf_store_open(opf_store_t **out, const char *dir,
-                            apr_pool_t *p, const char **err);
+apr_status_t opf_store_open(opf_store_t **out, const char *dir, apr_pool_t *p,
+                            const char **err);
 
 /* The same checks, another use (OCSPPrefetchExport): dir created with
  * dir_mode if missing, files written with file_mode (e.g. 0755/0644, so

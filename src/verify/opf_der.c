@@ -11,9 +11,8 @@
 #define TAG_EXPLICIT_0   0xa0
 
 /* id-pkix-ocsp-basic, 1.3.6.1.5.5.7.48.1.1, without tag and length */
-static const unsigned char ocsp_basic_oid[] = {
-    0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01
-};
+static const unsigned char ocsp_basic_oid[] = {0x2b, 0x06, 0x01, 0x05, 0x05,
+                                               0x07, 0x30, 0x01, 0x01};
 
 /* Reads the TLV at *p if its tag is `tag` and its length is definite, in
  * the shortest form, at most 3 length bytes and within end. *whole (if

@@ -7,18 +7,18 @@
 #include <apr_thread_mutex.h>
 
 typedef struct entry {
-    X509 *issuer;            /* our reference */
-    X509 *cert;              /* our reference */
-    unsigned char *der;      /* malloc'ed copy; NULL for the issuer's own */
+    X509 *issuer;       /* our reference */
+    X509 *cert;         /* our reference */
+    unsigned char *der; /* malloc'ed copy; NULL for the issuer's own */
     size_t len;
-    opf_signer_ref_t what;   /* .cert unused */
+    opf_signer_ref_t what; /* .cert unused */
 } entry_t;
 
 struct opf_signers {
     apr_thread_mutex_t *mutex;
     entry_t entries[OPF_SIGNERS_MAX];
-    int n;                   /* entries in use */
-    int next;                /* the oldest, replaced when full */
+    int n;    /* entries in use */
+    int next; /* the oldest, replaced when full */
 };
 
 static void entry_clear(entry_t *e)
@@ -90,9 +90,8 @@ static int find(opf_signers_t *s, X509 *issuer, const unsigned char *der,
     return e != NULL;
 }
 
-int opf_signers_find(opf_signers_t *s, X509 *issuer,
-                     const unsigned char *der, size_t len,
-                     opf_signer_ref_t *ref)
+int opf_signers_find(opf_signers_t *s, X509 *issuer, const unsigned char *der,
+                     size_t len, opf_signer_ref_t *ref)
 {
     return der != NULL && find(s, issuer, der, len, ref);
 }
@@ -103,9 +102,8 @@ int opf_signers_find_issuer(opf_signers_t *s, X509 *issuer,
     return find(s, issuer, NULL, 0, ref);
 }
 
-void opf_signers_add(opf_signers_t *s, X509 *issuer,
-                     const unsigned char *der, size_t len, X509 *cert,
-                     const opf_signer_ref_t *what)
+void opf_signers_add(opf_signers_t *s, X509 *issuer, const unsigned char *der,
+                     size_t len, X509 *cert, const opf_signer_ref_t *what)
 {
     unsigned char *copy = NULL;
     entry_t *e;

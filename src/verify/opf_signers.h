@@ -29,11 +29,11 @@
 typedef struct opf_signers opf_signers_t;
 
 typedef struct opf_signer_ref {
-    X509 *cert;              /* a reference of the caller's: X509_free() */
-    int verified;            /* proven to sign for the issuer */
-    int is_issuer;           /* the issuer itself */
-    apr_time_t valid_from;   /* when verified: the window in which the */
-    apr_time_t valid_until;  /* chain that was verified is valid */
+    X509 *cert;             /* a reference of the caller's: X509_free() */
+    int verified;           /* proven to sign for the issuer */
+    int is_issuer;          /* the issuer itself */
+    apr_time_t valid_from;  /* when verified: the window in which the */
+    apr_time_t valid_until; /* chain that was verified is valid */
 } opf_signer_ref_t;
 
 /* An empty set; what it holds is freed with p. */
@@ -41,9 +41,8 @@ apr_status_t opf_signers_create(opf_signers_t **out, apr_pool_t *p);
 
 /* The certificate known for issuer whose DER is exactly der/len. Returns
  * 1 and fills *ref, or 0. */
-int opf_signers_find(opf_signers_t *s, X509 *issuer,
-                     const unsigned char *der, size_t len,
-                     opf_signer_ref_t *ref);
+int opf_signers_find(opf_signers_t *s, X509 *issuer, const unsigned char *der,
+                     size_t len, opf_signer_ref_t *ref);
 
 /* The entry of issuer for itself as signer. Returns 1 and fills *ref, or
  * 0. */
@@ -53,8 +52,7 @@ int opf_signers_find_issuer(opf_signers_t *s, X509 *issuer,
 /* Adds cert (the caller keeps its reference) for issuer, known by der/len
  * (NULL/0 for the issuer's own entry), replacing the oldest entry when
  * full. Nothing happens if it is already known. */
-void opf_signers_add(opf_signers_t *s, X509 *issuer,
-                     const unsigned char *der, size_t len, X509 *cert,
-                     const opf_signer_ref_t *what);
+void opf_signers_add(opf_signers_t *s, X509 *issuer, const unsigned char *der,
+                     size_t len, X509 *cert, const opf_signer_ref_t *what);
 
 #endif

@@ -26,16 +26,16 @@
 typedef struct vstate {
     OCSP_RESPONSE *resp;
     OCSP_BASICRESP *bs;
-    STACK_OF(X509) *extra;
+    STACK_OF(X509) * extra;
     X509_STORE *store;
-    X509 *signer;                    /* borrowed from bs or extra */
-    int refused;                     /* responseStatus not successful */
+    X509 *signer; /* borrowed from bs or extra */
+    int refused;  /* responseStatus not successful */
 } vstate_t;
 
 static void vstate_free(vstate_t *v)
 {
     X509_STORE_free(v->store);
-    sk_X509_free(v->extra);          /* holds a borrowed reference */
+    sk_X509_free(v->extra); /* holds a borrowed reference */
     OCSP_BASICRESP_free(v->bs);
     OCSP_RESPONSE_free(v->resp);
 }
@@ -66,12 +66,18 @@ static const char *fmt_time(apr_time_t t, apr_pool_t *p)
 static const char *status_name(int status)
 {
     switch (status) {
-    case OCSP_RESPONSE_STATUS_MALFORMEDREQUEST: return "malformedRequest";
-    case OCSP_RESPONSE_STATUS_INTERNALERROR:    return "internalError";
-    case OCSP_RESPONSE_STATUS_TRYLATER:         return "tryLater";
-    case OCSP_RESPONSE_STATUS_SIGREQUIRED:      return "sigRequired";
-    case OCSP_RESPONSE_STATUS_UNAUTHORIZED:     return "unauthorized";
-    default:                                    return "unknown";
+    case OCSP_RESPONSE_STATUS_MALFORMEDREQUEST:
+        return "malformedRequest";
+    case OCSP_RESPONSE_STATUS_INTERNALERROR:
+        return "internalError";
+    case OCSP_RESPONSE_STATUS_TRYLATER:
+        return "tryLater";
+    case OCSP_RESPONSE_STATUS_SIGREQUIRED:
+        return "sigRequired";
+    case OCSP_RESPONSE_STATUS_UNAUTHORIZED:
+        return "unauthorized";
+    default:
+        return "unknown";
     }
 }
 
@@ -114,9 +120,8 @@ static const char *openssl_detail(apr_pool_t *p, int *refused)
          * not match: what a policy that forbids SHA-1 gives (the digest
          * cannot be fetched, is not allowed, or is too weak). */
         if (ERR_GET_REASON(e) == ERR_R_UNSUPPORTED
-            || ERR_GET_REASON(e) == ERR_R_FETCH_FAILED
-            || strstr(r, "digest") || strstr(r, "unsupported")
-            || strstr(r, "not supported")
+            || ERR_GET_REASON(e) == ERR_R_FETCH_FAILED || strstr(r, "digest")
+            || strstr(r, "unsupported") || strstr(r, "not supported")
             || strstr(r, "not allowed") || strstr(r, "too weak"))
             *refused = 1;
         if ((flags & ERR_TXT_STRING) && data && *data)
@@ -176,16 +181,16 @@ static const char *sha1_advice(OCSP_BASICRESP *bs)
 
     if (!is_sha1(OCSP_resp_get0_tbs_sigalg(bs))) {
         for (i = 0; i < sk_X509_num(certs); i++)
-            signer_sha1 |= is_sha1(X509_get0_tbs_sigalg(sk_X509_value(certs,
-                                                                     i)));
+            signer_sha1 |= is_sha1(
+                X509_get0_tbs_sigalg(sk_X509_value(certs, i)));
         if (!signer_sha1)
             return "";
     }
     return signer_sha1
-        ? " (its responder certificate is signed with SHA-1, which the "
-          "local crypto policy refuses: reissue it with SHA-256)"
-        : " (signed with SHA-1, which the local crypto policy refuses: "
-          "have the responder sign with SHA-256)";
+               ? " (its responder certificate is signed with SHA-1, which the "
+                 "local crypto policy refuses: reissue it with SHA-256)"
+               : " (signed with SHA-1, which the local crypto policy refuses: "
+                 "have the responder sign with SHA-256)";
 }
 
 static const char *check_signature(vstate_t *v, X509 *issuer, apr_time_t now,
@@ -195,7 +200,8 @@ static const char *check_signature(vstate_t *v, X509 *issuer, apr_time_t now,
 
     v->extra = sk_X509_new_null();
     v->store = issuer_store(issuer, now);
-    if (v->extra == NULL || v->store == NULL || !sk_X509_push(v->extra, issuer))
+    if (v->extra == NULL || v->store == NULL
+        || !sk_X509_push(v->extra, issuer))
         return "out of memory setting up signature verification";
     /* No OCSP_TRUSTOTHER / OCSP_NOEXPLICIT / OCSP_NOCHECKS: a delegated
      * signer must chain to the issuer and carry id-kp-OCSPSigning, which
@@ -211,7 +217,8 @@ static const char *check_signature(vstate_t *v, X509 *issuer, apr_time_t now,
     }
     if (OCSP_resp_get0_signer(v->bs, &signer, v->extra) && signer
         && X509_cmp(signer, issuer) != 0)
-        out->signer_not_after = opf_asn1_time_to_apr(X509_get0_notAfter(signer));
+        out->signer_not_after = opf_asn1_time_to_apr(
+            X509_get0_notAfter(signer));
     else
         out->signer_not_after = 0;
     v->signer = signer;
@@ -248,7 +255,8 @@ static int ids_name_issuer(OCSP_BASICRESP *bs, X509 *issuer)
     if (n <= 0)
         return 0;
     for (i = 0; i < n; i++) {
-        const OCSP_CERTID *cid = OCSP_SINGLERESP_get0_id(OCSP_resp_get0(bs, i));
+        const OCSP_CERTID *cid = OCSP_SINGLERESP_get0_id(
+            OCSP_resp_get0(bs, i));
         ASN1_OBJECT *md_oid = NULL;
         const EVP_MD *md;
         OCSP_CERTID *mine;
@@ -303,7 +311,8 @@ static const char *check_outer_canonical(const OCSP_RESPONSE *resp,
                                          apr_size_t len)
 {
     return encodes_to(i2d_resp, resp, der, len) ? NULL
-        : NOT_CANONICAL "the OCSPResponse does not re-encode to its bytes";
+                                                : NOT_CANONICAL
+               "the OCSPResponse does not re-encode to its bytes";
 }
 
 /* The BasicOCSPResponse: exactly the OCTET STRING's content (no trailing
@@ -319,9 +328,10 @@ static const char *check_basic_canonical(const OCSP_BASICRESP *bs,
         return NOT_CANONICAL "the responseBytes do not hold exactly one "
                              "BasicOCSPResponse in shortest-form lengths";
     return encodes_to(i2d_basic, bs, parts.basic.data, parts.basic.len)
-        ? NULL
-        : NOT_CANONICAL "the BasicOCSPResponse does not re-encode to its "
-                        "bytes";
+               ? NULL
+               : NOT_CANONICAL
+               "the BasicOCSPResponse does not re-encode to its "
+               "bytes";
 }
 
 /* Checks the response's signature alone when everything it embeds is
@@ -367,7 +377,8 @@ static int check_known_signer(vstate_t *v, const unsigned char *der,
      * shortest form by opf_der_split_basic, the certificates are byte for
      * byte ones accepted before, and the signed part re-encodes to its
      * bytes (else the full path decides, and gives the reason). */
-    if (blen == 0 || (v->bs = d2i_OCSP_BASICRESP(NULL, &q, (long)blen)) == NULL
+    if (blen == 0
+        || (v->bs = d2i_OCSP_BASICRESP(NULL, &q, (long)blen)) == NULL
         || q != basic + blen || OCSP_resp_count(v->bs) > MAX_SINGLE_RESPONSES
         || !encodes_to(i2d_basic, v->bs, basic, blen))
         goto out;
@@ -389,14 +400,16 @@ static int check_known_signer(vstate_t *v, const unsigned char *der,
         goto out;
     /* OCSP_NOVERIFY: the signature only; the candidates are ours. */
     if (OCSP_basic_verify(v->bs, v->extra, NULL,
-                          OCSP_NOVERIFY | OCSP_NOINTERN) <= 0)
+                          OCSP_NOVERIFY | OCSP_NOINTERN)
+        <= 0)
         goto out;
     out->signer_not_after = used->is_issuer ? 0
-        : opf_asn1_time_to_apr(X509_get0_notAfter(signer));
+                                            : opf_asn1_time_to_apr(
+                                                X509_get0_notAfter(signer));
     out->known_signer = 1;
     done = 1;
 out:
-    sk_X509_free(v->extra);          /* borrowed references */
+    sk_X509_free(v->extra); /* borrowed references */
     v->extra = NULL;
     for (i = 0; i < nrefs; i++)
         X509_free(refs[i].cert);
@@ -420,7 +433,7 @@ static void learn_signers(opf_signers_t *signers, const unsigned char *der,
     int i;
 
     if (!opf_der_split_basic(der, len, &parts))
-        return;             /* the fast path could never read it either */
+        return; /* the fast path could never read it either */
     if (signer && X509_cmp(signer, issuer) == 0
         && !opf_signers_find_issuer(signers, issuer, &known)) {
         memset(&w, 0, sizeof(w));
@@ -432,7 +445,8 @@ static void learn_signers(opf_signers_t *signers, const unsigned char *der,
         const unsigned char *q = parts.certs[i].data;
         X509 *x;
 
-        if (opf_signers_find(signers, issuer, q, parts.certs[i].len, &known)) {
+        if (opf_signers_find(signers, issuer, q, parts.certs[i].len,
+                             &known)) {
             X509_free(known.cert);
             continue;
         }
@@ -448,10 +462,10 @@ static void learn_signers(opf_signers_t *signers, const unsigned char *der,
         }
         else {
             w.verified = signer && X509_cmp(x, signer) == 0
-                && X509_check_issued(issuer, x) == X509_V_OK
-                && X509_verify(x, X509_get0_pubkey(issuer)) == 1
-                && (X509_get_extension_flags(x) & EXFLAG_XKUSAGE)
-                && (X509_get_extended_key_usage(x) & XKU_OCSP_SIGN);
+                         && X509_check_issued(issuer, x) == X509_V_OK
+                         && X509_verify(x, X509_get0_pubkey(issuer)) == 1
+                         && (X509_get_extension_flags(x) & EXFLAG_XKUSAGE)
+                         && (X509_get_extended_key_usage(x) & XKU_OCSP_SIGN);
             if (w.verified)
                 chain_window(x, issuer, &w);
             opf_signers_add(signers, issuer, parts.certs[i].data,
@@ -552,7 +566,8 @@ static const char *check_content(vstate_t *v, X509 *leaf, X509 *issuer,
 
     if (single == NULL)
         return "no SingleResponse for this certificate";
-    out->produced_at = opf_asn1_time_to_apr(OCSP_resp_get0_produced_at(v->bs));
+    out->produced_at = opf_asn1_time_to_apr(
+        OCSP_resp_get0_produced_at(v->bs));
     return check_single(single, now, skew, assume, out, p);
 }
 
@@ -565,7 +580,7 @@ static const char *validate(vstate_t *v, const unsigned char *der,
 {
     const unsigned char *q = der;
     const char *why;
-    STACK_OF(X509) *certs;
+    STACK_OF(X509) * certs;
     int status, n;
 
     if (der == NULL || len == 0)
@@ -576,8 +591,10 @@ static const char *validate(vstate_t *v, const unsigned char *der,
     if (v->resp == NULL)
         return "not a DER OCSPResponse";
     if (q != der + len)
-        return apr_psprintf(p, "%" APR_SIZE_T_FMT " trailing bytes after the "
-                            "OCSPResponse", (apr_size_t)(der + len - q));
+        return apr_psprintf(p,
+                            "%" APR_SIZE_T_FMT " trailing bytes after the "
+                            "OCSPResponse",
+                            (apr_size_t)(der + len - q));
     if ((why = check_outer_canonical(v->resp, der, len)) != NULL)
         return why;
 
@@ -600,11 +617,12 @@ static const char *validate(vstate_t *v, const unsigned char *der,
     /* Before the expensive part: refuse absurd responses outright. */
     n = OCSP_resp_count(v->bs);
     if (n > MAX_SINGLE_RESPONSES)
-        return apr_psprintf(p, "too many SingleResponses (%d, limit %d)",
-                            n, MAX_SINGLE_RESPONSES);
+        return apr_psprintf(p, "too many SingleResponses (%d, limit %d)", n,
+                            MAX_SINGLE_RESPONSES);
     certs = (STACK_OF(X509) *)OCSP_resp_get0_certs(v->bs);
     if (sk_X509_num(certs) > MAX_EMBEDDED_CERTS)
-        return apr_psprintf(p, "too many embedded certificates (%d, limit %d)",
+        return apr_psprintf(p,
+                            "too many embedded certificates (%d, limit %d)",
                             sk_X509_num(certs), MAX_EMBEDDED_CERTS);
     if ((why = check_basic_canonical(v->bs, der, len)) != NULL)
         return why;
@@ -630,14 +648,11 @@ apr_status_t opf_validate_response(const unsigned char *der, apr_size_t len,
                                         signers, out, reason, p);
 }
 
-apr_status_t opf_validate_response_assume(const unsigned char *der,
-                                          apr_size_t len, X509 *leaf,
-                                          X509 *issuer, apr_time_t now,
-                                          apr_interval_time_t skew,
-                                          apr_interval_time_t assume,
-                                          opf_signers_t *signers,
-                                          opf_validated_t *out,
-                                          const char **reason, apr_pool_t *p)
+apr_status_t opf_validate_response_assume(
+    const unsigned char *der, apr_size_t len, X509 *leaf, X509 *issuer,
+    apr_time_t now, apr_interval_time_t skew, apr_interval_time_t assume,
+    opf_signers_t *signers, opf_validated_t *out, const char **reason,
+    apr_pool_t *p)
 {
     vstate_t v;
     const char *why;
@@ -667,9 +682,8 @@ opf_fail_reason_e opf_validate_fail_reason(apr_status_t rv)
     return rv == OPF_VALIDATE_EREFUSED ? OPF_FAIL_STATUS : OPF_FAIL_INVALID;
 }
 
-apr_status_t opf_validated_recheck(const opf_validated_t *prev,
-                                   X509 *issuer, apr_time_t now,
-                                   apr_interval_time_t skew,
+apr_status_t opf_validated_recheck(const opf_validated_t *prev, X509 *issuer,
+                                   apr_time_t now, apr_interval_time_t skew,
                                    opf_validated_t *out, const char **reason,
                                    apr_pool_t *p)
 {
@@ -692,7 +706,8 @@ apr_status_t opf_validated_recheck(const opf_validated_t *prev,
     if (out->signer_not_after && out->signer_not_after < out->next_update)
         out->next_update = out->signer_not_after;
     if (out->next_update <= now) {
-        *reason = apr_psprintf(p, "expired: valid until %s (nextUpdate, "
+        *reason = apr_psprintf(p,
+                               "expired: valid until %s (nextUpdate, "
                                "or the responder certificate's notAfter)",
                                fmt_time(out->next_update, p));
         return APR_EGENERAL;

@@ -16,10 +16,7 @@
 #define OPF_MIN_ASSUME apr_time_from_sec(60)
 #define OPF_MAX_ASSUME apr_time_from_sec(7 * 86400)
 
-typedef enum {
-    OPF_CERT_GOOD = 0,
-    OPF_CERT_REVOKED = 1
-} opf_cert_status_e;
+typedef enum { OPF_CERT_GOOD = 0, OPF_CERT_REVOKED = 1 } opf_cert_status_e;
 
 typedef struct opf_validated {
     opf_cert_status_e status;
@@ -29,8 +26,8 @@ typedef struct opf_validated {
     /* notAfter of a delegated responder certificate, 0 when the issuer
      * signed the response itself. */
     apr_time_t signer_not_after;
-    apr_time_t revoked_at;  /* when status is REVOKED */
-    int revocation_reason;  /* OCSP_REVOKED_STATUS_*, -1 when absent */
+    apr_time_t revoked_at; /* when status is REVOKED */
+    int revocation_reason; /* OCSP_REVOKED_STATUS_*, -1 when absent */
     /* The signer was a certificate verified before (opf_signers.h): only
      * the response's signature was checked, no chain. */
     int known_signer;
@@ -77,14 +74,11 @@ opf_fail_reason_e opf_validate_fail_reason(apr_status_t rv);
  * everywhere after this (cache, schedule, recheck). With assume 0 (as in
  * opf_validate_response()) it is rejected, and the reason names the
  * directive. A response that has a nextUpdate is unaffected. */
-apr_status_t opf_validate_response_assume(const unsigned char *der,
-                                          apr_size_t len, X509 *leaf,
-                                          X509 *issuer, apr_time_t now,
-                                          apr_interval_time_t skew,
-                                          apr_interval_time_t assume,
-                                          opf_signers_t *signers,
-                                          opf_validated_t *out,
-                                          const char **reason, apr_pool_t *p);
+apr_status_t opf_validate_response_assume(
+    const unsigned char *der, apr_size_t len, X509 *leaf, X509 *issuer,
+    apr_time_t now, apr_interval_time_t skew, apr_interval_time_t assume,
+    opf_signers_t *signers, opf_validated_t *out, const char **reason,
+    apr_pool_t *p);
 
 /* A response accepted before (by opf_validate_response(), here or in
  * the privilege separation helper) as *prev, byte for byte the same and
@@ -95,9 +89,8 @@ apr_status_t opf_validate_response_assume(const unsigned char *der,
  * before the time of the first validation (the notBefore-like rules held
  * then, so they hold now). Fills *out (with the clamped nextUpdate) or
  * gives *reason. */
-apr_status_t opf_validated_recheck(const opf_validated_t *prev,
-                                   X509 *issuer, apr_time_t now,
-                                   apr_interval_time_t skew,
+apr_status_t opf_validated_recheck(const opf_validated_t *prev, X509 *issuer,
+                                   apr_time_t now, apr_interval_time_t skew,
                                    opf_validated_t *out, const char **reason,
                                    apr_pool_t *p);
 

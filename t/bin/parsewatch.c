@@ -49,23 +49,25 @@ static void note(const char *fn)
     note_to(getenv("OPF_PARSEWATCH_LOG"), fn);
 }
 
-#define REAL(name) \
-    static void *real; \
-    if (!real) { real = dlsym(RTLD_NEXT, name); } \
+#define REAL(name)                     \
+    static void *real;                 \
+    if (!real) {                       \
+        real = dlsym(RTLD_NEXT, name); \
+    }                                  \
     note(name)
 
 void *d2i_OCSP_RESPONSE(void **a, const unsigned char **in, long len)
 {
     REAL("d2i_OCSP_RESPONSE");
     return ((void *(*)(void **, const unsigned char **, long))real)(a, in,
-                                                                     len);
+                                                                    len);
 }
 
 void *d2i_OCSP_BASICRESP(void **a, const unsigned char **in, long len)
 {
     REAL("d2i_OCSP_BASICRESP");
     return ((void *(*)(void **, const unsigned char **, long))real)(a, in,
-                                                                     len);
+                                                                    len);
 }
 
 int OCSP_basic_verify(void *bs, void *certs, void *st, unsigned long flags)

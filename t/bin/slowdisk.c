@@ -28,7 +28,7 @@ static void slow(const char *what)
 {
     const char *ms = getenv("SLOWDISK_MS");
     long n = ms ? atol(ms) : 3000;
-    struct timespec ts = { n / 1000, (n % 1000) * 1000000L };
+    struct timespec ts = {n / 1000, (n % 1000) * 1000000L};
 
     note(what);
     while (nanosleep(&ts, &ts) != 0) {
@@ -41,14 +41,35 @@ __attribute__((constructor)) static void loaded(void)
     note("loaded");
 }
 
-#define REAL(name) \
+#define REAL(name)                 \
     static __typeof__(name) *real; \
-    if (!real) real = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
+    if (!real)                     \
+    real = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
 
-int fsync(int fd) { REAL(fsync); slow("fsync"); return real(fd); }
-int fdatasync(int fd) { REAL(fdatasync); slow("fdatasync"); return real(fd); }
-int syncfs(int fd) { REAL(syncfs); slow("syncfs"); return real(fd); }
-void sync(void) { REAL(sync); slow("sync"); real(); }
+int fsync(int fd)
+{
+    REAL(fsync);
+    slow("fsync");
+    return real(fd);
+}
+int fdatasync(int fd)
+{
+    REAL(fdatasync);
+    slow("fdatasync");
+    return real(fd);
+}
+int syncfs(int fd)
+{
+    REAL(syncfs);
+    slow("syncfs");
+    return real(fd);
+}
+void sync(void)
+{
+    REAL(sync);
+    slow("sync");
+    real();
+}
 int sync_file_range(int fd, off64_t off, off64_t n, unsigned int flags)
 {
     REAL(sync_file_range);

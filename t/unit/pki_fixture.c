@@ -88,10 +88,10 @@ static X509 *make_cert(const char *cn, const X509_NAME *subject_name,
     return x;
 }
 
-#define CA_EXTS \
-    NID_basic_constraints, "critical,CA:TRUE", \
-    NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature", \
-    NID_subject_key_identifier, "hash"
+#define CA_EXTS                                               \
+    NID_basic_constraints, "critical,CA:TRUE", NID_key_usage, \
+        "critical,keyCertSign,cRLSign,digitalSignature",      \
+        NID_subject_key_identifier, "hash"
 
 pki_t *pki_new(time_t now)
 {
@@ -107,23 +107,24 @@ pki_t *pki_new(time_t now)
     k->resp_key = new_key();
     k->rogue_key = new_key();
 
-    k->root = make_cert("OPF Test Root", NULL, k->root_key, NULL, NULL, 1,
-                        nb, now + 3650 * DAY, CA_EXTS, 0);
+    k->root = make_cert("OPF Test Root", NULL, k->root_key, NULL, NULL, 1, nb,
+                        now + 3650 * DAY, CA_EXTS, 0);
     k->issuer = make_cert("OPF Test Issuing CA", NULL, k->issuer_key, k->root,
                           k->root_key, 2, nb, now + 1825 * DAY, CA_EXTS,
                           NID_authority_key_identifier, "keyid", 0);
     k->leaf = make_cert("leaf.example.test", NULL, k->leaf_key, k->issuer,
-                        k->issuer_key, 0x1001, nb, na,
-                        NID_basic_constraints, "CA:FALSE",
-                        NID_ext_key_usage, "serverAuth",
-                        NID_info_access, "OCSP;URI:" PKI_LEAF_URL1
+                        k->issuer_key, 0x1001, nb, na, NID_basic_constraints,
+                        "CA:FALSE", NID_ext_key_usage, "serverAuth",
+                        NID_info_access,
+                        "OCSP;URI:" PKI_LEAF_URL1
                         ",caIssuers;URI:http://ca.example.test/i.der"
-                        ",OCSP;URI:" PKI_LEAF_URL2, 0);
-    k->leaf_ms = make_cert("staple.example.test", NULL, k->leaf_key, k->issuer,
-                           k->issuer_key, 0x1002, nb, na,
-                           NID_basic_constraints, "CA:FALSE",
-                           NID_info_access, "OCSP;URI:" PKI_LEAF_URL1,
-                           NID_tlsfeature, "status_request", 0);
+                        ",OCSP;URI:" PKI_LEAF_URL2,
+                        0);
+    k->leaf_ms = make_cert("staple.example.test", NULL, k->leaf_key,
+                           k->issuer, k->issuer_key, 0x1002, nb, na,
+                           NID_basic_constraints, "CA:FALSE", NID_info_access,
+                           "OCSP;URI:" PKI_LEAF_URL1, NID_tlsfeature,
+                           "status_request", 0);
     k->leaf_other = make_cert("other.example.test", NULL, k->leaf_key,
                               k->issuer, k->issuer_key, 0x1003, nb, na,
                               NID_basic_constraints, "CA:FALSE", 0);
@@ -131,19 +132,19 @@ pki_t *pki_new(time_t now)
                               k->issuer, k->issuer_key, 0x1004, nb, na, 0);
     k->resp = make_cert("OPF Test OCSP Responder", NULL, k->resp_key,
                         k->issuer, k->issuer_key, 0x2001, nb, now + 30 * DAY,
-                        NID_ext_key_usage, "OCSPSigning",
-                        NID_key_usage, "critical,digitalSignature", 0);
+                        NID_ext_key_usage, "OCSPSigning", NID_key_usage,
+                        "critical,digitalSignature", 0);
     k->resp_noeku = make_cert("OPF Test Not A Responder", NULL, k->resp_key,
                               k->issuer, k->issuer_key, 0x2002, nb, na,
-                              NID_ext_key_usage, "serverAuth",
-                              NID_key_usage, "critical,digitalSignature", 0);
+                              NID_ext_key_usage, "serverAuth", NID_key_usage,
+                              "critical,digitalSignature", 0);
     k->resp_byroot = make_cert("OPF Test Root-issued Responder", NULL,
                                k->resp_key, k->root, k->root_key, 0x2003, nb,
                                na, NID_ext_key_usage, "OCSPSigning", 0);
     k->resp_expired = make_cert("OPF Test Expired Responder", NULL,
                                 k->resp_key, k->issuer, k->issuer_key, 0x2004,
-                                now - 60 * DAY, now - DAY,
-                                NID_ext_key_usage, "OCSPSigning", 0);
+                                now - 60 * DAY, now - DAY, NID_ext_key_usage,
+                                "OCSPSigning", 0);
     k->rogue = make_cert("OPF Rogue", NULL, k->rogue_key, NULL, NULL, 0x6666,
                          nb, na, NID_ext_key_usage, "OCSPSigning", 0);
     k->rogue_as_issuer = make_cert(NULL, X509_get_subject_name(k->issuer),
@@ -154,11 +155,12 @@ pki_t *pki_new(time_t now)
 
 void pki_free(pki_t *k)
 {
-    X509 *certs[] = { k->root, k->issuer, k->leaf, k->leaf_ms, k->leaf_other,
-                      k->leaf_noaia, k->resp, k->resp_noeku, k->resp_byroot,
-                      k->resp_expired, k->rogue, k->rogue_as_issuer };
-    EVP_PKEY *keys[] = { k->root_key, k->issuer_key, k->leaf_key, k->resp_key,
-                         k->rogue_key };
+    X509 *certs[] = {k->root,         k->issuer,     k->leaf,
+                     k->leaf_ms,      k->leaf_other, k->leaf_noaia,
+                     k->resp,         k->resp_noeku, k->resp_byroot,
+                     k->resp_expired, k->rogue,      k->rogue_as_issuer};
+    EVP_PKEY *keys[] = {k->root_key, k->issuer_key, k->leaf_key, k->resp_key,
+                        k->rogue_key};
     size_t i;
 
     for (i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
@@ -220,8 +222,9 @@ static void add_other_single(OCSP_BASICRESP *bs, X509 *issuer, long serial,
         die("ASN1_INTEGER");
     id = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(issuer),
                           X509_get0_pubkey_bitstr(issuer), sn);
-    if (!id || !OCSP_basic_add1_status(bs, id, V_OCSP_CERTSTATUS_GOOD, 0,
-                                       NULL, tu, nu))
+    if (!id
+        || !OCSP_basic_add1_status(bs, id, V_OCSP_CERTSTATUS_GOOD, 0, NULL,
+                                   tu, nu))
         die("add_other_single");
     OCSP_CERTID_free(id);
     ASN1_INTEGER_free(sn);
@@ -236,8 +239,9 @@ unsigned char *pki_response(pki_t *k, const pki_resp_opts_t *o, int *len)
 
     if (o->resp_status == OCSP_RESPONSE_STATUS_SUCCESSFUL) {
         ASN1_TIME *tu = ASN1_TIME_set(NULL, k->now + o->this_update);
-        ASN1_TIME *nu = o->no_next ? NULL
-                        : ASN1_TIME_set(NULL, k->now + o->next_update);
+        ASN1_TIME *nu = o->no_next
+                            ? NULL
+                            : ASN1_TIME_set(NULL, k->now + o->next_update);
         ASN1_TIME *rev = ASN1_TIME_set(NULL, k->now - o->revoked_ago);
         OCSP_CERTID *id = OCSP_cert_to_id(o->id_md, o->subject, k->issuer);
 
@@ -245,8 +249,8 @@ unsigned char *pki_response(pki_t *k, const pki_resp_opts_t *o, int *len)
         if (!bs || !tu || !rev || (!nu && !o->no_next) || !id)
             die("pki_response setup");
         for (i = 0; i < o->extra_singles; i++)
-            add_other_single(bs, o->others_issuer ? o->others_issuer
-                                                  : k->issuer,
+            add_other_single(bs,
+                             o->others_issuer ? o->others_issuer : k->issuer,
                              0x9000 + i, tu, nu);
         if (!OCSP_basic_add1_status(bs, id, o->cert_status, o->reason, rev,
                                     tu, nu))

@@ -58,7 +58,8 @@ static inline int is_str(const char *got, const char *want, const char *name)
 }
 
 /* Passes when got starts with prefix: reasons carry details after it. */
-static inline int like_prefix(const char *got, const char *prefix, const char *name)
+static inline int like_prefix(const char *got, const char *prefix,
+                              const char *name)
 {
     int r = ok(got && strncmp(got, prefix, strlen(prefix)) == 0, name);
 

@@ -35,8 +35,9 @@ static void *hammer(void *arg)
         apr_sockaddr_t *a = NULL;
 
         /* now moves on, so entries expire and are replaced too */
-        if (opf_addrcache_get(shared, "127.0.0.1", port,
-                              apr_time_from_sec(i), p, &a) != APR_SUCCESS
+        if (opf_addrcache_get(shared, "127.0.0.1", port, apr_time_from_sec(i),
+                              p, &a)
+                != APR_SUCCESS
             || !addr_is(a, "127.0.0.1", port)) {
             bad++;
         }
@@ -63,21 +64,25 @@ int main(void)
     apr_pool_create(&p, NULL);
     plan(16);
 
-    ok(opf_addrcache_create(&c, KEEP, apr_time_from_sec(10))
-       == APR_SUCCESS, "created");
+    ok(opf_addrcache_create(&c, KEEP, apr_time_from_sec(10)) == APR_SUCCESS,
+       "created");
 
     ok(opf_addrcache_get(c, "127.0.0.1", 80, now, p, &a) == APR_SUCCESS
-       && addr_is(a, "127.0.0.1", 80), "a literal: its address and port");
+           && addr_is(a, "127.0.0.1", 80),
+       "a literal: its address and port");
     is_int((long long)opf_addrcache_lookups(c), 1, "... one lookup");
     ok(opf_addrcache_get(c, "127.0.0.1", 80, now + KEEP - 1, p, &b)
-       == APR_SUCCESS && addr_is(b, "127.0.0.1", 80),
+               == APR_SUCCESS
+           && addr_is(b, "127.0.0.1", 80),
        "asked again within keep: the same answer");
     is_int((long long)opf_addrcache_lookups(c), 1, "... without a lookup");
     ok(a != b, "... in a copy of its own");
     ok(opf_addrcache_get(c, "::1", 80, now, p, &b) == APR_SUCCESS
-       && addr_is(b, "::1", 80), "an IPv6 literal");
+           && addr_is(b, "::1", 80),
+       "an IPv6 literal");
     ok(opf_addrcache_get(c, "127.0.0.1", 81, now, p, &b) == APR_SUCCESS
-       && addr_is(b, "127.0.0.1", 81), "another port: its own entry");
+           && addr_is(b, "127.0.0.1", 81),
+       "another port: its own entry");
     is_int((long long)opf_addrcache_lookups(c), 3, "... looked up");
     opf_addrcache_get(c, "127.0.0.1", 80, now + KEEP, p, &b);
     is_int((long long)opf_addrcache_lookups(c), 4,
@@ -88,7 +93,8 @@ int main(void)
     all = 1;
     for (i = 0; i < OPF_ADDRCACHE_MAX + 1; i++) {
         all &= opf_addrcache_get(c, "127.0.0.1", (apr_port_t)(2000 + i),
-                                 now + KEEP + 1 + i, p, &b) == APR_SUCCESS
+                                 now + KEEP + 1 + i, p, &b)
+                   == APR_SUCCESS
                && addr_is(b, "127.0.0.1", (apr_port_t)(2000 + i));
     }
     ok(all, "more hosts than OPF_ADDRCACHE_MAX: every answer right");
@@ -106,7 +112,8 @@ int main(void)
     /* Threads: entries replaced (80 ports > OPF_ADDRCACHE_MAX, time
      * moving on) while others copy them. */
     ok(opf_addrcache_create(&shared, apr_time_from_sec(5),
-                            apr_time_from_sec(1)) == APR_SUCCESS,
+                            apr_time_from_sec(1))
+           == APR_SUCCESS,
        "a shared one");
     for (i = 0; i < 8; i++) {
         pthread_create(&t[i], NULL, hammer, (void *)(size_t)i);

@@ -45,9 +45,10 @@ static void test_leaf(void)
     OPENSSL_free(der);
     ok(memcmp(c->key, md, 32) == 0, "key is SHA-256 of the leaf DER");
     is_int(strlen(c->key_hex), 64, "key_hex has 64 chars");
-    ok(strspn(c->key_hex, "0123456789abcdef") == 64, "key_hex is lowercase hex");
+    ok(strspn(c->key_hex, "0123456789abcdef") == 64,
+       "key_hex is lowercase hex");
     ok(c->key_hex[0] == "0123456789abcdef"[md[0] >> 4]
-       && c->key_hex[63] == "0123456789abcdef"[md[31] & 0xf],
+           && c->key_hex[63] == "0123456789abcdef"[md[31] & 0xf],
        "key_hex matches key");
 
     is_str(c->subject, "CN=leaf.example.test,O=OPF Test,C=ZZ",
@@ -106,8 +107,10 @@ static void test_variants(void)
 
     rv = opf_cert_from_pem(&c, "", pool, &err);
     ok(rv != APR_SUCCESS && err != NULL, "empty PEM rejected");
-    rv = opf_cert_from_pem(&c, "-----BEGIN CERTIFICATE-----\nAAAA\n"
-                           "-----END CERTIFICATE-----\n", pool, &err);
+    rv = opf_cert_from_pem(&c,
+                           "-----BEGIN CERTIFICATE-----\nAAAA\n"
+                           "-----END CERTIFICATE-----\n",
+                           pool, &err);
     ok(rv != APR_SUCCESS && err != NULL, "broken PEM rejected");
     diag("  reason: %s", err);
 }
@@ -126,22 +129,23 @@ static void test_cache(void)
     ok(opf_cert_cache_create(&cache) == APR_SUCCESS && cache, "cache made");
     pem = pki_pem(k->leaf, k->root, k->issuer, NULL);
     ok(opf_cert_from_pem_cached(&a, pem, cache, cp, &err) == APR_SUCCESS
-       && a->issuer && X509_cmp(a->issuer, k->issuer) == 0,
+           && a->issuer && X509_cmp(a->issuer, k->issuer) == 0,
        "cached: the issuer is found after an unrelated chain certificate");
     free(pem);
     pem = pki_pem(k->leaf_other, k->issuer, NULL);
     ok(opf_cert_from_pem_cached(&b, pem, cache, cp, &err) == APR_SUCCESS
-       && b->issuer == a->issuer,
+           && b->issuer == a->issuer,
        "a second leaf of the same issuer shares the parsed issuer");
     ok(opf_cert_from_pem(&plain, pem, cp, &err) == APR_SUCCESS
-       && plain->issuer != a->issuer && plain->key_hex && b->key_hex
-       && strcmp(plain->key_hex, b->key_hex) == 0
-       && X509_cmp(plain->issuer, b->issuer) == 0,
+           && plain->issuer != a->issuer && plain->key_hex && b->key_hex
+           && strcmp(plain->key_hex, b->key_hex) == 0
+           && X509_cmp(plain->issuer, b->issuer) == 0,
        "... and gives what parsing without the cache gives");
     free(pem);
     pem = pki_pem(k->leaf, k->root, NULL);
     ok(opf_cert_from_pem_cached(&c, pem, cache, cp, &err) != APR_SUCCESS
-       && c == NULL, "cached: a chain without the issuer is still refused");
+           && c == NULL,
+       "cached: a chain without the issuer is still refused");
     free(pem);
     /* The cache's references and the certificates' are all released
      * (valgrind/ASan runs of this test check for leaks and double frees),
@@ -168,13 +172,14 @@ static void test_cache_generations(void)
     apr_pool_create(&g1, pool);
     opf_cert_cache_begin(cache);
     ok(opf_cert_from_pem_cached(&a, pem_a, cache, g1, &err) == APR_SUCCESS
-       && opf_cert_from_pem_cached(&b, pem_b, cache, g1, &err)
-          == APR_SUCCESS, "generation 1: two leaves of one issuer");
+           && opf_cert_from_pem_cached(&b, pem_b, cache, g1, &err)
+                  == APR_SUCCESS,
+       "generation 1: two leaves of one issuer");
     opf_cert_cache_end(cache);
     diag("  held: %u", opf_cert_cache_count(cache));
     ok(opf_cert_cache_count(cache) == 2, "generation 1 holds 2 described "
-       "certificates");
-    leaf_a = a->leaf;   /* still held by the cache after g1 ends */
+                                         "certificates");
+    leaf_a = a->leaf; /* still held by the cache after g1 ends */
     leaf_b = b->leaf;
     X509_up_ref(leaf_b);
     /* httpd clears the generation's pool before the next one starts. */
@@ -183,19 +188,20 @@ static void test_cache_generations(void)
     apr_pool_create(&g2, pool);
     opf_cert_cache_begin(cache);
     ok(opf_cert_cache_count(cache) == 2, "the next generation starts with "
-       "them");
+                                         "them");
     ok(opf_cert_from_pem_cached(&a2, pem_a, cache, g2, &err) == APR_SUCCESS
-       && a2->leaf == leaf_a && a2->issuer != NULL,
+           && a2->leaf == leaf_a && a2->issuer != NULL,
        "generation 2 asks for the first leaf again: the object parsed in "
        "generation 1, not parsed again");
     ok(opf_cert_from_pem_cached(&c, pem_a, cache, g2, &err) == APR_SUCCESS
-       && c == a2, "... and gets the same described certificate each time");
+           && c == a2,
+       "... and gets the same described certificate each time");
     ok(strcmp(a2->key_hex, c->key_hex) == 0 && a2->certid && c->certid,
        "... described as before");
     opf_cert_cache_end(cache);
     diag("  held: %u", opf_cert_cache_count(cache));
     ok(opf_cert_cache_count(cache) == 1, "the leaf generation 2 did not ask "
-       "for is released at its end");
+                                         "for is released at its end");
     ok(X509_cmp(leaf_b, k->leaf_other) == 0,
        "(a reference held elsewhere stays good)");
     X509_free(leaf_b);
@@ -223,18 +229,20 @@ static void test_file_digest(void)
     ok(opf_cert_leaf_from_file(&c, path, pool, &err) == APR_SUCCESS,
        "... parsed");
     ok(opf_cert_file_digest(path, key, &err) == APR_SUCCESS && c
-       && memcmp(key, c->key, OPF_KEY_LEN) == 0,
+           && memcmp(key, c->key, OPF_KEY_LEN) == 0,
        "its digest is the parsed leaf's key");
     fd = open(path, O_WRONLY | O_TRUNC);
-    ok(fd >= 0 && write(fd, "no certificate\n", 15) == 15, "a file "
+    ok(fd >= 0 && write(fd, "no certificate\n", 15) == 15,
+       "a file "
        "without a certificate");
     if (fd >= 0)
         close(fd);
     ok(opf_cert_file_digest(path, key, &err) != APR_SUCCESS
-       && ERR_peek_error() == 0, "... no digest, no OpenSSL error left");
+           && ERR_peek_error() == 0,
+       "... no digest, no OpenSSL error left");
     unlink(path);
     ok(opf_cert_file_digest(path, key, &err) == APR_ENOENT, "a missing file: "
-       "APR_ENOENT");
+                                                            "APR_ENOENT");
     free(pem);
 }
 
@@ -254,39 +262,44 @@ static void test_file_digest_cached(void)
     unsigned char plain[OPF_KEY_LEN], cached[OPF_KEY_LEN];
     unsigned char issuer_key[OPF_KEY_LEN];
 
-    ok(fd >= 0 && write(fd, leaf_pem, strlen(leaf_pem))
-                  == (ssize_t)strlen(leaf_pem), "a PEM file: leaf + issuer");
+    ok(fd >= 0
+           && write(fd, leaf_pem, strlen(leaf_pem))
+                  == (ssize_t)strlen(leaf_pem),
+       "a PEM file: leaf + issuer");
     if (fd >= 0)
         close(fd);
     ok(opf_cert_cache_create(&cache) == APR_SUCCESS
-       && opf_cert_cache_begin(cache) == APR_SUCCESS, "a cache");
+           && opf_cert_cache_begin(cache) == APR_SUCCESS,
+       "a cache");
     ok(opf_cert_file_digest(path, plain, &err) == APR_SUCCESS
-       && opf_cert_file_digest_cached(path, cache, cached, &err)
-          == APR_SUCCESS
-       && memcmp(plain, cached, OPF_KEY_LEN) == 0,
+           && opf_cert_file_digest_cached(path, cache, cached, &err)
+                  == APR_SUCCESS
+           && memcmp(plain, cached, OPF_KEY_LEN) == 0,
        "cached: the same digest as without the cache");
     memset(cached, 0, sizeof(cached));
     ok(opf_cert_file_digest_cached(path, cache, cached, &err) == APR_SUCCESS
-       && memcmp(plain, cached, OPF_KEY_LEN) == 0, "... asked again");
+           && memcmp(plain, cached, OPF_KEY_LEN) == 0,
+       "... asked again");
     opf_cert_cache_end(cache);
     ok(opf_cert_cache_begin(cache) == APR_SUCCESS, "the next generation");
     memset(cached, 0, sizeof(cached));
     ok(opf_cert_file_digest_cached(path, cache, cached, &err) == APR_SUCCESS
-       && memcmp(plain, cached, OPF_KEY_LEN) == 0,
+           && memcmp(plain, cached, OPF_KEY_LEN) == 0,
        "... the unchanged file: the same digest, taken over");
     fd = open(path, O_WRONLY | O_TRUNC);
-    ok(fd >= 0 && write(fd, issuer_pem, strlen(issuer_pem))
+    ok(fd >= 0
+           && write(fd, issuer_pem, strlen(issuer_pem))
                   == (ssize_t)strlen(issuer_pem),
        "the file rewritten in place with the issuer's certificate");
     if (fd >= 0)
         close(fd);
     ok(opf_cert_digest(k->issuer, issuer_key)
-       && opf_cert_file_digest_cached(path, cache, cached, &err)
-          == APR_SUCCESS
-       && memcmp(issuer_key, cached, OPF_KEY_LEN) == 0,
+           && opf_cert_file_digest_cached(path, cache, cached, &err)
+                  == APR_SUCCESS
+           && memcmp(issuer_key, cached, OPF_KEY_LEN) == 0,
        "... the new digest, not the cached one");
     ok(opf_cert_cache_begin(cache) == APR_SUCCESS
-       && opf_cert_cache_begin(cache) == APR_SUCCESS,
+           && opf_cert_cache_begin(cache) == APR_SUCCESS,
        "two more generations that do not ask for it");
     unlink(path);
     ok(opf_cert_file_digest_cached(path, cache, cached, &err) == APR_ENOENT,

@@ -26,9 +26,7 @@
 #define OPF_TEST_CONF "conf/ocsp_prefetch.conf"
 #endif
 
-static const opf_directive_t table[] = {
-    OPF_DIRECTIVES(OPF_DIRECTIVE_ROW)
-};
+static const opf_directive_t table[] = {OPF_DIRECTIVES(OPF_DIRECTIVE_ROW)};
 #define N_DIRECTIVES ((int)(sizeof(table) / sizeof(table[0])))
 
 static const opf_directive_t *find(const char *name, apr_size_t len)
@@ -67,8 +65,8 @@ static char **read_lines(const char *path, apr_pool_t *p)
 /* What a directive's section of the reference says. */
 typedef struct {
     int found;
-    const char *context;   /* the **Context:** cell */
-    const char *def;       /* the **Default:** cell */
+    const char *context; /* the **Context:** cell */
+    const char *def;     /* the **Default:** cell */
 } section_t;
 
 /* The text of the table row "| **label** | text |" (without the last
@@ -121,8 +119,8 @@ static void check_docs(char **lines, apr_pool_t *p)
     for (i = 0; i < N_DIRECTIVES; i++) {
         const opf_directive_t *d = &table[i];
         const char *want_ctx = d->scope == OPF_DS_VHOST
-                               ? "server config, virtual host"
-                               : "server config";
+                                   ? "server config, virtual host"
+                                   : "server config";
         char *anchor = apr_pstrcat(p, "- [", d->name, "](#",
                                    apr_pstrdup(p, d->name), ")", NULL);
         char *a;
@@ -226,9 +224,9 @@ static void check_table(apr_pool_t *p)
         /* The help text names the default too (RetryDelay's in other
          * units: its first word only). */
         if (d->def_text) {
-            ok(strstr(d->help, apr_pstrndup(p, d->def_text,
-                                            strcspn(d->def_text, " ")))
-               != NULL,
+            ok(strstr(d->help,
+                      apr_pstrndup(p, d->def_text, strcspn(d->def_text, " ")))
+                   != NULL,
                apr_psprintf(p, "%s: help text names the default", d->name));
         }
         switch (d->kind) {
@@ -242,7 +240,7 @@ static void check_table(apr_pool_t *p)
             ok(!opf_duration_parse(apr_pstrndup(p, d->def_text,
                                                 strcspn(d->def_text, " ")),
                                    &t)
-               && t == apr_time_from_sec(d->def),
+                   && t == apr_time_from_sec(d->def),
                apr_psprintf(p, "%s: default %s is %ld s", d->name,
                             d->def_text, d->def));
             ok(d->min <= d->def && d->def <= d->max,
@@ -250,13 +248,13 @@ static void check_table(apr_pool_t *p)
             break;
         case OPF_DK_COUNT:
             ok(strtol(d->def_text, &end, 10) == d->def && !*end
-               && d->min <= d->def && d->def <= d->max && d->unit,
+                   && d->min <= d->def && d->def <= d->max && d->unit,
                apr_psprintf(p, "%s: default %s within %ld..%ld %s", d->name,
                             d->def_text, d->min, d->max, d->unit));
             break;
         case OPF_DK_DURATION_OFF:
             ok(d->def == 0 && !strcmp(d->def_text, "off") && d->min > 0
-               && d->min <= d->max,
+                   && d->min <= d->max,
                apr_psprintf(p, "%s: off by default, bounds", d->name));
             break;
         default:

@@ -26,7 +26,7 @@
 #include "pki_fixture.h"
 #include "tap.h"
 
-#define PORTS 3
+#define PORTS    3
 #define DELAY_MS 150
 #define MAX_CONN 256
 
@@ -37,7 +37,7 @@
 
 typedef struct conn {
     int fd, port_index;
-    long due_ms;          /* answer at; 0: still reading the request */
+    long due_ms; /* answer at; 0: still reading the request */
     char buf[2048];
     size_t used;
 } conn_t;
@@ -61,9 +61,11 @@ static long now_ms(void)
 static void answer(int fd, const unsigned char *der, int len)
 {
     char head[200];
-    int n = snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\nContent-Type: "
-                     "application/ocsp-response\r\nContent-Length: %d\r\n\r\n",
-                     len);
+    int n =
+        snprintf(head, sizeof head,
+                 "HTTP/1.0 200 OK\r\nContent-Type: "
+                 "application/ocsp-response\r\nContent-Length: %d\r\n\r\n",
+                 len);
     /* Small enough for the socket buffer: one write each. */
     if (write(fd, head, (size_t)n) < 0 || write(fd, der, (size_t)len) < 0) {
         return;
@@ -128,7 +130,7 @@ static void server_main(int *lfd, int out, const unsigned char *der, int len)
                     }
                 }
                 else {
-                    c->due_ms = -1;   /* gone: close below */
+                    c->due_ms = -1; /* gone: close below */
                 }
             }
             if (c->due_ms && (c->due_ms < 0 || now >= c->due_ms)) {
@@ -142,8 +144,8 @@ static void server_main(int *lfd, int out, const unsigned char *der, int len)
             }
         }
     }
-    i = snprintf(line, sizeof line, "%d %d %d %d %d %d %d\n", max_all,
-                 max[0], max[1], max[2], total[0], total[1], total[2]);
+    i = snprintf(line, sizeof line, "%d %d %d %d %d %d %d\n", max_all, max[0],
+                 max[1], max[2], total[0], total[1], total[2]);
     if (write(out, line, (size_t)i) < 0) {
         _exit(1);
     }
@@ -178,7 +180,9 @@ static int resolver_gone_logged;
 static void count_log(void *ctx, int level, const opf_cert_t *cert,
                       const char *msg)
 {
-    (void)ctx; (void)level; (void)cert;
+    (void)ctx;
+    (void)level;
+    (void)cert;
     if (strcmp(msg, "resolving localhost") == 0) {
         resolving_localhost++;
     }
@@ -190,14 +194,18 @@ static void count_log(void *ctx, int level, const opf_cert_t *cert,
 static int count_store(void *ctx, opf_job_t *job, const unsigned char *der,
                        apr_size_t len, const opf_validated_t *v)
 {
-    (void)ctx; (void)job; (void)der; (void)len; (void)v;
+    (void)ctx;
+    (void)job;
+    (void)der;
+    (void)len;
+    (void)v;
     stored++;
     return 1;
 }
 
 int main(void)
 {
-    static const int jobs_per_port[PORTS] = { 12, 12, 6 };
+    static const int jobs_per_port[PORTS] = {12, 12, 6};
     apr_pool_t *p;
     pki_t *pki;
     pki_resp_opts_t o;
@@ -267,7 +275,7 @@ int main(void)
         }
     }
     ok(opf_engine_needs_resolver(e), "a responder named by name needs the "
-       "resolver");
+                                     "resolver");
     opf_engine_set_resolver(e, resolver);
     opf_engine_start(e);
     rv = opf_engine_wait_initial(e, apr_time_from_sec(30));
@@ -297,7 +305,7 @@ int main(void)
         rv = opf_engine_wait_initial(e2, apr_time_from_sec(30));
         opf_engine_stop(e2);
         ok(rv == APR_SUCCESS && stored - before == 3
-           && resolver_gone_logged == 1,
+               && resolver_gone_logged == 1,
            "a dead resolver process is logged once; names are then "
            "resolved in the thread and fetches go on");
         opf_resolver_stop(dead);
@@ -310,18 +318,18 @@ int main(void)
                &max[2], &total[0], &total[1], &total[2]);
     }
     diag("server saw: at most %d at once (per port %d %d %d), requests "
-         "%d %d %d", max_all, max[0], max[1], max[2], total[0], total[1],
-         total[2]);
+         "%d %d %d",
+         max_all, max[0], max[1], max[2], total[0], total[1], total[2]);
     ok(max_all == MAX_PARALLEL, "never more than MaxParallel (4) fetches "
-       "at once, and the limit is used");
+                                "at once, and the limit is used");
     ok(max[0] == MAX_PER_HOST && max[1] <= MAX_PER_HOST
-       && max[2] <= MAX_PER_HOST,
+           && max[2] <= MAX_PER_HOST,
        "never more than MaxPerHost (3) at once to one host:port");
     ok(max[2] >= 2, "fetches to a host named by name run side by side too");
     ok(total[0] == 12 && total[1] == 12 && total[2] == 6 + 3,
        "one request per certificate, nothing repeated");
     ok(resolving_localhost == 1, "one lookup of 'localhost' for its six "
-       "certificates");
+                                 "certificates");
 
     opf_resolver_stop(resolver);
     OPENSSL_free(der);

@@ -60,8 +60,8 @@ static long now_ms(void)
 
 /* One per request, written to the pipe in one piece. */
 typedef struct req_note {
-    char tag;           /* the first letter of the path */
-    long ms;            /* CLOCK_MONOTONIC, when the request was read */
+    char tag; /* the first letter of the path */
+    long ms;  /* CLOCK_MONOTONIC, when the request was read */
 } req_note_t;
 
 static void serve(int fd, int notify, const unsigned char *der, int len)
@@ -95,7 +95,8 @@ static void serve(int fd, int notify, const unsigned char *der, int len)
     if (write(notify, &note, sizeof(note)) != (ssize_t)sizeof(note)) {
         _exit(1);
     }
-    n = snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\nContent-Type: "
+    n = snprintf(head, sizeof head,
+                 "HTTP/1.0 200 OK\r\nContent-Type: "
                  "application/ocsp-response\r\nContent-Length: %d\r\n\r\n",
                  len);
     if (write(fd, head, (size_t)n) < 0 || write(fd, der, (size_t)len) < 0) {
@@ -144,7 +145,7 @@ static int listen_loopback(int *port)
 
 static int notify_rd = -1;
 static int req_count[256];
-static long req_first_ms[256];   /* the first request of each tag */
+static long req_first_ms[256]; /* the first request of each tag */
 
 /* Reads what the pipe holds, waiting at most ms for more. */
 static void read_notes(int ms)
@@ -203,16 +204,16 @@ typedef struct seen {
     int stores;
     int adopting_stores;
     int last_adopting;
-    unsigned char *last_der;       /* malloc'd copy */
+    unsigned char *last_der; /* malloc'd copy */
     apr_size_t last_len;
     apr_time_t last_this_update;
 
-    int log_helper_fetch;          /* "... (in the helper process)" */
-    int log_not_using;             /* "not using the peer's OCSP response" */
-    int log_unknown_cert;          /* "unknown certificate" */
-    int log_not_newer;             /* "not newer than ours or is due" */
-    int log_no_answer;             /* "no answer from the fleet cache" */
-    int log_fleet;                 /* "... with a peer's response from the
+    int log_helper_fetch; /* "... (in the helper process)" */
+    int log_not_using;    /* "not using the peer's OCSP response" */
+    int log_unknown_cert; /* "unknown certificate" */
+    int log_not_newer;    /* "not newer than ours or is due" */
+    int log_no_answer;    /* "no answer from the fleet cache" */
+    int log_fleet;        /* "... with a peer's response from the
                                       fleet cache" */
     char last_not_using[512];
 } seen_t;
@@ -240,7 +241,8 @@ static void get_seen(seen_t *out)
 static void on_log(void *ctx, int level, const opf_cert_t *cert,
                    const char *msg)
 {
-    (void)ctx; (void)cert;
+    (void)ctx;
+    (void)cert;
     if (verbose) {
         diag("  log[%d]: %s", level, msg);
     }
@@ -345,7 +347,7 @@ typedef struct run {
 
 static int port;
 static opf_cert_t *cert;
-static pki_t *pki;      /* static: still reachable in the server child */
+static pki_t *pki; /* static: still reachable in the server child */
 static uid_t helper_uid = (uid_t)-1;
 static gid_t helper_gid = (gid_t)-1;
 
@@ -372,7 +374,8 @@ static void run_start(run_t *r, apr_pool_t *p, char tag,
         /* Main thread, no thread of ours running (the last engine has
          * been stopped). */
         if (opf_helper_start(&r->helper, OPF_TEST_HELPER, helper_uid,
-                             helper_gid, r->pool) != APR_SUCCESS) {
+                             helper_gid, r->pool)
+            != APR_SUCCESS) {
             diag("cannot start the helper " OPF_TEST_HELPER);
             r->helper = NULL;
         }
@@ -461,12 +464,13 @@ typedef struct resp {
     int len;
 } resp_t;
 
-static resp_t r_resp;    /* what the responder answers: -1h .. +7d */
-static resp_t r_newer;   /* -10 min .. +7d: newer, adoptable */
-static resp_t r_older;   /* -2h .. +7d */
-static resp_t r_other;   /* another certificate's, valid */
-static resp_t r_due;     /* -50 min .. +10 min: due itself */
-static const unsigned char garbage[] = "\x30\x82\x01\x00 not an OCSP response";
+static resp_t r_resp;  /* what the responder answers: -1h .. +7d */
+static resp_t r_newer; /* -10 min .. +7d: newer, adoptable */
+static resp_t r_older; /* -2h .. +7d */
+static resp_t r_other; /* another certificate's, valid */
+static resp_t r_due;   /* -50 min .. +10 min: due itself */
+static const unsigned char garbage[] =
+    "\x30\x82\x01\x00 not an OCSP response";
 static apr_time_t t_resp, t_newer;
 
 /* A rejected or unusable answer: the responder is asked once, after the
@@ -500,20 +504,24 @@ static void case_fetches(apr_pool_t *p, char tag, const char *what,
         diag("  %s", s.last_not_using);
     }
     ok(n == 1 && req_count[(unsigned char)tag] == 1
-       && req_first_ms[(unsigned char)tag] >= offered,
+           && req_first_ms[(unsigned char)tag] >= offered,
        apr_psprintf(p, "%s: the responder is asked, once, after the answer",
                     what));
     ok(s.stores == 1 && !s.last_adopting
-       && same_der(&s, r_resp.der, r_resp.len),
-       apr_psprintf(p, "%s: the responder's response is stored, not "
-                    "adopted", what));
+           && same_der(&s, r_resp.der, r_resp.len),
+       apr_psprintf(p,
+                    "%s: the responder's response is stored, not "
+                    "adopted",
+                    what));
     ok(rec.source == OPF_SOURCE_FETCHED && rec.fetch_ok == 1
-       && rec.adopted == 0,
+           && rec.adopted == 0,
        apr_psprintf(p, "%s: status: source fetched, fetch_ok 1, adopted 0",
                     what));
     if (privsep) {
-        ok(s.log_helper_fetch == 1, apr_psprintf(p, "%s: the fetch is done "
-           "by the helper process", what));
+        ok(s.log_helper_fetch == 1, apr_psprintf(p,
+                                                 "%s: the fetch is done "
+                                                 "by the helper process",
+                                                 what));
     }
 }
 
@@ -559,27 +567,37 @@ static void case_adopts(apr_pool_t *p, char tag, const char *what,
     run_stop(&r, &rec, &tot, &after);
 
     ok(stored_once && s.stores == 1 && s.last_adopting
-       && same_der(&s, r_newer.der, r_newer.len)
-       && s.last_this_update == t_newer,
-       apr_psprintf(p, "%s: the peer's response is stored, with "
-                    "opf_job_adopting true", what));
-    is_int(asked, 0, apr_psprintf(p, "%s: the responder is not asked",
-                                  what));
-    ok(rv == APR_SUCCESS, apr_psprintf(p, "%s: the adoption ends the first "
-       "round", what));
-    ok(rec.source == OPF_SOURCE_FLEET && rec.adopted == 1
-       && rec.fetch_ok == 0 && tot.fetch_ok == 0 && rec.this_update == t_newer,
-       apr_psprintf(p, "%s: status: source fleet, adopted 1, fetch_ok 0 "
-                    "(record and totals)", what));
+           && same_der(&s, r_newer.der, r_newer.len)
+           && s.last_this_update == t_newer,
+       apr_psprintf(p,
+                    "%s: the peer's response is stored, with "
+                    "opf_job_adopting true",
+                    what));
+    is_int(asked, 0, apr_psprintf(p, "%s: the responder is not asked", what));
+    ok(rv == APR_SUCCESS, apr_psprintf(p,
+                                       "%s: the adoption ends the first "
+                                       "round",
+                                       what));
+    ok(rec.source == OPF_SOURCE_FLEET && rec.adopted == 1 && rec.fetch_ok == 0
+           && tot.fetch_ok == 0 && rec.this_update == t_newer,
+       apr_psprintf(p,
+                    "%s: status: source fleet, adopted 1, fetch_ok 0 "
+                    "(record and totals)",
+                    what));
     ok(after.source == OPF_SOURCE_FLEET && after.this_update == t_newer
-       && s.log_fleet == 1,
+           && s.log_fleet == 1,
        apr_psprintf(p, "%s: held as the fleet's (seed), logged as such",
                     what));
-    ok(after_late, apr_psprintf(p, "%s: answering again once adopted "
-       "changes nothing", what));
+    ok(after_late, apr_psprintf(p,
+                                "%s: answering again once adopted "
+                                "changes nothing",
+                                what));
     if (privsep) {
-        is_int(s.log_helper_fetch, 0, apr_psprintf(p, "%s: nothing handed "
-               "to the helper to fetch", what));
+        is_int(s.log_helper_fetch, 0,
+               apr_psprintf(p,
+                            "%s: nothing handed "
+                            "to the helper to fetch",
+                            what));
     }
 }
 
@@ -672,11 +690,12 @@ int main(void)
         ok(req_first_ms['a'] - s.peek_ms < 1500,
            "NULL: ... at once, not at the end of OPF_PEEK_WAIT");
         ok(s.stores == 1 && !s.last_adopting
-           && same_der(&s, r_resp.der, r_resp.len) && rv == APR_SUCCESS,
+               && same_der(&s, r_resp.der, r_resp.len) && rv == APR_SUCCESS,
            "NULL: the responder's response is stored, opf_job_adopting "
            "false");
         ok(rec.source == OPF_SOURCE_FETCHED && rec.fetch_ok == 1
-           && rec.adopted == 0, "NULL: status: source fetched, fetch_ok 1, "
+               && rec.adopted == 0,
+           "NULL: status: source fetched, fetch_ok 1, "
            "adopted 0");
         is_int(s.peeks, 1, "NULL: one peek in the round");
     }
@@ -747,12 +766,13 @@ int main(void)
         get_seen(&s);
         waited = req_first_ms['i'] - s.peek_ms;
         ok(got_peek && n == 1, "no answer: the responder is asked within "
-           "5 s");
+                               "5 s");
         ok(waited >= 1900 && waited < BOUND_MS,
            apr_psprintf(p, "no answer: ... after OPF_PEEK_WAIT (%ld ms)",
                         waited));
         ok(s.stores == 1 && !s.last_adopting
-           && same_der(&s, r_resp.der, r_resp.len) && s.log_no_answer == 1,
+               && same_der(&s, r_resp.der, r_resp.len)
+               && s.log_no_answer == 1,
            "no answer: the responder's response is stored, not adopted; "
            "logged");
         /* Too late now. */
@@ -765,11 +785,11 @@ int main(void)
         get_seen(&s);
         run_stop(&r, &rec, &tot, NULL);
         ok(!second && s.stores == 1 && s.adopting_stores == 0
-           && req_count['i'] == 1,
+               && req_count['i'] == 1,
            "no answer: a late answer is ignored (no second store, no "
            "second request)");
         ok(rec.source == OPF_SOURCE_FETCHED && rec.adopted == 0
-           && rec.fetch_ok == 1 && rec.this_update == t_resp,
+               && rec.fetch_ok == 1 && rec.this_update == t_resp,
            "no answer: status: source fetched, adopted 0");
         diag("fetch latency recorded for that fetch: %.3f s",
              tot.latency_sum);
@@ -791,12 +811,12 @@ int main(void)
         wait_seen(&S.stores, 1, BOUND_MS);
         get_seen(&s);
         ok(s.peeks == 1 && n == 1, "peek returns 0: peeked once, the "
-           "responder is asked");
+                                   "responder is asked");
         ok(req_first_ms['j'] - s.peek_ms < 1000,
            apr_psprintf(p, "peek returns 0: ... at once (%ld ms)",
                         req_first_ms['j'] - s.peek_ms));
         ok(s.stores == 1 && !s.last_adopting
-           && same_der(&s, r_resp.der, r_resp.len),
+               && same_der(&s, r_resp.der, r_resp.len),
            "peek returns 0: the responder's response is stored");
         /* An answer to a question that was not asked. */
         if (s.peek_job) {
@@ -807,7 +827,7 @@ int main(void)
         get_seen(&s);
         run_stop(&r, &rec, NULL, NULL);
         ok(!second && s.stores == 1 && rec.adopted == 0
-           && rec.source == OPF_SOURCE_FETCHED,
+               && rec.source == OPF_SOURCE_FETCHED,
            "peek returns 0: an answer all the same is ignored");
     }
 
@@ -843,8 +863,8 @@ int main(void)
         get_seen(&s);
         run_stop(&r, NULL, NULL, NULL);
         ok(got_peek && s.log_not_using == 1
-           && strstr(s.last_not_using, "unknown certificate")
-           && s.adopting_stores == 0,
+               && strstr(s.last_not_using, "unknown certificate")
+               && s.adopting_stores == 0,
            "privsep: the offer is checked by the helper (which does not "
            "know this certificate: rejected)");
         ok(n == 1 && s.log_helper_fetch == 1,

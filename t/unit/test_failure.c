@@ -48,7 +48,8 @@ static void test_complete(void)
     ok(named, "every reason has a name");
     ok(unique, "the names are unique");
     ok(texts, "a reason's fixed text is NULL or not empty");
-    is_str(opf_fail_reason_name(OPF_FAIL_N), "unknown", "out of range: unknown");
+    is_str(opf_fail_reason_name(OPF_FAIL_N), "unknown",
+           "out of range: unknown");
     is_str(opf_fail_reason_name((opf_fail_reason_e)-1), "unknown",
            "negative: unknown");
     ok(opf_fail_reason_text(OPF_FAIL_N) == NULL, "out of range: no text");
@@ -61,15 +62,15 @@ static void test_stable(void)
         int value;
         const char *name;
     } want[] = {
-        { OPF_FAIL_CONNECT, 0, "connect" },
-        { OPF_FAIL_TIMEOUT, 1, "timeout" },
-        { OPF_FAIL_HTTP,    2, "http" },
-        { OPF_FAIL_STATUS,  3, "responder_status" },
-        { OPF_FAIL_INVALID, 4, "invalid" },
-        { OPF_FAIL_STORE,   5, "cache" },
-        { OPF_FAIL_DNS,     6, "dns" },
-        { OPF_FAIL_PROXY,   7, "proxy" },
-        { OPF_FAIL_HELPER,  8, "helper" },
+        {OPF_FAIL_CONNECT, 0, "connect"},
+        {OPF_FAIL_TIMEOUT, 1, "timeout"},
+        {OPF_FAIL_HTTP, 2, "http"},
+        {OPF_FAIL_STATUS, 3, "responder_status"},
+        {OPF_FAIL_INVALID, 4, "invalid"},
+        {OPF_FAIL_STORE, 5, "cache"},
+        {OPF_FAIL_DNS, 6, "dns"},
+        {OPF_FAIL_PROXY, 7, "proxy"},
+        {OPF_FAIL_HELPER, 8, "helper"},
     };
     size_t i;
 

@@ -116,7 +116,7 @@ static void *holder_main(void *arg)
     holding = 1;
     pthread_cond_signal(&held_cond);
     pthread_mutex_unlock(&held_mutex);
-    usleep(300 * 1000);   /* the fork below must wait for this */
+    usleep(300 * 1000); /* the fork below must wait for this */
     __atomic_store_n(&holder_left, 1, __ATOMIC_SEQ_CST);
     opf_forkgate_leave();
     return NULL;
@@ -136,7 +136,7 @@ static void closer_fn(void *ctx)
 int main(void)
 {
     pthread_t readers[2], forkers[2], holder;
-    int failures[2] = { 0, 0 };
+    int failures[2] = {0, 0};
     int pipe_fds[2], other[2], slot, handle, rc, i;
     pid_t pid, reaped_pid, tracked_pid;
     apr_pool_t *pool;
@@ -216,7 +216,7 @@ int main(void)
     }
     rc = wait_bounded(pid, 5);
     ok(rc >= 0 && (rc & 1), "the registered descriptor is closed in the "
-       "child");
+                            "child");
     ok(rc >= 0 && (rc & 2), "the closer ran in the child");
     ok(rc >= 0 && (rc & 4), "other descriptors stay open in the child");
     ok(fcntl(pipe_fds[1], F_GETFD) >= 0 && fcntl(other[1], F_GETFD) >= 0,
@@ -227,7 +227,8 @@ int main(void)
     if (pid == 0) {
         _exit(fcntl(pipe_fds[1], F_GETFD) >= 0 ? 0 : 1);
     }
-    is_int(wait_bounded(pid, 5), 0, "an unregistered descriptor is no longer "
+    is_int(wait_bounded(pid, 5), 0,
+           "an unregistered descriptor is no longer "
            "closed in children");
 
     /* 6. a tracked process that the MPM reaps (waitpid(-1), then the
@@ -248,7 +249,8 @@ int main(void)
         proc.pid = reaped_pid;
         apr_proc_other_child_alert(&proc, APR_OC_REASON_DEATH, status);
     }
-    is_int(tracked_pid, -1, "the MPM's reaping is reported: the PID is "
+    is_int(tracked_pid, -1,
+           "the MPM's reaping is reported: the PID is "
            "forgotten");
     {
         int fd = -1, s = -1;

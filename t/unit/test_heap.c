@@ -12,7 +12,7 @@
 typedef struct item {
     apr_time_t key;
     int pos;
-    int in;          /* the model: is it in the heap */
+    int in; /* the model: is it in the heap */
 } item_t;
 
 static apr_time_t key_of(const void *p)
@@ -79,8 +79,8 @@ int main(void)
         item_t *it = &items[rand() % N];
         int op = rand() % 4;
 
-        if (op == 0 || op == 1) {       /* insert or change the key */
-            it->key = rand() % 1000;    /* many equal keys on purpose */
+        if (op == 0 || op == 1) {    /* insert or change the key */
+            it->key = rand() % 1000; /* many equal keys on purpose */
             opf_heap_set(&h, it);
             it->in = 1;
         }
@@ -104,7 +104,7 @@ int main(void)
         }
     }
     ok(sound, "heap order and recorded positions hold after 200,000 "
-       "random operations");
+              "random operations");
     ok(tops_ok, "the top is always the smallest key");
     model_min(items, &count);
     ok(count == h.count, "the heap holds what was put in and not taken out");
@@ -133,10 +133,10 @@ int main(void)
         items[i].key = N - i;
         opf_heap_set(&h, &items[i]);
     }
-    items[N - 1].key = 5000;       /* the top moves to the bottom */
+    items[N - 1].key = 5000; /* the top moves to the bottom */
     opf_heap_set(&h, &items[N - 1]);
     ok(opf_heap_set(&h, &items[0]) == 0 && h.count == N
-       && ((item_t *)opf_heap_top(&h))->key == 2 && heap_sound(&h),
+           && ((item_t *)opf_heap_top(&h))->key == 2 && heap_sound(&h),
        "a full heap re-keys in place, never grows");
 
     apr_pool_destroy(p);

@@ -44,9 +44,8 @@ static const char *ids_str(apr_array_header_t *a, apr_pool_t *p)
 
 /* One generation of the certificates ks[0..n) (see main): their ids as
  * "id id+ ...", the forgotten ones in *gone as "a,b". In p. */
-static const char *generation(opf_helper_ids_t *t, pki_t *pki,
-                              const int *ks, int n, const char **gone,
-                              apr_pool_t *p)
+static const char *generation(opf_helper_ids_t *t, pki_t *pki, const int *ks,
+                              int n, const char **gone, apr_pool_t *p)
 {
     char *s = apr_pcalloc(p, 256);
     apr_pool_t *tmp;
@@ -81,7 +80,11 @@ static opf_cert_t *cert_of(X509 *leaf, X509 *issuer, apr_pool_t *p)
 static int store_none(void *ctx, opf_job_t *job, const unsigned char *der,
                       apr_size_t der_len, const opf_validated_t *v)
 {
-    (void)ctx; (void)job; (void)der; (void)der_len; (void)v;
+    (void)ctx;
+    (void)job;
+    (void)der;
+    (void)der_len;
+    (void)v;
     return 0;
 }
 
@@ -90,8 +93,7 @@ static int store_none(void *ctx, opf_job_t *job, const unsigned char *der,
  * freed in *gone (opf_engine_send_certs would FORGET them). ids NULL:
  * the engine numbers the jobs itself. */
 static const char *engine_generation(opf_helper_ids_t *ids, opf_cert_t **c,
-                                     int n, opf_status_t *st,
-                                     apr_pool_t *p)
+                                     int n, opf_status_t *st, apr_pool_t *p)
 {
     opf_engine_config_t cfg;
     opf_engine_hooks_t hooks;
@@ -153,9 +155,8 @@ int main(void)
     /* "+" marks a new id (the helper must be told); 100 + k: leaf k
      * with the root as its issuer instead of the issuing CA. */
     {
-        static const int g1[] = { 0, 1, 2 }, g2[] = { 2, 0, 1 },
-                         g3[] = { 0, 3, 2 }, g4[] = { 0, 4, 2, 3 },
-                         g5[] = { 100, 4, 2, 3 };
+        static const int g1[] = {0, 1, 2}, g2[] = {2, 0, 1}, g3[] = {0, 3, 2},
+                         g4[] = {0, 4, 2, 3}, g5[] = {100, 4, 2, 3};
         const char *gone;
 
         is_str(generation(t, pki, g1, 3, &gone, proc), "0+ 1+ 2+",
@@ -186,7 +187,7 @@ int main(void)
         apr_pool_create(&tmp, proc);
         opf_helper_ids_begin(t, tmp);
         for (i = 0; i < 50; i++) {
-            int k = 10 + g + i;   /* 10+g leaves, 10+g+50 comes */
+            int k = 10 + g + i; /* 10+g leaves, 10+g+50 comes */
 
             id = assign(t, k % 200, pki->issuer, &n);
             if (g > 0 && i < 49 && n) {
@@ -201,7 +202,7 @@ int main(void)
         }
     }
     ok(peak == 53 && max == peak, "churn: the largest id stays within what "
-       "two generations held at once");
+                                  "two generations held at once");
     ok(all_kept, "churn: certificates that stay keep their ids");
 
     /* Through the engine, in a process with a table of its own. */

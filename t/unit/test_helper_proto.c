@@ -64,8 +64,7 @@ static size_t raw_event(const char *const f[5], const uint16_t n[5])
 
 /* Encodes m into buf (*len bytes) and decodes it into d: the decoder's
  * result, or -99 when encoding failed. */
-static int round_trip(const opf_proto_msg_t *m, opf_proto_msg_t *d,
-                      long *len)
+static int round_trip(const opf_proto_msg_t *m, opf_proto_msg_t *d, long *len)
 {
     *len = opf_proto_encode(m, buf, sizeof(buf));
     return *len > 0 ? opf_proto_decode(buf, (size_t)*len, d) : -99;
@@ -74,13 +73,12 @@ static int round_trip(const opf_proto_msg_t *m, opf_proto_msg_t *d,
 /* EVENT (parent -> ocsp-prefetch-notifier): 16 tests. */
 static void test_event(void)
 {
-    static const uint16_t max[5] = {
-        OPF_PROTO_MAX_EVENT, OPF_PROTO_MAX_SUBJECT, OPF_PROTO_MAX_SERIAL,
-        OPF_PROTO_MAX_KEY, OPF_PROTO_MAX_PATH
-    };
-    static const char *const name[5] = {
-        "event", "subject", "serial", "key", "file"
-    };
+    static const uint16_t max[5] = {OPF_PROTO_MAX_EVENT,
+                                    OPF_PROTO_MAX_SUBJECT,
+                                    OPF_PROTO_MAX_SERIAL, OPF_PROTO_MAX_KEY,
+                                    OPF_PROTO_MAX_PATH};
+    static const char *const name[5] = {"event", "subject", "serial", "key",
+                                        "file"};
     static char text[OPF_PROTO_MAX_PATH + 2];
     const char *f[5];
     uint16_t n[5];
@@ -94,7 +92,7 @@ static void test_event(void)
     m.type = OPF_MSG_EVENT;
     m.u.event.event = "failed";
     m.u.event.event_len = 6;
-    m.u.event.subject = "CN=a.test,O=Ex\\, Inc";  /* RFC 2253 escape */
+    m.u.event.subject = "CN=a.test,O=Ex\\, Inc"; /* RFC 2253 escape */
     m.u.event.subject_len = (uint16_t)strlen(m.u.event.subject);
     m.u.event.serial = "1001";
     m.u.event.serial_len = 4;
@@ -102,21 +100,22 @@ static void test_event(void)
     m.u.event.key_len = 4;
     rc = round_trip(&m, &d, &len);
     ok(len == 5 + 5 * 2 + 6 + (long)strlen(m.u.event.subject) + 4 + 4
-       && rc == OPF_PROTO_OK && d.type == OPF_MSG_EVENT
-       && d.u.event.event_len == 6 && !memcmp(d.u.event.event, "failed", 6)
-       && d.u.event.subject_len == m.u.event.subject_len
-       && !memcmp(d.u.event.subject, m.u.event.subject,
-                  m.u.event.subject_len)
-       && d.u.event.serial_len == 4 && !memcmp(d.u.event.serial, "1001", 4)
-       && d.u.event.key_len == 4 && !memcmp(d.u.event.key, "ab01", 4)
-       && d.u.event.file_len == 0,
+           && rc == OPF_PROTO_OK && d.type == OPF_MSG_EVENT
+           && d.u.event.event_len == 6
+           && !memcmp(d.u.event.event, "failed", 6)
+           && d.u.event.subject_len == m.u.event.subject_len
+           && !memcmp(d.u.event.subject, m.u.event.subject,
+                      m.u.event.subject_len)
+           && d.u.event.serial_len == 4
+           && !memcmp(d.u.event.serial, "1001", 4) && d.u.event.key_len == 4
+           && !memcmp(d.u.event.key, "ab01", 4) && d.u.event.file_len == 0,
        "an EVENT without a file round-trips");
     ok(prefixes_refused((size_t)len), "every truncated EVENT is refused");
     m.u.event.file = "/var/lib/export/a.der";
     m.u.event.file_len = (uint16_t)strlen(m.u.event.file);
     rc = round_trip(&m, &d, &len);
     ok(rc == OPF_PROTO_OK && d.u.event.file_len == m.u.event.file_len
-       && !memcmp(d.u.event.file, m.u.event.file, m.u.event.file_len),
+           && !memcmp(d.u.event.file, m.u.event.file, m.u.event.file_len),
        "an EVENT with a file round-trips");
     ok(prefixes_refused((size_t)len),
        "every truncated EVENT with a file is refused");
@@ -136,11 +135,11 @@ static void test_event(void)
         m.u.event.key_len = m.u.event.file_len = OPF_PROTO_MAX_PATH + 2;
     rc = round_trip(&m, &d, &len);
     ok(rc == OPF_PROTO_OK && len == OPF_PROTO_MAX_EVENT_MSG
-       && d.u.event.event_len == OPF_PROTO_MAX_EVENT
-       && d.u.event.subject_len == OPF_PROTO_MAX_SUBJECT
-       && d.u.event.serial_len == OPF_PROTO_MAX_SERIAL
-       && d.u.event.key_len == OPF_PROTO_MAX_KEY
-       && d.u.event.file_len == OPF_PROTO_MAX_PATH,
+           && d.u.event.event_len == OPF_PROTO_MAX_EVENT
+           && d.u.event.subject_len == OPF_PROTO_MAX_SUBJECT
+           && d.u.event.serial_len == OPF_PROTO_MAX_SERIAL
+           && d.u.event.key_len == OPF_PROTO_MAX_KEY
+           && d.u.event.file_len == OPF_PROTO_MAX_PATH,
        "the encoder cuts each EVENT field to its bound: "
        "OPF_PROTO_MAX_EVENT_MSG is the largest EVENT");
     memset(&m, 0, sizeof(m));
@@ -151,7 +150,7 @@ static void test_event(void)
     m.u.event.subject_len = 6;
     rc = round_trip(&m, &d, &len);
     ok(rc == OPF_PROTO_OK && !memcmp(d.u.event.event, "bad??", 5)
-       && !memcmp(d.u.event.subject, "CN=???", 6),
+           && !memcmp(d.u.event.subject, "CN=???", 6),
        "the encoder replaces non-printable EVENT bytes");
 
     /* The decoder: each field's bound, and printable ASCII only. */
@@ -171,8 +170,7 @@ static void test_event(void)
         raw = raw_event(f, n);
         if (opf_proto_decode(buf, raw, &d) != OPF_PROTO_EBOUND) {
             all_over = 0;
-            diag("%s of %u bytes not refused", name[i],
-                 (unsigned)max[i] + 1);
+            diag("%s of %u bytes not refused", name[i], (unsigned)max[i] + 1);
         }
         n[i] = 3;
         f[i] = i % 2 ? "a\001b" : "a\377b";
@@ -196,10 +194,10 @@ static void test_event(void)
     raw = raw_event(f, n);
     is_int(opf_proto_decode(buf, raw, &d), OPF_PROTO_OK,
            "an EVENT with only a name is taken");
-    put_u16_at(5, 40);      /* the name says 40 bytes, 1 is there */
+    put_u16_at(5, 40); /* the name says 40 bytes, 1 is there */
     is_int(opf_proto_decode(buf, raw, &d), OPF_PROTO_EBOUND,
            "an EVENT name length over its bound is refused");
-    put_u16_at(5, 20);      /* within bounds, beyond the message */
+    put_u16_at(5, 20); /* within bounds, beyond the message */
     is_int(opf_proto_decode(buf, raw, &d), OPF_PROTO_ETRUNC,
            "an EVENT field longer than the message is refused");
     ok(d.type == 0 && d.u.event.event == NULL,
@@ -211,12 +209,12 @@ int main(void)
     opf_proto_msg_t m, d;
     long len;
     int rc;
-    static const unsigned char leaf[] = { 0x30, 0x03, 1, 2, 3 };
-    static const unsigned char issuer[] = { 0x30, 0x01, 9 };
-    static const unsigned char req[] = { 0x30, 0x02, 5, 6 };
+    static const unsigned char leaf[] = {0x30, 0x03, 1, 2, 3};
+    static const unsigned char issuer[] = {0x30, 0x01, 9};
+    static const unsigned char req[] = {0x30, 0x02, 5, 6};
     const char *url = "http://ocsp.example.test/";
 
-    plan(48 + 9 + 5 + 16);   /* + private PKIs, + test_event() */
+    plan(48 + 9 + 5 + 16); /* + private PKIs, + test_event() */
     memset(big, 'A', sizeof(big));
 
     /* ---- CERT ---- */
@@ -231,16 +229,16 @@ int main(void)
     ok(len == 5 + 4 + 4 + 5 + 4 + 3, "CERT encodes to its exact size");
     rc = opf_proto_decode(buf, (size_t)len, &d);
     ok(rc == OPF_PROTO_OK && d.type == OPF_MSG_CERT && d.u.cert.id == 7
-       && d.u.cert.leaf_len == sizeof(leaf)
-       && !memcmp(d.u.cert.leaf, leaf, sizeof(leaf))
-       && d.u.cert.issuer_len == sizeof(issuer)
-       && !memcmp(d.u.cert.issuer, issuer, sizeof(issuer)),
+           && d.u.cert.leaf_len == sizeof(leaf)
+           && !memcmp(d.u.cert.leaf, leaf, sizeof(leaf))
+           && d.u.cert.issuer_len == sizeof(issuer)
+           && !memcmp(d.u.cert.issuer, issuer, sizeof(issuer)),
        "CERT round-trips");
     ok(prefixes_refused((size_t)len), "every truncated CERT is refused");
     buf[len] = 0;
     is_int(opf_proto_decode(buf, (size_t)len + 1, &d), OPF_PROTO_ETRAIL,
            "a CERT with a trailing byte is refused");
-    put_u32_at(9, 1000);   /* leaf_len beyond the bytes there */
+    put_u32_at(9, 1000); /* leaf_len beyond the bytes there */
     is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_ETRUNC,
            "a CERT whose leaf length exceeds the message is refused");
     put_u32_at(9, OPF_PROTO_MAX_CERT + 1);
@@ -258,7 +256,7 @@ int main(void)
     m.u.cert.issuer_len = OPF_PROTO_MAX_CERT;
     len = opf_proto_encode(&m, buf, sizeof(buf));
     ok(len > 0 && len <= OPF_PROTO_MAX_MSG
-       && opf_proto_decode(buf, (size_t)len, &d) == OPF_PROTO_OK,
+           && opf_proto_decode(buf, (size_t)len, &d) == OPF_PROTO_OK,
        "the largest CERT fits OPF_PROTO_MAX_MSG and decodes");
     is_int(opf_proto_encode(&m, buf, 100), OPF_PROTO_ESPACE,
            "encoding into too small a buffer is refused");
@@ -277,11 +275,12 @@ int main(void)
     len = opf_proto_encode(&m, buf, sizeof(buf));
     rc = opf_proto_decode(buf, (size_t)len, &d);
     ok(rc == OPF_PROTO_OK && d.type == OPF_MSG_FETCH && d.u.fetch.seq == 42
-       && d.u.fetch.id == 3 && d.u.fetch.timeout_ms == 10000
-       && d.u.fetch.skew_s == 300 && d.u.fetch.url_len == strlen(url)
-       && !memcmp(d.u.fetch.url, url, strlen(url))
-       && d.u.fetch.req_len == sizeof(req)
-       && !memcmp(d.u.fetch.req, req, sizeof(req)), "FETCH round-trips");
+           && d.u.fetch.id == 3 && d.u.fetch.timeout_ms == 10000
+           && d.u.fetch.skew_s == 300 && d.u.fetch.url_len == strlen(url)
+           && !memcmp(d.u.fetch.url, url, strlen(url))
+           && d.u.fetch.req_len == sizeof(req)
+           && !memcmp(d.u.fetch.req, req, sizeof(req)),
+       "FETCH round-trips");
     ok(prefixes_refused((size_t)len), "every truncated FETCH is refused");
     put_u32_at(13, 0);
     is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
@@ -294,7 +293,7 @@ int main(void)
     is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
            "a FETCH with a huge skew is refused");
     put_u32_at(17, 300);
-    buf[23] = '\n';   /* in the URL */
+    buf[23] = '\n'; /* in the URL */
     is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
            "a FETCH with a control character in its URL is refused");
     buf[23] = 'h';
@@ -321,12 +320,13 @@ int main(void)
     len = opf_proto_encode(&m, buf, sizeof(buf));
     rc = opf_proto_decode(buf, (size_t)len, &d);
     ok(rc == OPF_PROTO_OK && d.u.fetch.proxy_len == 22
-       && !memcmp(d.u.fetch.proxy, "http://127.0.0.1:3128/", 22)
-       && d.u.fetch.proxy_auth_len == 22
-       && !memcmp(d.u.fetch.proxy_auth, "Basic b3BmOnNlY3JldA==", 22),
+           && !memcmp(d.u.fetch.proxy, "http://127.0.0.1:3128/", 22)
+           && d.u.fetch.proxy_auth_len == 22
+           && !memcmp(d.u.fetch.proxy_auth, "Basic b3BmOnNlY3JldA==", 22),
        "FETCH through a proxy round-trips its URL and authorization");
-    ok(prefixes_refused((size_t)len), "every truncated proxied FETCH is refused");
-    buf[len - 3] = '\r';   /* in the authorization */
+    ok(prefixes_refused((size_t)len),
+       "every truncated proxied FETCH is refused");
+    buf[len - 3] = '\r'; /* in the authorization */
     is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
            "a control character in Proxy-Authorization is refused");
     m.u.fetch.proxy_auth_len = OPF_PROTO_MAX_AUTH + 1;
@@ -345,16 +345,17 @@ int main(void)
     m.u.fetch.ca_file_len = (uint16_t)strlen(m.u.fetch.ca_file);
     rc = round_trip(&m, &d, &len);
     ok(rc == OPF_PROTO_OK && d.u.fetch.assume_s == 43200
-       && d.u.fetch.ca_file_len == 21
-       && !memcmp(d.u.fetch.ca_file, "/etc/ssl/vault-ca.pem", 21),
+           && d.u.fetch.ca_file_len == 21
+           && !memcmp(d.u.fetch.ca_file, "/etc/ssl/vault-ca.pem", 21),
        "FETCH round-trips its assumed validity and CA file");
-    ok(prefixes_refused((size_t)len), "every truncated such FETCH is refused");
+    ok(prefixes_refused((size_t)len),
+       "every truncated such FETCH is refused");
     {
         /* the assumed validity: the u32 before the CA file's length */
         size_t at = (size_t)len - 21 - 2 - 4;
-        static const uint32_t badv[] = { 1, OPF_PROTO_MIN_ASSUME_S - 1,
-                                         OPF_PROTO_MAX_ASSUME_S + 1,
-                                         0xffffffffu };
+        static const uint32_t badv[] = {1, OPF_PROTO_MIN_ASSUME_S - 1,
+                                        OPF_PROTO_MAX_ASSUME_S + 1,
+                                        0xffffffffu};
         int i, refused = 1;
 
         for (i = 0; i < 4; i++) {
@@ -363,14 +364,15 @@ int main(void)
                        == OPF_PROTO_EBOUND;
         }
         ok(refused, "a FETCH whose assumed validity is out of bounds "
-           "(1 s, 59 s, 7 d + 1 s, 2^32 - 1) is refused");
+                    "(1 s, 59 s, 7 d + 1 s, 2^32 - 1) is refused");
         put_u32_at(at, 0);
         ok(opf_proto_decode(buf, (size_t)len, &d) == OPF_PROTO_OK
-           && d.u.fetch.assume_s == 0, "... and 0 (off) is accepted");
+               && d.u.fetch.assume_s == 0,
+           "... and 0 (off) is accepted");
         put_u32_at(at, OPF_PROTO_MAX_ASSUME_S);
         ok(opf_proto_decode(buf, (size_t)len, &d) == OPF_PROTO_OK,
            "... and 7 days is accepted");
-        buf[len - 3] = '\n';   /* in the CA file's path */
+        buf[len - 3] = '\n'; /* in the CA file's path */
         is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
                "a control character in the CA file's path is refused");
         buf[len - 3] = 'p';
@@ -399,13 +401,15 @@ int main(void)
     len = opf_proto_encode(&m, buf, sizeof(buf));
     rc = opf_proto_decode(buf, (size_t)len, &d);
     ok(rc == OPF_PROTO_OK && d.type == OPF_MSG_CHECK && d.u.check.seq == 9
-       && d.u.check.der_len == sizeof(req), "CHECK round-trips");
+           && d.u.check.der_len == sizeof(req),
+       "CHECK round-trips");
     ok(prefixes_refused((size_t)len), "every truncated CHECK is refused");
     m.u.check.assume_s = 3600;
     rc = round_trip(&m, &d, &len);
     ok(rc == OPF_PROTO_OK && d.u.check.assume_s == 3600,
        "CHECK round-trips its assumed validity");
-    ok(prefixes_refused((size_t)len), "every truncated such CHECK is refused");
+    ok(prefixes_refused((size_t)len),
+       "every truncated such CHECK is refused");
     put_u32_at((size_t)len - 4, OPF_PROTO_MAX_ASSUME_S + 1);
     is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
            "a CHECK whose assumed validity is beyond 7 days is refused");
@@ -427,7 +431,8 @@ int main(void)
     len = opf_proto_encode(&m, buf, sizeof(buf));
     rc = opf_proto_decode(buf, (size_t)len, &d);
     ok(len == 9 && rc == OPF_PROTO_OK && d.type == OPF_MSG_PING
-       && d.u.ping.seq == 77, "PING round-trips (magic, type, seq)");
+           && d.u.ping.seq == 77,
+       "PING round-trips (magic, type, seq)");
     ok(prefixes_refused((size_t)len), "every truncated PING is refused");
     buf[len] = 0;
     is_int(opf_proto_decode(buf, (size_t)len + 1, &d), OPF_PROTO_ETRAIL,
@@ -440,7 +445,7 @@ int main(void)
     len = opf_proto_encode(&m, buf, sizeof(buf));
     rc = opf_proto_decode(buf, (size_t)len, &d);
     ok(len == 9 && buf[4] == 7 && rc == OPF_PROTO_OK
-       && d.type == OPF_MSG_FORGET && d.u.forget.id == 0x01020304u,
+           && d.type == OPF_MSG_FORGET && d.u.forget.id == 0x01020304u,
        "FORGET round-trips (type 7, id)");
     ok(prefixes_refused((size_t)len), "every truncated FORGET is refused");
     buf[len] = 0;
@@ -464,28 +469,28 @@ int main(void)
     len = opf_proto_encode(&m, buf, sizeof(buf));
     rc = opf_proto_decode(buf, (size_t)len, &d);
     ok(rc == OPF_PROTO_OK && d.type == OPF_MSG_RESULT && d.u.result.seq == 42
-       && d.u.result.outcome == OPF_OUTCOME_OK && d.u.result.status == 1
-       && d.u.result.this_update == -5
-       && d.u.result.next_update == ((int64_t)1 << 52)
-       && d.u.result.produced_at == 123456789
-       && d.u.result.revoked_at == 77
-       && d.u.result.revocation_reason == -1
-       && d.u.result.text_len == 0 && d.u.result.der_len == sizeof(leaf)
-       && !memcmp(d.u.result.der, leaf, sizeof(leaf)),
+           && d.u.result.outcome == OPF_OUTCOME_OK && d.u.result.status == 1
+           && d.u.result.this_update == -5
+           && d.u.result.next_update == ((int64_t)1 << 52)
+           && d.u.result.produced_at == 123456789
+           && d.u.result.revoked_at == 77
+           && d.u.result.revocation_reason == -1 && d.u.result.text_len == 0
+           && d.u.result.der_len == sizeof(leaf)
+           && !memcmp(d.u.result.der, leaf, sizeof(leaf)),
        "an OK RESULT round-trips, negative times included");
     ok(prefixes_refused((size_t)len), "every truncated RESULT is refused");
-    buf[9] = 2;    /* outcome */
+    buf[9] = 2; /* outcome */
     is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
            "a RESULT with an unknown outcome is refused");
     buf[9] = OPF_OUTCOME_FAILED;
     is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
            "a failed RESULT carrying DER is refused");
     buf[9] = OPF_OUTCOME_OK;
-    buf[10] = OPF_FAIL_N;   /* class */
+    buf[10] = OPF_FAIL_N; /* class */
     is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
            "a RESULT with an unknown failure class is refused");
     buf[10] = 0;
-    buf[11] = 2;            /* status */
+    buf[11] = 2; /* status */
     is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
            "a RESULT with an unknown certificate status is refused");
     buf[11] = 1;
@@ -503,8 +508,8 @@ int main(void)
     len = opf_proto_encode(&m, buf, sizeof(buf));
     rc = opf_proto_decode(buf, (size_t)len, &d);
     ok(rc == OPF_PROTO_OK && d.u.result.fail_class == OPF_FAIL_INVALID
-       && d.u.result.text_len == 11
-       && !memcmp(d.u.result.text, "bad???", 6),
+           && d.u.result.text_len == 11
+           && !memcmp(d.u.result.text, "bad???", 6),
        "the encoder replaces non-printable text bytes");
     buf[len - 4 - 11] = 0x07;
     is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
@@ -515,8 +520,8 @@ int main(void)
     rc = opf_proto_decode(buf, (size_t)len, &d);
     ok(rc == OPF_PROTO_OK && d.u.result.text_len == OPF_PROTO_MAX_TEXT,
        "the encoder cuts text to 256 bytes");
-    put_u32_at(5 + 4 + 3 + 40 + 4, 0);   /* wreck the text length field */
-    buf[5 + 4 + 3 + 40 + 4] = 0x01;      /* text_len 257 (u16) */
+    put_u32_at(5 + 4 + 3 + 40 + 4, 0); /* wreck the text length field */
+    buf[5 + 4 + 3 + 40 + 4] = 0x01;    /* text_len 257 (u16) */
     buf[5 + 4 + 3 + 40 + 5] = 0x01;
     is_int(opf_proto_decode(buf, (size_t)len, &d), OPF_PROTO_EBOUND,
            "a RESULT text length over 256 is refused");
@@ -539,7 +544,8 @@ int main(void)
     is_int(opf_proto_decode(buf, 0, &d), OPF_PROTO_ETRUNC,
            "an empty message is refused");
     ok(strcmp(opf_proto_strerror(OPF_PROTO_EBOUND), "field out of bounds")
-       == 0, "errors have names");
+           == 0,
+       "errors have names");
     test_event();
     return done_testing();
 }

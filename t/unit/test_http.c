@@ -27,9 +27,9 @@
 #include "tap.h"
 
 enum behaviour {
-    B_OK,          /* 200 with Content-Length */
-    B_OK_NOCL,     /* 200, body until close */
-    B_CHUNKS,      /* 200, sent one byte at a time */
+    B_OK,      /* 200 with Content-Length */
+    B_OK_NOCL, /* 200, body until close */
+    B_CHUNKS,  /* 200, sent one byte at a time */
     B_500,
     B_302,
     B_BIG_CL,      /* Content-Length 70000 */
@@ -56,7 +56,7 @@ struct server {
     char req[16384];
     size_t req_len;
     int connections;
-    size_t sink_total;  /* B_SINK: body bytes received */
+    size_t sink_total; /* B_SINK: body bytes received */
 };
 
 static unsigned char body300[300];
@@ -64,7 +64,7 @@ static unsigned char big[70000];
 
 static int wait_fd(int fd, short ev, int ms)
 {
-    struct pollfd pfd = { fd, ev, 0 };
+    struct pollfd pfd = {fd, ev, 0};
 
     return poll(&pfd, 1, ms) == 1;
 }
@@ -81,7 +81,7 @@ static void send_all(int fd, const void *buf, size_t len)
                 continue;
             if (n < 0 && errno == EAGAIN && wait_fd(fd, POLLOUT, SRV_WAIT_MS))
                 continue;
-            return;  /* the client went away (e.g. body too large) */
+            return; /* the client went away (e.g. body too large) */
         }
         p += n;
         len -= (size_t)n;
@@ -110,7 +110,8 @@ static void read_request(struct server *s, int cfd)
             break;
         s->req_len += (size_t)n;
         s->req[s->req_len] = '\0';
-        if (hdr_end == NULL && (hdr_end = strstr(s->req, "\r\n\r\n")) != NULL) {
+        if (hdr_end == NULL
+            && (hdr_end = strstr(s->req, "\r\n\r\n")) != NULL) {
             const char *cl = strcasestr(s->req, "\r\nContent-Length:");
 
             want = (size_t)(hdr_end + 4 - s->req);
@@ -146,7 +147,7 @@ static void sink_request(struct server *s, int cfd)
             memcpy(s->req, buf, (size_t)n < 4096 ? (size_t)n : 4096);
             s->req[4096] = '\0';
             if ((e = strstr(s->req, "\r\n\r\n")) == NULL)
-                return;  /* header in the first read, on loopback */
+                return; /* header in the first read, on loopback */
             hdr = (size_t)(e + 4 - s->req);
             s->req_len = hdr;
             if ((cl = strcasestr(s->req, "\r\nContent-Length:")) != NULL)
@@ -164,7 +165,8 @@ static void respond_ok(int cfd, int with_cl, int one_byte)
     char hdr[256];
     size_t i;
 
-    snprintf(hdr, sizeof hdr, "HTTP/1.0 200 OK\r\n"
+    snprintf(hdr, sizeof hdr,
+             "HTTP/1.0 200 OK\r\n"
              "Content-Type: application/ocsp-response\r\n%s%s\r\n",
              with_cl ? "Content-Length: 300\r\n" : "",
              with_cl ? "" : "X-No-Length: yes\r\n");
@@ -212,13 +214,17 @@ static void *server_main(void *arg)
         respond_ok(cfd, 1, 1);
         break;
     case B_500:
-        send_str(cfd, "HTTP/1.0 500 Internal Server Error\r\n"
-                 "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\noops\n");
+        send_str(
+            cfd,
+            "HTTP/1.0 500 Internal Server Error\r\n"
+            "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\noops\n");
         break;
     case B_302:
-        snprintf(buf, sizeof buf, "HTTP/1.0 302 Found\r\n"
+        snprintf(buf, sizeof buf,
+                 "HTTP/1.0 302 Found\r\n"
                  "Location: http://127.0.0.1:%d/elsewhere\r\n"
-                 "Content-Length: 0\r\n\r\n", s->port);
+                 "Content-Length: 0\r\n\r\n",
+                 s->port);
         send_str(cfd, buf);
         break;
     case B_BIG_CL:
@@ -238,7 +244,7 @@ static void *server_main(void *arg)
         break;
     case B_CHUNKED:
         send_str(cfd, "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n"
-                 "Content-Length: 5\r\n\r\n64;name=value\r\n");
+                      "Content-Length: 5\r\n\r\n64;name=value\r\n");
         send_all(cfd, body300, 100);
         send_str(cfd, "\r\nC8\r\n");
         send_all(cfd, body300 + 100, 200);
@@ -249,11 +255,11 @@ static void *server_main(void *arg)
         break;
     case B_CHUNKED_BAD:
         send_str(cfd, "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n"
-                 "\r\nzz\r\nabc\r\n0\r\n\r\n");
+                      "\r\nzz\r\nabc\r\n0\r\n\r\n");
         break;
     case B_CHUNKED_CUT:
         send_str(cfd, "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n"
-                 "\r\n64\r\n");
+                      "\r\n64\r\n");
         send_all(cfd, body300, 50);
         break;
     case B_TE_GZIP:
@@ -296,7 +302,8 @@ static int listen_on(int family, int *port)
         a->sin6_family = AF_INET6;
         a->sin6_addr = in6addr_loopback;
         sl = sizeof *a;
-    } else {
+    }
+    else {
         struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 
         a->sin_family = AF_INET;
@@ -336,7 +343,7 @@ static void server_stop(struct server *s)
     close(s->lfd);
 }
 
-static apr_interval_time_t max_step;  /* longest opf_http_step(), all runs */
+static apr_interval_time_t max_step; /* longest opf_http_step(), all runs */
 
 /* valgrind runs one thread at a time: timings stretch and the server
  * thread's writes coalesce */
@@ -358,7 +365,7 @@ struct run {
     apr_int16_t first_events;
     apr_int16_t last_events;
     int steps;
-    int pollout_waits;  /* polls for POLLOUT after the connect completed */
+    int pollout_waits; /* polls for POLLOUT after the connect completed */
 };
 
 /* Drives one exchange until success/failure or the deadline (at which
@@ -384,7 +391,7 @@ static void drive(struct run *r, opf_http_t *h, apr_interval_time_t limit,
         int at_deadline = now >= deadline;
 
         if (added) {
-            apr_pollset_remove(ps, &cur);  /* may be closed/replaced */
+            apr_pollset_remove(ps, &cur); /* may be closed/replaced */
             added = 0;
         }
         if (!at_deadline) {
@@ -404,7 +411,7 @@ static void drive(struct run *r, opf_http_t *h, apr_interval_time_t limit,
                 wait = apr_time_from_msec(100);
             apr_pollset_poll(ps, wait, &num, &descs);
             if (num == 0 && apr_time_now() < deadline)
-                continue;  /* nothing ready: no step (no spinning either) */
+                continue; /* nothing ready: no step (no spinning either) */
         }
         s0 = apr_time_now();
         r->rv = opf_http_step(h, &r->err);
@@ -456,12 +463,13 @@ static void exchange(struct run *r, const char *host, const char *hostport,
     if (r->start_rv != APR_SUCCESS) {
         r->rv = r->start_rv;
         r->err = r->err ? apr_pstrdup(p, r->err) : NULL;
-    } else {
+    }
+    else {
         drive(r, h, limit, p);
         opf_http_close(h);
-        opf_http_close(h);  /* idempotent */
+        opf_http_close(h); /* idempotent */
     }
-    apr_pool_destroy(xp);   /* cleanup already ran: must not run twice */
+    apr_pool_destroy(xp); /* cleanup already ran: must not run twice */
 }
 
 static int contains(const char *s, const char *sub)
@@ -492,8 +500,8 @@ static void on_loopback(struct run *r, struct server *s, enum behaviour b,
     }
     snprintf(port, sizeof port, "%d", s->port);
     snprintf(hostport, sizeof hostport, "127.0.0.1:%d", s->port);
-    exchange(r, "127.0.0.1", hostport, port, get_path, body, body_len,
-             limit, p);
+    exchange(r, "127.0.0.1", hostport, port, get_path, body, body_len, limit,
+             p);
     server_stop(s);
     show_err(r);
 }
@@ -507,18 +515,17 @@ int main(void)
     struct run r;
     char want[256];
     size_t i;
-    static const unsigned char req[] = {
-        0x30, 0x43, 0x30, 0x41, 0x00, 0x0d, 0x0a, 0x0d, 0x0a, 0xff, 0x80, 0x01
-    };
+    static const unsigned char req[] = {0x30, 0x43, 0x30, 0x41, 0x00, 0x0d,
+                                        0x0a, 0x0d, 0x0a, 0xff, 0x80, 0x01};
 
-    signal(SIGPIPE, SIG_IGN);  /* as in httpd */
+    signal(SIGPIPE, SIG_IGN); /* as in httpd */
     apr_initialize();
     /* one-time OpenSSL initialisation (done by mod_ssl in httpd) outside
      * the timed steps */
     OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
     apr_pool_create(&p, NULL);
     for (i = 0; i < sizeof body300; i++)
-        body300[i] = (unsigned char)(i * 7 + 13);  /* includes \0 \r \n */
+        body300[i] = (unsigned char)(i * 7 + 13); /* includes \0 \r \n */
     memset(big, 'x', sizeof big);
 
     plan(60);
@@ -527,14 +534,14 @@ int main(void)
     on_loopback(&r, &s, B_OK, "/path/MEUwQzBB%2Bx%3D", NULL, 0, FIVE_S, p);
     is_int(r.rv, APR_SUCCESS, "GET 200: success");
     ok(r.body_len == sizeof body300
-       && memcmp(r.body, body300, sizeof body300) == 0,
+           && memcmp(r.body, body300, sizeof body300) == 0,
        "GET 200: body intact (300 binary bytes)");
     ok(strncmp(s.req, "GET /path/MEUwQzBB%2Bx%3D HTTP/1.0\r\n", 36) == 0,
        "GET 200: request line GET /path/ENCODED HTTP/1.0");
     snprintf(want, sizeof want, "\r\nHost: 127.0.0.1:%d\r\n", s.port);
     ok(strstr(s.req, want) != NULL, "GET 200: Host: 127.0.0.1:PORT sent");
     ok(strcasestr(s.req, "Content-Length") == NULL
-       && strcasestr(s.req, "Connection: keep-alive") == NULL,
+           && strcasestr(s.req, "Connection: keep-alive") == NULL,
        "GET 200: no body headers, no keep-alive");
     is_int(r.first_events, APR_POLLOUT, "GET 200: POLLOUT while connecting");
     if (s.req_len)
@@ -544,10 +551,12 @@ int main(void)
     on_loopback(&r, &s, B_OK, NULL, req, sizeof req, FIVE_S, p);
     is_int(r.rv, APR_SUCCESS, "POST 200: success");
     ok(r.body_len == sizeof body300
-       && memcmp(r.body, body300, sizeof body300) == 0, "POST 200: body intact");
+           && memcmp(r.body, body300, sizeof body300) == 0,
+       "POST 200: body intact");
     ok(strncmp(s.req, "POST /ocsp HTTP/1.0\r\n", 21) == 0,
        "POST 200: request line POST /ocsp HTTP/1.0");
-    ok(strstr(s.req, "\r\nContent-Type: application/ocsp-request\r\n") != NULL,
+    ok(strstr(s.req, "\r\nContent-Type: application/ocsp-request\r\n")
+           != NULL,
        "POST 200: Content-Type application/ocsp-request");
     ok(strstr(s.req, "\r\nContent-Length: 12\r\n") != NULL,
        "POST 200: Content-Length 12");
@@ -555,7 +564,7 @@ int main(void)
         const char *e = strstr(s.req, "\r\n\r\n");
 
         ok(e != NULL && s.req_len - (size_t)(e + 4 - s.req) == sizeof req
-           && memcmp(e + 4, req, sizeof req) == 0,
+               && memcmp(e + 4, req, sizeof req) == 0,
            "POST 200: exact body bytes received");
     }
     snprintf(want, sizeof want, "\r\nHost: 127.0.0.1:%d\r\n", s.port);
@@ -564,7 +573,7 @@ int main(void)
     /* 200 without Content-Length: body until EOF */
     on_loopback(&r, &s, B_OK_NOCL, "/x", NULL, 0, FIVE_S, p);
     ok(r.rv == APR_SUCCESS && r.body_len == sizeof body300
-       && memcmp(r.body, body300, sizeof body300) == 0,
+           && memcmp(r.body, body300, sizeof body300) == 0,
        "200 without Content-Length: body read to EOF");
 
     /* Transfer-Encoding: chunked is decoded (its Content-Length does not
@@ -573,17 +582,17 @@ int main(void)
     on_loopback(&r, &s, B_CHUNKED, "/x", NULL, 0, FIVE_S, p);
     is_int(r.rv, APR_SUCCESS, "chunked: success");
     ok(r.body_len == sizeof body300
-       && memcmp(r.body, body300, sizeof body300) == 0,
+           && memcmp(r.body, body300, sizeof body300) == 0,
        "chunked: decoded body intact (chunk extension, trailer skipped)");
     ok(r.elapsed < apr_time_from_sec(2),
        "chunked: done at the last chunk, not when the server closes");
     on_loopback(&r, &s, B_CHUNKED_BAD, "/x", NULL, 0, FIVE_S, p);
     ok(r.rv != APR_SUCCESS && r.rv != APR_EAGAIN
-       && contains(r.err, "malformed chunked body"),
+           && contains(r.err, "malformed chunked body"),
        "chunked, bad chunk size: refused as malformed");
     on_loopback(&r, &s, B_CHUNKED_CUT, "/x", NULL, 0, FIVE_S, p);
     ok(r.rv != APR_SUCCESS && r.rv != APR_EAGAIN
-       && contains(r.err, "before its last chunk"),
+           && contains(r.err, "before its last chunk"),
        "chunked, closed inside a chunk: refused as incomplete");
     on_loopback(&r, &s, B_TE_GZIP, "/x", NULL, 0, FIVE_S, p);
     ok(r.rv != APR_SUCCESS && r.rv != APR_EAGAIN,
@@ -601,7 +610,7 @@ int main(void)
     on_loopback(&r, &s, B_CHUNKS, "/x", NULL, 0, FIVE_S, p);
     is_int(r.rv, APR_SUCCESS, "1-byte chunks: success");
     ok(r.body_len == sizeof body300
-       && memcmp(r.body, body300, sizeof body300) == 0,
+           && memcmp(r.body, body300, sizeof body300) == 0,
        "1-byte chunks: body intact");
     if (under_valgrind())
         ok(1, "1-byte chunks: many steps # SKIP under valgrind");
@@ -666,7 +675,8 @@ int main(void)
     on_loopback(&r, &s, B_HANG, "/x", NULL, 0, apr_time_from_sec(1), p);
     is_int(r.rv, APR_EAGAIN, "no answer: APR_EAGAIN at the 1 s deadline");
     ok(r.elapsed >= apr_time_from_msec(990)
-       && r.elapsed < apr_time_from_msec(1500), "no answer: about 1 s");
+           && r.elapsed < apr_time_from_msec(1500),
+       "no answer: about 1 s");
     is_int(r.last_events, APR_POLLIN, "no answer: waiting for POLLIN only");
     if (under_valgrind())
         ok(r.run_max_step < apr_time_from_msec(250),
@@ -686,7 +696,8 @@ int main(void)
         on_loopback(&r, &s, B_SINK, NULL, bigreq, n, FIVE_S, p);
         is_int(r.rv, APR_SUCCESS, "8 MB POST: success");
         ok(s.sink_total == n, "8 MB POST: whole body received");
-        ok(r.pollout_waits > 0, "8 MB POST: waited for POLLOUT while sending");
+        ok(r.pollout_waits > 0,
+           "8 MB POST: waited for POLLOUT while sending");
         diag("POLLOUT waits while sending: %d", r.pollout_waits);
     }
 
@@ -715,7 +726,7 @@ int main(void)
             rv = opf_http_step(h, &err);
         }
         ok(rv != APR_SUCCESS && rv != APR_EAGAIN && err != NULL
-           && opf_http_socket(h) == NULL && opf_http_events(h) == 0,
+               && opf_http_socket(h) == NULL && opf_http_events(h) == 0,
            "step after close: failure, no socket, no events");
         apr_pool_destroy(xp);
         server_stop(&s);
@@ -741,7 +752,8 @@ int main(void)
         url.hostport = "127.0.0.1:9";
         url.tls = 1;
         rv = opf_http_start(&h, &url, NULL, req, sizeof req, 0, xp, &err);
-        ok(rv == APR_EINVAL && h == NULL && err && strstr(err, "no TLS context"),
+        ok(rv == APR_EINVAL && h == NULL && err
+               && strstr(err, "no TLS context"),
            "https:// without a TLS context: refused, nothing sent");
         memset(&proxy, 0, sizeof proxy);
         proxy.url = "http://127.0.0.1:9/";
@@ -770,7 +782,8 @@ int main(void)
         if (fd < 0) {
             ok(1, "IPv6 [::1] # SKIP no IPv6 loopback");
             ok(1, "IPv6 [::1] body # SKIP no IPv6 loopback");
-        } else {
+        }
+        else {
             char ps[16], hp[64];
 
             memset(&s, 0, sizeof s);

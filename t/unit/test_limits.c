@@ -49,30 +49,30 @@
 #include "tap.h"
 
 enum behaviour {
-    B_BODY_EXACT,     /* Content-Length 65536, 65536 bytes */
-    B_BODY_OVER_CL,   /* Content-Length 65537 */
-    B_BODY_OVER_EOF,  /* 65537 bytes, no Content-Length */
-    B_LONG_LINE,      /* a 100 KB header line */
-    B_MANY_LINES,     /* 20000 short header lines, then a 300-byte body */
-    B_TRICKLE_BODY,   /* header at once, then 1 byte per second */
-    B_TRICKLE_HEAD    /* 1 byte per second from the status line on */
+    B_BODY_EXACT,    /* Content-Length 65536, 65536 bytes */
+    B_BODY_OVER_CL,  /* Content-Length 65537 */
+    B_BODY_OVER_EOF, /* 65537 bytes, no Content-Length */
+    B_LONG_LINE,     /* a 100 KB header line */
+    B_MANY_LINES,    /* 20000 short header lines, then a 300-byte body */
+    B_TRICKLE_BODY,  /* header at once, then 1 byte per second */
+    B_TRICKLE_HEAD   /* 1 byte per second from the status line on */
 };
 
 #define SRV_WAIT_MS 3000
-#define MANY_LINES 20000
+#define MANY_LINES  20000
 
 struct server {
     int lfd, port;
     enum behaviour b;
     pthread_t th;
-    int trickled;       /* bytes sent one per second */
+    int trickled; /* bytes sent one per second */
 };
 
 static unsigned char payload[65537];
 
 static int wait_fd(int fd, short ev, int ms)
 {
-    struct pollfd pfd = { fd, ev, 0 };
+    struct pollfd pfd = {fd, ev, 0};
 
     return poll(&pfd, 1, ms) == 1;
 }
@@ -289,8 +289,10 @@ static void exchange(struct run *r, struct server *s,
             pfd.desc_type = APR_POLL_SOCKET;
             pfd.reqevents = ev;
             pfd.desc.s = sock;
-            apr_poll(&pfd, 1, &n, wait < apr_time_from_msec(200)
-                                  ? wait : apr_time_from_msec(200));
+            apr_poll(&pfd, 1, &n,
+                     wait < apr_time_from_msec(200)
+                         ? wait
+                         : apr_time_from_msec(200));
             if (n == 0 && apr_time_now() < deadline)
                 continue;
         }
@@ -348,7 +350,8 @@ static void eng_log(void *ctx, int level, const opf_cert_t *cert,
 {
     struct elog *l = ctx;
 
-    (void)level; (void)cert;
+    (void)level;
+    (void)cert;
     apr_thread_mutex_lock(l->mu);
     l->len += (size_t)apr_snprintf(l->text + l->len, sizeof l->text - l->len,
                                    "%s\n", msg);
@@ -358,7 +361,11 @@ static void eng_log(void *ctx, int level, const opf_cert_t *cert,
 static int eng_store(void *ctx, opf_job_t *job, const unsigned char *der,
                      apr_size_t len, const opf_validated_t *v)
 {
-    (void)ctx; (void)job; (void)der; (void)len; (void)v;
+    (void)ctx;
+    (void)job;
+    (void)der;
+    (void)len;
+    (void)v;
     return 1;
 }
 
@@ -395,8 +402,9 @@ static void engine_trickle(pki_t *pki, apr_pool_t *p)
     hooks.log = eng_log;
     hooks.store = eng_store;
     urls = apr_array_make(p, 1, sizeof(const char *));
-    APR_ARRAY_PUSH(urls, const char *) =
-        apr_psprintf(p, "http://127.0.0.1:%d/", s.port);
+    APR_ARRAY_PUSH(urls, const char *) = apr_psprintf(p,
+                                                      "http://127.0.0.1:%d/",
+                                                      s.port);
     opf_engine_create(&e, &cfg, &hooks, p);
     opf_engine_add(e, cert, urls, NULL, NULL);
     t0 = apr_time_now();
@@ -410,7 +418,7 @@ static void engine_trickle(pki_t *pki, apr_pool_t *p)
         diag("engine: first round over after %d ms, %d bytes trickled",
              (int)apr_time_as_msec(took), s.trickled);
         ok(rv == APR_SUCCESS && took >= apr_time_from_msec(1900)
-           && took < apr_time_from_msec(4000),
+               && took < apr_time_from_msec(4000),
            "engine: trickling responder cut at the 2 s timeout");
     }
     ok(strstr(l.text, "no complete answer within 2 s") != NULL,
@@ -448,7 +456,7 @@ static unsigned char *nested_der(size_t depth, size_t *len)
         d[2 * i] = 0x30;
         d[2 * i + 1] = 0x80;
     }
-    memset(d + 2 * depth, 0, 2 * depth);  /* end-of-contents octets */
+    memset(d + 2 * depth, 0, 2 * depth); /* end-of-contents octets */
     *len = depth * 4;
     return d;
 }
@@ -459,7 +467,7 @@ int main(void)
     struct run r;
     pki_t *pki;
     pki_resp_opts_t o;
-    STACK_OF(X509) *many;
+    STACK_OF(X509) * many;
     apr_status_t vrv;
     const char *why;
     size_t i;
@@ -491,7 +499,8 @@ int main(void)
      * OSSL_HTTP_REQ_CTX_new) holds no end of line, but queues no error */
     ok(r.err && strncmp(r.err, "HTTP exchange failed", 20) == 0,
        "100 KB header line: refused by OpenSSL's 4 KiB line buffer");
-    ok(r.elapsed < apr_time_from_sec(2), "100 KB header line: refused at once");
+    ok(r.elapsed < apr_time_from_sec(2),
+       "100 KB header line: refused at once");
 
     /* header line count */
     http_case(&r, B_MANY_LINES, apr_time_from_sec(5), p);
@@ -507,15 +516,19 @@ int main(void)
      * within 2 s, nothing accepted, a reason given), not whose limit it
      * was or OpenSSL's wording. */
     {
-        int by_opf = r.err && strstr(r.err, "response header exceeds") != NULL;
-        int by_ossl = r.err && strncmp(r.err, "HTTP exchange failed", 20) == 0;
+        int by_opf = r.err
+                     && strstr(r.err, "response header exceeds") != NULL;
+        int by_ossl = r.err
+                      && strncmp(r.err, "HTTP exchange failed", 20) == 0;
 
         ok(failed(&r) && r.body_len == 0 && r.elapsed < apr_time_from_sec(2)
-           && r.err != NULL && r.err[0] != '\0' && (by_opf || by_ossl),
+               && r.err != NULL && r.err[0] != '\0' && (by_opf || by_ossl),
            "20000 header lines: refused at once, with a reason "
            "(opf_http's 16 KiB header limit or OpenSSL's header-line limit)");
-        diag("20000 header lines: refused by %s", by_opf ? "opf_http (16 KiB)"
-             : by_ossl ? "OpenSSL's HTTP client" : "neither limit (unexpected)");
+        diag("20000 header lines: refused by %s",
+             by_opf    ? "opf_http (16 KiB)"
+             : by_ossl ? "OpenSSL's HTTP client"
+                       : "neither limit (unexpected)");
     }
 
     /* trickling responders */
@@ -523,7 +536,7 @@ int main(void)
     ok(APR_STATUS_IS_EAGAIN(r.rv),
        "body trickled 1 byte/s: still incomplete at the caller's 3 s deadline");
     ok(r.elapsed >= apr_time_from_msec(2900)
-       && r.elapsed < apr_time_from_msec(4000),
+           && r.elapsed < apr_time_from_msec(4000),
        "body trickled 1 byte/s: the deadline is kept (about 3 s)");
     ok(r.max_step < apr_time_from_msec(100),
        "body trickled 1 byte/s: every step returns at once");
@@ -538,7 +551,8 @@ int main(void)
     ok(vrv == APR_SUCCESS, "20 SingleResponses: accepted");
     o.extra_singles = 20;
     why = reject_reason(pki, &o, p, &vrv);
-    ok(vrv != APR_SUCCESS && strstr(why, "too many SingleResponses (21, limit 20)"),
+    ok(vrv != APR_SUCCESS
+           && strstr(why, "too many SingleResponses (21, limit 20)"),
        "21 SingleResponses: refused");
 
     /* validation: embedded certificates */
@@ -555,7 +569,7 @@ int main(void)
     sk_X509_push(many, pki->leaf_other);
     why = reject_reason(pki, &o, p, &vrv);
     ok(vrv != APR_SUCCESS
-       && strstr(why, "too many embedded certificates (11, limit 10)"),
+           && strstr(why, "too many embedded certificates (11, limit 10)"),
        "11 embedded certificates: refused");
     sk_X509_free(many);
 
@@ -569,7 +583,8 @@ int main(void)
         vrv = opf_validate_response(d, len, pki->leaf, pki->issuer,
                                     apr_time_from_sec(pki->now), OPF_MAX_SKEW,
                                     NULL, &v, &why, p);
-        ok(vrv != APR_SUCCESS && why && strcmp(why, "not a DER OCSPResponse") == 0,
+        ok(vrv != APR_SUCCESS && why
+               && strcmp(why, "not a DER OCSPResponse") == 0,
            "100000 nested SEQUENCEs: refused as not an OCSPResponse");
         ok(apr_time_now() - t0 < apr_time_from_sec(1),
            "100000 nested SEQUENCEs: refused quickly (no deep recursion)");

@@ -27,7 +27,7 @@
 
 #define BURST 300
 #define FLOOD 1400
-#define QUEUE 1024          /* the notifier's queue, as documented */
+#define QUEUE 1024 /* the notifier's queue, as documented */
 
 static char dir[64];
 static apr_pool_t *root;
@@ -159,7 +159,7 @@ static void capture_end(int saved)
 
 static opf_notify_t *start(const char *cmd, int timeout_s, apr_pool_t *p)
 {
-    const char *argv[] = { cmd, NULL };
+    const char *argv[] = {cmd, NULL};
     opf_notify_t *n = NULL;
 
     if (opf_notify_start(&n, OPF_TEST_NOTIFIER, argv,
@@ -177,14 +177,15 @@ static void test_burst(void)
     apr_pool_t *p;
     opf_notify_t *n;
     const char *cmd, *log = path_of("burst.log");
-    int saved, i, sent = 0, ends = 0, runs[BURST] = { 0 }, once = 0;
+    int saved, i, sent = 0, ends = 0, runs[BURST] = {0}, once = 0;
     int max_up = 0, bad = 0;
     char *s, *line, *err;
     double t0;
 
     /* "up N": N commands between the increment and the decrement of a
      * counter kept under flock, i.e. running at once, at least. */
-    cmd = script("burst.sh",
+    cmd = script(
+        "burst.sh",
         "echo \"start $$ $1\" >> \"$d/burst.log\"\n"
         "exec 9>>\"$d/lock\"\n"
         "flock 9; n=$(($(cat \"$d/count\") + 1)); echo $n > \"$d/count\"; "
@@ -213,8 +214,7 @@ static void test_burst(void)
         char ev[16];
 
         snprintf(ev, sizeof(ev), "ev%03d", i);
-        sent += opf_notify_send(n, ev, "CN=burst", "01", "ab")
-                == APR_SUCCESS;
+        sent += opf_notify_send(n, ev, "CN=burst", "01", "ab") == APR_SUCCESS;
     }
     is_int(sent, BURST, "burst: every event handed to the notifier");
     t0 = now_s();
@@ -224,7 +224,8 @@ static void test_burst(void)
     diag("%d commands ended in %.1f s", ends, now_s() - t0);
     is_int(ends, BURST, "burst: all commands ran to their end (60 s bound)");
     s = slurp(log);
-    for (line = s; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    for (line = s; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         long pid;
         int ev, up;
 
@@ -276,11 +277,13 @@ static int reported_drops(const char *path, int *lines, int *malformed)
     int total = 0;
 
     *lines = *malformed = 0;
-    regcomp(&re, "^\\[[A-Z][a-z]{2} [A-Z][a-z]{2} [0-9]{2} "
+    regcomp(&re,
+            "^\\[[A-Z][a-z]{2} [A-Z][a-z]{2} [0-9]{2} "
             "[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6} [0-9]{4}\\] "
             "\\[ocsp_prefetch:warn\\] \\[pid [0-9]+\\] "
             "ocsp_prefetch notifier: ([0-9]+) events? dropped "
-            "\\(queue of 1024 full\\)$", REG_EXTENDED);
+            "\\(queue of 1024 full\\)$",
+            REG_EXTENDED);
     for (line = s; *line; line = next) {
         next = strchr(line, '\n');
         next = next ? (*next = '\0', next + 1) : line + strlen(line);
@@ -322,8 +325,7 @@ static void test_flood(void)
         char ev[16];
 
         snprintf(ev, sizeof(ev), "f%04d", i);
-        sent += opf_notify_send(n, ev, "CN=flood", "01", "ab")
-                == APR_SUCCESS;
+        sent += opf_notify_send(n, ev, "CN=flood", "01", "ab") == APR_SUCCESS;
     }
     diag("%d of %d events handed over", sent, FLOOD);
     t0 = now_s();
@@ -343,7 +345,8 @@ static void test_flood(void)
        "flood: drops reported in a line or so per burst, in httpd's format");
     ok(ran >= QUEUE, "flood: what the queue holds runs");
     s = slurp(log);
-    for (line = s; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    for (line = s; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         int ev;
 
         if (sscanf(line, "run f%d", &ev) == 1 && ev >= 0 && ev < FLOOD
@@ -368,7 +371,8 @@ static int listed(const char *list, int fd)
     const char *l;
 
     snprintf(want, sizeof(want), "%d\n", fd);
-    for (l = list; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+    for (l = list; l && *l;
+         l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
         if (strncmp(l, want, strlen(want)) == 0) {
             return 1;
         }
@@ -390,7 +394,8 @@ static void test_inherit(void)
     double t0;
 
     /* Perl, not sh: dash clears the signal mask when it starts. */
-    cmd = write_script("inherit.pl", "#!/usr/bin/perl\nmy $d = '%s';\n",
+    cmd = write_script(
+        "inherit.pl", "#!/usr/bin/perl\nmy $d = '%s';\n",
         "my $status = do { local $/; open my $h, '<', '/proc/self/status';"
         " <$h> };\n"
         "sub put { open my $h, '>', \"$d/$_[0]\" or die; print $h $_[1] }\n"
@@ -453,7 +458,7 @@ static void test_inherit(void)
     ok(listed(cmdfds, 0) && listed(cmdfds, 1) && listed(cmdfds, 2),
        "inherit: the command has stdin, stdout, stderr");
     ok(!listed(cmdfds, 7) && !listed(nfds, 7) && !listed(nfds, 4)
-       && listed(nfds, 0),
+           && listed(nfds, 0),
        "inherit: fd 7 of the parent is in neither the command nor the "
        "notifier");
     if (have_high) {
@@ -469,11 +474,15 @@ static void test_inherit(void)
      * change them, and GNU make 4.3 starts its children with them
      * ignored, so the notifier cannot reset them either. */
     if (!ok(strstr(sig, "SigBlk:") && strstr(sig, "SigIgn:")
-            && sscanf(strstr(sig, "SigBlk:"), "SigBlk: %llx", &blocked) == 1
-            && sscanf(strstr(sig, "SigIgn:"), "SigIgn: %llx", &ignored) == 1
-            && blocked == 0
-            && (ignored & ~((1ULL << (SIGFPE - 1)) | (1ULL << (32 - 1))
-                            | (1ULL << (33 - 1)))) == 0,
+                && sscanf(strstr(sig, "SigBlk:"), "SigBlk: %llx", &blocked)
+                       == 1
+                && sscanf(strstr(sig, "SigIgn:"), "SigIgn: %llx", &ignored)
+                       == 1
+                && blocked == 0
+                && (ignored
+                    & ~((1ULL << (SIGFPE - 1)) | (1ULL << (32 - 1))
+                        | (1ULL << (33 - 1))))
+                       == 0,
             "inherit: the command starts with no signal blocked or ignored")) {
         /* on stderr: prove shows it without -v */
         fprintf(stderr, "# the command's signals: %s\n",
@@ -488,8 +497,7 @@ static void test_inherit(void)
     for (c = sig; *c; c++) {
         *c = *c == '\n' || *c == '\t' ? ' ' : *c;
     }
-    diag("descriptors of the command: %s; of the notifier: %s", cmdfds,
-         nfds);
+    diag("descriptors of the command: %s; of the notifier: %s", cmdfds, nfds);
     diag("the command's signals: %s", sig);
     free(cmdfds);
     free(nfds);
@@ -531,10 +539,9 @@ static void test_stop(void)
     char *err;
     double t0, took;
 
-    cmd = script("stop.sh",
-        "sleep 60 &\n"
-        "echo \"$$ $!\" >> \"$d/stop.pids\"\n"
-        "wait\n");
+    cmd = script("stop.sh", "sleep 60 &\n"
+                            "echo \"$$ $!\" >> \"$d/stop.pids\"\n"
+                            "wait\n");
     apr_pool_create(&p, root);
     saved = capture_start(path_of("stop.err"));
     n = start(cmd, 120, p);
@@ -544,15 +551,14 @@ static void test_stop(void)
         return;
     }
     for (i = 0; i < OPF_NOTIFY_MAX_RUNNING + 3; i++) {
-        sent += opf_notify_send(n, "stop", "CN=x", "01", "ab")
-                == APR_SUCCESS;
+        sent += opf_notify_send(n, "stop", "CN=x", "01", "ab") == APR_SUCCESS;
     }
     t0 = now_s();
     while (now_s() - t0 < 10
            && read_pids(pidfile, pids, 32) < 2 * OPF_NOTIFY_MAX_RUNNING) {
         sleep_ms(20);
     }
-    sleep_ms(300);      /* a 5th would have started by now */
+    sleep_ms(300); /* a 5th would have started by now */
     npids = read_pids(pidfile, pids, 32);
     is_int(npids, 2 * OPF_NOTIFY_MAX_RUNNING,
            "stop: OPF_NOTIFY_MAX_RUNNING commands hang, 3 events wait");
@@ -575,8 +581,9 @@ static void test_stop(void)
        "stop: every command and its child is gone: nothing orphaned");
     err = slurp(path_of("stop.err"));
     ok(sent == OPF_NOTIFY_MAX_RUNNING + 3
-       && strstr(err, "] ocsp_prefetch notifier: 3 queued events not run: "
-                 "the server is stopping or restarting\n"),
+           && strstr(err,
+                     "] ocsp_prefetch notifier: 3 queued events not run: "
+                     "the server is stopping or restarting\n"),
        "stop: the 3 queued events reported as not run");
     if (*err) {
         diag("stderr: %.*s", (int)strcspn(err, "\n"), err);
@@ -585,7 +592,7 @@ static void test_stop(void)
     is_int(read_pids(pidfile, pids, 32), 2 * OPF_NOTIFY_MAX_RUNNING,
            "stop: ... and not run");
     for (i = 0; i < npids; i++) {
-        kill(pids[i], SIGKILL);     /* only if the test failed */
+        kill(pids[i], SIGKILL); /* only if the test failed */
     }
     apr_pool_destroy(p);
 }
@@ -603,22 +610,22 @@ static void test_term(void)
     char *s;
     double t0;
 
-    cmd = script("term.sh",
-        "sleep 60 &\n"
-        "echo \"$$ $!\" >> \"$d/term.pids\"\n"
-        "echo $PPID > \"$d/term.ppid\"\n"
-        "wait\n");
+    cmd = script("term.sh", "sleep 60 &\n"
+                            "echo \"$$ $!\" >> \"$d/term.pids\"\n"
+                            "echo $PPID > \"$d/term.ppid\"\n"
+                            "wait\n");
     apr_pool_create(&p, root);
     n = start(cmd, 120, p);
     ok(n && opf_notify_send(n, "term", "CN=x", "01", "ab") == APR_SUCCESS
-       && opf_notify_send(n, "term", "CN=x", "01", "ab") == APR_SUCCESS,
+           && opf_notify_send(n, "term", "CN=x", "01", "ab") == APR_SUCCESS,
        "term: notifier started, 2 events sent");
     if (!n) {
         return;
     }
     t0 = now_s();
-    while (now_s() - t0 < 10 && (read_pids(pidfile, pids, 8) < 4
-                                 || access(path_of("term.ppid"), F_OK))) {
+    while (now_s() - t0 < 10
+           && (read_pids(pidfile, pids, 8) < 4
+               || access(path_of("term.ppid"), F_OK))) {
         sleep_ms(20);
     }
     s = slurp(path_of("term.ppid"));
@@ -641,7 +648,7 @@ static void test_term(void)
        "term: the notifier ended its commands and their children, and "
        "exited");
     for (i = 0; i < npids; i++) {
-        kill(pids[i], SIGKILL);     /* only if the test failed */
+        kill(pids[i], SIGKILL); /* only if the test failed */
     }
     opf_notify_stop(n);
     apr_pool_destroy(p);
@@ -659,15 +666,14 @@ static void test_timeout(void)
     double t0, seen, plain_life = -1, deaf_life = -1;
 
     /* $1 "deaf": SIGTERM ignored, by its child too: SIGKILL must come. */
-    cmd = script("timeout.sh",
-        "[ \"$1\" = deaf ] && trap '' TERM\n"
-        "sleep 30 &\n"
-        "echo \"$$ $!\" > \"$d/$1.pid\"\n"
-        "wait\n");
+    cmd = script("timeout.sh", "[ \"$1\" = deaf ] && trap '' TERM\n"
+                               "sleep 30 &\n"
+                               "echo \"$$ $!\" > \"$d/$1.pid\"\n"
+                               "wait\n");
     apr_pool_create(&p, root);
     n = start(cmd, 1, p);
     ok(n && opf_notify_send(n, "plain", "CN=x", "01", "ab") == APR_SUCCESS
-       && opf_notify_send(n, "deaf", "CN=x", "01", "ab") == APR_SUCCESS,
+           && opf_notify_send(n, "deaf", "CN=x", "01", "ab") == APR_SUCCESS,
        "timeout: notifier started with a 1 s bound, events sent");
     if (!n) {
         return;
@@ -688,8 +694,7 @@ static void test_timeout(void)
         }
         sleep_ms(10);
     }
-    diag("ended %.2f s and %.2f s after they started", plain_life,
-         deaf_life);
+    diag("ended %.2f s and %.2f s after they started", plain_life, deaf_life);
     ok(plain_life >= 0.5 && plain_life <= 3.0,
        "timeout: a command sleeping 30 s is ended at its 1 s bound "
        "(within 3 s)");
@@ -709,7 +714,7 @@ int main(void)
 {
     char cmdline[128];
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* no TAP buffered into a fork */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* no TAP buffered into a fork */
     apr_initialize();
     apr_pool_create(&root, NULL);
     snprintf(dir, sizeof(dir), "%s", "/tmp/opf-notify-XXXXXX");

@@ -87,25 +87,27 @@ int main(void)
     ok(a1 >= 0 && a2 >= 0 && b1 >= 0, "two connections to A, one to B");
 
     ok(opf_peers_add(&peers, "127.0.0.1", (apr_port_t)pa, p) == APR_SUCCESS
-       && peers.n == 1, "peer A added");
+           && peers.n == 1,
+       "peer A added");
     ok(opf_peers_match_fd(&peers, a1) && opf_peers_match_fd(&peers, a2),
        "both connections to A match");
     ok(!opf_peers_match_fd(&peers, b1), "the connection to B does not");
     ok(!opf_peers_match_fd(&peers, la), "A's listener does not (no peer)");
-    snprintf(spec, sizeof(spec), "127.0.0.1:%d, localhost:%d,/run/x.sock",
-             pb, pb);
-    ok(opf_peers_add_list(&list, spec, 6379, p) == APR_SUCCESS
-       && list.n >= 2, "a provider's server list: addresses of both names, "
+    snprintf(spec, sizeof(spec), "127.0.0.1:%d, localhost:%d,/run/x.sock", pb,
+             pb);
+    ok(opf_peers_add_list(&list, spec, 6379, p) == APR_SUCCESS && list.n >= 2,
+       "a provider's server list: addresses of both names, "
        "the Unix socket skipped");
     ok(opf_peers_match_fd(&list, b1) && !opf_peers_match_fd(&list, a1),
        "the list matches B only");
     memset(&list, 0, sizeof(list));
     ok(opf_peers_add_list(&list, "127.0.0.1", 6379, p) == APR_SUCCESS
-       && list.n == 1
-       && ntohs(((struct sockaddr_in *)&list.addr[0])->sin_port) == 6379,
+           && list.n == 1
+           && ntohs(((struct sockaddr_in *)&list.addr[0])->sin_port) == 6379,
        "no port: the provider's default");
     ok(opf_peers_add_list(&list, "no-such-host.invalid:1", 1, p)
-       != APR_SUCCESS, "a name that does not resolve is an error");
+           != APR_SUCCESS,
+       "a name that does not resolve is an error");
 
     is_int(opf_peers_cover(&none, 0), 0, "no peers: nothing covered");
 
@@ -163,11 +165,11 @@ int main(void)
             close(pipefd[1]);
             ok(read(pipefd[0], &r, 1) == 1, "the second child reports");
             ok((r & 3) == 3, "without unconnected: the unconnected socket "
-               "is left alone");
+                             "is left alone");
             ok(r & 4, "with unconnected: exactly one more covered");
             ok(r & 8, "... the unconnected TCP socket");
             ok((r & 0x70) == 0x70, "... not the listener, not the "
-               "connection to B, not a UDP socket");
+                                   "connection to B, not a UDP socket");
             waitpid(pid, &st, 0);
             close(pipefd[0]);
         }

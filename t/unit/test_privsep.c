@@ -65,20 +65,23 @@ static void serve(int fd, const unsigned char *der, int len)
     }
     buf[used] = '\0';
     if (strstr(buf, " /hang/")) {
-        sleep(30);      /* killed before that */
+        sleep(30); /* killed before that */
         return;
     }
     if (strstr(buf, " /garbage/")) {
         static const char junk[] = "\x30\x82\xff\xff this is not OCSP";
-        n = snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\nContent-Length: "
-                     "%d\r\n\r\n", (int)sizeof(junk) - 1);
+        n = snprintf(head, sizeof head,
+                     "HTTP/1.0 200 OK\r\nContent-Length: "
+                     "%d\r\n\r\n",
+                     (int)sizeof(junk) - 1);
         if (write(fd, head, (size_t)n) < 0
             || write(fd, junk, sizeof(junk) - 1) < 0) {
             return;
         }
         return;
     }
-    n = snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\nContent-Type: "
+    n = snprintf(head, sizeof head,
+                 "HTTP/1.0 200 OK\r\nContent-Type: "
                  "application/ocsp-response\r\nContent-Length: %d\r\n\r\n",
                  len);
     if (write(fd, head, (size_t)n) < 0 || write(fd, der, (size_t)len) < 0) {
@@ -199,14 +202,15 @@ static int proc_exe_is(pid_t pid, const char *want)
 static volatile int stored, timeouts, via_helper, garbage;
 static volatile int in_thread, helper_failures;
 static volatile int sup_errors, sup_notices, sup_hung, sup_starts;
-static char first_round[512];   /* the last first-round summary */
+static char first_round[512]; /* the last first-round summary */
 static int first_round_level;
 static volatile int first_rounds;
 
 static void on_log(void *ctx, int level, const opf_cert_t *cert,
                    const char *msg)
 {
-    (void)ctx; (void)cert;
+    (void)ctx;
+    (void)cert;
     if (strstr(msg, "first round of OCSP fetches done")) {
         snprintf(first_round, sizeof(first_round), "%s", msg);
         first_round_level = level;
@@ -238,7 +242,8 @@ static apr_status_t sup_register(void *ctx, opf_helper_t *h)
 
 static void sup_log(void *ctx, int level, apr_status_t rv, const char *msg)
 {
-    (void)ctx; (void)rv;
+    (void)ctx;
+    (void)rv;
     diag("  supervisor (level %d): %s", level, msg);
     if (level == OPF_LOG_ERR) {
         sup_errors++;
@@ -279,8 +284,9 @@ static apr_status_t move_cert(void *ctx, opf_helper_t *h)
     apr_status_t rv = opf_helper_send_forget(h, 0, 1000);
 
     updates++;
-    return rv != APR_SUCCESS ? rv
-           : opf_helper_send_cert(h, 1, cert->leaf, cert->issuer, 1000);
+    return rv != APR_SUCCESS
+               ? rv
+               : opf_helper_send_cert(h, 1, cert->leaf, cert->issuer, 1000);
 }
 
 /* The MPM's maintenance, as httpd's monitor hook runs it, until *counter
@@ -300,7 +306,11 @@ static int supervise_until(opf_helper_sup_t *sup, volatile int *counter,
 static int on_store(void *ctx, opf_job_t *job, const unsigned char *der,
                     apr_size_t len, const opf_validated_t *v)
 {
-    (void)ctx; (void)job; (void)der; (void)len; (void)v;
+    (void)ctx;
+    (void)job;
+    (void)der;
+    (void)len;
+    (void)v;
     stored++;
     return 1;
 }
@@ -382,31 +392,38 @@ int main(void)
     }
     hpid = opf_helper_pid(h);
     ok(opf_helper_send_cert(h, 0, cert->leaf, cert->issuer, 1000)
-       == APR_SUCCESS, "CERT sent");
+           == APR_SUCCESS,
+       "CERT sent");
 
     seq = opf_helper_next_seq(h);
-    opf_helper_send_fetch(h, seq, 0, apr_psprintf(p, "http://127.0.0.1:%d"
-                          "/good/", port), req, req_len,
-                          apr_time_from_sec(5), apr_time_from_sec(300), NULL, NULL, 0, NULL);
+    opf_helper_send_fetch(h, seq, 0,
+                          apr_psprintf(p,
+                                       "http://127.0.0.1:%d"
+                                       "/good/",
+                                       port),
+                          req, req_len, apr_time_from_sec(5),
+                          apr_time_from_sec(300), NULL, NULL, 0, NULL);
     rv = wait_result(h, &res, 5000);
     ok(rv == APR_SUCCESS && res.seq == seq && res.outcome == OPF_OUTCOME_OK,
        "FETCH of a valid response: RESULT ok");
     ok(rv == APR_SUCCESS && res.der_len == (uint32_t)der_len
-       && memcmp(res.der, der, (size_t)der_len) == 0,
+           && memcmp(res.der, der, (size_t)der_len) == 0,
        "... carrying the responder's DER unchanged");
     {
         const char *why = NULL;
 
         ok(opf_helper_result_validated(&res, apr_time_now(),
                                        apr_time_from_sec(300), &v, &why)
-           == APR_SUCCESS, "... its times are within bounds");
+               == APR_SUCCESS,
+           "... its times are within bounds");
     }
     ok(rv == APR_SUCCESS && v.status == OPF_CERT_GOOD
-       && v.this_update > apr_time_now() - apr_time_from_sec(3700)
-       && v.this_update < apr_time_now() - apr_time_from_sec(3500),
+           && v.this_update > apr_time_now() - apr_time_from_sec(3700)
+           && v.this_update < apr_time_now() - apr_time_from_sec(3500),
        "... with thisUpdate an hour ago");
     ok(v.next_update > apr_time_now() + apr_time_from_sec(6 * 86400)
-       && v.signer_not_after == 0, "... nextUpdate in 7 days, issuer-signed");
+           && v.signer_not_after == 0,
+       "... nextUpdate in 7 days, issuer-signed");
 
     ok(proc_exe_is(hpid, OPF_TEST_HELPER),
        "the helper is the exec'd binary (/proc/PID/exe)");
@@ -416,44 +433,56 @@ int main(void)
     }
     else {
         ok(proc_uid(hpid) == (int)getuid(), "the helper runs as we do "
-           "(not root: nothing to drop)");
+                                            "(not root: nothing to drop)");
     }
 
     seq = opf_helper_next_seq(h);
-    opf_helper_send_fetch(h, seq, 0, apr_psprintf(p, "http://127.0.0.1:%d"
-                          "/garbage/", port), req, req_len,
-                          apr_time_from_sec(5), apr_time_from_sec(300), NULL, NULL, 0, NULL);
+    opf_helper_send_fetch(h, seq, 0,
+                          apr_psprintf(p,
+                                       "http://127.0.0.1:%d"
+                                       "/garbage/",
+                                       port),
+                          req, req_len, apr_time_from_sec(5),
+                          apr_time_from_sec(300), NULL, NULL, 0, NULL);
     rv = wait_result(h, &res, 5000);
     ok(rv == APR_SUCCESS && res.seq == seq
-       && res.outcome == OPF_OUTCOME_FAILED
-       && res.fail_class == OPF_FAIL_INVALID && res.der_len == 0,
+           && res.outcome == OPF_OUTCOME_FAILED
+           && res.fail_class == OPF_FAIL_INVALID && res.der_len == 0,
        "FETCH of garbage: RESULT failed, class invalid, no DER");
     if (rv == APR_SUCCESS) {
         diag("message: %.*s", (int)res.text_len, res.text);
     }
 
     seq = opf_helper_next_seq(h);
-    opf_helper_send_fetch(h, seq, 5, apr_psprintf(p, "http://127.0.0.1:%d"
-                          "/good/", port), req, req_len,
-                          apr_time_from_sec(5), apr_time_from_sec(300), NULL, NULL, 0, NULL);
+    opf_helper_send_fetch(h, seq, 5,
+                          apr_psprintf(p,
+                                       "http://127.0.0.1:%d"
+                                       "/good/",
+                                       port),
+                          req, req_len, apr_time_from_sec(5),
+                          apr_time_from_sec(300), NULL, NULL, 0, NULL);
     rv = wait_result(h, &res, 5000);
     ok(rv == APR_SUCCESS && res.seq == seq
-       && res.outcome == OPF_OUTCOME_FAILED
-       && res.fail_class == OPF_FAIL_INVALID,
+           && res.outcome == OPF_OUTCOME_FAILED
+           && res.fail_class == OPF_FAIL_INVALID,
        "FETCH for a certificate it was never sent: failed");
 
     seq = opf_helper_next_seq(h);
-    opf_helper_send_fetch(h, seq, 0, apr_psprintf(p, "http://127.0.0.1:%d"
-                          "/hang/", port), req, req_len,
-                          apr_time_from_sec(20), apr_time_from_sec(300), NULL, NULL, 0, NULL);
+    opf_helper_send_fetch(h, seq, 0,
+                          apr_psprintf(p,
+                                       "http://127.0.0.1:%d"
+                                       "/hang/",
+                                       port),
+                          req, req_len, apr_time_from_sec(20),
+                          apr_time_from_sec(300), NULL, NULL, 0, NULL);
     rv = wait_result(h, &res, 1000);
     ok(rv == APR_EAGAIN, "FETCH from a responder that hangs: no RESULT "
-       "within a second");
+                         "within a second");
 
     rv = opf_helper_check(h, 0, der, (apr_size_t)der_len,
                           apr_time_from_sec(300), 0, 2000, &v, &reason, p);
     ok(rv == APR_SUCCESS && v.status == OPF_CERT_GOOD
-       && v.next_update > apr_time_now(),
+           && v.next_update > apr_time_now(),
        "CHECK of a valid response (while the hang goes on): valid");
     reason = NULL;
     rv = opf_helper_check(h, 0, (const unsigned char *)"\x30\x03junk", 7,
@@ -480,7 +509,8 @@ int main(void)
         ok(1, "# SKIP not root: nothing to refuse");
     }
     ok(opf_helper_start(&h, "/nonexistent/helper", uid, gid, p)
-       != APR_SUCCESS, "a missing helper binary is an error at start");
+           != APR_SUCCESS,
+       "a missing helper binary is an error at start");
 
     /* A compromised helper that floods its channel with malformed
      * messages: each read takes at most OPF_CHANNEL_BATCH of them and
@@ -514,7 +544,7 @@ int main(void)
             pfd.events = POLLIN;
             pfd.revents = 0;
             poll(&pfd, 1, 200);
-            usleep(20 * 1000);   /* let the queue fill between reads */
+            usleep(20 * 1000); /* let the queue fill between reads */
             rv = opf_helper_recv(fl, &res, &dropped);
             if (rv != APR_EAGAIN && rv != APR_SUCCESS) {
                 break;
@@ -526,9 +556,11 @@ int main(void)
             }
         }
         ok(total == 1000 && most == OPF_CHANNEL_BATCH,
-           apr_psprintf(p, "a flood of malformed messages is read %d at a "
+           apr_psprintf(p,
+                        "a flood of malformed messages is read %d at a "
                         "time, never more (%d in %d reads, at most %d at "
-                        "once)", OPF_CHANNEL_BATCH, total, calls, most));
+                        "once)",
+                        OPF_CHANNEL_BATCH, total, calls, most));
         if (fl) {
             opf_helper_stop(fl);
         }
@@ -553,8 +585,12 @@ int main(void)
         opf_helper_start(&h2, OPF_TEST_HELPER, uid, gid, p);
         opf_helper_send_cert(h2, 0, cert->leaf, cert->issuer, 1000);
         opf_engine_create(&e, &cfg, &hooks, p);
-        opf_engine_add(e, cert, one_url(p, apr_psprintf(p, "http://127.0.0.1:"
-                       "%d/good/", port)), NULL, NULL);
+        opf_engine_add(e, cert,
+                       one_url(p, apr_psprintf(p,
+                                               "http://127.0.0.1:"
+                                               "%d/good/",
+                                               port)),
+                       NULL, NULL);
         opf_engine_set_helper(e, h2);
         opf_engine_start(e);
         rv = opf_engine_wait_initial(e, apr_time_from_sec(5));
@@ -562,11 +598,13 @@ int main(void)
         ok(rv == APR_SUCCESS && stored == 1 && via_helper == 1,
            "the engine hands its fetch to the helper and stores the result");
         ok(first_rounds == 1 && first_round_level == OPF_LOG_NOTICE
-           && strncmp(first_round, "first round of OCSP fetches done in ",
-                      36) == 0
-           && strstr(first_round, " s: 1 of 1 certificate without a valid "
-                     "response at the start got one")
-           && !strstr(first_round, "failed"),
+               && strncmp(first_round, "first round of OCSP fetches done in ",
+                          36)
+                      == 0
+               && strstr(first_round,
+                         " s: 1 of 1 certificate without a valid "
+                         "response at the start got one")
+               && !strstr(first_round, "failed"),
            "the end of the first round is logged once, at notice: "
            "\"... done in S s: 1 of 1 certificate ... got one\"");
         diag("  %s", first_round);
@@ -593,25 +631,29 @@ int main(void)
             cfg.timeout = apr_time_from_sec(3);
             opf_helper_sup_create(&sup, OPF_TEST_HELPER, uid, gid, &sh, p);
             ok(opf_helper_sup_start(sup) == APR_SUCCESS
-               && (cur = opf_helper_sup_current(sup)) != NULL,
+                   && (cur = opf_helper_sup_current(sup)) != NULL,
                "the supervisor starts a helper");
             first = hpid = opf_helper_pid(opf_helper_sup_current(sup));
             opf_engine_create(&e, &cfg, &hooks, p);
-            opf_engine_add(e, cert, one_url(p, apr_psprintf(p,
-                           "http://127.0.0.1:%d/good/", port)), NULL, NULL);
+            opf_engine_add(e, cert,
+                           one_url(p,
+                                   apr_psprintf(p,
+                                                "http://127.0.0.1:%d/good/",
+                                                port)),
+                           NULL, NULL);
             opf_engine_set_supervisor(e, sup);
             kill(hpid, SIGSTOP);
             t0 = now_ms();
             opf_engine_start(e);
             ok(wait_for(&sup_hung, 1, 3000) && now_ms() - t0 < 2500
-               && stored == 0,
+                   && stored == 0,
                "a stopped helper misses its heartbeat (0.6 s) and is "
                "logged as killed, before the fetch's own deadline (3 s)");
             ok(wait_for(&helper_failures, 1, 1000),
                "... the fetch it had in hand fails (reason helper)");
             t1 = now_ms();
             ok(supervise_until(sup, &sup_notices, 1, 5000)
-               && opf_helper_sup_starts(sup) == 2,
+                   && opf_helper_sup_starts(sup) == 2,
                "the supervisor (the monitor hook) starts a new helper");
             diag("  replaced after %ld ms (backoff 1 s: it died young)",
                  now_ms() - t1);
@@ -620,10 +662,11 @@ int main(void)
             ok(wait_for(&stored, 1, 5000),
                "the next attempt goes to the new helper and is stored");
             ok(in_thread == 0 && via_helper >= 2 && sup_errors == 1,
-               apr_psprintf(p, "no fetch in the thread itself (%d), all "
+               apr_psprintf(p,
+                            "no fetch in the thread itself (%d), all "
                             "in a helper (%d), one error line for the "
-                            "incident (%d)", in_thread, via_helper,
-                            sup_errors));
+                            "incident (%d)",
+                            in_thread, via_helper, sup_errors));
 
             /* Killed young: EOF, replaced again, within the incident. */
             cur = opf_helper_sup_current(sup);
@@ -631,8 +674,8 @@ int main(void)
             ok(hpid > 0 && hpid != first, "a new PID");
             kill(hpid, SIGKILL);
             ok(supervise_until(sup, &sup_starts, 2, 8000)
-               && opf_helper_sup_starts(sup) == 3 && sup_errors == 1
-               && sup_notices == 1,
+                   && opf_helper_sup_starts(sup) == 3 && sup_errors == 1
+                   && sup_notices == 1,
                "the new helper killed within a minute: replaced, in the "
                "same incident (no second error or notice line)");
             cur = opf_helper_sup_current(sup);
@@ -649,10 +692,11 @@ int main(void)
         {
             apr_pool_t *proc, *gen;
             opf_helper_sup_t *ks;
-            opf_helper_sup_hooks_t kh = {
-                .ctx = cert, .register_certs = count_register, .log = sup_log,
-                .keep = keep_hook, .update_certs = move_cert
-            };
+            opf_helper_sup_hooks_t kh = {.ctx = cert,
+                                         .register_certs = count_register,
+                                         .log = sup_log,
+                                         .keep = keep_hook,
+                                         .update_certs = move_cert};
             opf_helper_t *cur;
             pid_t kept = -1, other = -1;
 
@@ -673,19 +717,22 @@ int main(void)
             opf_helper_sup_create_kept(&ks, OPF_TEST_HELPER, uid, gid, &kh,
                                        gen, proc);
             cur = opf_helper_sup_start(ks) == APR_SUCCESS
-                  ? opf_helper_sup_current(ks) : NULL;
+                      ? opf_helper_sup_current(ks)
+                      : NULL;
             ok(cur && opf_helper_pid(cur) == kept && updates == 1
-               && registers == 1 && opf_helper_sup_starts(ks) == 1,
+                   && registers == 1 && opf_helper_sup_starts(ks) == 1,
                "the next generation adopts it, updates it, sends it not "
                "every certificate");
             rv = cur ? opf_helper_check(cur, 1, der, (apr_size_t)der_len,
-                                        apr_time_from_sec(300), 0, 2000,
-                                        &v, &reason, p) : APR_EGENERAL;
+                                        apr_time_from_sec(300), 0, 2000, &v,
+                                        &reason, p)
+                     : APR_EGENERAL;
             ok(rv == APR_SUCCESS, "... it answers a CHECK under the new id");
             reason = NULL;
             rv = cur ? opf_helper_check(cur, 0, der, (apr_size_t)der_len,
-                                        apr_time_from_sec(300), 0, 2000,
-                                        &v, &reason, p) : APR_EGENERAL;
+                                        apr_time_from_sec(300), 0, 2000, &v,
+                                        &reason, p)
+                     : APR_EGENERAL;
             ok(rv == APR_EINVAL && reason && strstr(reason, "unknown"),
                "... and knows the forgotten id no more");
             apr_pool_destroy(gen);
@@ -695,18 +742,22 @@ int main(void)
             apr_pool_create(&gen, proc);
             {
                 const char *slash = strrchr(OPF_TEST_HELPER, '/');
-                const char *alias = apr_pstrcat(p, apr_pstrndup(p,
-                    OPF_TEST_HELPER, (apr_size_t)(slash - OPF_TEST_HELPER)),
-                    "/.", slash, NULL);
+                const char *alias =
+                    apr_pstrcat(p,
+                                apr_pstrndup(p, OPF_TEST_HELPER,
+                                             (apr_size_t)(slash
+                                                          - OPF_TEST_HELPER)),
+                                "/.", slash, NULL);
 
                 opf_helper_sup_create_kept(&ks, alias, uid, gid, &kh, gen,
                                            proc);
             }
             cur = opf_helper_sup_start(ks) == APR_SUCCESS
-                  ? opf_helper_sup_current(ks) : NULL;
+                      ? opf_helper_sup_current(ks)
+                      : NULL;
             other = cur ? opf_helper_pid(cur) : -1;
             ok(other > 0 && other != kept && kill(kept, 0) != 0
-               && registers == 2 && updates == 1,
+                   && registers == 2 && updates == 1,
                "a helper to be started differently is not adopted: stopped, "
                "a new one gets every certificate");
             keep_answer = 0;

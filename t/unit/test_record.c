@@ -12,10 +12,10 @@ int main(void)
     unsigned char buf[OPF_RECORD_HEADER + sizeof(key) + sizeof(der)], *big;
     opf_record_t in, out;
     apr_size_t n, i;
-    static const unsigned char want_hdr[OPF_RECORD_HEADER] = {
-        'O', 'P', 'F', '2', 1, 0, 0, 20,
-        0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
-        0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77 };
+    static const unsigned char want_hdr[OPF_RECORD_HEADER] =
+        {'O',  'P',  'F',  '2',  1,    0,    0,    20,
+         0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+         0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77};
 
     for (i = 0; i < sizeof(der); i++)
         der[i] = (unsigned char)i;
@@ -69,15 +69,17 @@ int main(void)
     in.next_update = apr_time_from_sec(1700604800);
     n = opf_record_encode(buf, &in);
     ok(opf_record_decode(buf, n, key, sizeof(key), &out) == APR_SUCCESS
-       && out.status == OPF_CERT_GOOD
-       && out.next_update == apr_time_from_sec(1700604800),
+           && out.status == OPF_CERT_GOOD
+           && out.next_update == apr_time_from_sec(1700604800),
        "realistic times round-trip");
 
     ok(opf_record_decode(buf, OPF_RECORD_HEADER + sizeof(key), key,
-                         sizeof(key), &out) != APR_SUCCESS,
+                         sizeof(key), &out)
+           != APR_SUCCESS,
        "header and key only (no DER) rejected");
     ok(opf_record_decode(buf, OPF_RECORD_HEADER + 5, NULL, 0, &out)
-       != APR_SUCCESS, "cut inside the key");
+           != APR_SUCCESS,
+       "cut inside the key");
     ok(opf_record_decode(buf, 10, NULL, 0, &out) != APR_SUCCESS,
        "short buffer");
     ok(opf_record_decode(buf, 0, NULL, 0, &out) != APR_SUCCESS,
@@ -97,7 +99,7 @@ int main(void)
     ok(opf_record_decode(buf, n, key, sizeof(key), &out) != APR_SUCCESS,
        "nonzero pad byte");
     buf[5] = 0;
-    buf[6] = 2;   /* key length 532: over the maximum */
+    buf[6] = 2; /* key length 532: over the maximum */
     ok(opf_record_decode(buf, n, NULL, 0, &out) != APR_SUCCESS,
        "key length over OPF_RECORD_MAX_KEY");
     buf[6] = 0;
@@ -107,14 +109,15 @@ int main(void)
     big = calloc(1, OPF_RECORD_MAX + 1);
     in.key_len = OPF_RECORD_MAX_KEY;
     in.key = zeros;
-    in.der = big + OPF_RECORD_MAX;     /* content unused */
+    in.der = big + OPF_RECORD_MAX; /* content unused */
     in.der_len = 0;
     opf_record_encode(big, &in);
     ok(opf_record_decode(big, OPF_RECORD_MAX, NULL, 0, &out) == APR_SUCCESS
-       && out.der_len == OPF_RECORD_MAX_DER,
+           && out.der_len == OPF_RECORD_MAX_DER,
        "largest key and DER of exactly OPF_RECORD_MAX_DER accepted");
     ok(opf_record_decode(big, OPF_RECORD_MAX + 1, NULL, 0, &out)
-       != APR_SUCCESS, "DER over OPF_RECORD_MAX_DER rejected");
+           != APR_SUCCESS,
+       "DER over OPF_RECORD_MAX_DER rejected");
     free(big);
 
     /* newer wins; at the same thisUpdate, revoked wins */

@@ -27,7 +27,8 @@ static void test_der(OCSP_CERTID *id, unsigned char **der, apr_size_t *len)
         exit(1);
     is_int(OCSP_request_onereq_count(req), 1, "exactly one request");
     ok(OCSP_id_cmp(OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0)), id)
-       == 0, "it carries our CertID");
+           == 0,
+       "it carries our CertID");
     ok(OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce, -1) < 0,
        "no nonce extension");
     is_int(OCSP_REQUEST_get_ext_count(req), 0, "no extensions at all");
@@ -46,9 +47,10 @@ static int url_carries(const char *url, const char *base,
 
     for (; *enc; enc++) {
         if (*enc == '%') {
-            *w++ = strncmp(enc, "%2B", 3) == 0 ? '+'
-                 : strncmp(enc, "%2F", 3) == 0 ? '/'
-                 : strncmp(enc, "%3D", 3) == 0 ? '=' : '?';
+            *w++ = strncmp(enc, "%2B", 3) == 0   ? '+'
+                   : strncmp(enc, "%2F", 3) == 0 ? '/'
+                   : strncmp(enc, "%3D", 3) == 0 ? '='
+                                                 : '?';
             enc += 2;
         }
         else {
@@ -78,7 +80,7 @@ static void test_get(const unsigned char *der, apr_size_t len)
 {
     const char *u;
     apr_size_t enc_len, blen;
-    static const unsigned char sample[] = { 0xfb, 0xff, 0xfe, 0x00 };
+    static const unsigned char sample[] = {0xfb, 0xff, 0xfe, 0x00};
 
     u = opf_request_get_url("http://ocsp.example.test", der, len, pool);
     ok(u && strncmp(u, "http://ocsp.example.test/", 25) == 0,
@@ -90,7 +92,8 @@ static void test_get(const unsigned char *der, apr_size_t len)
 
     u = opf_request_get_url("http://ocsp.example.test/ocsp/", der, len, pool);
     ok(u && strncmp(u, "http://ocsp.example.test/ocsp/", 30) == 0
-       && u[30] != '/', "no second slash when the base ends in one");
+           && u[30] != '/',
+       "no second slash when the base ends in one");
 
     /* base64("\xfb\xff\xfe\x00") = "+//+AA==" */
     is_str(opf_request_get_url("http://h/", sample, sizeof(sample), pool),
@@ -99,10 +102,11 @@ static void test_get(const unsigned char *der, apr_size_t len)
     /* 255 is the limit. base_len + enc_len must be <= 255. */
     u = opf_request_get_url("http://h/", der, len, pool);
     enc_len = strlen(u) - 9;
-    blen = OPF_GET_MAX_URL - enc_len;             /* with its slash */
+    blen = OPF_GET_MAX_URL - enc_len; /* with its slash */
     ok(opf_request_get_url(make_base(blen, 1), der, len, pool) != NULL
-       && strlen(opf_request_get_url(make_base(blen, 1), der, len, pool))
-          == OPF_GET_MAX_URL, "255-byte URL accepted");
+           && strlen(opf_request_get_url(make_base(blen, 1), der, len, pool))
+                  == OPF_GET_MAX_URL,
+       "255-byte URL accepted");
     ok(opf_request_get_url(make_base(blen + 1, 1), der, len, pool) == NULL,
        "256-byte URL refused");
     ok(opf_request_get_url(make_base(blen - 1, 0), der, len, pool) != NULL,

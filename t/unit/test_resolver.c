@@ -46,8 +46,7 @@ int getaddrinfo(const char *node, const char *service,
     size_t n = node ? strlen(node) : 0;
     unsigned char buf[16];
 
-    if (getpid() == test_pid && node
-        && inet_pton(AF_INET, node, buf) != 1
+    if (getpid() == test_pid && node && inet_pton(AF_INET, node, buf) != 1
         && inet_pton(AF_INET6, node, buf) != 1) {
         parent_name_lookups++;
     }
@@ -56,7 +55,7 @@ int getaddrinfo(const char *node, const char *service,
         return EAI_AGAIN;
     }
     if (n >= 10 && strcmp(node + n - 10, ".fail.test") == 0) {
-        return EAI_NONAME;  /* at once, unlike a real DNS server under load */
+        return EAI_NONAME; /* at once, unlike a real DNS server under load */
     }
     if (real == NULL)
         real = (int (*)(const char *, const char *, const struct addrinfo *,
@@ -151,19 +150,23 @@ static int is_gone(pid_t pid)
     return kill(pid, 0) == -1 && errno == ESRCH;
 }
 
-static const char *const mixed_hosts[] = {
-    "localhost", "127.0.0.1", "::1", "nothing.fail.test"
-};
+static const char *const mixed_hosts[] = {"localhost", "127.0.0.1", "::1",
+                                          "nothing.fail.test"};
 
 static int answer_fits_host(const answer_t *a, int which, apr_port_t port)
 {
     switch (which) {
-    case 0: return a->err == NULL && chain_has(a->addrs, APR_INET, "127.0.0.1", port);
-    case 1: return a->err == NULL && chain_len(a->addrs) == 1
-                   && chain_has(a->addrs, APR_INET, "127.0.0.1", port);
-    case 2: return a->err == NULL && chain_len(a->addrs) == 1
-                   && chain_has(a->addrs, APR_INET6, "::1", port);
-    default: return a->addrs == NULL && a->err != NULL;
+    case 0:
+        return a->err == NULL
+               && chain_has(a->addrs, APR_INET, "127.0.0.1", port);
+    case 1:
+        return a->err == NULL && chain_len(a->addrs) == 1
+               && chain_has(a->addrs, APR_INET, "127.0.0.1", port);
+    case 2:
+        return a->err == NULL && chain_len(a->addrs) == 1
+               && chain_has(a->addrs, APR_INET6, "::1", port);
+    default:
+        return a->addrs == NULL && a->err != NULL;
     }
 }
 
@@ -187,9 +190,11 @@ int main(void)
     /* ---- lookups ---- */
     rv = opf_resolver_start(&r, (uid_t)-1, (gid_t)-1, p);
     ok(rv == APR_SUCCESS && opf_resolver_pid(r) > 0
-       && opf_resolver_socket(r) != NULL, "the resolver starts");
+           && opf_resolver_socket(r) != NULL,
+       "the resolver starts");
 
-    ok(opf_resolver_ask(r, 7, "localhost", 443) == APR_SUCCESS, "ask localhost");
+    ok(opf_resolver_ask(r, 7, "localhost", 443) == APR_SUCCESS,
+       "ask localhost");
     rv = next_answer(r, &a, apr_time_from_sec(5), p);
     ok(rv == APR_SUCCESS && a.id == 7, "answered, with its id");
     ok(a.err == NULL && chain_has(a.addrs, APR_INET, "127.0.0.1", 443),
@@ -200,32 +205,36 @@ int main(void)
     opf_resolver_ask(r, 8, "127.0.0.1", 8080);
     rv = next_answer(r, &a, apr_time_from_sec(5), p);
     ok(rv == APR_SUCCESS && a.id == 8 && a.err == NULL
-       && chain_len(a.addrs) == 1
-       && chain_has(a.addrs, APR_INET, "127.0.0.1", 8080),
+           && chain_len(a.addrs) == 1
+           && chain_has(a.addrs, APR_INET, "127.0.0.1", 8080),
        "127.0.0.1: one IPv4 address");
 
     opf_resolver_ask(r, 9, "::1", 80);
     rv = next_answer(r, &a, apr_time_from_sec(5), p);
     ok(rv == APR_SUCCESS && a.id == 9 && a.err == NULL
-       && chain_len(a.addrs) == 1 && chain_has(a.addrs, APR_INET6, "::1", 80),
+           && chain_len(a.addrs) == 1
+           && chain_has(a.addrs, APR_INET6, "::1", 80),
        "::1: one IPv6 address");
 
     opf_resolver_ask(r, 10, "nonexistent.invalid", 80);
     rv = next_answer(r, &a, apr_time_from_sec(15), p);
-    ok(rv == APR_SUCCESS && a.id == 10 && a.addrs == NULL, "an unknown name: no address");
+    ok(rv == APR_SUCCESS && a.id == 10 && a.addrs == NULL,
+       "an unknown name: no address");
     like_prefix(a.err, "cannot resolve nonexistent.invalid: ",
                 "and an error that says which");
     diag("%s", a.err ? a.err : "(null)");
 
-    is_int(opf_resolver_ask(r, 11, "", 80), APR_EINVAL, "an empty name is refused");
+    is_int(opf_resolver_ask(r, 11, "", 80), APR_EINVAL,
+           "an empty name is refused");
     memset(longname, 'a', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
     is_int(opf_resolver_ask(r, 11, longname, 80), APR_EINVAL,
            "a name over 255 bytes is refused");
     longname[OPF_RESOLVER_HOST_MAX] = '\0';
     ok(opf_resolver_ask(r, 12, longname, 80) == APR_SUCCESS
-       && next_answer(r, &a, apr_time_from_sec(15), p) == APR_SUCCESS
-       && a.id == 12 && a.err != NULL, "a 255-byte name is asked for");
+           && next_answer(r, &a, apr_time_from_sec(15), p) == APR_SUCCESS
+           && a.id == 12 && a.err != NULL,
+       "a 255-byte name is asked for");
 
     /* ---- many at once ---- */
     {
@@ -238,8 +247,10 @@ int main(void)
         t0 = apr_time_now();
         while (answered < N && apr_time_now() - t0 < apr_time_from_sec(30)) {
             while (asked < N
-                   && opf_resolver_ask(r, 1000 + asked, mixed_hosts[asked % 4],
-                                       (apr_port_t)(1000 + asked)) == APR_SUCCESS)
+                   && opf_resolver_ask(r, 1000 + asked,
+                                       mixed_hosts[asked % 4],
+                                       (apr_port_t)(1000 + asked))
+                          == APR_SUCCESS)
                 asked++;
             if (next_answer(r, &a, apr_time_from_sec(5), sub) != APR_SUCCESS)
                 break;
@@ -265,13 +276,14 @@ int main(void)
 
     /* ---- a slow name holds up no other ---- */
     opf_resolver_ask(r, 20, "a.slow.test", 443);
-    usleep(50 * 1000);  /* it is in getaddrinfo now */
+    usleep(50 * 1000); /* it is in getaddrinfo now */
     t0 = apr_time_now();
     opf_resolver_ask(r, 21, "localhost", 443);
     rv = next_answer(r, &a, apr_time_from_sec(5), p);
     took = apr_time_now() - t0;
     diag("localhost answered after %d ms", (int)apr_time_as_msec(took));
-    ok(rv == APR_SUCCESS && a.id == 21, "localhost, asked after a slow name, is answered first");
+    ok(rv == APR_SUCCESS && a.id == 21,
+       "localhost, asked after a slow name, is answered first");
     ok(took < apr_time_from_msec(500), "and at once");
     rv = next_answer(r, &a, apr_time_from_sec(SLOW_MS / 1000 + 3), p);
     ok(rv == APR_SUCCESS && a.id == 20 && a.addrs == NULL && a.err != NULL,
@@ -286,12 +298,14 @@ int main(void)
         int got = 0;
 
         while (got < 40
-               && next_answer(r, &a, apr_time_from_sec(3 * SLOW_MS / 1000), p) == APR_SUCCESS
+               && next_answer(r, &a, apr_time_from_sec(3 * SLOW_MS / 1000), p)
+                      == APR_SUCCESS
                && a.id >= 100 && a.id < 140)
             got++;
         diag("40 slow lookups answered in %d ms",
              (int)apr_time_as_msec(apr_time_now() - t0));
-        is_int(got, 40, "40 slow lookups (32 threads, then a queue): all answered");
+        is_int(got, 40,
+               "40 slow lookups (32 threads, then a queue): all answered");
     }
 
     ok(parent_name_lookups == 0,
@@ -306,10 +320,12 @@ int main(void)
     took = apr_time_now() - t0;
     diag("stop took %d ms", (int)apr_time_as_msec(took));
     /* under 500 ms: it exited on EOF, opf_resolver_stop() did not kill it */
-    ok(took < apr_time_from_msec(400), "stop() during a slow lookup is prompt");
+    ok(took < apr_time_from_msec(400),
+       "stop() during a slow lookup is prompt");
     ok(is_gone(pid), "and the process is gone (reaped)");
     is_int(opf_resolver_pid(r), -1, "pid is -1 once stopped");
-    is_int(opf_resolver_ask(r, 31, "localhost", 80), APR_EOF, "ask after stop: APR_EOF");
+    is_int(opf_resolver_ask(r, 31, "localhost", 80), APR_EOF,
+           "ask after stop: APR_EOF");
     opf_resolver_stop(r);
     ok(1, "a second stop() is harmless");
 
@@ -331,7 +347,8 @@ int main(void)
         took = apr_time_now() - t0;
         diag("10000 asks without reading: %d sent, %d EAGAIN, %d else, %d ms",
              sent, again, other, (int)apr_time_as_msec(took));
-        ok(again > 0 && other == 0, "asking without reading ends in APR_EAGAIN");
+        ok(again > 0 && other == 0,
+           "asking without reading ends in APR_EAGAIN");
         ok(took < apr_time_from_sec(2), "and never blocks");
     }
     pid = opf_resolver_pid(r);
@@ -358,8 +375,9 @@ int main(void)
             /* an httpd child: our end closed, nothing usable */
             verdict = (fcntl(fd, F_GETFD) == -1 && errno == EBADF
                        && opf_resolver_ask(r, 1, "localhost", 80) == APR_EOF)
-                      ? 'y' : 'n';
-            opf_resolver_stop(r);  /* a forked copy: must do nothing */
+                          ? 'y'
+                          : 'n';
+            opf_resolver_stop(r); /* a forked copy: must do nothing */
             if (write(sync[1], &verdict, 1) != 1)
                 _exit(1);
             sleep(3);
@@ -371,8 +389,9 @@ int main(void)
         close(sync[0]);
         is_int(verdict, 'y', "a forked child does not hold our end");
         ok(opf_resolver_ask(r, 40, "localhost", 80) == APR_SUCCESS
-           && next_answer(r, &a, apr_time_from_sec(5), p) == APR_SUCCESS
-           && a.id == 40, "the child's stop() left the resolver to us");
+               && next_answer(r, &a, apr_time_from_sec(5), p) == APR_SUCCESS
+               && a.id == 40,
+           "the child's stop() left the resolver to us");
         pid = opf_resolver_pid(r);
         t0 = apr_time_now();
         opf_resolver_stop(r);
@@ -406,7 +425,8 @@ int main(void)
     kill(opf_resolver_pid(r), SIGKILL);
     usleep(200 * 1000);
     rv = opf_resolver_answer(r, &a.id, &a.addrs, &a.err, p);
-    ok(rv == APR_SUCCESS && a.id == 60, "killed after answering: the answer is read");
+    ok(rv == APR_SUCCESS && a.id == 60,
+       "killed after answering: the answer is read");
     is_int(opf_resolver_answer(r, &a.id, &a.addrs, &a.err, p), APR_EOF,
            "then APR_EOF");
     opf_resolver_stop(r);
@@ -415,24 +435,33 @@ int main(void)
     if (geteuid() == 0 && getpwnam("nobody") != NULL) {
         struct passwd *pw = getpwnam("nobody");
         const char *want_uid = apr_psprintf(p, "\t%ld\t%ld\t%ld\t%ld",
-                                            (long)pw->pw_uid, (long)pw->pw_uid,
-                                            (long)pw->pw_uid, (long)pw->pw_uid);
+                                            (long)pw->pw_uid,
+                                            (long)pw->pw_uid,
+                                            (long)pw->pw_uid,
+                                            (long)pw->pw_uid);
         const char *want_gid = apr_psprintf(p, "\t%ld\t%ld\t%ld\t%ld",
-                                            (long)pw->pw_gid, (long)pw->pw_gid,
-                                            (long)pw->pw_gid, (long)pw->pw_gid);
+                                            (long)pw->pw_gid,
+                                            (long)pw->pw_gid,
+                                            (long)pw->pw_gid,
+                                            (long)pw->pw_gid);
         const char *groups;
 
         rv = opf_resolver_start(&r, pw->pw_uid, pw->pw_gid, p);
         pid = opf_resolver_pid(r);
         /* answered: the loop runs, so the drop is done */
-        ok(rv == APR_SUCCESS && opf_resolver_ask(r, 70, "localhost", 80) == APR_SUCCESS
-           && next_answer(r, &a, apr_time_from_sec(5), p) == APR_SUCCESS
-           && a.err == NULL, "as nobody: localhost resolves");
-        is_str(proc_status_line(pid, "Uid", p), want_uid, "real, effective, saved, fs uid: nobody");
+        ok(rv == APR_SUCCESS
+               && opf_resolver_ask(r, 70, "localhost", 80) == APR_SUCCESS
+               && next_answer(r, &a, apr_time_from_sec(5), p) == APR_SUCCESS
+               && a.err == NULL,
+           "as nobody: localhost resolves");
+        is_str(proc_status_line(pid, "Uid", p), want_uid,
+               "real, effective, saved, fs uid: nobody");
         is_str(proc_status_line(pid, "Gid", p), want_gid, "gids: nobody's");
         groups = proc_status_line(pid, "Groups", p);
-        ok(groups && strspn(groups, " \t") == strlen(groups), "no supplementary groups");
-        is_str(proc_status_line(pid, "Name", p), "\topf-resolver", "named opf-resolver");
+        ok(groups && strspn(groups, " \t") == strlen(groups),
+           "no supplementary groups");
+        is_str(proc_status_line(pid, "Name", p), "\topf-resolver",
+               "named opf-resolver");
         opf_resolver_stop(r);
     }
     else {

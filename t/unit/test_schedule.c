@@ -6,8 +6,8 @@
 #include <apr_strings.h>
 
 #define S(n) apr_time_from_sec(n)
-#define H 3600
-#define D 86400
+#define H    3600
+#define D    86400
 
 static apr_pool_t *pool;
 
@@ -34,7 +34,7 @@ static void dur_bad(const char *arg)
 
 static void win_ok(const char *arg, int pct, apr_int64_t secs)
 {
-    opf_window_t w = { -1, -1 };
+    opf_window_t w = {-1, -1};
     const char *err = opf_window_parse(arg, &w);
 
     ok(err == NULL && w.percent == pct && w.length == S(secs),
@@ -45,7 +45,7 @@ static void win_ok(const char *arg, int pct, apr_int64_t secs)
 
 static void win_bad(const char *arg)
 {
-    opf_window_t w = { -1, -1 };
+    opf_window_t w = {-1, -1};
     const char *err = opf_window_parse(arg, &w);
 
     ok(err != NULL && w.percent == -1,
@@ -88,7 +88,7 @@ static void test_parse(void)
     win_ok("3600s", 0, 3600);
     win_bad("3600");
     win_bad("50");
-    is_str(opf_window_parse("50", &(opf_window_t){ 0, 0 }),
+    is_str(opf_window_parse("50", &(opf_window_t){0, 0}),
            "a number without a unit is not accepted here (a percentage or "
            "seconds?): use a percentage from 1% to 99%, e.g. 50%, or a "
            "duration with its unit, e.g. 12h, 30m, 45s or 2d",
@@ -113,7 +113,7 @@ static void test_parse(void)
 
 static void test_renew(void)
 {
-    opf_window_t half = { 50, 0 }, twod = { 0, S(2 * D) }, huge = { 0, S(30 * D) };
+    opf_window_t half = {50, 0}, twod = {0, S(2 * D)}, huge = {0, S(30 * D)};
     apr_time_t tu = S(1700000000), nu = tu + S(7 * D), at;
 
     is_int(opf_renew_at(&half, tu, nu, 0.0), tu + S(7 * D / 2),
@@ -126,11 +126,12 @@ static void test_renew(void)
     is_int(opf_renew_at(&twod, tu, nu, 0.5), nu - S(2 * D) - S(2 * D) / 20,
            "2d window, jitter 0.5: 5% of the window earlier");
     at = opf_renew_at(&half, tu, nu, 0.999);
-    ok(at <= tu + S(7 * D / 2) && at > tu + S(7 * D / 2) - S(7 * D / 2) / 10
-       - S(1), "50% window, max jitter within bounds");
+    ok(at <= tu + S(7 * D / 2)
+           && at > tu + S(7 * D / 2) - S(7 * D / 2) / 10 - S(1),
+       "50% window, max jitter within bounds");
     is_int(opf_renew_at(&huge, tu, nu, 0.3), tu,
            "window longer than lifetime: never before thisUpdate");
-    is_int(opf_renew_at(&(opf_window_t){ 99, 0 }, tu, nu, 0.999), tu,
+    is_int(opf_renew_at(&(opf_window_t){99, 0}, tu, nu, 0.999), tu,
            "99% with jitter clamped to thisUpdate");
     is_int(opf_renew_at(&half, tu, tu, 0.5), tu, "zero lifetime: thisUpdate");
     is_int(opf_renew_at(&half, nu, tu, 0.5), nu,
@@ -142,7 +143,8 @@ static void test_retry(void)
     apr_interval_time_t fl = S(60), ce = S(H);
     apr_time_t now = S(1700000000);
 
-    is_int(opf_retry_delay(1, fl, ce, now, 0, 0.5), S(60), "1st retry: floor");
+    is_int(opf_retry_delay(1, fl, ce, now, 0, 0.5), S(60),
+           "1st retry: floor");
     is_int(opf_retry_delay(2, fl, ce, now, 0, 0.5), S(120), "2nd: doubled");
     is_int(opf_retry_delay(3, fl, ce, now, 0, 0.5), S(240), "3rd: doubled");
     is_int(opf_retry_delay(6, fl, ce, now, 0, 0.5), S(1920), "6th");

@@ -59,13 +59,20 @@ int getaddrinfo(const char *node, const char *service,
 static void nolog(void *ctx, int level, const opf_cert_t *cert,
                   const char *msg)
 {
-    (void)ctx; (void)level; (void)cert; (void)msg;
+    (void)ctx;
+    (void)level;
+    (void)cert;
+    (void)msg;
 }
 
 static int nostore(void *ctx, opf_job_t *job, const unsigned char *der,
                    apr_size_t len, const opf_validated_t *v)
 {
-    (void)ctx; (void)job; (void)der; (void)len; (void)v;
+    (void)ctx;
+    (void)job;
+    (void)der;
+    (void)len;
+    (void)v;
     return 1;
 }
 
@@ -121,7 +128,8 @@ int main(void)
         apr_time_t s = apr_time_now();
         int r = getaddrinfo("x.slow.test", "80", NULL, &ai);
 
-        ok(r == EAI_AGAIN && apr_time_now() - s >= apr_time_from_msec(SLOW_MS - 100),
+        ok(r == EAI_AGAIN
+               && apr_time_now() - s >= apr_time_from_msec(SLOW_MS - 100),
            "the interposed getaddrinfo is slow for *.slow.test");
     }
 
@@ -131,7 +139,7 @@ int main(void)
     free(pem);
 
     e = slow_engine(cert, "http://ocsp.slow.test/", p);
-    opf_engine_start(e);  /* returns once the thread holds the gate */
+    opf_engine_start(e); /* returns once the thread holds the gate */
 
     /* the lookup is under way (fetched at once: no response yet) */
     usleep(300 * 1000);
@@ -141,7 +149,8 @@ int main(void)
         _exit(0);
     t_fork = apr_time_now() - t0;
     waitpid(pid, &status, 0);
-    diag("fork() during the lookup took %d ms", (int)apr_time_as_msec(t_fork));
+    diag("fork() during the lookup took %d ms",
+         (int)apr_time_as_msec(t_fork));
     ok(t_fork < apr_time_from_msec(200),
        "fork() is not delayed by a slow DNS lookup of the prefetch thread");
     opf_engine_stop(e);
@@ -153,7 +162,7 @@ int main(void)
     diag("first round over after %d ms (timeout 1 s, lookup %d ms)",
          (int)apr_time_as_msec(apr_time_now() - t0), SLOW_MS);
     ok(rv == APR_SUCCESS
-       && apr_time_now() - t0 < apr_time_from_msec(SLOW_MS - 500),
+           && apr_time_now() - t0 < apr_time_from_msec(SLOW_MS - 500),
        "the fetch is cut at its 1 s timeout, DNS included");
     opf_engine_stop(e);
 

@@ -120,8 +120,8 @@ static int has_line(const char *report, const char *line)
     size_t n = strlen(line);
     const char *l;
 
-    for (l = report; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1
-                                                  : NULL) {
+    for (l = report; l && *l;
+         l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
         if (!strncmp(l, line, n) && (l[n] == '\n' || l[n] == '\0')) {
             return 1;
         }
@@ -134,8 +134,8 @@ static int count_prefix(const char *report, const char *prefix)
     const char *l;
     int n = 0;
 
-    for (l = report; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1
-                                                  : NULL) {
+    for (l = report; l && *l;
+         l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
         n += !strncmp(l, prefix, strlen(prefix));
     }
     return n;
@@ -151,8 +151,9 @@ static int stdio_is(const char *report, int fd, const char *target,
 
     snprintf(want, sizeof(want), "stdio %d ", fd);
     l = strstr(report, want);
-    if (!l || sscanf(l + strlen(want), "%255s %llu %llu", name, &ino, &dev)
-              != 3) {
+    if (!l
+        || sscanf(l + strlen(want), "%255s %llu %llu", name, &ino, &dev)
+               != 3) {
         return 0;
     }
     if (target) {
@@ -172,7 +173,7 @@ static unsigned long long hex_after(const char *report, const char *key)
 /* Waits up to ms for a datagram on fd. */
 static ssize_t recv_wait(int fd, char *buf, size_t cap, int ms)
 {
-    struct pollfd pfd = { fd, POLLIN, 0 };
+    struct pollfd pfd = {fd, POLLIN, 0};
 
     if (poll(&pfd, 1, ms) <= 0) {
         return -1;
@@ -211,7 +212,7 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "child")) {
         return child();
     }
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* no TAP buffered into a fork */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* no TAP buffered into a fork */
     apr_initialize();
     apr_pool_create(&p, NULL);
     plan(19);
@@ -243,8 +244,9 @@ int main(int argc, char **argv)
     sigaction(SIGUSR1, &ign, NULL);
     setenv("OPF_SPAWN_SECRET", "private key", 1);
 
-    ok(opf_spawn(self, args, &pid, &fd, &slot, p) == APR_SUCCESS
-       && pid > 0 && fd >= 0, "spawned");
+    ok(opf_spawn(self, args, &pid, &fd, &slot, p) == APR_SUCCESS && pid > 0
+           && fd >= 0,
+       "spawned");
     fl = fd >= 0 ? fcntl(fd, F_GETFL) : 0;
     ok((fl & O_NONBLOCK) && (fcntl(fd, F_GETFD) & FD_CLOEXEC),
        "our end is non-blocking and close-on-exec");
@@ -257,13 +259,13 @@ int main(int argc, char **argv)
     snprintf(line, sizeof(line), "pid %ld", (long)pid);
     ok(has_line(report, line), "the pid returned is the child's");
     if (!ok(count_prefix(report, "fd ") == 4 && has_line(report, "fd 0")
-            && has_line(report, "fd 1") && has_line(report, "fd 2")
-            && has_line(report, "fd 3"),
+                && has_line(report, "fd 1") && has_line(report, "fd 2")
+                && has_line(report, "fd 3"),
             "the child has descriptors 0-3 and no other")) {
         diag("report: %s", report);
     }
     ok(!has_line(report, "fd 7")
-       && (!have_high || !has_line(report, "fd 1500")),
+           && (!have_high || !has_line(report, "fd 1500")),
        "fd 7 and fd 1500 of the parent (no O_CLOEXEC) are not in it");
     ok(stdio_is(report, 0, "/dev/null", NULL), "its stdin is /dev/null");
     fstat(1, &st1);
@@ -278,7 +280,7 @@ int main(int argc, char **argv)
                & ~((1ULL << (32 - 1)) | (1ULL << (33 - 1)));
     is_int((long long)ign_mask, 0, "no signal ignored in the child");
     ok(count_prefix(report, "env ") == 1
-       && has_line(report, "env " OPF_SPAWN_PATH_ENV),
+           && has_line(report, "env " OPF_SPAWN_PATH_ENV),
        "its environment is PATH alone");
 
     /* A process forked from ours now (an httpd child) lacks our end. */
@@ -287,13 +289,13 @@ int main(int argc, char **argv)
         _exit(fcntl(fd, F_GETFD) < 0 && errno == EBADF ? 0 : 1);
     }
     ok(fk > 0 && waitpid(fk, &status, 0) == fk && WIFEXITED(status)
-       && WEXITSTATUS(status) == 0,
+           && WEXITSTATUS(status) == 0,
        "a process forked afterwards does not have our end (opf_childfd)");
 
     /* EOF ends it; close_and_reap reaps it (it exits 0 on EOF). */
     shutdown(fd, SHUT_WR);
     is_int(wait_exit(pid, 5000), 0, "the child exits on EOF of its channel");
-    pid = -1;   /* reaped above: do not let close_and_reap wait */
+    pid = -1; /* reaped above: do not let close_and_reap wait */
     opf_childfd_close_and_reap(owner, &fd, &slot, &pid, 500);
     ok(fd == -1 && slot == -1, "our end closed");
 
@@ -301,10 +303,11 @@ int main(int argc, char **argv)
     leak = dup(0);
     close(leak);
     ok(opf_spawn("bin/sh", args, &pid, &fd, &slot, p) == APR_EINVAL
-       && pid == -1 && fd == -1 && slot == -1,
+           && pid == -1 && fd == -1 && slot == -1,
        "a relative program is refused");
     ok(opf_spawn("/nonexistent/opf-program", args, &pid, &fd, &slot, p)
-       == APR_FROM_OS_ERROR(ENOENT) && pid == -1 && fd == -1,
+               == APR_FROM_OS_ERROR(ENOENT)
+           && pid == -1 && fd == -1,
        "a missing program is refused with ENOENT");
     fd = dup(0);
     ok(fd == leak, "no descriptor left open by the refusals");

@@ -13,9 +13,9 @@
 
 static apr_pool_t *pool;
 
-#define NOW_SEC 1700000000   /* 2023-11-14T22:13:20Z */
-#define NOW apr_time_from_sec(NOW_SEC)
-#define AT(d) apr_time_from_sec(NOW_SEC + (d))
+#define NOW_SEC 1700000000 /* 2023-11-14T22:13:20Z */
+#define NOW     apr_time_from_sec(NOW_SEC)
+#define AT(d)   apr_time_from_sec(NOW_SEC + (d))
 
 /* ---------------------------------------------------------------------- */
 /* Output collected into a growing buffer. */
@@ -46,7 +46,7 @@ typedef void render_fn(const opf_status_view_t *, opf_status_out_fn *, void *,
 /* The rendering, as a string in the pool. */
 static char *render(render_fn *fn, const opf_status_view_t *v, int *calls)
 {
-    buf_t b = { NULL, 0, 0, 0 };
+    buf_t b = {NULL, 0, 0, 0};
     char *r;
 
     fn(v, buf_write, &b, pool);
@@ -107,13 +107,25 @@ static int u8len(const unsigned char *s)
     int n, i;
     unsigned long cp;
 
-    if (s[0] < 0x80) return 1;
-    if ((s[0] & 0xE0) == 0xC0) { n = 2; cp = s[0] & 0x1F; }
-    else if ((s[0] & 0xF0) == 0xE0) { n = 3; cp = s[0] & 0x0F; }
-    else if ((s[0] & 0xF8) == 0xF0) { n = 4; cp = s[0] & 0x07; }
-    else return 0;
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xE0) == 0xC0) {
+        n = 2;
+        cp = s[0] & 0x1F;
+    }
+    else if ((s[0] & 0xF0) == 0xE0) {
+        n = 3;
+        cp = s[0] & 0x0F;
+    }
+    else if ((s[0] & 0xF8) == 0xF0) {
+        n = 4;
+        cp = s[0] & 0x07;
+    }
+    else
+        return 0;
     for (i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
         cp = (cp << 6) | (s[i] & 0x3F);
     }
     if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800)
@@ -136,7 +148,10 @@ static int valid_utf8(const char *s)
     return 1;
 }
 
-typedef struct jp { const char *s; int depth; } jp_t;
+typedef struct jp {
+    const char *s;
+    int depth;
+} jp_t;
 
 static int j_value(jp_t *j);
 
@@ -153,9 +168,12 @@ static int j_hex4(const char *s, unsigned *v)
     *v = 0;
     for (i = 0; i < 4; i++) {
         char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f'
-              ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0) return 0;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return 0;
         *v = *v * 16 + (unsigned)d;
     }
     return 1;
@@ -166,31 +184,41 @@ static int j_string(jp_t *j)
     unsigned u, u2;
     int n;
 
-    if (*j->s++ != '"') return 0;
+    if (*j->s++ != '"')
+        return 0;
     for (;;) {
         unsigned char c = (unsigned char)*j->s;
 
-        if (c == '"') { j->s++; return 1; }
-        if (c < 0x20) return 0;               /* also the end of input */
+        if (c == '"') {
+            j->s++;
+            return 1;
+        }
+        if (c < 0x20)
+            return 0; /* also the end of input */
         if (c == '\\') {
             c = (unsigned char)j->s[1];
             if (c == 'u') {
-                if (!j_hex4(j->s + 2, &u)) return 0;
+                if (!j_hex4(j->s + 2, &u))
+                    return 0;
                 j->s += 6;
-                if (u >= 0xDC00 && u <= 0xDFFF) return 0;  /* lone low */
-                if (u >= 0xD800 && u <= 0xDBFF) {          /* needs a low */
+                if (u >= 0xDC00 && u <= 0xDFFF)
+                    return 0;                     /* lone low */
+                if (u >= 0xD800 && u <= 0xDBFF) { /* needs a low */
                     if (j->s[0] != '\\' || j->s[1] != 'u'
-                        || !j_hex4(j->s + 2, &u2)
-                        || u2 < 0xDC00 || u2 > 0xDFFF) return 0;
+                        || !j_hex4(j->s + 2, &u2) || u2 < 0xDC00
+                        || u2 > 0xDFFF)
+                        return 0;
                     j->s += 6;
                 }
                 continue;
             }
-            if (!strchr("\"\\/bfnrt", c) || c == '\0') return 0;
+            if (!strchr("\"\\/bfnrt", c) || c == '\0')
+                return 0;
             j->s += 2;
             continue;
         }
-        if ((n = u8len((const unsigned char *)j->s)) == 0) return 0;
+        if ((n = u8len((const unsigned char *)j->s)) == 0)
+            return 0;
         j->s += n;
     }
 }
@@ -199,21 +227,32 @@ static int j_digits(jp_t *j)
 {
     const char *a = j->s;
 
-    while (*j->s >= '0' && *j->s <= '9') j->s++;
+    while (*j->s >= '0' && *j->s <= '9')
+        j->s++;
     return j->s > a;
 }
 
 static int j_number(jp_t *j)
 {
-    if (*j->s == '-') j->s++;
-    if (*j->s == '0') j->s++;
-    else if (*j->s >= '1' && *j->s <= '9') j_digits(j);
-    else return 0;
-    if (*j->s == '.') { j->s++; if (!j_digits(j)) return 0; }
+    if (*j->s == '-')
+        j->s++;
+    if (*j->s == '0')
+        j->s++;
+    else if (*j->s >= '1' && *j->s <= '9')
+        j_digits(j);
+    else
+        return 0;
+    if (*j->s == '.') {
+        j->s++;
+        if (!j_digits(j))
+            return 0;
+    }
     if (*j->s == 'e' || *j->s == 'E') {
         j->s++;
-        if (*j->s == '+' || *j->s == '-') j->s++;
-        if (!j_digits(j)) return 0;
+        if (*j->s == '+' || *j->s == '-')
+            j->s++;
+        if (!j_digits(j))
+            return 0;
     }
     return 1;
 }
@@ -222,28 +261,45 @@ static int j_word(jp_t *j, const char *w)
 {
     apr_size_t n = strlen(w);
 
-    if (strncmp(j->s, w, n) != 0) return 0;
+    if (strncmp(j->s, w, n) != 0)
+        return 0;
     j->s += n;
     return 1;
 }
 
 static int j_container(jp_t *j, char open, char close)
 {
-    if (++j->depth > 64) return 0;
-    j->s++;                                   /* open */
+    if (++j->depth > 64)
+        return 0;
+    j->s++; /* open */
     j_ws(j);
-    if (*j->s == close) { j->s++; j->depth--; return 1; }
+    if (*j->s == close) {
+        j->s++;
+        j->depth--;
+        return 1;
+    }
     for (;;) {
         if (open == '{') {
-            if (!j_string(j)) return 0;
+            if (!j_string(j))
+                return 0;
             j_ws(j);
-            if (*j->s++ != ':') return 0;
+            if (*j->s++ != ':')
+                return 0;
             j_ws(j);
         }
-        if (!j_value(j)) return 0;
+        if (!j_value(j))
+            return 0;
         j_ws(j);
-        if (*j->s == ',') { j->s++; j_ws(j); continue; }
-        if (*j->s == close) { j->s++; j->depth--; return 1; }
+        if (*j->s == ',') {
+            j->s++;
+            j_ws(j);
+            continue;
+        }
+        if (*j->s == close) {
+            j->s++;
+            j->depth--;
+            return 1;
+        }
         return 0;
     }
 }
@@ -251,23 +307,31 @@ static int j_container(jp_t *j, char open, char close)
 static int j_value(jp_t *j)
 {
     switch (*j->s) {
-    case '{': return j_container(j, '{', '}');
-    case '[': return j_container(j, '[', ']');
-    case '"': return j_string(j);
-    case 't': return j_word(j, "true");
-    case 'f': return j_word(j, "false");
-    case 'n': return j_word(j, "null");
-    default:  return j_number(j);
+    case '{':
+        return j_container(j, '{', '}');
+    case '[':
+        return j_container(j, '[', ']');
+    case '"':
+        return j_string(j);
+    case 't':
+        return j_word(j, "true");
+    case 'f':
+        return j_word(j, "false");
+    case 'n':
+        return j_word(j, "null");
+    default:
+        return j_number(j);
     }
 }
 
 /* The whole text is exactly one JSON value (with whitespace around). */
 static int json_valid(const char *s)
 {
-    jp_t j = { s, 0 };
+    jp_t j = {s, 0};
 
     j_ws(&j);
-    if (!j_value(&j)) return 0;
+    if (!j_value(&j))
+        return 0;
     j_ws(&j);
     return *j.s == '\0';
 }
@@ -277,7 +341,7 @@ static int json_valid(const char *s)
 
 typedef struct psample {
     char name[128];
-    char labels[8][2][512];   /* name, unescaped value */
+    char labels[8][2][512]; /* name, unescaped value */
     int nlabels;
     double value;
 } psample_t;
@@ -285,7 +349,7 @@ typedef struct psample {
 static int p_namechar(char c, int first)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'
-        || c == ':' || (!first && c >= '0' && c <= '9');
+           || c == ':' || (!first && c >= '0' && c <= '9');
 }
 
 /* Parses `name{l="v",...} value`; 0 on any syntax error. */
@@ -296,7 +360,8 @@ static int prom_parse(const char *line, psample_t *ps)
     char *end;
 
     memset(ps, 0, sizeof(*ps));
-    if (!p_namechar(*s, 1)) return 0;
+    if (!p_namechar(*s, 1))
+        return 0;
     while (p_namechar(*s, n == 0) && n < sizeof(ps->name) - 1)
         ps->name[n++] = *s++;
     if (*s == '{') {
@@ -305,19 +370,27 @@ static int prom_parse(const char *line, psample_t *ps)
             char *ln = ps->labels[ps->nlabels][0];
             char *lv = ps->labels[ps->nlabels][1];
 
-            if (ps->nlabels == 8) return 0;
+            if (ps->nlabels == 8)
+                return 0;
             n = 0;
-            if (!p_namechar(*s, 1)) return 0;
-            while (p_namechar(*s, 0) && n < 511) ln[n++] = *s++;
-            if (*s++ != '=' || *s++ != '"') return 0;
+            if (!p_namechar(*s, 1))
+                return 0;
+            while (p_namechar(*s, 0) && n < 511)
+                ln[n++] = *s++;
+            if (*s++ != '=' || *s++ != '"')
+                return 0;
             n = 0;
             while (*s != '"') {
-                if (*s == '\0' || *s == '\n' || n >= 511) return 0;
+                if (*s == '\0' || *s == '\n' || n >= 511)
+                    return 0;
                 if (*s == '\\') {
                     s++;
-                    if (*s == 'n') lv[n++] = '\n';
-                    else if (*s == '\\' || *s == '"') lv[n++] = *s;
-                    else return 0;
+                    if (*s == 'n')
+                        lv[n++] = '\n';
+                    else if (*s == '\\' || *s == '"')
+                        lv[n++] = *s;
+                    else
+                        return 0;
                     s++;
                 }
                 else
@@ -325,19 +398,27 @@ static int prom_parse(const char *line, psample_t *ps)
             }
             s++;
             ps->nlabels++;
-            if (*s == ',') s++;
-            else if (*s != '}') return 0;
+            if (*s == ',')
+                s++;
+            else if (*s != '}')
+                return 0;
         }
         s++;
     }
-    if (*s++ != ' ') return 0;
-    if (strcmp(s, "+Inf") == 0) ps->value = INFINITY;
-    else if (strcmp(s, "-Inf") == 0) ps->value = -INFINITY;
-    else if (strcmp(s, "NaN") == 0) ps->value = NAN;
+    if (*s++ != ' ')
+        return 0;
+    if (strcmp(s, "+Inf") == 0)
+        ps->value = INFINITY;
+    else if (strcmp(s, "-Inf") == 0)
+        ps->value = -INFINITY;
+    else if (strcmp(s, "NaN") == 0)
+        ps->value = NAN;
     else {
-        if (*s == '\0' || *s == ' ') return 0;
+        if (*s == '\0' || *s == ' ')
+            return 0;
         ps->value = strtod(s, &end);
-        if (*end != '\0') return 0;             /* no timestamps from us */
+        if (*end != '\0')
+            return 0; /* no timestamps from us */
     }
     return 1;
 }
@@ -356,18 +437,19 @@ static const char *label(const psample_t *ps, const char *name)
 /* The fixture: good, revoked with a hostile subject, failing without
  * staple, without OCSP URL. */
 
-#define HOSTILE_SUBJECT "CN=<script>alert(\"x\")</script> \\ back\nslash" \
-                        "\x01\xff \xc3\xa9"
+#define HOSTILE_SUBJECT                               \
+    "CN=<script>alert(\"x\")</script> \\ back\nslash" \
+    "\x01\xff \xc3\xa9"
 #define HOSTILE_URL "http://ocsp.example/?a=1&b=<2>"
-#define ERROR_TEXT "connect to ocsp.example:80: Connection refused \"x\""
+#define ERROR_TEXT  "connect to ocsp.example:80: Connection refused \"x\""
 
 static opf_status_rec_t recs[4];
 static opf_status_totals_t totals;
 
 static void fixture(opf_status_view_t *v)
 {
-    static const apr_uint64_t lat[OPF_LATENCY_BUCKETS + 1] =
-        { 1, 2, 0, 3, 0, 0, 0, 0, 0, 1 };
+    static const apr_uint64_t lat[OPF_LATENCY_BUCKETS + 1] = {1, 2, 0, 3, 0,
+                                                              0, 0, 0, 0, 1};
     opf_status_rec_t *r;
     int i;
 
@@ -449,14 +531,15 @@ static void test_names(void)
     char f[8];
 
     is_str(opf_state_name(OPF_STATE_GOOD), "good", "state name good");
-    is_str(opf_state_name(OPF_STATE_REVOKED), "revoked", "state name revoked");
+    is_str(opf_state_name(OPF_STATE_REVOKED), "revoked",
+           "state name revoked");
     is_str(opf_state_name(OPF_STATE_NONE), "none", "state name none");
     is_str(opf_state_name(OPF_STATE_NO_URL), "no_url", "state name no_url");
     is_str(opf_state_name(OPF_STATE_NO_ISSUER), "no_issuer",
            "state name no_issuer");
     /* The failure reasons' names: t/unit/test_failure.c. */
     ok(opf_latency_bounds[0] == 0.05 && opf_latency_bounds[4] == 1
-       && opf_latency_bounds[OPF_LATENCY_BUCKETS - 1] == 30,
+           && opf_latency_bounds[OPF_LATENCY_BUCKETS - 1] == 30,
        "latency bounds");
 
     opf_status_set_text(f, sizeof(f), "abc");
@@ -465,7 +548,9 @@ static void test_names(void)
     is_str(f, "abcdefg", "set_text truncates and terminates");
     opf_status_set_text(f, sizeof(f), "abcdef\xc3\xa9");
     is_str(f, "abcdef", "set_text does not cut a UTF-8 character");
-    opf_status_set_text(f, sizeof(f), "abcd\xe2\x82\xac" "x");
+    opf_status_set_text(f, sizeof(f),
+                        "abcd\xe2\x82\xac"
+                        "x");
     is_str(f, "abcd\xe2\x82\xac", "set_text keeps a character that fits");
     opf_status_set_text(f, sizeof(f), NULL);
     is_str(f, "", "set_text NULL gives empty");
@@ -499,7 +584,8 @@ static void test_html(const opf_status_view_t *v)
     hasnt(h, "\"x\"", "html: no raw quotes from the subject");
     hasnt(h, "src=", "html: no external resource");
     hasnt(h, "<link", "html: no linked stylesheet");
-    has(h, "CN=&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; \\ back\n"
+    has(h,
+        "CN=&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; \\ back\n"
         "slash\xEF\xBF\xBD\xEF\xBF\xBD \xc3\xa9",
         "html: hostile subject escaped, invalid bytes replaced");
     has(h, "?a=1&amp;b=&lt;2&gt;", "html: URL escaped");
@@ -527,72 +613,89 @@ static void test_json(const opf_status_view_t *v)
     char key[70];
 
     /* The checker itself. */
-    ok(json_valid("{\"a\": [1, -0.5e+3, true, null, \"\\u00e9\\ud83d\\ude00\"]}"),
+    ok(json_valid(
+           "{\"a\": [1, -0.5e+3, true, null, \"\\u00e9\\ud83d\\ude00\"]}"),
        "validator accepts valid JSON");
     ok(!json_valid("{\"a\": [1,]}"), "validator rejects a trailing comma");
     ok(!json_valid("{\"a\": 01}"), "validator rejects a leading zero");
     ok(!json_valid("{\"a\": \"x\ny\"}"), "validator rejects a raw newline");
     ok(!json_valid("{\"a\": \"\\x\"}"), "validator rejects a bad escape");
     ok(!json_valid("{\"a\": \"\xff\"}"), "validator rejects invalid UTF-8");
-    ok(!json_valid("{\"a\": \"\\ud800\"}"), "validator rejects a lone surrogate");
+    ok(!json_valid("{\"a\": \"\\ud800\"}"),
+       "validator rejects a lone surrogate");
     ok(!json_valid("{} {}"), "validator rejects trailing data");
     ok(!json_valid("{\"a\" 1}"), "validator rejects a missing colon");
 
     if (!ok(json_valid(j), "json: valid"))
         diag("%s", j);
-    has(j, "{\"version\": \"0.3.0\",\n\"generated\": \"2023-11-14T22:13:20Z\"",
+    has(j,
+        "{\"version\": \"0.3.0\",\n\"generated\": \"2023-11-14T22:13:20Z\"",
         "json: version and generated");
-    has(j, "\"summary\": {\"total\": 4, \"good\": 1, \"revoked\": 1, "
+    has(j,
+        "\"summary\": {\"total\": 4, \"good\": 1, \"revoked\": 1, "
         "\"none\": 1, \"no_url\": 1, \"no_issuer\": 0, \"failing\": 1, "
         "\"must_staple_missing\": 1, "
         "\"earliest_next_update\": \"2023-11-15T01:18:20Z\", "
-        "\"earliest_expiry_seconds\": 11100}", "json: summary");
+        "\"earliest_expiry_seconds\": 11100}",
+        "json: summary");
     memset(key, 'b', 64);
     key[64] = '\0';
-    has(j, apr_pstrcat(pool, "{\"key\": \"", key, "\", \"subject\": "
-        "\"CN=<script>alert(\\\"x\\\")</script> \\\\ back\\nslash"
-        "\\u0001\\ufffd \xc3\xa9\", \"serial\": \"02\", "
-        "\"vhosts\": [\"evil.example\"], "
-        "\"responder\": \"http://ocsp.example/?a=1&b=<2>\", "
-        "\"must_staple\": false, \"status\": \"revoked\", "
-        "\"this_update\": \"2023-11-14T20:13:20Z\", "
-        "\"next_update\": \"2023-11-15T08:13:20Z\", "
-        "\"seconds_to_expiry\": 36000, \"response_size\": 999, "
-        "\"source\": \"fetched\", \"adopted\": 0, "
-        "\"last_attempt\": \"2023-11-14T20:13:20Z\", \"last_result\": \"ok\", "
-        "\"last_error\": null, \"failures\": 0, "
-        "\"next_refresh\": \"2023-11-15T03:13:20Z\", "
-        "\"fetches\": {\"ok\": 1, \"failed\": {\"connect\": 0, "
-        "\"timeout\": 0, \"http\": 0, \"responder_status\": 0, "
-        "\"invalid\": 0, \"cache\": 0, \"dns\": 0, \"proxy\": 0, \"helper\": 0}}}", NULL),
+    has(j,
+        apr_pstrcat(
+            pool, "{\"key\": \"", key,
+            "\", \"subject\": "
+            "\"CN=<script>alert(\\\"x\\\")</script> \\\\ back\\nslash"
+            "\\u0001\\ufffd \xc3\xa9\", \"serial\": \"02\", "
+            "\"vhosts\": [\"evil.example\"], "
+            "\"responder\": \"http://ocsp.example/?a=1&b=<2>\", "
+            "\"must_staple\": false, \"status\": \"revoked\", "
+            "\"this_update\": \"2023-11-14T20:13:20Z\", "
+            "\"next_update\": \"2023-11-15T08:13:20Z\", "
+            "\"seconds_to_expiry\": 36000, \"response_size\": 999, "
+            "\"source\": \"fetched\", \"adopted\": 0, "
+            "\"last_attempt\": \"2023-11-14T20:13:20Z\", \"last_result\": \"ok\", "
+            "\"last_error\": null, \"failures\": 0, "
+            "\"next_refresh\": \"2023-11-15T03:13:20Z\", "
+            "\"fetches\": {\"ok\": 1, \"failed\": {\"connect\": 0, "
+            "\"timeout\": 0, \"http\": 0, \"responder_status\": 0, "
+            "\"invalid\": 0, \"cache\": 0, \"dns\": 0, \"proxy\": 0, \"helper\": 0}}}",
+            NULL),
         "json: revoked certificate, hostile subject escaped");
-    has(j, "\"vhosts\": [\"a.example\", \"b.example\"]", "json: vhosts split");
+    has(j, "\"vhosts\": [\"a.example\", \"b.example\"]",
+        "json: vhosts split");
     has(j, "\"must_staple\": true, \"status\": \"good\"", "json: good");
     has(j, "\"response_size\": 1234, \"source\": \"fleet\", \"adopted\": 2",
         "json: where the response came from (adopted from the fleet)");
-    has(j, "\"status\": \"none\", \"this_update\": null, "
+    has(j,
+        "\"status\": \"none\", \"this_update\": null, "
         "\"next_update\": null, \"seconds_to_expiry\": null, "
         "\"response_size\": null, \"source\": null, \"adopted\": 0, "
         "\"last_attempt\": \"2023-11-14T22:12:20Z\", "
         "\"last_result\": \"failed\", \"last_error\": \"connect to "
         "ocsp.example:80: Connection refused \\\"x\\\"\", \"failures\": 3, "
         "\"next_refresh\": \"2023-11-14T22:18:20Z\", \"fetches\": {\"ok\": 0, "
-        "\"failed\": {\"connect\": 3,", "json: failing certificate");
-    has(j, "\"vhosts\": [], \"responder\": null, \"must_staple\": false, "
-        "\"status\": \"no_url\"", "json: no URL certificate");
-    has(j, "\"last_attempt\": null, \"last_result\": null", "json: never tried");
-    has(j, "\"fetches\": {\"ok\": 6, \"failed\": {\"connect\": 3, "
+        "\"failed\": {\"connect\": 3,",
+        "json: failing certificate");
+    has(j,
+        "\"vhosts\": [], \"responder\": null, \"must_staple\": false, "
+        "\"status\": \"no_url\"",
+        "json: no URL certificate");
+    has(j, "\"last_attempt\": null, \"last_result\": null",
+        "json: never tried");
+    has(j,
+        "\"fetches\": {\"ok\": 6, \"failed\": {\"connect\": 3, "
         "\"timeout\": 1, \"http\": 0, \"responder_status\": 0, "
         "\"invalid\": 0, \"cache\": 0, \"dns\": 2, \"proxy\": 0, \"helper\": 0},\n  \"latency_seconds\": "
         "{\"buckets\": {\"0.05\": 1, \"0.1\": 3, \"0.25\": 3, \"0.5\": 6, "
         "\"1\": 6, \"2.5\": 6, \"5\": 6, \"10\": 6, \"30\": 6, \"+Inf\": 7}, "
-        "\"sum\": 12.500000, \"count\": 7}}", "json: totals and histogram");
+        "\"sum\": 12.500000, \"count\": 7}}",
+        "json: totals and histogram");
     is_int(count_of(j, "{\"key\": "), 4, "json: four certificates");
 }
 
-#define KEY64(c) c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
-                 c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
-                 c c c c
+#define KEY64(c)                                                            \
+    c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
+        c c c c c c c c c c c c c c c c c c c c c c c c c c c c
 #define KEY_A KEY64("a")
 #define KEY_C KEY64("c")
 #define KEY_D KEY64("d")
@@ -628,7 +731,7 @@ static void test_prometheus(const opf_status_view_t *v)
             bad++;
             continue;
         }
-        {   /* Its family was declared before. */
+        { /* Its family was declared before. */
             char fam[140];
             strcpy(fam, ps.name);
             if (strstr(ps.name, "_duration_seconds_")) {
@@ -640,7 +743,8 @@ static void test_prometheus(const opf_status_view_t *v)
                 bad++;
             }
         }
-        if (strcmp(ps.name, "ocsp_prefetch_fetch_duration_seconds_bucket") == 0) {
+        if (strcmp(ps.name, "ocsp_prefetch_fetch_duration_seconds_bucket")
+            == 0) {
             const char *le = label(&ps, "le");
             buckets++;
             if (ps.value < prev)
@@ -649,15 +753,20 @@ static void test_prometheus(const opf_status_view_t *v)
             if (le && strcmp(le, "+Inf") == 0)
                 inf = ps.value;
         }
-        else if (strcmp(ps.name, "ocsp_prefetch_fetch_duration_seconds_count") == 0)
+        else if (strcmp(ps.name, "ocsp_prefetch_fetch_duration_seconds_count")
+                 == 0)
             count = ps.value;
-        else if (strcmp(ps.name, "ocsp_prefetch_fetch_duration_seconds_sum") == 0)
+        else if (strcmp(ps.name, "ocsp_prefetch_fetch_duration_seconds_sum")
+                 == 0)
             sum = ps.value;
-        else if (strcmp(ps.name, "ocsp_prefetch_staple_expiry_seconds") == 0) {
+        else if (strcmp(ps.name, "ocsp_prefetch_staple_expiry_seconds")
+                 == 0) {
             expiry++;
-            if (label(&ps, "serial") && strcmp(label(&ps, "serial"), "02") == 0) {
+            if (label(&ps, "serial")
+                && strcmp(label(&ps, "serial"), "02") == 0) {
                 hostile = apr_pstrdup(pool, label(&ps, "subject"));
-                ok(ps.value == 36000, "prom: staple expiry of the revoked one");
+                ok(ps.value == 36000,
+                   "prom: staple expiry of the revoked one");
             }
         }
         else if (strcmp(ps.name, "ocsp_prefetch_consecutive_failures") == 0)
@@ -671,21 +780,25 @@ static void test_prometheus(const opf_status_view_t *v)
     ok(sum == 12.5, "prom: sum");
     is_int(expiry, 2, "prom: staple expiry only for stapled certificates");
     is_int(fails, 4, "prom: consecutive failures for every certificate");
-    is_str(hostile, "CN=<script>alert(\"x\")</script> \\ back\nslash"
+    is_str(hostile,
+           "CN=<script>alert(\"x\")</script> \\ back\nslash"
            "\xEF\xBF\xBD\xEF\xBF\xBD \xc3\xa9",
            "prom: hostile subject label round-trips (controls, bad bytes "
            "as U+FFFD)");
 
-    out = render(opf_status_render_prometheus, v, NULL);   /* untokenized */
-    has(out, "subject=\"CN=<script>alert(\\\"x\\\")</script> \\\\ back\\nslash",
+    out = render(opf_status_render_prometheus, v, NULL); /* untokenized */
+    has(out,
+        "subject=\"CN=<script>alert(\\\"x\\\")</script> \\\\ back\\nslash",
         "prom: label value escaped per the spec");
-    has(out, "ocsp_prefetch_certificates{state=\"good\"} 1\n"
+    has(out,
+        "ocsp_prefetch_certificates{state=\"good\"} 1\n"
         "ocsp_prefetch_certificates{state=\"revoked\"} 1\n"
         "ocsp_prefetch_certificates{state=\"none\"} 1\n"
         "ocsp_prefetch_certificates{state=\"no_url\"} 1\n",
         "prom: certificates per state");
     has(out, "\nocsp_prefetch_failing_certificates 1\n", "prom: failing");
-    has(out, "\nocsp_prefetch_certificates_by_source{source=\"fetched\"} 1\n"
+    has(out,
+        "\nocsp_prefetch_certificates_by_source{source=\"fetched\"} 1\n"
         "ocsp_prefetch_certificates_by_source{source=\"previous_generation\"} 0\n"
         "ocsp_prefetch_certificates_by_source{source=\"store\"} 0\n"
         "ocsp_prefetch_certificates_by_source{source=\"fleet\"} 1\n",
@@ -694,15 +807,18 @@ static void test_prometheus(const opf_status_view_t *v)
         "prom: adoptions at renewals, summed over certificates");
     has(out, "\nocsp_prefetch_earliest_expiry_seconds 11100\n",
         "prom: earliest expiry");
-    has(out, "\nocsp_prefetch_staple_expiry_seconds{serial=\"01AB\","
+    has(out,
+        "\nocsp_prefetch_staple_expiry_seconds{serial=\"01AB\","
         "subject=\"CN=good.example\",key=\"" KEY_A "\"} 11100\n",
         "prom: staple expiry, with the key label");
-    has(out, "\nocsp_prefetch_consecutive_failures{serial=\"03\","
+    has(out,
+        "\nocsp_prefetch_consecutive_failures{serial=\"03\","
         "subject=\"CN=down.example\",key=\"" KEY_C "\"} 3\n",
         "prom: consecutive failures, with the key label");
     has(out, "# TYPE ocsp_prefetch_certificate_state gauge\n",
         "prom: per-certificate state family");
-    has(out, "\nocsp_prefetch_certificate_state{serial=\"01AB\","
+    has(out,
+        "\nocsp_prefetch_certificate_state{serial=\"01AB\","
         "subject=\"CN=good.example\",key=\"" KEY_A "\",state=\"good\"} 1\n"
         "ocsp_prefetch_certificate_state{serial=\"01AB\","
         "subject=\"CN=good.example\",key=\"" KEY_A "\",state=\"revoked\"} 0\n"
@@ -711,24 +827,34 @@ static void test_prometheus(const opf_status_view_t *v)
         "ocsp_prefetch_certificate_state{serial=\"01AB\","
         "subject=\"CN=good.example\",key=\"" KEY_A "\",state=\"no_url\"} 0\n"
         "ocsp_prefetch_certificate_state{serial=\"01AB\","
-        "subject=\"CN=good.example\",key=\"" KEY_A "\",state=\"no_issuer\"} 0\n",
+        "subject=\"CN=good.example\",key=\"" KEY_A
+        "\",state=\"no_issuer\"} 0\n",
         "prom: certificate_state: 1 for good, 0 for the other states");
-    has(out, "\nocsp_prefetch_certificate_state{serial=\"03\","
+    has(out,
+        "\nocsp_prefetch_certificate_state{serial=\"03\","
         "subject=\"CN=down.example\",key=\"" KEY_C "\",state=\"none\"} 1\n",
         "prom: certificate_state none for the failing one");
-    has(out, "\nocsp_prefetch_certificate_state{serial=\"04\","
-        "subject=\"CN=nourl.example\",key=\"" KEY_D "\",state=\"no_url\"} 1\n",
+    has(out,
+        "\nocsp_prefetch_certificate_state{serial=\"04\","
+        "subject=\"CN=nourl.example\",key=\"" KEY_D
+        "\",state=\"no_url\"} 1\n",
         "prom: certificate_state no_url");
     is_int(count_of(out, "\nocsp_prefetch_certificate_state{"), 20,
            "prom: certificate_state: five states for each of 4 certificates");
-    has(out, "\nocsp_prefetch_fetches_total{result=\"failed\","
-        "reason=\"dns\"} 2\n", "prom: DNS failures apart from connect");
+    has(out,
+        "\nocsp_prefetch_fetches_total{result=\"failed\","
+        "reason=\"dns\"} 2\n",
+        "prom: DNS failures apart from connect");
     has(out, "\nocsp_prefetch_fetches_total{result=\"ok\"} 6\n",
         "prom: fetches ok");
-    has(out, "\nocsp_prefetch_fetches_total{result=\"failed\","
-        "reason=\"connect\"} 3\n", "prom: fetches failed connect");
-    has(out, "\nocsp_prefetch_fetches_total{result=\"failed\","
-        "reason=\"responder_status\"} 0\n", "prom: every reason present");
+    has(out,
+        "\nocsp_prefetch_fetches_total{result=\"failed\","
+        "reason=\"connect\"} 3\n",
+        "prom: fetches failed connect");
+    has(out,
+        "\nocsp_prefetch_fetches_total{result=\"failed\","
+        "reason=\"responder_status\"} 0\n",
+        "prom: every reason present");
     has(out, "\nocsp_prefetch_fetch_duration_seconds_bucket{le=\"0.05\"} 1\n",
         "prom: first bucket");
     has(out, "# TYPE ocsp_prefetch_fetch_duration_seconds histogram\n",
@@ -745,26 +871,33 @@ static void test_server_status(const opf_status_view_t *v)
     opf_status_view_t mv = *v;
     int i, calls;
 
-    is_str(a, "OCSPPrefetchCertificates: 4\n"
+    is_str(a,
+           "OCSPPrefetchCertificates: 4\n"
            "OCSPPrefetchGood: 1\n"
            "OCSPPrefetchRevoked: 1\n"
            "OCSPPrefetchNoStaple: 1\n"
            "OCSPPrefetchNoURL: 1\n"
            "OCSPPrefetchNoIssuer: 0\n"
            "OCSPPrefetchFailing: 1\n"
-           "OCSPPrefetchEarliestExpirySeconds: 11100\n", "?auto lines");
+           "OCSPPrefetchEarliestExpirySeconds: 11100\n",
+           "?auto lines");
 
     has(h, "<h2>", "server-status: heading");
-    has(h, "Certificates: 4 (stapled good 1, revoked 1, no staple 1, "
-        "no OCSP URL 1, issuer not found 0)", "server-status: counts");
+    has(h,
+        "Certificates: 4 (stapled good 1, revoked 1, no staple 1, "
+        "no OCSP URL 1, issuer not found 0)",
+        "server-status: counts");
     has(h, "Failing: 1", "server-status: failing");
     has(h, "Earliest expiry: 2023-11-15T01:18:20Z (in 3 h 5 min)",
         "server-status: earliest expiry");
     hasnt(h, "<script", "server-status: escaped");
-    is_int(count_of(h, "<li>"), 2, "server-status: revoked and failing listed");
-    has(h, "CN=down.example (serial 03) [down.example]: no staple, "
+    is_int(count_of(h, "<li>"), 2,
+           "server-status: revoked and failing listed");
+    has(h,
+        "CN=down.example (serial 03) [down.example]: no staple, "
         "3 consecutive failures: connect to ocsp.example:80: Connection "
-        "refused &quot;x&quot;</li>", "server-status: failing line");
+        "refused &quot;x&quot;</li>",
+        "server-status: failing line");
     hasnt(h, "nourl", "server-status: no-URL certificates only counted");
     ok(valid_utf8(h), "server-status: valid UTF-8");
 
@@ -780,7 +913,8 @@ static void test_server_status(const opf_status_view_t *v)
     h = render(opf_status_render_html, &mv, &calls);
     ok(calls > 1, "html: a long page is written in several chunks");
     is_int(count_of(h, "<tr class="), 25, "html: all 25 rows");
-    ok(strcmp(h + strlen(h) - 8, "</html>\n") == 0, "html: long page complete");
+    ok(strcmp(h + strlen(h) - 8, "</html>\n") == 0,
+       "html: long page complete");
     a = render(render_ss_auto, &mv, NULL);
     hasnt(a, "EarliestExpiry", "?auto: no earliest expiry when none stapled");
 }
@@ -789,8 +923,9 @@ static void test_server_status(const opf_status_view_t *v)
  * change the numbers. */
 static void test_locale(const opf_status_view_t *v)
 {
-    static const char *const names[] = { "de_DE.UTF-8", "de_DE.utf8",
-        "fr_FR.UTF-8", "fr_FR.utf8", "de_DE", NULL };
+    static const char *const names[] = {"de_DE.UTF-8", "de_DE.utf8",
+                                        "fr_FR.UTF-8", "fr_FR.utf8",
+                                        "de_DE",       NULL};
     const char *set = NULL;
     char *p, *j;
     int i;
@@ -810,7 +945,7 @@ static void test_locale(const opf_status_view_t *v)
 
 static void test_empty(void)
 {
-    opf_status_view_t v = { NULL, 0, NULL, NOW, NULL };
+    opf_status_view_t v = {NULL, 0, NULL, NOW, NULL};
     char *j = render(opf_status_render_json, &v, NULL);
     char *p = render(opf_status_render_prometheus, &v, NULL);
     char *h = render(opf_status_render_html, &v, NULL);

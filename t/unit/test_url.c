@@ -16,7 +16,10 @@ static void good(const char *url, const char *host, const char *port,
 
     if (!ok(rv == APR_SUCCESS, apr_psprintf(pool, "accept %s", url))) {
         diag("  error: %s", err);
-        ok(0, "host"); ok(0, "port"); ok(0, "path"); ok(0, "hostport");
+        ok(0, "host");
+        ok(0, "port");
+        ok(0, "path");
+        ok(0, "hostport");
         return;
     }
     is_str(u.host, host, apr_psprintf(pool, "  %s: host", url));
@@ -58,31 +61,38 @@ int main(void)
     good("http://h?x=1", "h", "80", "/?x=1", "h");
 
     /* from a certificate (AIA) or a proxy: never https */
-    bad("https://ocsp.example.test/", "https is not taken from a certificate");
+    bad("https://ocsp.example.test/",
+        "https is not taken from a certificate");
 
     /* named by an admin (OCSPPrefetchResponder): https accepted */
     {
         opf_url_t u;
         const char *err = NULL;
 
-        ok(opf_url_parse_responder(&u, "https://vault.example.test/v1/pki/ocsp",
-                                   pool, &err) == APR_SUCCESS && u.tls
-           && !strcmp(u.port, "443") && !strcmp(u.path, "/v1/pki/ocsp")
-           && !strcmp(u.hostport, "vault.example.test"),
+        ok(opf_url_parse_responder(&u,
+                                   "https://vault.example.test/v1/pki/ocsp",
+                                   pool, &err)
+                   == APR_SUCCESS
+               && u.tls && !strcmp(u.port, "443")
+               && !strcmp(u.path, "/v1/pki/ocsp")
+               && !strcmp(u.hostport, "vault.example.test"),
            "responder: https:// accepted, port 443, tls set");
         ok(opf_url_parse_responder(&u, "HTTPS://[::1]:8200/", pool, &err)
-           == APR_SUCCESS && u.tls && !strcmp(u.host, "::1")
-           && !strcmp(u.port, "8200") && !strcmp(u.hostport, "[::1]:8200"),
+                   == APR_SUCCESS
+               && u.tls && !strcmp(u.host, "::1") && !strcmp(u.port, "8200")
+               && !strcmp(u.hostport, "[::1]:8200"),
            "responder: https with an IPv6 literal and a port");
-        ok(opf_url_parse_responder(&u, "http://h/", pool, &err)
-           == APR_SUCCESS && !u.tls && !strcmp(u.port, "80"),
+        ok(opf_url_parse_responder(&u, "http://h/", pool, &err) == APR_SUCCESS
+               && !u.tls && !strcmp(u.port, "80"),
            "responder: http:// still plain, port 80");
         ok(opf_url_parse_responder(&u, "ftp://h/", pool, &err) == APR_EINVAL
-           && err && strstr(err, "only http:// and https://"),
+               && err && strstr(err, "only http:// and https://"),
            "responder: other schemes refused");
         ok(opf_url_parse_responder(&u, "https://user@h/", pool, &err)
-           == APR_EINVAL, "responder: https with user information refused");
-        ok(opf_url_parse(&u, "http://h/", pool, &err) == APR_SUCCESS && !u.tls,
+               == APR_EINVAL,
+           "responder: https with user information refused");
+        ok(opf_url_parse(&u, "http://h/", pool, &err) == APR_SUCCESS
+               && !u.tls,
            "opf_url_parse: tls cleared for http");
     }
     bad("ftp://ocsp.example.test/", "only http://");

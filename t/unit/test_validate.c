@@ -13,12 +13,12 @@
 #include <apr_strings.h>
 #include <openssl/err.h>
 
-#define NOW ((time_t)1700000000)
+#define NOW  ((time_t)1700000000)
 #define SKEW OPF_MAX_SKEW
 
 static pki_t *k;
 static apr_pool_t *pool;
-static opf_signers_t *signers;   /* NULL in the first pass */
+static opf_signers_t *signers; /* NULL in the first pass */
 
 typedef struct result {
     apr_status_t rv;
@@ -85,14 +85,15 @@ static void test_accept(void)
 {
     pki_resp_opts_t o;
     result_t r;
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
 
     pki_resp_defaults(k, &o);
     r = run(&o);
     ok(r.rv == APR_SUCCESS, "issuer-signed good response accepted");
     is_int(r.v.status, OPF_CERT_GOOD, "status good");
     is_int(r.v.this_update, apr_time_from_sec(NOW - 3600), "this_update");
-    is_int(r.v.next_update, apr_time_from_sec(NOW + 7 * 86400), "next_update");
+    is_int(r.v.next_update, apr_time_from_sec(NOW + 7 * 86400),
+           "next_update");
     ok(r.v.produced_at > apr_time_from_sec(NOW - 3600), "produced_at set");
     is_int(r.v.signer_not_after, 0, "issuer signed: signer_not_after 0");
     ok(ERR_peek_error() == 0, "no OpenSSL error left after success");
@@ -110,7 +111,8 @@ static void test_accept(void)
     o.key = k->resp_key;
     o.flags = 0;
     r = run(&o);
-    if (!ok(r.rv == APR_SUCCESS, "delegated responder (OCSPSigning) accepted"))
+    if (!ok(r.rv == APR_SUCCESS,
+            "delegated responder (OCSPSigning) accepted"))
         diag("  rejected: %s", r.reason);
     is_int(r.v.signer_not_after, apr_time_from_sec(NOW + 30 * 86400),
            "delegated: signer_not_after is the responder's notAfter");
@@ -158,12 +160,12 @@ static void test_accept(void)
 static void test_signature(void)
 {
     pki_resp_opts_t o;
-    STACK_OF(X509) *many;
+    STACK_OF(X509) * many;
     result_t r;
     int i;
 
     pki_resp_defaults(k, &o);
-    o.signer = k->rogue_as_issuer;   /* responderID names the issuer */
+    o.signer = k->rogue_as_issuer; /* responderID names the issuer */
     o.key = k->rogue_key;
     rejects(&o, "bad signature", "signed by a wrong key naming the issuer");
 
@@ -330,7 +332,8 @@ static void test_encoding(void)
         junk[i] = (unsigned char)(x >> 16);
     }
     r = run_der(junk, sizeof(junk));
-    like_prefix(r.reason, "not a DER OCSPResponse", "random garbage rejected");
+    like_prefix(r.reason, "not a DER OCSPResponse",
+                "random garbage rejected");
     junk[0] = 0x30;
     junk[1] = 0x82;
     junk[2] = 0x01;
@@ -352,15 +355,15 @@ static void test_encoding(void)
 
 /* DER (or, with ber, a long-form length where the short or a shorter one
  * would do) TLV of content c; malloc'ed. */
-static unsigned char *tlv(unsigned char tag, const unsigned char *c,
-                          size_t n, int ber, size_t *out)
+static unsigned char *tlv(unsigned char tag, const unsigned char *c, size_t n,
+                          int ber, size_t *out)
 {
     unsigned char *b = malloc(n + 8);
     size_t h = 0;
 
     b[h++] = tag;
     if (ber) {
-        b[h++] = 0x84;   /* four length bytes, leading zeros: BER only */
+        b[h++] = 0x84; /* four length bytes, leading zeros: BER only */
         b[h++] = (unsigned char)(n >> 24);
         b[h++] = (unsigned char)(n >> 16);
         b[h++] = (unsigned char)(n >> 8);
@@ -388,10 +391,9 @@ static unsigned char *tlv(unsigned char tag, const unsigned char *c,
 static unsigned char *wrap_basic(const unsigned char *basic, size_t n,
                                  int ber_outer, size_t *out)
 {
-    static const unsigned char oid[] = {
-        0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01
-    };
-    static const unsigned char status[] = { 0x0a, 0x01, 0x00 };
+    static const unsigned char oid[] = {0x06, 0x09, 0x2b, 0x06, 0x01, 0x05,
+                                        0x05, 0x07, 0x30, 0x01, 0x01};
+    static const unsigned char status[] = {0x0a, 0x01, 0x00};
     unsigned char *oct, *seq, *rb, *ex, *body, *resp;
     size_t on, sn, xn, bn;
 
@@ -431,8 +433,7 @@ static size_t tlv_header(const unsigned char *b, size_t *value_len)
 /* basic with its producedAt (the GeneralizedTime directly inside
  * tbsResponseData) in BER: every container around it re-encoded in DER,
  * so that only a decode and re-encode of the content can tell. */
-static unsigned char *ber_produced_at(const unsigned char *basic,
-                                      size_t *out)
+static unsigned char *ber_produced_at(const unsigned char *basic, size_t *out)
 {
     size_t bv, th, tv, h, vn, ln, rest, pos, tn, nn;
     size_t bh = tlv_header(basic, &bv);
@@ -456,8 +457,8 @@ static unsigned char *ber_produced_at(const unsigned char *basic,
             tn += h + vn;
         }
     }
-    gt = tlv(0x30, ntbs, tn, 0, &ln);          /* the new tbsResponseData */
-    rest = bv - (th + tv);                     /* signature and the rest */
+    gt = tlv(0x30, ntbs, tn, 0, &ln); /* the new tbsResponseData */
+    rest = bv - (th + tv);            /* signature and the rest */
     body = malloc(ln + rest);
     memcpy(body, gt, ln);
     memcpy(body + ln, tbs + th + tv, rest);
@@ -496,7 +497,7 @@ static void test_canonical_with(const pki_resp_opts_t *o, const char *what)
     v = wrap_basic(basic, (size_t)blen, 0, &vn);
     r = run_der(v, vn);
     if (!ok(r.rv == APR_SUCCESS && vn == (size_t)len
-            && memcmp(v, der, vn) == 0,
+                && memcmp(v, der, vn) == 0,
             apr_psprintf(pool, "%s: rebuilt exactly, accepted", what)))
         diag("  reason: %s", r.reason ? r.reason : "(accepted)");
     free(v);
@@ -508,8 +509,10 @@ static void test_canonical_with(const pki_resp_opts_t *o, const char *what)
     v = wrap_basic(padded, (size_t)blen + 2, 0, &vn);
     r = run_der(v, vn);
     ok(r.rv != APR_SUCCESS,
-       apr_psprintf(pool, "%s: two bytes added inside responseBytes: "
-                    "rejected", what));
+       apr_psprintf(pool,
+                    "%s: two bytes added inside responseBytes: "
+                    "rejected",
+                    what));
     like_prefix(r.reason, "not canonical DER",
                 apr_psprintf(pool, "%s: ... as not canonical DER", what));
     free(v);
@@ -521,8 +524,10 @@ static void test_canonical_with(const pki_resp_opts_t *o, const char *what)
     v = wrap_basic(ber_basic, vn, 0, &vn);
     r = run_der(v, vn);
     ok(r.rv != APR_SUCCESS,
-       apr_psprintf(pool, "%s: BER length in the BasicOCSPResponse: "
-                    "rejected", what));
+       apr_psprintf(pool,
+                    "%s: BER length in the BasicOCSPResponse: "
+                    "rejected",
+                    what));
     like_prefix(r.reason, "not canonical DER",
                 apr_psprintf(pool, "%s: ... as not canonical DER", what));
     free(v);
@@ -534,8 +539,10 @@ static void test_canonical_with(const pki_resp_opts_t *o, const char *what)
     v = wrap_basic(ber_basic, vn, 0, &vn);
     r = run_der(v, vn);
     ok(r.rv != APR_SUCCESS,
-       apr_psprintf(pool, "%s: BER length inside tbsResponseData: "
-                    "rejected", what));
+       apr_psprintf(pool,
+                    "%s: BER length inside tbsResponseData: "
+                    "rejected",
+                    what));
     like_prefix(r.reason, "not canonical DER",
                 apr_psprintf(pool, "%s: ... as not canonical DER", what));
     free(v);
@@ -708,7 +715,7 @@ static void test_known_signer(void)
     der = pki_response(k, &o, &len);
     r = run_der(der, len);
     ok(r.rv != APR_SUCCESS, "signed by a wrong key naming the known issuer: "
-       "rejected");
+                            "rejected");
     like_prefix(r.reason, "bad signature", "... as a bad signature");
     OPENSSL_free(der);
 }
@@ -728,8 +735,9 @@ static void recheck_agrees(const unsigned char *der, int len, long at,
     rv = opf_validated_recheck(&first.v, k->issuer,
                                apr_time_from_sec(NOW + at), SKEW, &out,
                                &reason, pool);
-    if (!ok(first.rv == APR_SUCCESS && (rv == APR_SUCCESS)
-            == (full.rv == APR_SUCCESS), name))
+    if (!ok(first.rv == APR_SUCCESS
+                && (rv == APR_SUCCESS) == (full.rv == APR_SUCCESS),
+            name))
         diag("  full: %s; recheck: %s", full.reason ? full.reason : "ok",
              reason ? reason : "ok");
     if (rv == APR_SUCCESS && full.rv == APR_SUCCESS) {
@@ -738,10 +746,12 @@ static void recheck_agrees(const unsigned char *der, int len, long at,
         if (full.v.signer_not_after && full.v.signer_not_after < until)
             until = full.v.signer_not_after;
         ok(out.this_update == full.v.this_update && out.next_update == until
-           && out.status == full.v.status
-           && out.signer_not_after == full.v.signer_not_after,
-           apr_psprintf(pool, "%s: the same fields, nextUpdate clamped to "
-                        "the signer", name));
+               && out.status == full.v.status
+               && out.signer_not_after == full.v.signer_not_after,
+           apr_psprintf(pool,
+                        "%s: the same fields, nextUpdate clamped to "
+                        "the signer",
+                        name));
     }
 }
 
@@ -758,10 +768,12 @@ static void test_recheck(void)
     signers = NULL;
     pki_resp_defaults(k, &o);
     der = pki_response(k, &o, &len);
-    recheck_agrees(der, len, 3600, "recheck an hour later: accepted, as by "
+    recheck_agrees(der, len, 3600,
+                   "recheck an hour later: accepted, as by "
                    "a full validation");
     recheck_agrees(der, len, 6 * 86400, "recheck 6 days later: accepted");
-    recheck_agrees(der, len, 8 * 86400, "recheck past nextUpdate: rejected, "
+    recheck_agrees(der, len, 8 * 86400,
+                   "recheck past nextUpdate: rejected, "
                    "as by a full validation");
     OPENSSL_free(der);
 
@@ -769,9 +781,11 @@ static void test_recheck(void)
     delegated_opts(&o);
     o.next_update = 60 * 86400;
     der = pki_response(k, &o, &len);
-    recheck_agrees(der, len, 29 * 86400, "delegated, 29 days later: "
+    recheck_agrees(der, len, 29 * 86400,
+                   "delegated, 29 days later: "
                    "accepted");
-    recheck_agrees(der, len, 31 * 86400, "delegated, past the signer's "
+    recheck_agrees(der, len, 31 * 86400,
+                   "delegated, past the signer's "
                    "notAfter: rejected, as by a full validation");
     OPENSSL_free(der);
 
@@ -782,28 +796,32 @@ static void test_recheck(void)
     prev.revoked_at = now - apr_time_from_sec(7200);
     prev.revocation_reason = 1;
     ok(opf_validated_recheck(&prev, k->issuer, now, SKEW, &out, &reason, pool)
-       == APR_SUCCESS && out.status == OPF_CERT_REVOKED
-       && out.revoked_at == prev.revoked_at && out.revocation_reason == 1,
+               == APR_SUCCESS
+           && out.status == OPF_CERT_REVOKED
+           && out.revoked_at == prev.revoked_at && out.revocation_reason == 1,
        "revoked: the revocation is kept");
-    ok(opf_validated_recheck(&prev, k->issuer,
-                             now + apr_time_from_sec(86400), SKEW, &out,
-                             &reason, pool) != APR_SUCCESS,
+    ok(opf_validated_recheck(&prev, k->issuer, now + apr_time_from_sec(86400),
+                             SKEW, &out, &reason, pool)
+           != APR_SUCCESS,
        "at nextUpdate: rejected");
     like_prefix(reason, "expired", "... as expired");
     prev.this_update = now + SKEW + apr_time_from_sec(60);
     ok(opf_validated_recheck(&prev, k->issuer, now, SKEW, &out, &reason, pool)
-       != APR_SUCCESS, "thisUpdate beyond the skew (the clock went back): "
+           != APR_SUCCESS,
+       "thisUpdate beyond the skew (the clock went back): "
        "rejected");
     like_prefix(reason, "thisUpdate in the future", "... with the reason");
     prev.this_update = now - apr_time_from_sec(3600);
     prev.next_update = now + apr_time_from_sec(3650 * 86400);
     ok(opf_validated_recheck(&prev, k->issuer,
                              now + apr_time_from_sec(1826 * 86400), SKEW,
-                             &out, &reason, pool) != APR_SUCCESS,
+                             &out, &reason, pool)
+           != APR_SUCCESS,
        "the issuer expired: rejected");
     like_prefix(reason, "the issuer certificate", "... with the reason");
     ok(opf_validated_recheck(&prev, NULL, now, SKEW, &out, &reason, pool)
-       != APR_SUCCESS, "no issuer: rejected");
+           != APR_SUCCESS,
+       "no issuer: rejected");
 }
 
 /* Private PKIs (issue 14): responses without nextUpdate accepted for
@@ -815,8 +833,8 @@ static result_t run_assume(const pki_resp_opts_t *o, apr_interval_time_t a)
     result_t r;
 
     r.rv = opf_validate_response_assume(der, len, k->leaf, k->issuer,
-                                        apr_time_from_sec(NOW), SKEW, a,
-                                        NULL, &r.v, &r.reason, pool);
+                                        apr_time_from_sec(NOW), SKEW, a, NULL,
+                                        &r.v, &r.reason, pool);
     OPENSSL_free(der);
     return r;
 }
@@ -826,16 +844,17 @@ static void test_private_pki(void)
     pki_resp_opts_t o;
     result_t r;
 
-    pki_resp_defaults(k, &o);   /* thisUpdate now - 1 h */
+    pki_resp_defaults(k, &o); /* thisUpdate now - 1 h */
     o.no_next = 1;
     r = run_assume(&o, 0);
     ok(r.rv != APR_SUCCESS && r.reason && strstr(r.reason, "no nextUpdate")
-       && strstr(r.reason, "OCSPPrefetchAssumeValidity"),
+           && strstr(r.reason, "OCSPPrefetchAssumeValidity"),
        "no nextUpdate, nothing assumed: rejected, the reason names the "
        "directive");
     diag("  reason: %s", r.reason ? r.reason : "(none)");
-    ok(r.reason && strlen("rejected OCSP response: ") + strlen(r.reason)
-                   <= 256, "... and fits a helper RESULT uncut");
+    ok(r.reason
+           && strlen("rejected OCSP response: ") + strlen(r.reason) <= 256,
+       "... and fits a helper RESULT uncut");
     r = run_assume(&o, apr_time_from_sec(12 * 3600));
     ok(r.rv == APR_SUCCESS, "no nextUpdate, 12 h assumed: accepted");
     is_int(r.v.next_update, apr_time_from_sec(NOW - 3600 + 12 * 3600),
@@ -845,25 +864,26 @@ static void test_private_pki(void)
        "no nextUpdate, 30 min assumed, thisUpdate 1 h ago: expired");
     r = run_assume(&o, apr_time_from_sec(30 * 86400));
     ok(r.rv == APR_SUCCESS
-       && r.v.next_update == apr_time_from_sec(NOW - 3600) + OPF_MAX_ASSUME,
+           && r.v.next_update
+                  == apr_time_from_sec(NOW - 3600) + OPF_MAX_ASSUME,
        "an assumed validity beyond 7 days is cut to 7 days");
     pki_resp_defaults(k, &o);
     r = run_assume(&o, apr_time_from_sec(3600));
     ok(r.rv == APR_SUCCESS
-       && r.v.next_update == apr_time_from_sec(NOW + 7 * 86400),
+           && r.v.next_update == apr_time_from_sec(NOW + 7 * 86400),
        "a response with a nextUpdate keeps it, whatever is assumed");
     o.no_next = 1;
     o.this_update = 3 * 3600;
     r = run_assume(&o, apr_time_from_sec(12 * 3600));
     ok(r.rv != APR_SUCCESS && r.reason
-       && !strncmp(r.reason, "thisUpdate in the future", 24),
+           && !strncmp(r.reason, "thisUpdate in the future", 24),
        "no nextUpdate and thisUpdate in the future: still rejected");
 
     pki_resp_defaults(k, &o);
     o.resp_status = OCSP_RESPONSE_STATUS_UNAUTHORIZED;
     r = run(&o);
     ok(r.reason && strstr(r.reason, "does not serve this CA or certificate")
-       && strstr(r.reason, "OCSPPrefetchResponder"),
+           && strstr(r.reason, "OCSPPrefetchResponder"),
        "unauthorized: the responder does not serve this CA, check "
        "OCSPPrefetchResponder");
     diag("  reason: %s", r.reason ? r.reason : "(none)");
@@ -872,8 +892,9 @@ static void test_private_pki(void)
     ok(r.reason && strstr(r.reason, "nonce"),
        "malformedRequest: the reason mentions a required nonce");
     diag("  reason: %s", r.reason ? r.reason : "(none)");
-    ok(r.reason && strlen("rejected OCSP response: ") + strlen(r.reason)
-                   <= 256, "... and fits a helper RESULT uncut");
+    ok(r.reason
+           && strlen("rejected OCSP response: ") + strlen(r.reason) <= 256,
+       "... and fits a helper RESULT uncut");
     o.resp_status = OCSP_RESPONSE_STATUS_SIGREQUIRED;
     r = run(&o);
     ok(r.reason && strstr(r.reason, "signed requests"),
@@ -884,15 +905,15 @@ static void test_private_pki(void)
     o.sign_md = EVP_sha1();
     r = run(&o);
     ok(r.rv == APR_SUCCESS, "a response signed with SHA-1 is accepted where "
-       "the crypto policy allows it");
+                            "the crypto policy allows it");
     if (r.rv != APR_SUCCESS)
         diag("  reason: %s", r.reason);
     /* a SHA-1 response with a wrong signature: an attack, not a policy */
-    o.signer = k->rogue_as_issuer;   /* names the issuer, wrong key */
+    o.signer = k->rogue_as_issuer; /* names the issuer, wrong key */
     o.key = k->rogue_key;
     r = run(&o);
     ok(r.rv != APR_SUCCESS && r.reason
-       && !strncmp(r.reason, "bad signature: ", 15),
+           && !strncmp(r.reason, "bad signature: ", 15),
        "a SHA-1 response with a wrong signature: a plain bad signature");
     diag("  reason: %s", r.reason ? r.reason : "(none)");
     /* a policy that refuses SHA-1: its implementation cannot be fetched
@@ -915,8 +936,9 @@ static void test_private_pki(void)
         ERR_clear_error();
         r = run_der(der, len);
         ok(r.rv != APR_SUCCESS && r.reason
-           && strstr(r.reason, "signed with SHA-1, which the local crypto "
-                     "policy refuses"),
+               && strstr(r.reason,
+                         "signed with SHA-1, which the local crypto "
+                         "policy refuses"),
            "a SHA-1 response refused by the policy: the reason says so and "
            "what to change");
         diag("  reason: %s", r.reason ? r.reason : "(none)");

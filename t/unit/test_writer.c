@@ -13,10 +13,10 @@
 #include <apr_general.h>
 #include <apr_time.h>
 
-static char written[64];     /* the items' first bytes, in write order */
+static char written[64]; /* the items' first bytes, in write order */
 static int nwritten, wakes;
-static int slow_ms;           /* each write takes this long */
-static const char *fail_on;   /* items starting with this byte fail */
+static int slow_ms;         /* each write takes this long */
+static const char *fail_on; /* items starting with this byte fail */
 
 static const char *write_fn(void *ctx, void *item, const unsigned char *der,
                             apr_size_t len)
@@ -81,7 +81,8 @@ int main(void)
     ok(opf_writer_create(&w, write_fn, wake_fn, NULL, p) == APR_SUCCESS,
        "created");
     ok(opf_writer_put(w, &items[0], (const unsigned char *)"a", 1)
-       == APR_SUCCESS, "queued before the thread runs");
+           == APR_SUCCESS,
+       "queued before the thread runs");
     ok(opf_writer_start(w) == APR_SUCCESS, "started");
     opf_writer_put(w, &items[1], (const unsigned char *)"b", 1);
     opf_writer_put(w, &items[2], (const unsigned char *)"c", 1);
@@ -92,7 +93,8 @@ int main(void)
     dropped = opf_writer_stop(w, apr_time_from_sec(1));
     is_int(dropped, 0, "stop with nothing queued drops nothing");
     ok(opf_writer_put(w, &items[0], (const unsigned char *)"d", 1)
-       != APR_SUCCESS, "nothing is queued after the stop");
+           != APR_SUCCESS,
+       "nothing is queued after the stop");
 
     /* failures reach the logging thread, with their item, and wake it */
     reset();
@@ -107,8 +109,8 @@ int main(void)
         usleep(10000);
     }
     is_int(wakes, 1, "the logging thread was woken once, for the failure");
-    ok(opf_writer_failure(w, &item, err, sizeof(err), &lost) && item == &items[1]
-       && strcmp(err, "disk full (test x)") == 0,
+    ok(opf_writer_failure(w, &item, err, sizeof(err), &lost)
+           && item == &items[1] && strcmp(err, "disk full (test x)") == 0,
        "the failure comes back with its item and its error (copied: the "
        "message was reused by the next write)");
     ok(!opf_writer_failure(w, &item, err, sizeof(err), &lost), "... once");
@@ -135,7 +137,8 @@ int main(void)
     reset();
     opf_writer_create(&w, write_fn, wake_fn, NULL, p);
     ok(opf_writer_put(w, &items[0], (const unsigned char *)"z",
-                      (apr_size_t)OPF_WRITER_MAX_BYTES + 1) == APR_ENOMEM,
+                      (apr_size_t)OPF_WRITER_MAX_BYTES + 1)
+           == APR_ENOMEM,
        "more than OPF_WRITER_MAX_BYTES queued is refused");
     is_int(opf_writer_stop(w, 0), 0, "stop without a thread");
 
