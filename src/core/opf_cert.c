@@ -2,6 +2,7 @@
  * stapled certificate, extracted once so the engine thread never touches
  * PEM or extensions again. */
 #include "opf_cert.h"
+#include "opf_request.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -20,11 +21,8 @@ static apr_status_t cert_cleanup(void *data)
 {
     opf_cert_t *c = data;
 
-    OCSP_CERTID_free(c->certid);
     X509_free(c->issuer);
-    X509_free(c->leaf);
-    c->certid = NULL;
-    c->issuer = c->leaf = NULL;
+    c->issuer = NULL;
     return APR_SUCCESS;
 }
 
@@ -136,10 +134,19 @@ static int must_staple_of(X509 *x)
  * key goes through the decoders): thousands of leaves share a handful of
  * issuers, and a graceful restart hands over the same certificates again.
  * Two kinds of entries, both by SHA-256 of PEM text:
- *   blocks: one PEM certificate block -> its X509 (leaves and issuers);
+ *   blocks: one PEM certificate block of a chain -> its X509 (issuers);
  *   described: the whole PEM mod_ssl hands over (leaf and chain) -> the
- *     opf_cert_t made from it (issuer picked, fields read, CertID built),
+ *     opf_cert_t made from it (issuer picked, fields read, request built),
  *     returned as is when the same PEM comes again.
+ * A leaf is parsed once, described, and freed at once: the cache keeps its
+ * DER and what was read from it in the generation's pool (APR's pools do
+ * not take their memory from malloc's heap, with Debian's APR: mmap),
+ * never the parsed X509. OpenSSL objects kept from one generation to the
+ * next would sit in glibc's heap among the thousands mod_ssl frees and
+ * makes again on every restart, and cut its free space into fragments
+ * that slow down every allocation of the next generation's loading
+ * (measured: a graceful restart at 1,000 certificates 1.15x mod_ssl's with
+ * parsed leaves kept, 1.06x without). Issuers are few and stay parsed.
  * Two generations of tables: what this generation asked for (cur) and
  * what the previous one had (prev), taken over when asked for again and
  * freed at opf_cert_cache_end(), so that a certificate removed from the
@@ -177,12 +184,11 @@ typedef struct file_gen {
     apr_hash_t *files;
 } file_gen_t;
 
-/* A described certificate owns its references (leaf, issuer, CertID) and
- * remembers its two blocks, which move along with it to the next
- * generation (so a new leaf of the same issuer later finds it parsed). */
+/* A described certificate owns its reference to the issuer and remembers
+ * the issuer's block, which moves along with it to the next generation
+ * (so a new leaf of the same issuer later finds it parsed). */
 typedef struct described {
     opf_cert_t cert;
-    unsigned char leaf_block[OPF_KEY_LEN];
     unsigned char issuer_block[OPF_KEY_LEN];
 } described_t;
 
@@ -339,7 +345,7 @@ static X509 *block_get(opf_cert_cache_t *cache,
 }
 
 /* A described certificate of the previous generation, moved into this
- * one: its references move, its strings are copied (the previous
+ * one: its reference moves, its strings and DER are copied (the previous
  * generation's pool ends at opf_cert_cache_end()). */
 static described_t *described_move(opf_cert_cache_t *cache, described_t *old,
                                    const unsigned char d[OPF_KEY_LEN])
@@ -348,6 +354,10 @@ static described_t *described_move(opf_cert_cache_t *cache, described_t *old,
     described_t *n = apr_pmemdup(p, old, sizeof(*n));
     int i;
 
+    n->cert.leaf_der = apr_pmemdup(p, old->cert.leaf_der,
+                                   old->cert.leaf_der_len);
+    n->cert.request_der = apr_pmemdup(p, old->cert.request_der,
+                                      old->cert.request_der_len);
     n->cert.key_hex = apr_pstrdup(p, old->cert.key_hex);
     n->cert.subject = apr_pstrdup(p, old->cert.subject);
     n->cert.serial = apr_pstrdup(p, old->cert.serial);
@@ -358,8 +368,8 @@ static described_t *described_move(opf_cert_cache_t *cache, described_t *old,
     apr_hash_set(cache->prev->described, d, OPF_KEY_LEN, NULL);
     apr_hash_set(cache->cur->described, apr_pmemdup(p, d, OPF_KEY_LEN),
                  OPF_KEY_LEN, n);
-    /* Its blocks come along, when the previous generation still has them. */
-    block_get(cache, n->leaf_block);
+    /* Its issuer's block comes along, when the previous generation still
+     * has it. */
     block_get(cache, n->issuer_block);
     return n;
 }
@@ -423,12 +433,12 @@ static X509 *cached_cert(opf_cert_cache_t *cache, const char *block,
     return x;
 }
 
-/* Reads the leaf and picks its issuer among the following certificates;
- * unrelated certificates (e.g. a cross-signed root) are skipped. With a
- * cache, leaf_d and issuer_d get the digests of their blocks. */
-static apr_status_t read_chain(opf_cert_t *c, const char *pem,
+/* Parses the leaf (*leaf: a new object, not cached) and picks its issuer
+ * among the following certificates; unrelated certificates (e.g. a
+ * cross-signed root) are skipped. With a cache, issuer_d gets the digest
+ * of the issuer's block. */
+static apr_status_t read_chain(opf_cert_t *c, X509 **leaf, const char *pem,
                                opf_cert_cache_t *cache,
-                               unsigned char leaf_d[OPF_KEY_LEN],
                                unsigned char issuer_d[OPF_KEY_LEN],
                                const char **err)
 {
@@ -437,14 +447,13 @@ static apr_status_t read_chain(opf_cert_t *c, const char *pem,
     const char *block = next_block(pem, &len);
     X509 *x;
 
-    if (block == NULL
-        || (c->leaf = cached_cert(cache, block, len, leaf_d)) == NULL)
+    if (block == NULL || (*leaf = parse_block(block, len)) == NULL)
         return fail(err, "no certificate in the PEM data", APR_EINVAL);
     while (c->issuer == NULL
            && (block = next_block(block + len, &len)) != NULL) {
         if ((x = cached_cert(cache, block, len, d)) == NULL)
             continue;
-        if (X509_check_issued(x, c->leaf) == X509_V_OK) {
+        if (X509_check_issued(x, *leaf) == X509_V_OK) {
             c->issuer = x;
             memcpy(issuer_d, d, OPF_KEY_LEN);
         }
@@ -457,20 +466,32 @@ static apr_status_t read_chain(opf_cert_t *c, const char *pem,
     return APR_SUCCESS;
 }
 
-/* What a leaf says of itself (everything but the issuer and CertID). */
-static apr_status_t describe_leaf(opf_cert_t *c, apr_pool_t *p,
+/* What a leaf says of itself (everything but the issuer and request),
+ * copied into p: nothing of c refers to leaf afterwards. */
+static apr_status_t describe_leaf(opf_cert_t *c, X509 *leaf, apr_pool_t *p,
                                   const char **err)
 {
-    if (!key_of(c->leaf, c->key))
+    unsigned char *der = NULL;
+    unsigned int n = 0;
+    int len = i2d_X509(leaf, &der);
+    int ok = len > 0 && EVP_Digest(der, len, c->key, &n, EVP_sha256(), NULL)
+             && n == OPF_KEY_LEN;
+
+    if (ok) {
+        c->leaf_der = apr_pmemdup(p, der, len);
+        c->leaf_der_len = (apr_size_t)len;
+    }
+    OPENSSL_free(der);
+    if (!ok)
         return fail(err, "cannot hash the certificate", APR_EGENERAL);
     c->key_hex = hex(c->key, OPF_KEY_LEN, p);
-    c->subject = subject_of(c->leaf, p);
-    c->serial = serial_of(c->leaf, p);
+    c->subject = subject_of(leaf, p);
+    c->serial = serial_of(leaf, p);
     if (c->subject == NULL || c->serial == NULL)
         return fail(err, "cannot read the certificate subject or serial",
                     APR_EGENERAL);
-    c->ocsp_urls = ocsp_urls_of(c->leaf, p);
-    c->must_staple = must_staple_of(c->leaf);
+    c->ocsp_urls = ocsp_urls_of(leaf, p);
+    c->must_staple = must_staple_of(leaf);
     return APR_SUCCESS;
 }
 
@@ -478,19 +499,21 @@ apr_status_t opf_cert_leaf_from_file(opf_cert_t **out, const char *path,
                                      apr_pool_t *p, const char **err)
 {
     opf_cert_t *c = apr_pcalloc(p, sizeof(*c));
+    X509 *leaf;
     BIO *b;
     apr_status_t rv;
 
     *out = NULL;
     *err = NULL;
-    apr_pool_cleanup_register(p, c, cert_cleanup, apr_pool_cleanup_null);
     if ((b = BIO_new_file(path, "r")) == NULL)
         return fail(err, "cannot read the file", APR_ENOENT);
-    c->leaf = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    leaf = PEM_read_bio_X509(b, NULL, NULL, NULL);
     BIO_free(b);
-    if (c->leaf == NULL)
+    if (leaf == NULL)
         return fail(err, "no PEM certificate in the file", APR_EINVAL);
-    if ((rv = describe_leaf(c, p, err)) != APR_SUCCESS)
+    rv = describe_leaf(c, leaf, p, err);
+    X509_free(leaf);
+    if (rv != APR_SUCCESS)
         return rv;
     ERR_clear_error();
     *out = c;
@@ -588,24 +611,34 @@ apr_status_t opf_cert_from_pem(opf_cert_t **out, const char *pem,
     return opf_cert_from_pem_cached(out, pem, NULL, p, err);
 }
 
-/* Leaf, issuer, fields and CertID of c from pem (c's references are
- * released by the caller on failure). */
+/* Leaf, issuer, fields and request of c from pem (c's issuer is released
+ * by the caller on failure). The parsed leaf is freed here. */
 static apr_status_t describe(opf_cert_t *c, const char *pem,
                              opf_cert_cache_t *cache,
-                             unsigned char leaf_d[OPF_KEY_LEN],
                              unsigned char issuer_d[OPF_KEY_LEN],
                              apr_pool_t *p, const char **err)
 {
+    X509 *leaf = NULL;
+    OCSP_CERTID *id = NULL;
+    unsigned char *req;
+    apr_size_t req_len;
     apr_status_t rv;
 
-    if ((rv = read_chain(c, pem, cache, leaf_d, issuer_d, err)) != APR_SUCCESS
-        || (rv = describe_leaf(c, p, err)) != APR_SUCCESS)
-        return rv;
-    c->certid = OCSP_cert_to_id(EVP_sha1(), c->leaf, c->issuer);
-    if (c->certid == NULL)
-        return fail(err, "cannot build the OCSP CertID", APR_EGENERAL);
+    if ((rv = read_chain(c, &leaf, pem, cache, issuer_d, err)) == APR_SUCCESS
+        && (rv = describe_leaf(c, leaf, p, err)) == APR_SUCCESS) {
+        id = OCSP_cert_to_id(EVP_sha1(), leaf, c->issuer);
+        if (id == NULL
+            || opf_request_der(id, &req, &req_len, p) != APR_SUCCESS)
+            rv = fail(err, "cannot build the OCSP request", APR_EGENERAL);
+        else {
+            c->request_der = req;
+            c->request_der_len = req_len;
+        }
+    }
+    OCSP_CERTID_free(id);
+    X509_free(leaf);
     ERR_clear_error();
-    return APR_SUCCESS;
+    return rv;
 }
 
 apr_status_t opf_cert_from_pem_cached(opf_cert_t **out, const char *pem,
@@ -622,12 +655,11 @@ apr_status_t opf_cert_from_pem_cached(opf_cert_t **out, const char *pem,
     if (pem == NULL)
         return fail(err, "no certificate in the PEM data", APR_EINVAL);
     if (cache == NULL) {
-        unsigned char leaf_d[OPF_KEY_LEN], issuer_d[OPF_KEY_LEN];
+        unsigned char issuer_d[OPF_KEY_LEN];
 
         c = apr_pcalloc(p, sizeof(*c));
         apr_pool_cleanup_register(p, c, cert_cleanup, apr_pool_cleanup_null);
-        if ((rv = describe(c, pem, NULL, leaf_d, issuer_d, p, err))
-            != APR_SUCCESS)
+        if ((rv = describe(c, pem, NULL, issuer_d, p, err)) != APR_SUCCESS)
             return rv;
         *out = c;
         return APR_SUCCESS;
@@ -637,8 +669,8 @@ apr_status_t opf_cert_from_pem_cached(opf_cert_t **out, const char *pem,
     /* New: described in this generation's pool, owned by the cache. The
      * reason of a failure must outlive the cache's pool: copied to p. */
     dc = apr_pcalloc(cache->cur->p, sizeof(*dc));
-    if ((rv = describe(&dc->cert, pem, cache, dc->leaf_block,
-                       dc->issuer_block, cache->cur->p, err))
+    if ((rv = describe(&dc->cert, pem, cache, dc->issuer_block, cache->cur->p,
+                       err))
         != APR_SUCCESS) {
         cert_cleanup(&dc->cert);
         *err = *err ? apr_pstrdup(p, *err) : NULL;

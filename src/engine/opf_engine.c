@@ -412,8 +412,6 @@ opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
                           const opf_job_seed_t *seed, void *user)
 {
     opf_job_t *job = apr_pcalloc(e->pool, sizeof(*job));
-    unsigned char *der;
-    apr_size_t len;
 
     job->engine = e;
     job->cert = cert;
@@ -424,10 +422,8 @@ opf_job_t *opf_engine_add(opf_engine_t *e, opf_cert_t *cert,
     job->run_pos = job->expiry_pos = job->flight_pos = -1;
     opf_privsep_name(job);
     parse_urls(job);
-    if (opf_request_der(cert->certid, &der, &len, e->pool) == APR_SUCCESS) {
-        job->req_der = der;
-        job->req_len = len;
-    }
+    job->req_der = cert->request_der;
+    job->req_len = cert->request_der_len;
     apply_seed(job, seed);
     APR_ARRAY_PUSH(e->jobs, opf_job_t *) = job;
     return job;

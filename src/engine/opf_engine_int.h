@@ -50,7 +50,7 @@ struct opf_job {
     const char **url_errors;  /* per URL: why it is unusable */
     void *user;
 
-    unsigned char *req_der; /* the request never changes: build once */
+    const unsigned char *req_der; /* the certificate's: never changes */
     apr_size_t req_len;
 
     /* What we hold (stored through the callback). */

@@ -107,7 +107,8 @@ apr_status_t opf_engine_send_certs(opf_engine_t *e, opf_helper_t *h,
         opf_job_t *job = APR_ARRAY_IDX(e->jobs, i, opf_job_t *);
 
         if (!changes_only || job->helper_new) {
-            rv = opf_helper_send_cert(h, job->helper_id, job->cert->leaf,
+            rv = opf_helper_send_cert(h, job->helper_id, job->cert->leaf_der,
+                                      job->cert->leaf_der_len,
                                       job->cert->issuer, 1000);
             (*told)++;
         }

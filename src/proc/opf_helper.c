@@ -138,24 +138,25 @@ static apr_status_t send_msg(opf_helper_t *h, const opf_proto_msg_t *m,
 }
 
 apr_status_t opf_helper_send_cert(opf_helper_t *h, apr_uint32_t id,
-                                  X509 *leaf, X509 *issuer, int wait_ms)
+                                  const unsigned char *leaf_der,
+                                  apr_size_t leaf_len, X509 *issuer,
+                                  int wait_ms)
 {
     opf_proto_msg_t m;
-    unsigned char *l = NULL, *i = NULL;
-    int ll = i2d_X509(leaf, &l), il = i2d_X509(issuer, &i);
+    unsigned char *i = NULL;
+    int il = i2d_X509(issuer, &i);
     apr_status_t rv = APR_EINVAL;
 
-    if (ll > 0 && il > 0) {
+    if (leaf_der && leaf_len > 0 && leaf_len <= UINT32_MAX && il > 0) {
         memset(&m, 0, sizeof(m));
         m.type = OPF_MSG_CERT;
         m.u.cert.id = id;
-        m.u.cert.leaf = l;
-        m.u.cert.leaf_len = (uint32_t)ll;
+        m.u.cert.leaf = leaf_der;
+        m.u.cert.leaf_len = (uint32_t)leaf_len;
         m.u.cert.issuer = i;
         m.u.cert.issuer_len = (uint32_t)il;
         rv = send_msg(h, &m, wait_ms);
     }
-    OPENSSL_free(l);
     OPENSSL_free(i);
     return rv;
 }

@@ -40,10 +40,12 @@ apr_socket_t *opf_helper_socket(opf_helper_t *h);
 /* The next sequence number (never 0). One thread at a time. */
 apr_uint32_t opf_helper_next_seq(opf_helper_t *h);
 
-/* Sends a certificate (leaf and issuer) under id, waiting at most
- * wait_ms for room in the socket. APR_EOF: the helper is gone. */
+/* Sends a certificate (the leaf's DER and the issuer) under id, waiting
+ * at most wait_ms for room in the socket. APR_EOF: the helper is gone. */
 apr_status_t opf_helper_send_cert(opf_helper_t *h, apr_uint32_t id,
-                                  X509 *leaf, X509 *issuer, int wait_ms);
+                                  const unsigned char *leaf_der,
+                                  apr_size_t leaf_len, X509 *issuer,
+                                  int wait_ms);
 
 /* Sends a FORGET (the helper drops certificate id), waiting at most
  * wait_ms for room. APR_EOF: the helper is gone. */

@@ -292,10 +292,10 @@ $c->start;
 my $der1 = carry_staple($c, 'graceful');
 ok($der1, 'carry: the staple is served');
 
-my $off = -s $c->error_log;
+my $logpos = -s $c->error_log;
 $r = timed_graceful($c);
-my $s = seeded($c, $off);
-my @prev = from_previous($c, $off);
+my $s = seeded($c, $logpos);
+my @prev = from_previous($c, $logpos);
 ok($r->{ok} && @prev == 1 && $prev[0] =~ /carried over, times checked/,
    'graceful restart: the previous generation\'s response is carried over, times checked')
     or diag(join("\n", @prev), $c->log_tail);
@@ -306,30 +306,30 @@ ok($der2 && $der1 && $der2 eq $der1, '... and the same response is stapled');
 # the same leaf under a re-issued intermediate (same name and key)
 $c->vhost('carry')->{certfile} = $chain2;
 $c->write_config;
-$off = -s $c->error_log;
+$logpos = -s $c->error_log;
 $r = timed_graceful($c);
-$s = seeded($c, $off);
-@prev = from_previous($c, $off);
+$s = seeded($c, $logpos);
+@prev = from_previous($c, $logpos);
 ok($r->{ok} && @prev == 1 && $prev[0] =~ /checked by the helper process/,
    'a changed issuer: the carried response is checked by the helper again')
     or diag(join("\n", @prev), $c->log_tail);
 is_deeply($s, [0, 1, 0, 0], '... one CHECK to the helper, nothing carried on its times');
 ok(carry_staple($c, 'graceful'), '... and stapled');
-$off = -s $c->error_log;
+$logpos = -s $c->error_log;
 $c->graceful;
-is_deeply(seeded($c, $off), [1, 0, 0, 0],
+is_deeply(seeded($c, $logpos), [1, 0, 0, 0],
           '... the helper\'s verdict is carried over at the next restart');
 
 # a helper that cannot start: the carried response needs none; then a full
 # restart: the stored response is not parsed in the parent
 $c->{global} = "OCSPPrefetchPrivsep on \"$work/dead-helper\"\n$carry_global";
 $c->write_config;
-$off = -s $c->error_log;
+$logpos = -s $c->error_log;
 $c->graceful;
 ok(wait_until(5, sub { grep { /cannot start the helper process|the helper process \d+ has gone away/ }
-                         split /\n/, OCSPTest::log_since($c->error_log, $off) }, 0.05),
+                         split /\n/, OCSPTest::log_since($c->error_log, $logpos) }, 0.05),
    'a helper that exits at once: the parent has no helper');
-is_deeply(seeded($c, $off), [1, 0, 0, 0], '... the carried response is used all the same (times checked)');
+is_deeply(seeded($c, $logpos), [1, 0, 0, 0], '... the carried response is used all the same (times checked)');
 ok(carry_staple($c, 'graceful'), '... and stapled');
 $c->stop;
 $c->start;
@@ -352,9 +352,9 @@ my $v2 = $c->vhost('carry');
 $v2->{leaf} = 'startup';
 delete $v2->{certfile};
 $c->write_config;
-$off = -s $c->error_log;
+$logpos = -s $c->error_log;
 $c->graceful;
-ok(!from_previous($c, $off) && seeded($c, $off)->[0] == 0,
+ok(!from_previous($c, $logpos) && seeded($c, $logpos)->[0] == 0,
    'a changed leaf for the same name: no response from the previous generation')
     or diag($c->log_tail);
 ok(wait_until(10, sub { carry_staple($c, 'startup') }, 0.1), '... its own response is fetched and stapled');

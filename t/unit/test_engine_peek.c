@@ -380,8 +380,8 @@ static void run_start(run_t *r, apr_pool_t *p, char tag,
             r->helper = NULL;
         }
         else if (!helper_without_cert) {
-            opf_helper_send_cert(r->helper, 0, cert->leaf, cert->issuer,
-                                 1000);
+            opf_helper_send_cert(r->helper, 0, cert->leaf_der,
+                                 cert->leaf_der_len, cert->issuer, 1000);
         }
     }
     opf_status_create(&r->st, 1, r->pool);

@@ -237,7 +237,8 @@ static apr_status_t sup_register(void *ctx, opf_helper_t *h)
 {
     opf_cert_t *cert = ctx;
 
-    return opf_helper_send_cert(h, 0, cert->leaf, cert->issuer, 1000);
+    return opf_helper_send_cert(h, 0, cert->leaf_der, cert->leaf_der_len,
+                                cert->issuer, 1000);
 }
 
 static void sup_log(void *ctx, int level, apr_status_t rv, const char *msg)
@@ -286,7 +287,8 @@ static apr_status_t move_cert(void *ctx, opf_helper_t *h)
     updates++;
     return rv != APR_SUCCESS
                ? rv
-               : opf_helper_send_cert(h, 1, cert->leaf, cert->issuer, 1000);
+               : opf_helper_send_cert(h, 1, cert->leaf_der,
+                                      cert->leaf_der_len, cert->issuer, 1000);
 }
 
 /* The MPM's maintenance, as httpd's monitor hook runs it, until *counter
@@ -366,7 +368,8 @@ int main(void)
     pem = pki_pem(pki->leaf, pki->issuer, NULL);
     opf_cert_from_pem(&cert, pem, p, &err);
     free(pem);
-    opf_request_der(cert->certid, &req, &req_len, p);
+    req = (unsigned char *)cert->request_der;
+    req_len = cert->request_der_len;
     if (geteuid() == 0) {
         struct passwd *pw = getpwnam("nobody");
         if (pw) {
@@ -391,7 +394,8 @@ int main(void)
         return done_testing();
     }
     hpid = opf_helper_pid(h);
-    ok(opf_helper_send_cert(h, 0, cert->leaf, cert->issuer, 1000)
+    ok(opf_helper_send_cert(h, 0, cert->leaf_der, cert->leaf_der_len,
+                            cert->issuer, 1000)
            == APR_SUCCESS,
        "CERT sent");
 
@@ -583,7 +587,8 @@ int main(void)
         hooks.store = on_store;
 
         opf_helper_start(&h2, OPF_TEST_HELPER, uid, gid, p);
-        opf_helper_send_cert(h2, 0, cert->leaf, cert->issuer, 1000);
+        opf_helper_send_cert(h2, 0, cert->leaf_der, cert->leaf_der_len,
+                             cert->issuer, 1000);
         opf_engine_create(&e, &cfg, &hooks, p);
         opf_engine_add(e, cert,
                        one_url(p, apr_psprintf(p,
