@@ -145,8 +145,9 @@ static int must_staple_of(X509 *x)
  * next would sit in glibc's heap among the thousands mod_ssl frees and
  * makes again on every restart, and cut its free space into fragments
  * that slow down every allocation of the next generation's loading
- * (measured: a graceful restart at 1,000 certificates 1.15x mod_ssl's with
- * parsed leaves kept, 1.06x without). Issuers are few and stay parsed.
+ * (BENCHMARKS.md (g), run 6: a graceful restart at 1,000 certificates
+ * 1.13x mod_ssl's with parsed leaves kept, 1.07x without). Issuers are
+ * few and stay parsed.
  * Two generations of tables: what this generation asked for (cur) and
  * what the previous one had (prev), taken over when asked for again and
  * freed at opf_cert_cache_end(), so that a certificate removed from the

@@ -14,7 +14,7 @@ typedef struct opf_cert {
     /* The leaf as DER, not parsed: the parent keeps no OpenSSL object per
      * certificate. Objects kept across restarts sit among the ones mod_ssl
      * frees and makes again on every restart and fragment glibc's heap
-     * under them (measured: 15% slower restarts at 1,000 certificates).
+     * under them (BENCHMARKS.md (g), run 6: slower restarts).
      * The helper, and the validation without it, parse the DER. */
     const unsigned char *leaf_der;
     apr_size_t leaf_der_len;

@@ -281,8 +281,8 @@ static X509 *leaf_numbered(long serial)
 /* What the cache keeps of a leaf is its DER and what was read from it, in
  * its pools: no OpenSSL object, whose allocations would stay in malloc's
  * heap among mod_ssl's, which are freed and made again on every restart
- * (fragmenting the heap under every later allocation: restarts measured
- * 15% slower at 1,000 certificates). Counted through OpenSSL's allocator:
+ * (fragmenting the heap under every later allocation: slower restarts,
+ * BENCHMARKS.md (g) run 6). Counted through OpenSSL's allocator:
  * forty more leaves of one issuer leave no more live OpenSSL allocations
  * than the first one did. */
 static void test_cache_no_objects(void)
