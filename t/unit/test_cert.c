@@ -17,6 +17,7 @@
 /* OpenSSL's allocations still live: what the cache keeps as OpenSSL
  * objects (test_cache_no_objects()). Set before OpenSSL allocates. */
 static long crypto_live;
+static int counting; /* OpenSSL took the counting functions */
 
 static void *count_malloc(size_t n, const char *file, int line)
 {
@@ -321,15 +322,22 @@ static void test_cache_no_objects(void)
          before, after, LEAVES);
     ok(described == LEAVES + 1 && opf_cert_cache_count(cache) == LEAVES + 1,
        "41 leaves of one issuer described and held");
-    ok(after - before < LEAVES,
-       "... with no OpenSSL object kept per leaf (fewer live allocations "
-       "more than leaves)");
-    opf_cert_cache_end(cache);
-    opf_cert_cache_begin(cache);
-    opf_cert_cache_end(cache);
-    ok(opf_cert_cache_count(cache) == 0 && crypto_live <= before,
-       "a generation that asks for none of them releases them and the "
-       "issuer");
+    if (counting) {
+        ok(after - before < LEAVES,
+           "... with no OpenSSL object kept per leaf (fewer live allocations "
+           "more than leaves)");
+        opf_cert_cache_end(cache);
+        opf_cert_cache_begin(cache);
+        opf_cert_cache_end(cache);
+        ok(opf_cert_cache_count(cache) == 0 && crypto_live <= before,
+           "a generation that asks for none of them releases them and the "
+           "issuer");
+    }
+    else {
+        /* OpenSSL refuses other functions once it has allocated. */
+        ok(1, "# SKIP OpenSSL allocated before main: nothing counted");
+        ok(1, "# SKIP OpenSSL allocated before main: nothing counted");
+    }
     opf_cert_cache_destroy(cache);
     diag("  %ld live before the cache, %ld after it", cleared, crypto_live);
     apr_pool_destroy(g);
@@ -439,7 +447,8 @@ static void test_file_digest_cached(void)
 
 int main(void)
 {
-    CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free);
+    counting = CRYPTO_set_mem_functions(count_malloc, count_realloc,
+                                        count_free);
     apr_initialize();
     apr_pool_create(&pool, NULL);
     k = pki_new(NOW);
