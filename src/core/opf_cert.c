@@ -48,17 +48,22 @@ static const char *hex(const unsigned char *b, apr_size_t n, apr_pool_t *p)
     return s;
 }
 
+/* SHA-256 of bytes: certificate keys, and the cache's names of PEM text. */
+static int digest_of(const void *data, apr_size_t len,
+                     unsigned char d[OPF_KEY_LEN])
+{
+    unsigned int n = 0;
+
+    return EVP_Digest(data, len, d, &n, EVP_sha256(), NULL)
+           && n == OPF_KEY_LEN;
+}
+
 static int key_of(X509 *x, unsigned char key[OPF_KEY_LEN])
 {
     unsigned char *der = NULL;
-    unsigned int n = 0;
     int len = i2d_X509(x, &der);
-    int ok;
+    int ok = len > 0 && digest_of(der, (apr_size_t)len, key);
 
-    if (len <= 0)
-        return 0;
-    ok = EVP_Digest(der, len, key, &n, EVP_sha256(), NULL)
-         && n == OPF_KEY_LEN;
     OPENSSL_free(der);
     return ok;
 }
@@ -319,15 +324,6 @@ unsigned int opf_cert_cache_count(const opf_cert_cache_t *cache)
                  : 0;
 }
 
-static int digest_of(const char *text, apr_size_t len,
-                     unsigned char d[OPF_KEY_LEN])
-{
-    unsigned int n = 0;
-
-    return EVP_Digest(text, len, d, &n, EVP_sha256(), NULL)
-           && n == OPF_KEY_LEN;
-}
-
 /* The X509 of a block this generation has, or the previous one had
  * (its reference moves to this generation). NULL: neither. Borrowed. */
 static X509 *block_get(opf_cert_cache_t *cache,
@@ -473,10 +469,8 @@ static apr_status_t describe_leaf(opf_cert_t *c, X509 *leaf, apr_pool_t *p,
                                   const char **err)
 {
     unsigned char *der = NULL;
-    unsigned int n = 0;
     int len = i2d_X509(leaf, &der);
-    int ok = len > 0 && EVP_Digest(der, len, c->key, &n, EVP_sha256(), NULL)
-             && n == OPF_KEY_LEN;
+    int ok = len > 0 && digest_of(der, (apr_size_t)len, c->key);
 
     if (ok) {
         c->leaf_der = apr_pmemdup(p, der, len);
@@ -528,7 +522,6 @@ apr_status_t opf_cert_file_digest(const char *path,
     char *name = NULL;
     unsigned char *der = NULL;
     long len = 0;
-    unsigned int n = 0;
     int ok;
     BIO *b;
 
@@ -541,8 +534,7 @@ apr_status_t opf_cert_file_digest(const char *path,
     BIO_free(b);
     if (!ok)
         return fail(err, "no PEM certificate in the file", APR_EINVAL);
-    ok = EVP_Digest(der, (size_t)len, key, &n, EVP_sha256(), NULL)
-         && n == OPF_KEY_LEN;
+    ok = digest_of(der, (apr_size_t)len, key);
     OPENSSL_free(der);
     OPENSSL_free(name);
     if (!ok)

@@ -345,7 +345,8 @@ int main(void)
     opf_proto_result_t res;
     opf_validated_t v;
     const char *err = NULL, *reason = NULL;
-    unsigned char *der, *req = NULL;
+    unsigned char *der;
+    const unsigned char *req;
     apr_size_t req_len = 0;
     char *pem;
     int lfd, port = 0, der_len, status;
@@ -368,7 +369,7 @@ int main(void)
     pem = pki_pem(pki->leaf, pki->issuer, NULL);
     opf_cert_from_pem(&cert, pem, p, &err);
     free(pem);
-    req = (unsigned char *)cert->request_der;
+    req = cert->request_der;
     req_len = cert->request_der_len;
     if (geteuid() == 0) {
         struct passwd *pw = getpwnam("nobody");
